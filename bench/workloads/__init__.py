@@ -1,0 +1,1 @@
+"""Benchmark workloads: each module trains one seed model on the engine and on peers."""

@@ -1,0 +1,153 @@
+"""The execution plan of a Functional model: layer calls in topological order, run forward and
+backward over arrays. Built once from the symbolic tensors of ``Model(inputs, outputs)``."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.layers.base import KerasTensor, Layer, Node
+
+
+@dataclass
+class Step:
+    layer: Layer
+    inputs: list[int]          # tensor slots read
+    outputs: list[int]         # tensor slots written
+    multi_in: bool             # forward gets a list
+    multi_out: bool            # forward returns a list
+
+
+class NonFiniteError(FloatingPointError):
+    """A layer produced NaN or inf; ``layer`` is that layer (None when the loss itself is)."""
+
+    def __init__(self, message: str, layer: Layer | None = None):
+        super().__init__(message)
+        self.layer = layer
+
+
+class Plan:
+    """Topologically ordered layer calls between ``inputs`` and ``outputs``."""
+
+    def __init__(self, inputs: list[KerasTensor], outputs: list[KerasTensor]):
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+        slot: dict[int, int] = {}
+
+        def slot_of(t: KerasTensor) -> int:
+            return slot.setdefault(id(t), len(slot))
+
+        for t in self.inputs:
+            if not isinstance(t, KerasTensor) or t.node is None or t.node.inputs:
+                raise ValueError(f"Model inputs must be tensors made by Input(), got {t!r}")
+            slot_of(t)
+        input_ids = {id(t) for t in self.inputs}
+        order: list[Node] = []
+        seen: set[int] = set()
+        on_path: set[int] = set()
+
+        def visit(t: KerasTensor, path: str) -> None:
+            if id(t) in input_ids:
+                return
+            node = t.node
+            if node is None:
+                raise ValueError(f"{path}: tensor {t!r} was not made by a layer call")
+            if not node.inputs:
+                raise ValueError(
+                    f"{path} depends on Input '{node.layer.name}', which is not among the "
+                    f"model's inputs ({', '.join(i.node.layer.name for i in self.inputs)}); "
+                    f"pass it in Model(inputs=[...])")
+            if id(node) in seen:
+                return
+            if id(node) in on_path:
+                raise ValueError(f"the graph has a cycle through layer '{node.layer.name}'")
+            on_path.add(id(node))
+            for x in node.inputs:
+                visit(x, f"layer '{node.layer.name}'")
+            on_path.discard(id(node))
+            seen.add(id(node))
+            order.append(node)
+
+        for i, t in enumerate(self.outputs):
+            if not isinstance(t, KerasTensor):
+                raise ValueError(f"Model output {i} must be a tensor from a layer call, got {t!r}")
+            visit(t, f"output {i}")
+
+        used_by: dict[int, Node] = {}
+        for node in order:
+            other = used_by.setdefault(id(node.layer), node)
+            if other is not node:
+                raise ValueError(f"layer '{node.layer.name}' is called more than once in this "
+                                 f"model; shared layers are not supported - use two layers")
+        self.steps = [Step(n.layer, [slot_of(t) for t in n.inputs], [slot_of(t) for t in n.outputs],
+                           len(n.inputs) > 1 or isinstance(n.layer.input_shape, list),
+                           len(n.outputs) > 1) for n in order]
+        self.input_slots = [slot[id(t)] for t in self.inputs]
+        self.output_slots = [slot_of(t) for t in self.outputs]
+        self.n_slots = len(slot)
+        self.input_layers = [t.node.layer for t in self.inputs]
+        self.layers: list[Layer] = self.input_layers + [s.layer for s in self.steps]
+        self.consumers = np.zeros(self.n_slots, dtype=np.int64)
+        for s in self.steps:
+            for i in s.inputs:
+                self.consumers[i] += 1
+        self.uses_masks = any(type(s.layer).compute_mask is not Layer.compute_mask
+                              for s in self.steps)
+        model_inputs = set(self.input_slots)
+        for s in self.steps:
+            if hasattr(s.layer, "need_dx"):
+                s.layer.need_dx = not all(i in model_inputs for i in s.inputs)
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, xs: list[np.ndarray], training: bool, check_finite: bool = False,
+                upto: Layer | None = None) -> list[np.ndarray]:
+        vals: list = [None] * self.n_slots
+        masks: list = [None] * self.n_slots if self.uses_masks else None
+        for s, x in zip(self.input_slots, xs):
+            vals[s] = x
+        for step in self.steps:
+            layer = step.layer
+            x = [vals[i] for i in step.inputs] if step.multi_in else vals[step.inputs[0]]
+            if masks is not None:
+                m = [masks[i] for i in step.inputs] if step.multi_in else masks[step.inputs[0]]
+                y = layer.forward(x, training, mask=m) if layer.uses_mask else layer.forward(x, training)
+                out_mask = layer.compute_mask(x, m)
+                for o in step.outputs:
+                    masks[o] = out_mask[step.outputs.index(o)] if isinstance(out_mask, list) \
+                        else out_mask
+            else:
+                y = layer.forward(x, training)
+            ys = y if step.multi_out else [y]
+            for o, v in zip(step.outputs, ys):
+                vals[o] = v
+            if check_finite:
+                for v in ys:
+                    if v.dtype.kind == "f" and not np.isfinite(v).all():
+                        raise NonFiniteError(f"the output of {layer.where} is not finite "
+                                             f"(contains NaN or inf)", layer)
+            if layer is upto:
+                return ys
+        return [vals[s] for s in self.output_slots]
+
+    # ------------------------------------------------------------------ backward
+    def backward(self, output_grads: list[np.ndarray | None]) -> None:
+        """Propagate gradients from the outputs; every weight's ``grad`` is written."""
+        grads: list = [None] * self.n_slots
+        for s, g in zip(self.output_slots, output_grads):
+            if g is not None:
+                grads[s] = g if grads[s] is None else grads[s] + g
+        for step in reversed(self.steps):
+            layer = step.layer
+            dys = [grads[o] for o in step.outputs]
+            if all(d is None for d in dys):
+                for w in layer.weights:
+                    w.grad[...] = 0
+                continue
+            dx = layer.backward(dys if step.multi_out else dys[0])
+            if dx is None:
+                continue
+            dxs = dx if step.multi_in else [dx]
+            for i, g in zip(step.inputs, dxs):
+                if g is None:
+                    continue
+                grads[i] = g if grads[i] is None else grads[i] + g

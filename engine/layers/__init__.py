@@ -1,0 +1,40 @@
+"""All layer types. Importing this package registers every layer in ``engine.registry``.
+
+Each family module declares its layers once with ``@register``; this package hands them out by
+their Keras names (and Keras's old aliases), so ``from engine.layers import Dense`` works as in
+Keras. The family modules imported below are the whole list: there is no other.
+"""
+from engine.layers import core, merge  # noqa: F401  (registers the layers)
+from engine.layers.base import KerasTensor, Layer, deserialize_layer, serialize_layer  # noqa: F401
+from engine.layers.core import Input  # noqa: F401
+from engine.registry import ALIASES, LAYERS
+
+
+def _functional(type_name: str):
+    def call(inputs, **kwargs):
+        return LAYERS[type_name].cls(**kwargs)(inputs)
+    call.__name__ = type_name.lower()
+    call.__doc__ = f"Functional form of {type_name}: ``{type_name.lower()}([a, b], **kwargs)``."
+    return call
+
+
+# Keras's lowercase functional forms of the merge layers: add([a, b]), concatenate([a, b]).
+add = _functional("Add")
+subtract = _functional("Subtract")
+multiply = _functional("Multiply")
+average = _functional("Average")
+maximum = _functional("Maximum")
+minimum = _functional("Minimum")
+concatenate = _functional("Concatenate")
+
+
+def __getattr__(name: str):
+    spec = LAYERS.get(ALIASES.get(name, name))
+    if spec is not None:
+        return spec.cls
+    raise AttributeError(f"engine.layers has no layer {name!r}; known layers: "
+                         + ", ".join(sorted(LAYERS)))
+
+
+def __dir__():
+    return sorted(set(globals()) | set(LAYERS) | set(ALIASES))

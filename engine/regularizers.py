@@ -1,0 +1,111 @@
+"""Weight regularizers (Keras names and defaults): penalties added to the loss.
+
+``get("l2")`` → ``L2(0.01)``; each has ``__call__(w)`` → penalty, ``gradient(w)`` → d penalty/dw
+and ``get_config_dict()``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+class Regularizer:
+    def __call__(self, w: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def gradient(self, w: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {"class_name": type(self).__name__, "config": self.get_config()}
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.get_config()})"
+
+
+class L1L2(Regularizer):
+    """l1·Σ|w| + l2·Σw²."""
+
+    def __init__(self, l1: float = 0.0, l2: float = 0.0):
+        for name, v in (("l1", l1), ("l2", l2)):
+            if not isinstance(v, (int, float)) or v < 0:
+                raise ValueError(f"{type(self).__name__}: '{name}' must be a number >= 0, got {v!r}")
+        self.l1, self.l2 = float(l1), float(l2)
+
+    def __call__(self, w):
+        out = 0.0
+        if self.l1:
+            out += self.l1 * float(np.abs(w).sum())
+        if self.l2:
+            out += self.l2 * float(np.square(w).sum())
+        return out
+
+    def gradient(self, w):
+        g = np.zeros_like(w)
+        if self.l1:
+            g += w.dtype.type(self.l1) * np.sign(w)
+        if self.l2:
+            g += w.dtype.type(2 * self.l2) * w
+        return g
+
+    def get_config(self):
+        return {"l1": self.l1, "l2": self.l2}
+
+
+class L1(L1L2):
+    def __init__(self, l1: float = 0.01):
+        super().__init__(l1=l1)
+
+    def get_config(self):
+        return {"l1": self.l1}
+
+
+class L2(L1L2):
+    def __init__(self, l2: float = 0.01):
+        super().__init__(l2=l2)
+
+    def get_config(self):
+        return {"l2": self.l2}
+
+
+def l1(l1: float = 0.01) -> L1:
+    return L1(l1)
+
+
+def l2(l2: float = 0.01) -> L2:
+    return L2(l2)
+
+
+def l1_l2(l1: float = 0.01, l2: float = 0.01) -> L1L2:
+    return L1L2(l1, l2)
+
+
+CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2}
+NAMES = {"l1": L1, "l2": L2, "l1_l2": lambda: L1L2(0.01, 0.01), "l1l2": lambda: L1L2(0.01, 0.01)}
+
+
+def get(identifier) -> Regularizer | None:
+    if identifier is None:
+        return None
+    if isinstance(identifier, Regularizer):
+        return identifier
+    if isinstance(identifier, str):
+        if identifier.lower() not in NAMES:
+            raise ValueError(f"unknown regularizer {identifier!r}; valid names: l1, l2, l1_l2")
+        return NAMES[identifier.lower()]()
+    if isinstance(identifier, dict):
+        name = identifier.get("class_name")
+        cls = CLASSES.get(name) or (NAMES.get(str(name).lower()) if name else None)
+        if cls is None:
+            raise ValueError(f"unknown regularizer class {name!r}; valid: L1, L2, L1L2")
+        cfg = identifier.get("config") or {}
+        return cls(**{k: v for k, v in cfg.items() if k in ("l1", "l2")})
+    raise ValueError(f"cannot interpret {identifier!r} as a regularizer (use 'l1', 'l2', "
+                     f"'l1_l2' or engine.regularizers.l2(0.01))")

@@ -1,0 +1,485 @@
+"""compile / fit / evaluate / predict for :class:`engine.models.Model` (as a mixin).
+
+One training step: forward → loss (+ regularization) → output gradients (fused with the last
+activation where the loss allows: softmax + crossentropy gives ``(p − y) / N`` directly) →
+backward → one fused optimizer kernel over the flat parameter buffer → constraints.
+"""
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import warnings
+import numpy as np
+
+from engine import data_adapter as da
+from engine.functional import NonFiniteError
+from engine.progbar import Progbar
+
+
+class TrainingLoops:
+    # ---------------------------------------------------------------- compile
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
+                weighted_metrics=None, run_eagerly=None, steps_per_execution=1,
+                jit_compile="auto", auto_scale_loss=True) -> None:
+        from engine import losses, optimizers
+        if loss is None:
+            raise ValueError(f"Model '{self.name}': compile needs a loss, e.g. "
+                             f"loss='categorical_crossentropy'; valid names: "
+                             f"{', '.join(losses.NAMES) if hasattr(losses, 'NAMES') else ''}")
+        self.optimizer = optimizers.get(optimizer)
+        self._loss_arg, self._metrics_arg, self._loss_weights_arg = loss, metrics, loss_weights
+        if isinstance(loss, dict):
+            for v in loss.values():
+                losses.get(v)
+        elif isinstance(loss, (list, tuple)):
+            for v in loss:
+                losses.get(v)
+        else:
+            losses.get(loss)  # fail now on a bad name, not at fit
+        self.compiled = True
+        self._resolved_for = None
+        self._bound_key = None
+        if self._plan is not None:
+            self._resolve_compile()
+
+    def _per_output(self, value, what: str, default=None) -> list:
+        names = self.output_names
+        if isinstance(value, dict):
+            unknown = set(value) - set(names)
+            if unknown:
+                raise ValueError(f"compile: {what} names unknown outputs {sorted(unknown)}; the "
+                                 f"outputs are {names}")
+            return [value.get(n, default) for n in names]
+        if isinstance(value, (list, tuple)) and what != "metrics":
+            if len(value) != len(names):
+                raise ValueError(f"compile: {len(value)} {what} given for {len(names)} outputs "
+                                 f"({', '.join(names)})")
+            return list(value)
+        return [value if i == 0 or what != "metrics" else copy.deepcopy(value)
+                for i in range(len(names))]
+
+    def _resolve_compile(self) -> None:
+        from engine import losses, metrics
+        if self._resolved_for is self._plan:
+            return
+        plan = self._plan
+        self._losses = [losses.get(v) if v is not None else None
+                        for v in self._per_output(self._loss_arg, "losses")]
+        for name, lo in zip(self.output_names, self._losses):
+            if lo is None:
+                raise ValueError(f"compile: no loss given for output '{name}'")
+        lw = self._per_output(self._loss_weights_arg, "loss_weights", 1.0)
+        self._loss_weights = [1.0 if w is None else float(w) for w in lw]
+        margs = self._metrics_arg
+        if isinstance(margs, (list, tuple)) and margs and all(
+                isinstance(m, (list, tuple)) or m is None for m in margs):
+            per = self._per_output(list(margs), "losses")
+        else:
+            per = self._per_output(margs, "metrics")
+        self._metrics = []
+        for k, ms in enumerate(per):
+            ms = [] if ms is None else (ms if isinstance(ms, (list, tuple)) else [ms])
+            shape = plan.outputs[k].shape
+            self._metrics.append([metrics.get(m, loss=self._losses[k], output_shape=shape)
+                                  for m in ms])
+        self._fuse = []
+        for k, t in enumerate(plan.outputs):
+            layer = t.node.layer
+            slot = plan.output_slots[k]
+            ok = (layer.has_activation_output and plan.consumers[slot] == 0
+                  and len(t.node.outputs) == 1 and hasattr(layer, "_act"))
+            self._fuse.append(layer if ok else None)
+        self._loss_tracker_sum = 0.0
+        self._loss_tracker_n = 0
+        self._resolved_for = plan
+
+    def _check_compiled(self, what: str) -> None:
+        if not getattr(self, "compiled", False):
+            raise RuntimeError(f"Model '{self.name}': call compile(optimizer=..., loss=...) "
+                               f"before {what}()")
+
+    # ---------------------------------------------------------------- one step
+    def _compute_loss_and_grads(self, xs, ys, sw, training: bool = True):
+        plan = self._plan
+        outs = plan.forward(xs, training=training)
+        total = 0.0
+        grads = []
+        self._out_losses = []
+        for k, out in enumerate(outs):
+            loss, y, w = self._losses[k], ys[k], self._loss_weights[k]
+            value = float(loss(y, out, sw))
+            self._out_losses.append(value)
+            total += w * value
+            if not training:
+                continue
+            g = None
+            layer = self._fuse[k]
+            if layer is not None:
+                g = loss.fused_gradient(y, out, layer._act.name)
+                if g is not None and sw is not None:
+                    g = g * sw.reshape((-1,) + (1,) * (g.ndim - 1)).astype(g.dtype)
+                layer.fused_output_grad = g is not None
+            if g is None:
+                g = loss.gradient(y, out, sw)
+            grads.append(g if w == 1.0 else g * g.dtype.type(w))
+        for wt in self._regularized:
+            total += float(wt.regularizer(wt.value))
+        return total, outs, grads
+
+    def _train_step(self, xs, ys, sw) -> tuple[float, list]:
+        total, outs, grads = self._compute_loss_and_grads(xs, ys, sw)
+        if not math.isfinite(total):
+            raise self._diagnose_nonfinite(xs, total)
+        self._plan.backward(grads)
+        for wt in self._regularized:
+            wt.grad += wt.regularizer.gradient(wt.value)
+        self.optimizer.apply(self._params, self._grads)
+        for wt in self._constrained:
+            wt.value[...] = wt.constraint(wt.value)
+        return total, outs
+
+    def _diagnose_nonfinite(self, xs, total: float) -> NonFiniteError:
+        try:
+            self._plan.forward(xs, training=False, check_finite=True)
+        except NonFiniteError as e:
+            return NonFiniteError(f"the loss became {total}; {e}", e.layer)
+        return NonFiniteError(f"the loss became {total} although every layer's output is finite; "
+                              f"check the targets (y) for NaN/inf and the loss "
+                              f"'{self._losses[0].name}'", None)
+
+    # ---------------------------------------------------------------- metrics and logs
+    def _reset_metrics(self) -> None:
+        self._loss_tracker_sum, self._loss_tracker_n = 0.0, 0
+        self._out_tracker = [0.0] * len(self.output_names)
+        for ms in self._metrics:
+            for m in ms:
+                m.reset_state()
+
+    def _update_metrics(self, loss: float, ys, outs, n: int) -> None:
+        self._loss_tracker_sum += loss * n
+        self._loss_tracker_n += n
+        for k, v in enumerate(self._out_losses):
+            self._out_tracker[k] += v * n
+        for k, ms in enumerate(self._metrics):
+            for m in ms:
+                m.update_state(ys[k], outs[k])
+
+    def _logs(self) -> dict[str, float]:
+        n = max(self._loss_tracker_n, 1)
+        logs = {"loss": self._loss_tracker_sum / n}
+        multi = len(self.output_names) > 1
+        if multi:
+            for name, v in zip(self.output_names, self._out_tracker):
+                logs[f"{name}_loss"] = v / n
+        for name, ms in zip(self.output_names, self._metrics):
+            for m in ms:
+                logs[f"{name}_{m.name}" if multi else m.name] = float(m.result())
+        return logs
+
+    # ---------------------------------------------------------------- data
+    def _prepare_xy(self, x, y, sample_weight=None, class_weight=None):
+        if self._plan is None:
+            self._build_from_data(x)
+        self._resolve_compile()
+        xs = da.prepare_inputs(x, self._plan.input_layers)
+        ys = da.prepare_targets(y, self.output_names, len(xs[0])) if y is not None else None
+        if ys is None:
+            raise ValueError(f"Model '{self.name}': targets y are required")
+        for k, yk in enumerate(ys):
+            ys[k] = self._losses[k].check_targets(yk, self._plan.outputs[k].shape,
+                                                  self.output_names[k]) \
+                if hasattr(self._losses[k], "check_targets") else yk
+        sw = da.prepare_sample_weight(sample_weight, len(xs[0]))
+        if class_weight is not None:
+            cw = da.class_weight_to_sample_weight(class_weight, ys[0])
+            sw = cw if sw is None else sw * cw
+        return xs, ys, sw
+
+    def _build_from_data(self, x) -> None:
+        self._require_built("inputs")
+
+    # ---------------------------------------------------------------- fit
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1, seed=None):
+        from engine.callbacks import History
+        self._check_compiled("fit")
+        verbose = 1 if verbose == "auto" else int(verbose)
+        batch_size = _check_batch_size(batch_size, "batch_size")
+        if not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"fit: argument 'epochs' expects a whole number >= 0, got {epochs!r}")
+        rng = np.random.default_rng(seed)
+        if da.is_batch_source(x):
+            if y is not None:
+                raise ValueError("fit: when x is a generator or Sequence it yields (x, y) "
+                                 "batches itself; do not pass y")
+            source = _BatchStream(self, x, steps_per_epoch, shuffle, rng)
+            val = None if validation_data is None else self._validation_source(
+                validation_data, validation_batch_size or batch_size, validation_steps)
+        else:
+            xs, ys, sw = self._prepare_xy(x, y, sample_weight, class_weight)
+            if validation_data is None and validation_split:
+                (xs_ys_sw, val_parts) = da.split_validation(xs + ys + [sw], validation_split)
+                k = len(xs)
+                xs, ys, sw = xs_ys_sw[:k], xs_ys_sw[k:-1], xs_ys_sw[-1]
+                val = ("arrays", val_parts[:k], val_parts[k:-1], val_parts[-1])
+            else:
+                val = None if validation_data is None else self._validation_source(
+                    validation_data, validation_batch_size or batch_size, validation_steps)
+            source = _ArrayBatches(xs, ys, sw, batch_size, shuffle, rng, steps_per_epoch)
+        self._resolve_compile()
+        self._bind_parameters()
+        history = History()
+        cbs = [history] + list(callbacks or [])
+        params = {"epochs": epochs, "steps": source.steps, "verbose": verbose}
+        for cb in cbs:
+            cb.set_model(self)
+            cb.set_params(params)
+        self.stop_training = False
+        self.training_error = None
+        _call(cbs, "on_train_begin", {})
+        logs: dict[str, float] = {}
+        for epoch in range(initial_epoch, epochs):
+            if verbose:
+                print(f"Epoch {epoch + 1}/{epochs}")
+            self._reset_metrics()
+            _call(cbs, "on_epoch_begin", epoch, {})
+            bar = Progbar(source.steps, verbose)
+            step = 0
+            for step, (xb, yb, swb) in enumerate(source.epoch(), start=1):
+                _call(cbs, "on_train_batch_begin", step - 1, {})
+                try:
+                    loss, outs = self._train_step(xb, yb, swb)
+                except NonFiniteError as e:
+                    self._stop_nonfinite(e, epoch, step, verbose)
+                    break
+                self._update_metrics(loss, yb, outs, len(xb[0]))
+                batch_logs = self._logs()
+                _call(cbs, "on_train_batch_end", step - 1, batch_logs)
+                bar.update(step, batch_logs)
+                if self.stop_training:
+                    break
+            logs = self._logs() if self._loss_tracker_n else {}
+            if self.training_error is None and val is not None and \
+                    (epoch + 1 - initial_epoch) % validation_freq == 0:
+                val_logs = self._evaluate_source(val, batch_size)
+                logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            bar.finish(step, logs)
+            _call(cbs, "on_epoch_end", epoch, logs)
+            if self.stop_training:
+                break
+        _call(cbs, "on_train_end", logs)
+        self.history = history
+        return history
+
+    def _stop_nonfinite(self, err: NonFiniteError, epoch: int, step: int, verbose: int) -> None:
+        msg = f"Training stopped at epoch {epoch + 1}, batch {step}: {err}"
+        self.training_error = NonFiniteError(msg, err.layer)
+        self.stop_training = True
+        warnings.warn(msg, RuntimeWarning, stacklevel=3)
+
+    def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose="auto",
+                      callbacks=None, validation_data=None, validation_steps=None,
+                      initial_epoch=0, shuffle=True, **kwargs):
+        """Keras 2's name for ``fit`` on a generator."""
+        return self.fit(generator, steps_per_epoch=steps_per_epoch, epochs=epochs, verbose=verbose,
+                        callbacks=callbacks, validation_data=validation_data,
+                        validation_steps=validation_steps, initial_epoch=initial_epoch,
+                        shuffle=shuffle, **kwargs)
+
+    # ---------------------------------------------------------------- evaluate / predict
+    def _validation_source(self, data, batch_size, steps):
+        if da.is_batch_source(data):
+            return ("stream", data, steps)
+        if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+            raise ValueError("validation_data must be (x_val, y_val) or (x_val, y_val, "
+                             "sample_weight) or a generator/Sequence")
+        xs, ys, sw = self._prepare_xy(data[0], data[1], data[2] if len(data) == 3 else None)
+        return ("arrays", xs, ys, sw)
+
+    def _evaluate_source(self, source, batch_size) -> dict[str, float]:
+        self._reset_metrics()
+        if source[0] == "arrays":
+            batches = _ArrayBatches(source[1], source[2], source[3], batch_size or 32, False,
+                                    None, None).epoch()
+        else:
+            batches = _BatchStream(self, source[1], source[2], False, None).epoch()
+        for xb, yb, swb in batches:
+            loss, outs, _ = self._compute_loss_and_grads(xb, yb, swb, training=False)
+            self._update_metrics(loss, yb, outs, len(xb[0]))
+        return self._logs()
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False):
+        self._check_compiled("evaluate")
+        batch_size = _check_batch_size(batch_size, "batch_size")
+        if da.is_batch_source(x):
+            source = ("stream", x, steps)
+            if self._plan is None:
+                _BatchStream(self, x, steps, False, None)  # builds from the first batch
+        else:
+            xs, ys, sw = self._prepare_xy(x, y, sample_weight)
+            source = ("arrays", xs, ys, sw)
+        self._resolve_compile()
+        self._bind_parameters()
+        logs = self._evaluate_source(source, batch_size)
+        if verbose not in (0, "0") and verbose != 0:
+            Progbar(None, 2).finish(0, logs)
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        batch_size = _check_batch_size(batch_size, "batch_size")
+        if da.is_batch_source(x):
+            parts = []
+            for xb, _, _ in _BatchStream(self, x, steps, False, None).epoch(need_y=False):
+                parts.append(self._plan.forward(xb, training=False))
+        else:
+            if self._plan is None:
+                self._build_from_data(x)
+            xs = da.prepare_inputs(x, self._plan.input_layers)
+            n = len(xs[0])
+            parts = [self._plan.forward([a[i:i + batch_size] for a in xs], training=False)
+                     for i in range(0, n, batch_size)]
+        if not parts:
+            raise ValueError(f"Model '{self.name}': predict got no samples")
+        outs = [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
+        return outs if len(outs) > 1 else outs[0]
+
+    def __call__(self, x, training: bool = False):
+        if self._plan is None:
+            self._build_from_data(x)
+        xs = da.prepare_inputs(x, self._plan.input_layers)
+        outs = self._plan.forward(xs, training=training)
+        return outs if len(outs) > 1 else outs[0]
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        self._check_compiled("train_on_batch")
+        xs, ys, sw = self._prepare_xy(x, y, sample_weight, class_weight)
+        self._bind_parameters()
+        self._reset_metrics()
+        loss, outs = self._train_step(xs, ys, sw)
+        self._update_metrics(loss, ys, outs, len(xs[0]))
+        return _result(self._logs(), return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        self._check_compiled("test_on_batch")
+        xs, ys, sw = self._prepare_xy(x, y, sample_weight)
+        self._bind_parameters()
+        self._reset_metrics()
+        loss, outs, _ = self._compute_loss_and_grads(xs, ys, sw, training=False)
+        self._update_metrics(loss, ys, outs, len(xs[0]))
+        return _result(self._logs(), return_dict)
+
+    def predict_on_batch(self, x):
+        return self.predict(x, batch_size=max(len(np.asarray(
+            x[0] if isinstance(x, (list, tuple)) else next(iter(x.values())) if isinstance(
+                x, dict) else x)), 1))
+
+
+def _result(logs: dict, return_dict: bool):
+    if return_dict:
+        return logs
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
+
+
+def _call(cbs, method: str, *args) -> None:
+    for cb in cbs:
+        getattr(cb, method)(*args)
+
+
+def _check_batch_size(batch_size, name: str) -> int:
+    if batch_size is None:
+        return 32
+    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) \
+            or batch_size < 1:
+        raise ValueError(f"argument '{name}' expects a whole number >= 1, got {batch_size!r}")
+    return int(batch_size)
+
+
+class _ArrayBatches:
+    """Mini-batches of in-memory arrays; a fresh permutation per epoch when shuffling."""
+
+    def __init__(self, xs, ys, sw, batch_size, shuffle, rng, steps_per_epoch):
+        self.xs, self.ys, self.sw = xs, ys, sw
+        self.n = len(xs[0])
+        if self.n == 0:
+            raise ValueError("fit/evaluate got 0 samples")
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.rng = rng
+        full = math.ceil(self.n / batch_size)
+        self.steps = min(full, steps_per_epoch) if steps_per_epoch else full
+
+    def epoch(self):
+        bs = self.batch_size
+        order = self.rng.permutation(self.n) if self.shuffle else None
+        for b in range(self.steps):
+            if order is None:
+                sl = slice(b * bs, min((b + 1) * bs, self.n))
+                yield ([a[sl] for a in self.xs], [a[sl] for a in self.ys],
+                       None if self.sw is None else self.sw[sl])
+            else:
+                idx = order[b * bs:(b + 1) * bs]
+                yield ([a[idx] for a in self.xs], [a[idx] for a in self.ys],
+                       None if self.sw is None else self.sw[idx])
+
+
+class _BatchStream:
+    """Batches from a Sequence or a generator, checked like arrays."""
+
+    def __init__(self, model, source, steps, shuffle, rng):
+        self.model, self.source, self.shuffle, self.rng = model, source, shuffle, rng
+        self.is_seq = hasattr(source, "__len__") and hasattr(source, "__getitem__")
+        if steps is None and not self.is_seq:
+            raise ValueError("fit: with a generator, give steps_per_epoch (batches per epoch)")
+        self.steps = min(steps, len(source)) if (steps and self.is_seq) else \
+            (len(source) if self.is_seq else steps)
+        if self.steps == 0:
+            raise ValueError("the generator/Sequence has no batches (len() is 0)")
+        if model._plan is None:  # an unbuilt Sequential learns its input shape from batch 1
+            if self.is_seq:
+                first = source[0]
+            else:
+                first = next(source)
+                self.source = itertools.chain([first], source)
+            model._build_from_data(da.unpack_batch(first)[0])
+
+    def _batches(self):
+        if self.is_seq:
+            order = np.arange(len(self.source))
+            if self.shuffle and self.rng is not None:
+                order = self.rng.permutation(order)
+            for i in order[:self.steps]:
+                yield self.source[int(i)]
+            if hasattr(self.source, "on_epoch_end"):
+                self.source.on_epoch_end()
+        else:
+            for i in range(self.steps):
+                try:
+                    yield next(self.source)
+                except StopIteration:
+                    warnings.warn(f"the generator ran out of data after {i} batches "
+                                  f"(steps_per_epoch={self.steps})", RuntimeWarning, stacklevel=4)
+                    return
+
+    def epoch(self, need_y: bool = True):
+        m = self.model
+        for batch in self._batches():
+            xb, yb, swb = da.unpack_batch(batch)
+            if need_y:
+                if yb is None:
+                    raise ValueError("the generator yielded batches without targets; yield "
+                                     "(x, y) tuples")
+                xs, ys, sw = m._prepare_xy(xb, yb, swb)
+                yield xs, ys, sw
+            else:
+                if m._plan is None:
+                    m._build_from_data(xb)
+                yield da.prepare_inputs(xb, m._plan.input_layers), None, None
+

@@ -232,7 +232,7 @@ class TrainingLoops:
         self._resolve_compile()
         self._bind_parameters()
         history = History()
-        cbs = [history] + list(callbacks or [])
+        cbs = list(callbacks or []) + [history]  # last, as in Keras: it sees what others add
         params = {"epochs": epochs, "steps": source.steps, "verbose": verbose}
         for cb in cbs:
             cb.set_model(self)

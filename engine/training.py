@@ -438,8 +438,8 @@ class _BatchStream:
         self.is_seq = hasattr(source, "__len__") and hasattr(source, "__getitem__")
         if steps is None and not self.is_seq:
             raise ValueError("fit: with a generator, give steps_per_epoch (batches per epoch)")
-        self.steps = min(steps, len(source)) if (steps and self.is_seq) else \
-            (len(source) if self.is_seq else steps)
+        # a Sequence shorter than steps_per_epoch is cycled, as Keras 2's fit_generator did
+        self.steps = steps if steps else (len(source) if self.is_seq else None)
         if self.steps == 0:
             raise ValueError("the generator/Sequence has no batches (len() is 0)")
         if model._plan is None:  # an unbuilt Sequential learns its input shape from batch 1
@@ -452,13 +452,16 @@ class _BatchStream:
 
     def _batches(self):
         if self.is_seq:
-            order = np.arange(len(self.source))
-            if self.shuffle and self.rng is not None:
-                order = self.rng.permutation(order)
-            for i in order[:self.steps]:
-                yield self.source[int(i)]
-            if hasattr(self.source, "on_epoch_end"):
-                self.source.on_epoch_end()
+            n = len(self.source)
+            for k in range(self.steps):
+                if k % n == 0:
+                    order = np.arange(n)
+                    if self.shuffle and self.rng is not None:
+                        order = self.rng.permutation(order)
+                yield self.source[int(order[k % n])]
+                if k % n == n - 1 or k == self.steps - 1:
+                    if hasattr(self.source, "on_epoch_end"):
+                        self.source.on_epoch_end()
         else:
             for i in range(self.steps):
                 try:

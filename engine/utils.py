@@ -60,3 +60,12 @@ class Sequence:
     def __iter__(self):
         for i in range(len(self)):
             yield self[i]
+
+
+class _NpUtils:
+    """``from keras.utils import np_utils`` (Keras 2): ``np_utils.to_categorical(y)``."""
+    to_categorical = staticmethod(to_categorical)
+    normalize = staticmethod(normalize)
+
+
+np_utils = _NpUtils()

@@ -69,3 +69,10 @@ def main_results(epochs: int, peers) -> dict:
     from bench.workloads.mnist_data import load_mnist
     x, y = load_mnist(12800)
     return run(x, y, epochs, peers)
+
+
+def train_for_memory() -> None:
+    """The seed MLP on 12,800 images, 3 epochs (for bench/memory.py)."""
+    from bench.workloads.mnist_data import load_mnist
+    x, y = load_mnist(12800)
+    engine_mlp(x, y, epochs=2)

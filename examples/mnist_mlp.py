@@ -1,7 +1,7 @@
 """The seed tutorial's MLP on real MNIST, with only the imports changed from Keras.
 
-Data: the bundled subset (resources/data/mnist_subset.npz: 12,000 training + 2,000 test images of
-the official MNIST), or the full data set when `engine.datasets.mnist` has it cached.
+Data: the bundled real MNIST subset (resources/data/mnist_subset.npz: the first 24,000 training
+images and the official 10,000 test images). Keras 3.15 on this same script and data: 96.4-96.7%.
 Run: .venv/bin/python examples/mnist_mlp.py
 """
 import sys

@@ -2,9 +2,14 @@
 backward over arrays. Built once from the symbolic tensors of ``Model(inputs, outputs)``."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
+
+# numba's workqueue threading layer (engine/kernels/__init__.py) must not run parallel kernels
+# from two threads at once; a training thread and a GUI preview share it through this lock.
+EXECUTION_LOCK = threading.RLock()
 
 from engine.layers.base import KerasTensor, Layer, Node
 
@@ -101,6 +106,10 @@ class Plan:
     # ------------------------------------------------------------------ forward
     def forward(self, xs: list[np.ndarray], training: bool, check_finite: bool = False,
                 upto: Layer | None = None) -> list[np.ndarray]:
+        with EXECUTION_LOCK:
+            return self._forward(xs, training, check_finite, upto)
+
+    def _forward(self, xs, training, check_finite, upto):
         vals: list = [None] * self.n_slots
         masks: list = [None] * self.n_slots if self.uses_masks else None
         for s, x in zip(self.input_slots, xs):
@@ -132,6 +141,10 @@ class Plan:
     # ------------------------------------------------------------------ backward
     def backward(self, output_grads: list[np.ndarray | None]) -> None:
         """Propagate gradients from the outputs; every weight's ``grad`` is written."""
+        with EXECUTION_LOCK:
+            self._backward(output_grads)
+
+    def _backward(self, output_grads) -> None:
         grads: list = [None] * self.n_slots
         for s, g in zip(self.output_slots, output_grads):
             if g is not None:

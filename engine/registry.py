@@ -26,9 +26,10 @@ from typing import Any
 #   activation                    name from engine.activations (or a callable in scripts)
 #   initializer/regularizer/constraint   name, config dict or object from those modules
 #   layer                         a nested layer (Bidirectional, TimeDistributed)
+#   pairs                         int, (a, b) or ((a, b), (c, d)): per-side sizes (ZeroPadding2D)
 KINDS = (
     "int", "float", "bool", "str", "choice", "ints", "shape", "axis",
-    "activation", "initializer", "regularizer", "constraint", "layer", "dtype",
+    "activation", "initializer", "regularizer", "constraint", "layer", "dtype", "pairs",
 )
 
 
@@ -244,6 +245,22 @@ def coerce(where: str, p: Param, value: Any) -> Any:
             raise ValueError(f"{where}: argument '{p.name}': {e}") from None
     if k == "dtype":
         return str(value)
+    if k == "pairs":
+        n = p.length or 2
+        if _is_int(value):
+            value = ((int(value),) * 2,) * n
+        elif isinstance(value, (tuple, list)) and len(value) == n and all(_is_int(v) for v in value):
+            value = tuple((int(v), int(v)) for v in value)
+        elif isinstance(value, (tuple, list)) and len(value) == n and all(
+                isinstance(v, (tuple, list)) and len(v) == 2 and all(_is_int(u) for u in v)
+                for v in value):
+            value = tuple((int(v[0]), int(v[1])) for v in value)
+        else:
+            _fail(where, p, f"an integer, a tuple of {n} integers or {n} (before, after) pairs",
+                  value)
+        if any(u < 0 for v in value for u in v):
+            _fail(where, p, "sizes >= 0", value)
+        return value
     return value  # "layer": checked by the wrapper layer itself
 
 
@@ -253,6 +270,8 @@ def serialize_value(p: Param, value: Any) -> Any:
         return None
     if p.kind in ("ints", "shape", "axis") and isinstance(value, tuple):
         return list(value)
+    if p.kind == "pairs":
+        return [list(v) for v in value]
     if p.kind == "activation":
         from engine import activations
         return activations.serialize(value)

@@ -1,0 +1,309 @@
+"""Keras legacy HDF5 model files (``model.save("m.h5")`` / ``keras.models.load_model``).
+
+Root attributes: ``model_config`` (JSON as Keras 3 writes it), ``keras_version``, ``backend``,
+``training_config`` (optimizer, loss, metrics, so Keras can recompile); group ``model_weights``
+in the layout of :mod:`engine.io.weights`. Reading also takes Keras 2 / tf.keras files
+(``batch_input_shape``, ``[[name, 0, 0, {}]]`` inbound nodes, ``kernel:0`` weight names).
+
+Conversion between our layer configs and Keras's is generic — the registry's parameter names
+are Keras's — plus the few renames in ``KERAS2_RENAMES``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from engine.io.atomic import atomic_path
+from engine.io.weights import read_weights_group, write_weights_group
+
+DTYPE_POLICY = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
+                "registered_name": None}
+MODULES = {"initializer": "keras.initializers", "regularizer": "keras.regularizers",
+           "constraint": "keras.constraints"}
+# Keras 2 argument names that Keras 3 (and we) renamed
+KERAS2_RENAMES = {"LeakyReLU": {"alpha": "negative_slope"}}
+# Keras config keys with no effect here when they hold their default
+IGNORED_WHEN_DEFAULT = {"activity_regularizer": None, "quantization_config": None,
+                        "lora_rank": None, "lora_alpha": None, "ragged": False, "optional": False,
+                        "synchronized": False, "renorm": False, "renorm_clipping": None,
+                        "renorm_momentum": 0.99, "rms_scaling": False, "unroll": False,
+                        "stateful": False, "time_major": False, "zero_output_for_mask": False,
+                        "implementation": 2, "input_length": None, "seed": None,
+                        "embeddings_constraint": None, "sparse": False, "jit_compile": None}
+
+
+class KerasFileError(ValueError):
+    """A Keras file we cannot read; the message names the file and the layer."""
+
+
+# ------------------------------------------------------------------------------ export
+def _keras_value(param, value):
+    if isinstance(value, dict) and "class_name" in value and param is not None and \
+            param.kind in MODULES:
+        return {"module": MODULES[param.kind], "class_name": value["class_name"],
+                "config": value.get("config", {}), "registered_name": None}
+    return value
+
+
+def keras_layer_config(layer) -> dict[str, Any]:
+    """Keras 3's {"class_name", "config"} for one of our layers."""
+    cfg = layer.get_config()
+    spec = layer.spec
+    if spec.type_name == "InputLayer":
+        return {"class_name": "InputLayer",
+                "config": {"batch_shape": list(layer.batch_shape), "dtype": layer.dtype,
+                           "sparse": False, "ragged": False, "name": layer.name}}
+    out = {"name": layer.name, "trainable": layer.trainable, "dtype": dict(DTYPE_POLICY)}
+    params = {p.name: p for p in spec.params}
+    for key, value in cfg.items():
+        if key in ("name", "trainable", "dtype", "batch_input_shape"):
+            continue
+        out[key] = _keras_value(params.get(key), value)
+    return {"class_name": spec.type_name, "config": out}
+
+
+def keras_model_config(model) -> dict[str, Any]:
+    from engine.models import Sequential, _nodes_in_plan
+    model._require_built("config")
+    plan = model._plan
+    if isinstance(model, Sequential):
+        layers = [keras_layer_config(plan.input_layers[0])]
+        layers += [keras_layer_config(layer) for layer in model.layers]
+        return {"class_name": "Sequential",
+                "config": {"name": model.name, "trainable": True, "dtype": dict(DTYPE_POLICY),
+                           "layers": layers}}
+    producer: dict[int, tuple[str, int]] = {}
+    entries = []
+    for layer in plan.input_layers:
+        producer[id(layer.output)] = (layer.name, 0)
+        entries.append({**keras_layer_config(layer), "name": layer.name, "inbound_nodes": []})
+    calls = _nodes_in_plan(plan)
+    for step in plan.steps:
+        node = calls[id(step.layer)]
+
+        def tensor(t):
+            name, idx = producer[id(t)]
+            return {"class_name": "__keras_tensor__",
+                    "config": {"shape": list(t.shape), "dtype": t.dtype,
+                               "keras_history": [name, 0, idx]}}
+        args = [tensor(t) for t in node.inputs]
+        entries.append({**keras_layer_config(step.layer), "name": step.layer.name,
+                        "inbound_nodes": [{"args": [args] if len(args) > 1 else args,
+                                           "kwargs": {}}]})
+        for k, t in enumerate(node.outputs):
+            producer[id(t)] = (step.layer.name, k)
+
+    def ref(t):
+        name, idx = producer[id(t)]
+        return [name, 0, idx]
+    return {"class_name": "Functional",
+            "config": {"name": model.name, "trainable": True,
+                       "input_layers": [ref(lyr.output) for lyr in plan.input_layers],
+                       "output_layers": [ref(t) for t in plan.outputs], "layers": entries}}
+
+
+def training_config(model) -> dict[str, Any] | None:
+    if not getattr(model, "compiled", False) or model.optimizer is None:
+        return None
+    from engine import losses
+
+    def name(lo):  # Keras's canonical function names ("mse" → "mean_squared_error")
+        return {"huber_loss": "huber"}.get(losses.get(lo).name, losses.get(lo).name)
+    loss = model._loss_arg
+    if isinstance(loss, dict):
+        loss = {k: name(v) for k, v in loss.items()}
+    elif isinstance(loss, (list, tuple)):
+        loss = [name(v) for v in loss]
+    else:
+        loss = name(loss)
+    metrics = model._metrics_arg
+    if metrics is not None:
+        metrics = [m if isinstance(m, str) else getattr(m, "name", str(m))
+                   for m in (metrics if isinstance(metrics, (list, tuple)) else [metrics])]
+    opt = model.optimizer
+    return {"loss": loss, "metrics": metrics, "weighted_metrics": None, "loss_weights": None,
+            "optimizer_config": {"class_name": type(opt).__name__, "config": opt.get_config()}}
+
+
+def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
+    import h5py
+
+    from engine.models import KERAS_VERSION
+    path = Path(os.fspath(filepath))
+    config = keras_model_config(model)
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["model_config"] = json.dumps(config)
+            f.attrs["keras_version"] = KERAS_VERSION
+            f.attrs["backend"] = "tensorflow"
+            tc = training_config(model) if include_optimizer else None
+            if tc is not None:
+                f.attrs["training_config"] = json.dumps(tc)
+            write_weights_group(f.create_group("model_weights"), model)
+
+
+# ------------------------------------------------------------------------------ import
+def _plain(value):
+    """Keras 3 serialized objects → our {"class_name", "config"} form."""
+    if isinstance(value, dict) and "class_name" in value:
+        if value["class_name"] == "DTypePolicy":
+            return value.get("config", {}).get("name", "float32")
+        return {"class_name": value["class_name"], "config": value.get("config") or {}}
+    return value
+
+
+def our_layer_config(class_name: str, config: dict[str, Any], where: str) -> dict[str, Any]:
+    """Keras (2 or 3) layer config → ours; unsupported layers and arguments are named."""
+    from engine.registry import get_spec
+    try:
+        spec = get_spec(class_name)
+    except KeyError:
+        raise KerasFileError(f"{where}: layer '{config.get('name', '?')}' has type "
+                             f"{class_name!r}, which LayerLoom does not support") from None
+    renames = KERAS2_RENAMES.get(spec.type_name, {})
+    known = {p.name for p in spec.params} | {"name", "trainable", "dtype", "batch_input_shape",
+                                             "batch_shape", "input_shape", "input_dim"}
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        key = renames.get(key, key)
+        value = _plain(value)
+        if key == "dtype":
+            value = value if isinstance(value, str) else "float32"
+        if key in known:
+            out[key] = value
+        elif key in IGNORED_WHEN_DEFAULT and value == IGNORED_WHEN_DEFAULT[key]:
+            continue
+        elif value is not None:
+            warnings.warn(f"{where}: layer '{config.get('name')}' ({class_name}): argument "
+                          f"'{key}'={value!r} is not supported and was ignored", RuntimeWarning,
+                          stacklevel=3)
+    if spec.type_name == "InputLayer":
+        shape = out.pop("batch_shape", None) or out.pop("batch_input_shape", None)
+        if shape is not None:
+            out["batch_shape"] = shape
+    return {"class_name": spec.type_name, "config": out}
+
+
+def _inbound(entry: dict, where: str) -> list:
+    """Keras 3 ({"args": ...}) or Keras 2 ([[name, node, index, kwargs]]) inbound nodes → ours."""
+    nodes = entry.get("inbound_nodes") or []
+    if len(nodes) > 1:
+        raise KerasFileError(f"{where}: layer '{entry.get('name')}' is called {len(nodes)} times "
+                             f"(shared layer); LayerLoom supports one call per layer")
+    if not nodes:
+        return []
+    node = nodes[0]
+    if isinstance(node, dict):
+        refs = []
+
+        def walk(obj):
+            if isinstance(obj, dict) and obj.get("class_name") == "__keras_tensor__":
+                h = obj["config"]["keras_history"]
+                refs.append([h[0], h[1], h[2], {}])
+            elif isinstance(obj, list):
+                for o in obj:
+                    walk(o)
+        walk(node.get("args", []))
+        return [refs]
+    return [[[r[0], r[1], r[2], {}] for r in node]]
+
+
+def model_from_keras_config(data: dict[str, Any], where: str = "model"):
+    from engine.models import model_from_config
+    kind = data.get("class_name")
+    cfg = data.get("config")
+    if not isinstance(cfg, dict):
+        raise KerasFileError(f"{where}: model_config has no 'config' object")
+    layers = cfg.get("layers")
+    if not isinstance(layers, list):
+        raise KerasFileError(f"{where}: model_config has no layer list")
+    if kind == "Sequential":
+        ours = [our_layer_config(e.get("class_name"), e.get("config") or {}, where)
+                for e in layers]
+        return model_from_config({"class_name": "Sequential",
+                                  "config": {"name": cfg.get("name"), "layers": ours}})
+    if kind not in ("Functional", "Model"):
+        raise KerasFileError(f"{where}: model class {kind!r} is not supported (Sequential or "
+                             f"Functional models only)")
+    ours = []
+    for e in layers:
+        conv = our_layer_config(e.get("class_name"), e.get("config") or {}, where)
+        conv["name"] = e.get("name", conv["config"].get("name"))
+        conv["inbound_nodes"] = _inbound(e, where)
+        ours.append(conv)
+    return model_from_config({"class_name": "Functional", "config": {
+        "name": cfg.get("name"), "layers": ours, "input_layers": cfg.get("input_layers"),
+        "output_layers": cfg.get("output_layers")}})
+
+
+def _open(filepath):
+    import h5py
+    path = Path(os.fspath(filepath))
+    if not path.is_file():
+        raise KerasFileError(f"{path}: no such file")
+    try:
+        return path, h5py.File(path, "r")
+    except OSError as e:
+        raise KerasFileError(f"{path.name}: not a readable HDF5 file ({e})") from None
+
+
+def _config_of(path, f) -> dict:
+    raw = f.attrs.get("model_config")
+    if raw is None:
+        raise KerasFileError(f"{path.name}: no model_config attribute (a weights-only file? load "
+                             f"it with model.load_weights)")
+    try:
+        return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    except (json.JSONDecodeError, RecursionError, UnicodeDecodeError) as e:
+        raise KerasFileError(f"{path.name}: model_config is not valid JSON ({e})") from None
+
+
+def load_model(filepath, compile: bool = True):
+    """A Keras 2 or 3 legacy .h5 model as an engine Model, with weights (and compiled)."""
+    path, f = _open(filepath)
+    with f:
+        data = _config_of(path, f)
+        try:
+            model = model_from_keras_config(data, path.name)
+        except KerasFileError:
+            raise
+        except (ValueError, TypeError, KeyError) as e:
+            raise KerasFileError(f"{path.name}: {e}") from None
+        if "model_weights" in f:
+            try:
+                read_weights_group(f["model_weights"], model, source=path.name)
+            except (ValueError, KeyError, OSError) as e:
+                raise KerasFileError(str(e)) from None
+        tc = f.attrs.get("training_config")
+    if compile and tc is not None:
+        _compile_from(model, tc, path)
+    return model
+
+
+def _compile_from(model, raw, path) -> None:
+    try:
+        tc = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+        opt = tc.get("optimizer_config") or "rmsprop"
+        if isinstance(opt, dict):
+            opt = {"class_name": opt.get("class_name"), "config": opt.get("config") or {}}
+        loss = tc.get("loss")
+        if isinstance(loss, dict) and "class_name" in loss:
+            loss = _plain(loss)
+        metrics = tc.get("metrics")
+        if isinstance(metrics, list):
+            metrics = [m if isinstance(m, str) else (m.get("config", {}).get("name")
+                                                     if isinstance(m, dict) else m)
+                       for m in metrics if m is not None]
+        model.compile(optimizer=opt, loss=loss, metrics=metrics or None)
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
+        warnings.warn(f"{path.name}: the training configuration could not be restored ({e}); "
+                      f"the model is loaded uncompiled", RuntimeWarning, stacklevel=3)
+
+
+def load_graph(filepath):
+    """A Keras .h5 model as an editable GraphDocument (with automatic layout)."""
+    from engine.graph import GraphDocument
+    return GraphDocument.from_model(load_model(filepath, compile=False))

@@ -49,9 +49,10 @@ def reset_name_counters() -> None:
 
 
 def _snake(name: str) -> str:
-    s = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
-    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", s)
-    return s.lower()
+    """Keras's default layer names: Conv2D → conv2d, GlobalAveragePooling2D →
+    global_average_pooling2d, SimpleRNN → simple_rnn."""
+    s = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
 
 
 def unique_name(base: str) -> str:

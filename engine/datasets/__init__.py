@@ -1,0 +1,1 @@
+"""Datasets: the small real data sets bundled in resources/ (available offline)."""

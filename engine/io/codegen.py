@@ -8,6 +8,7 @@ the project's data when the data source is one a script can read by itself (bund
 """
 from __future__ import annotations
 
+import builtins
 import keyword
 import re
 from typing import Any
@@ -18,7 +19,8 @@ HEADER = {
     "keras": "import keras\nfrom keras import layers\n",
     "engine": ("import engine as keras  # LayerLoom's Keras-compatible engine\n"
                "import engine.callbacks\nimport engine.initializers\nimport engine.models\n"
-               "import engine.optimizers\nimport engine.regularizers\nfrom engine import layers\n"),
+               "import engine.optimizers\nimport engine.regularizers\nimport engine.utils\n"
+               "from engine import layers\n"),
 }
 MODULE_OF = {"initializer": "initializers", "regularizer": "regularizers",
              "constraint": "constraints"}
@@ -26,7 +28,8 @@ MODULE_OF = {"initializer": "initializers", "regularizer": "regularizers",
 
 def _ident(name: str, used: set[str]) -> str:
     base = re.sub(r"\W", "_", name) or "t"
-    if base[0].isdigit() or keyword.iskeyword(base) or base in ("keras", "layers", "model"):
+    if base[0].isdigit() or keyword.iskeyword(base) or hasattr(builtins, base) or \
+            base in ("keras", "layers", "model", "engine", "INPUT_SHAPE"):
         base = "t_" + base
     out, k = base, 1
     while out in used:
@@ -98,6 +101,15 @@ def model_code(graph) -> list[str]:
 def _data_code(data_source: dict | None, flavour: str) -> list[str]:
     kind = (data_source or {}).get("kind")
     scale = (data_source or {}).get("scale")
+    lines = _load_lines(data_source, flavour, kind, scale)
+    if (data_source or {}).get("one_hot") and kind in ("bundled", "npz"):
+        ret = lines.pop()
+        lines += ["    y_train = keras.utils.to_categorical(y_train)",
+                  "    y_test = keras.utils.to_categorical(y_test, y_train.shape[-1])", ret]
+    return lines
+
+
+def _load_lines(data_source, flavour, kind, scale) -> list[str]:
     if kind == "bundled" and (data_source or {}).get("name") == "mnist":
         loader = ("keras.datasets.mnist.load_data()" if flavour == "keras" else
                   "__import__('engine.datasets.bundled', fromlist=['x']).mnist_subset()")
@@ -111,9 +123,10 @@ def _data_code(data_source: dict | None, flavour: str) -> list[str]:
         factor = f" * {float(scale)!r}" if isinstance(scale, (int, float)) else ""
         return ["def load_data():",
                 f"    d = __import__('numpy').load({path!r}, allow_pickle=False)",
-                f"    x, y = d['x_train']{factor}, d['y_train']",
-                "    test = ('x_test' in d.files) and (d['x_test']" + factor + ", d['y_test'])",
-                "    return (x, y), (test or (x[:0], y[:0]))"]
+                f"    x_train, y_train = d['x_train']{factor}, d['y_train']",
+                "    x_test, y_test = ((d['x_test']" + factor + ", d['y_test']) if 'x_test' in "
+                "d.files else (x_train[:0], y_train[:0]))",
+                "    return (x_train, y_train), (x_test, y_test)"]
     return ["def load_data():",
             f"    raise SystemExit('load_data: this project reads its data from a "
             f"{kind or 'not yet chosen'} source; put your arrays here and return "

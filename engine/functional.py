@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# numba's workqueue threading layer (engine/kernels/__init__.py) must not run parallel kernels
-# from two threads at once; a training thread and a GUI preview share it through this lock.
+# Layers keep per-call caches for their backward pass, so one model must not run in two threads
+# at once (the app's training thread and a GUI preview of activations): this lock serializes
+# every forward and backward pass.
 EXECUTION_LOCK = threading.RLock()
 
 from engine.layers.base import KerasTensor, Layer, Node

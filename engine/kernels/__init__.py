@@ -1,15 +1,12 @@
 """numba kernels: ``@njit(cache=True, nogil=True)``, grouped like the layers that use them.
 
-Threading: parallel kernels use numba's ``workqueue`` layer. The OpenMP layer keeps its threads
-spinning after each parallel loop, and they then fight OpenBLAS's threads for the two cores
-during the next matrix product: on the seed CNN that made a Dense forward 30× slower (measured:
-2,760 samples/s with OpenMP against 6,080 with workqueue). workqueue must not be entered by two
-threads at once, so engine.functional serializes model execution with a lock.
+Threading: parallel kernels run on numba's OpenMP layer with ``GOMP_SPINCOUNT=0``. By default
+GNU OpenMP keeps its threads spinning after each parallel loop, and they then fight OpenBLAS's
+threads for the two cores during the next matrix product: on the seed CNN that made a Dense
+forward 30× slower. Measured on the seed CNN (samples/s): default spin 2,760; spin 100,000
+3,290; spin 10,000 5,110; spin 0 6,880; numba's workqueue layer 6,010 — and workqueue is not
+safe when a training thread and the GUI thread both run kernels, which the app does.
 """
 import os
 
-os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
-
-import numba  # noqa: E402
-
-numba.config.THREADING_LAYER = os.environ["NUMBA_THREADING_LAYER"]
+os.environ.setdefault("GOMP_SPINCOUNT", "0")  # read when libgomp loads (first parallel kernel)

@@ -29,6 +29,8 @@ Shape = tuple  # (None, d1, d2, ...)
 
 _name_counters: dict[str, int] = defaultdict(int)
 _dry = threading.local()
+# One weight tensor above this many values (1 GiB of float32) is a mistake or a hostile file.
+MAX_WEIGHT_VALUES = 2 ** 28
 
 
 @contextlib.contextmanager
@@ -74,6 +76,11 @@ class Weight:
         self.layer = layer
         self.name = name
         self.shape = tuple(int(s) for s in shape)
+        n = int(np.prod(self.shape, dtype=np.float64))
+        if n > MAX_WEIGHT_VALUES:
+            raise ValueError(f"{layer.where}: weight '{name}' of shape {self.shape} would hold "
+                             f"{n:,} values ({n * 4 / 2 ** 30:,.1f} GiB); that is too large "
+                             f"for this machine (limit {MAX_WEIGHT_VALUES:,})")
         self.initializer = initializers.get(initializer)
         self.regularizer = regularizers.get(regularizer)
         self.constraint = constraints.get(constraint)

@@ -128,3 +128,38 @@ def test_import_as_editable_graph():
     assert not doc.problems()
     xs = [n.position[0] for n in doc.nodes.values()]
     assert len(set(xs)) >= 4  # layered left to right
+
+
+def test_fuzzed_h5_files_fail_cleanly(tmp_path):
+    """Truncations and bit flips of a real model file: a KerasFileError (one line) or a model
+    that loads — never another exception, never a hang."""
+    src = tmp_path / "good.h5"
+    _functional().save(src)
+    good = src.read_bytes()
+    r = np.random.default_rng(1)
+    target = tmp_path / "fuzz.h5"
+    for trial in range(40):
+        data = bytearray(good)
+        if trial % 2:
+            data = data[: r.integers(0, len(data))]
+        else:
+            for _ in range(r.integers(1, 30)):
+                data[r.integers(0, len(data))] ^= 1 << int(r.integers(0, 8))
+        target.write_bytes(bytes(data))
+        try:
+            load_model(target)
+        except KerasFileError as e:
+            assert "\n" not in str(e)
+
+
+def test_hostile_model_configs(tmp_path):
+    path = tmp_path / "h.h5"
+    for cfg, msg in ((json.dumps({"class_name": "Sequential"}), "no 'config'"),
+                     ("[" * 50000 + "]" * 50000, "not valid JSON"),
+                     (json.dumps({"class_name": "Sequential", "config": {"layers": [
+                         {"class_name": "InputLayer", "config": {"batch_shape": [None, 10 ** 12]}},
+                         {"class_name": "Dense", "config": {"units": 10 ** 9}}]}}), "is too large")):
+        with h5py.File(path, "w") as f:
+            f.attrs["model_config"] = cfg
+        with pytest.raises(KerasFileError, match=msg):
+            load_model(path)

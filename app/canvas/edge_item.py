@@ -1,0 +1,126 @@
+"""EdgeItem: a bezier curve from an output port to an input port with the tensor shape on it.
+
+The same item, without an edge, draws the rubber connection while the user drags from a port.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QPainter,
+    QPainterPath,
+    QPainterPathStroker,
+    QPen,
+)
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
+
+from engine.graph import Edge
+
+LABEL_PAD = 4.0
+_label_font: list[QFont] = []
+
+
+def label_font() -> QFont:
+    if not _label_font:
+        f = QFont()
+        f.setPointSizeF(7.6)
+        _label_font.append(f)
+    return _label_font[0]
+
+
+def bezier(start: QPointF, end: QPointF) -> QPainterPath:
+    """A left-to-right S curve; it bows out further when the target is behind the source."""
+    dx = end.x() - start.x()
+    bend = max(40.0, abs(dx) * 0.5) if dx >= 0 else max(80.0, abs(dx) * 0.4)
+    path = QPainterPath(start)
+    path.cubicTo(QPointF(start.x() + bend, start.y()), QPointF(end.x() - bend, end.y()), end)
+    return path
+
+
+class EdgeItem(QGraphicsItem):
+    """A connection; ``edge`` is None for the temporary one drawn during a drag."""
+
+    def __init__(self, edge: Edge | None = None):
+        super().__init__()
+        self.edge = edge
+        self.label = ""
+        self.state: str | None = None        # drag only: None, "valid" or "invalid"
+        self._start = QPointF()
+        self._end = QPointF()
+        self._path = QPainterPath()
+        self._label_rect = QRectF()
+        self._bounds = QRectF()
+        if edge is not None:
+            self.setFlag(QGraphicsItem.ItemIsSelectable)
+        self.setZValue(0 if edge is not None else 5)
+        if edge is not None:      # a resting edge is a cached picture; moving re-renders it
+            self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+
+    def set_ends(self, start: QPointF, end: QPointF) -> None:
+        if start == self._start and end == self._end and not self._path.isEmpty():
+            return
+        self.prepareGeometryChange()
+        self._start, self._end = QPointF(start), QPointF(end)
+        self._path = bezier(self._start, self._end)
+        self._place_label()
+
+    def set_label(self, text: str) -> None:
+        if text != self.label:
+            self.prepareGeometryChange()
+            self.label = text
+            self._place_label()
+            self.update()
+
+    def set_state(self, state: str | None) -> None:
+        if state != self.state:
+            self.state = state
+            self.update()
+
+    def _place_label(self) -> None:
+        bounds = self._path.boundingRect()
+        if self.label:
+            fm = QFontMetricsF(label_font())
+            w = fm.horizontalAdvance(self.label) + 2 * LABEL_PAD
+            h = fm.height() + 2
+            mid = self._path.pointAtPercent(0.5)
+            self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h / 2, w, h)
+            bounds = bounds.united(self._label_rect)
+        else:
+            self._label_rect = QRectF()
+        self._bounds = bounds.adjusted(-4, -4, 4, 4)
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def shape(self) -> QPainterPath:
+        stroker = QPainterPathStroker()
+        stroker.setWidth(10)
+        shape = stroker.createStroke(self._path)
+        if not self._label_rect.isNull():
+            shape.addRect(self._label_rect)
+        return shape
+
+    def paint(self, p: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        theme = self.scene().theme
+        p.setRenderHint(QPainter.Antialiasing)
+        if self.edge is None:
+            color = QColor({"valid": theme.valid, "invalid": theme.error}.get(
+                self.state, theme.edge))
+            pen = QPen(color, 2.0, Qt.DashLine)
+        elif self.isSelected():
+            pen = QPen(QColor(theme.edge_selected), 2.6)
+        else:
+            pen = QPen(QColor(theme.edge), 1.8)
+        pen.setCapStyle(Qt.RoundCap)
+        p.setPen(pen)
+        p.setBrush(Qt.NoBrush)
+        p.drawPath(self._path)
+        if self.label and not self._label_rect.isNull():
+            p.setPen(QPen(QColor(theme.edge_selected if self.isSelected() else theme.edge), 0.8))
+            p.setBrush(QColor(theme.edge_label_bg))
+            p.drawRoundedRect(self._label_rect, 4, 4)
+            p.setFont(label_font())
+            p.setPen(QColor(theme.edge_label_text))
+            p.drawText(self._label_rect, Qt.AlignCenter, self.label)

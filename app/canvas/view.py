@@ -1,0 +1,234 @@
+"""GraphView: the canvas widget — zoom, pan, grid, rubber-band selection, drops from the
+palette and Tab quick-add. It asks for nodes through ``add_requested``; it edits nothing itself.
+
+Zoom: mouse wheel (under the cursor), Ctrl+= / Ctrl+- / Ctrl+0, fit to view. Pan: middle-button
+drag, or hold Space and drag.
+"""
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPen, QWheelEvent
+from PySide6.QtWidgets import QGraphicsView, QWidget
+
+from app.canvas.minimap import Minimap
+from app.canvas.quick_add import QuickAddPopup
+from app.canvas.scene import GRID, GraphScene
+
+LAYER_MIME = "application/x-layerloom-layer"
+MIN_ZOOM, MAX_ZOOM = 0.1, 4.0
+ZOOM_STEP = 1.2
+
+
+class GraphView(QGraphicsView):
+    add_requested = Signal(str, QPointF)       # layer type, scene position
+    zoom_changed = Signal(float)
+
+    def __init__(self, scene: GraphScene, parent: QWidget | None = None):
+        super().__init__(scene, parent)
+        self.setRenderHints(QPainter.Antialiasing | QPainter.TextAntialiasing
+                            | QPainter.SmoothPixmapTransform)
+        self.setViewportUpdateMode(QGraphicsView.SmartViewportUpdate)
+        self.setOptimizationFlags(QGraphicsView.DontSavePainterState)
+        self.setCacheMode(QGraphicsView.CacheBackground)
+        self.setDragMode(QGraphicsView.RubberBandDrag)
+        self.setRubberBandSelectionMode(Qt.IntersectsItemShape)
+        self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.AnchorViewCenter)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setFrameShape(QGraphicsView.NoFrame)
+        self.setAcceptDrops(True)
+        self.setFocusPolicy(Qt.StrongFocus)
+        self._pan_from: QPointF | None = None
+        self._space_down = False
+        self.minimap = Minimap(self)
+        self.quick_add = QuickAddPopup(self)
+        self.quick_add.chosen.connect(self._quick_add_chosen)
+        self._quick_add_at = QPointF()
+        self.apply_theme()
+
+    # ------------------------------------------------------------------ appearance
+    def apply_theme(self) -> None:
+        self.setBackgroundBrush(QColor(self.scene().theme.canvas_bg))
+        self.resetCachedContent()
+        self.minimap.refresh()
+        self.viewport().update()
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        theme = self.scene().theme
+        painter.fillRect(rect, QColor(theme.canvas_bg))
+        scale = self.zoom()
+        for step, color in ((GRID, theme.grid_minor), (GRID * 5, theme.grid_major)):
+            if step * scale < 7:
+                continue
+            pen = QPen(QColor(color), 0)
+            painter.setPen(pen)
+            left = math.floor(rect.left() / step) * step
+            top = math.floor(rect.top() / step) * step
+            x = left
+            while x < rect.right():
+                painter.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
+                x += step
+            y = top
+            while y < rect.bottom():
+                painter.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
+                y += step
+
+    # ------------------------------------------------------------------ zoom
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def set_zoom(self, level: float, anchor: QPointF | None = None) -> None:
+        level = min(MAX_ZOOM, max(MIN_ZOOM, level))
+        factor = level / self.zoom()
+        if abs(factor - 1.0) < 1e-9:
+            return
+        old_anchor = self.transformationAnchor()
+        if anchor is None:
+            self.setTransformationAnchor(QGraphicsView.AnchorViewCenter)
+        self.scale(factor, factor)
+        self.setTransformationAnchor(old_anchor)
+        self.resetCachedContent()
+        self.zoom_changed.emit(self.zoom())
+        self.minimap.refresh()
+
+    def zoom_in(self) -> None:
+        self.set_zoom(self.zoom() * ZOOM_STEP)
+
+    def zoom_out(self) -> None:
+        self.set_zoom(self.zoom() / ZOOM_STEP)
+
+    def reset_zoom(self) -> None:
+        self.set_zoom(1.0)
+
+    def fit_all(self, margin: float = 40.0) -> None:
+        """Zoom and scroll so every node is visible (never zooming in past 100%)."""
+        rect = self.scene().nodes_rect()
+        if rect.isNull():
+            self.center_on(QPointF(0, 0))
+            return
+        self.fit_rect(rect.adjusted(-margin, -margin, margin, margin), max_zoom=1.0)
+
+    def fit_rect(self, rect: QRectF, max_zoom: float = MAX_ZOOM) -> None:
+        view = self.viewport().rect()
+        if rect.width() <= 0 or rect.height() <= 0 or view.width() <= 0:
+            return
+        level = min(view.width() / rect.width(), view.height() / rect.height(), max_zoom)
+        self.set_zoom(level)
+        self.center_on(rect.center())
+
+    def center_on(self, point: QPointF) -> None:
+        self.centerOn(point)
+        self.minimap.refresh()
+
+    def view_center(self) -> QPointF:
+        """The scene point in the middle of the visible area."""
+        return self.mapToScene(self.viewport().rect().center())
+
+    def visible_scene_rect(self) -> QRectF:
+        return self.mapToScene(self.viewport().rect()).boundingRect()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        delta = event.angleDelta().y()
+        if delta == 0:
+            return
+        self.set_zoom(self.zoom() * (ZOOM_STEP ** (delta / 120.0)), anchor=event.position())
+        event.accept()
+
+    # ------------------------------------------------------------------ panning
+    def _pan_by(self, delta: QPointF) -> None:
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - int(delta.x()))
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() - int(delta.y()))
+        self.minimap.refresh()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MiddleButton or (
+                event.button() == Qt.LeftButton and self._space_down):
+            self._pan_from = event.position()
+            self.viewport().setCursor(Qt.ClosedHandCursor)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._pan_from is not None:
+            self._pan_by(event.position() - self._pan_from)
+            self._pan_from = event.position()
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._pan_from is not None and event.button() in (Qt.MiddleButton, Qt.LeftButton):
+            self._pan_from = None
+            self.viewport().setCursor(Qt.OpenHandCursor if self._space_down else Qt.ArrowCursor)
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        self.minimap.refresh()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.minimap.place()
+
+    # ------------------------------------------------------------------ keys
+    def event(self, event) -> bool:
+        # Tab would move the focus to the next widget; on the canvas it opens quick-add.
+        if event.type() == event.Type.KeyPress and event.key() == Qt.Key_Tab:
+            self.open_quick_add()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key_Space and not event.isAutoRepeat():
+            self._space_down = True
+            self.viewport().setCursor(Qt.OpenHandCursor)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key_Space and not event.isAutoRepeat():
+            self._space_down = False
+            self._pan_from = None
+            self.viewport().setCursor(Qt.ArrowCursor)
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    # ------------------------------------------------------------------ adding layers
+    def open_quick_add(self) -> None:
+        """Type-to-add popup at the mouse cursor (or the view centre)."""
+        local = self.viewport().mapFromGlobal(self.cursor().pos())
+        if not self.viewport().rect().contains(local):
+            local = self.viewport().rect().center()
+        self._quick_add_at = self.mapToScene(local)
+        self.quick_add.popup(self.viewport().mapToGlobal(local))
+
+    def _quick_add_chosen(self, type_name: str) -> None:
+        self.add_requested.emit(type_name, self._quick_add_at)
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasFormat(LAYER_MIME):
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event) -> None:
+        if event.mimeData().hasFormat(LAYER_MIME):
+            event.acceptProposedAction()
+        else:
+            super().dragMoveEvent(event)
+
+    def dropEvent(self, event) -> None:
+        if event.mimeData().hasFormat(LAYER_MIME):
+            type_name = bytes(event.mimeData().data(LAYER_MIME)).decode("utf-8")
+            self.add_requested.emit(type_name, self.mapToScene(event.position().toPoint()))
+            event.acceptProposedAction()
+        else:
+            super().dropEvent(event)

@@ -1,0 +1,1 @@
+"""Dock panels around the canvas: palette, inspector, summary, problems and log."""

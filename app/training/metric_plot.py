@@ -1,0 +1,249 @@
+"""One live plot of the training dashboard: a quantity (loss, a metric, the learning rate) per
+batch (raw faint + smoothed) and per epoch (training and validation markers), with runs from the
+project history overlaid and a crosshair that reads out the values under the mouse."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication, QWidget
+
+from app.training.run_buffer import MetricSeries, Series
+
+TRAIN = "#1f77b4"
+VAL = "#e8710a"
+LR = "#2ca02c"
+OVERLAY = ("#7f7f7f", "#9467bd", "#8c564b", "#17becf", "#bcbd22", "#e377c2")
+
+
+def theme_colors(widget: QWidget | None) -> tuple[QColor, QColor]:
+    """(background, foreground) for plots from the widget's (or the application's) palette,
+    so plots follow the light or dark theme."""
+    pal = widget.palette() if widget is not None else QApplication.palette()
+    return pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.Text)
+
+
+def style_plot(widget: pg.PlotWidget, fg: QColor) -> None:
+    """Axes in the theme's text colour; no pyqtgraph context menu or auto-range button."""
+    item = widget.getPlotItem()
+    item.hideButtons()
+    widget.setMenuEnabled(False)
+    for axis in ("left", "bottom"):
+        ax = item.getAxis(axis)
+        ax.setPen(pg.mkPen(fg.name()))
+        ax.setTextPen(pg.mkPen(fg.name()))
+
+
+def themed_plot(parent: QWidget | None = None) -> pg.PlotWidget:
+    """A plain PlotWidget in the theme's colours."""
+    bg, fg = theme_colors(parent)
+    widget = pg.PlotWidget(parent, background=bg)
+    style_plot(widget, fg)
+    return widget
+
+
+def faint(color: str, alpha: int = 70) -> QColor:
+    c = QColor(color)
+    c.setAlpha(alpha)
+    return c
+
+
+def nice_bounds(lo: float, hi: float, log: bool = False) -> tuple[float, float]:
+    """Round ``lo``..``hi`` outwards to a 1-2-5 step (about six steps per range); in log mode
+    (values are log10) to whole or half decades. A constant value gets a range around it."""
+    if hi - lo <= 1e-12 * max(abs(hi), 1.0):
+        if log:
+            return lo - 0.5, hi + 0.5
+        return (0.0, 2 * hi) if hi > 0 else (2 * lo, 0.0) if lo < 0 else (-1.0, 1.0)
+    raw = (hi - lo) / 6
+    if log:
+        step = 0.5 if raw <= 0.5 else float(np.ceil(raw))
+    else:
+        mag = 10 ** np.floor(np.log10(raw))
+        step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    return float(np.floor(lo / step) * step), float(np.ceil(hi / step) * step)
+
+
+class MetricPlot(pg.PlotWidget):
+    """Plot of one quantity over epochs (x axis: fractional epochs)."""
+
+    hovered = Signal(float)            # x under the mouse, for linked crosshairs
+    left = Signal()
+
+    def __init__(self, name: str, parent: QWidget | None = None, color: str = TRAIN,
+                 legend: bool = False):
+        bg, fg = theme_colors(parent)
+        super().__init__(parent, background=bg)
+        style_plot(self, fg)
+        self.name = name
+        self.setMinimumSize(220, 150)
+        item = self.getPlotItem()
+        item.setTitle(f"<span style='font-size:10pt; font-weight:600'>{name}</span>",
+                      color=fg.name())
+        item.showGrid(x=True, y=True, alpha=0.15)
+        for axis in ("left", "bottom"):
+            ax = item.getAxis(axis)
+            # grid lines at major ticks only: minor-level grid lines made every frame ~6x
+            # slower to paint, time the training thread then waits for the GIL
+            ax.setStyle(maxTickLevel=0)
+            ax.enableAutoSIPrefix(False)
+        item.getAxis("left").setWidth(58)       # room for 0.0005; plots line up
+        item.setLabel("bottom", "epoch")
+        item.setClipToView(True)
+        item.setDownsampling(auto=True, mode="peak")
+        self._fg = fg
+        self.legend = None
+        if legend:
+            self.legend = item.addLegend(offset=(-8, 8), labelTextColor=fg, labelTextSize="8pt",
+                           brush=faint(bg.name(), 200))
+        self.raw = self.plot(pen=pg.mkPen(faint(color, 55), width=1), name="batch")
+        self.smooth = self.plot(pen=pg.mkPen(color, width=2), name="batch (smoothed)")
+        self.epoch_train = self.plot(pen=pg.mkPen(color, width=1, style=Qt.PenStyle.DotLine),
+                                     symbol="o", symbolSize=7, symbolBrush=color,
+                                     symbolPen=pg.mkPen(bg), name="epoch mean")
+        self.epoch_val = self.plot(pen=pg.mkPen(VAL, width=2), symbol="s", symbolSize=7,
+                                   symbolBrush=VAL, symbolPen=pg.mkPen(bg), name="validation")
+        self._overlays: list[pg.PlotDataItem] = []
+        self._overlay_data: list[tuple[np.ndarray, np.ndarray]] = []
+        self._drawn: dict[int, tuple[int, int]] = {}    # curve → (series, points) it shows
+        self._sources: list[tuple[str, Series]] = []
+        self._log = False
+        self._x_hi = 1.0
+        self._x_range: tuple[float, float] | None = None
+        self._y_range: tuple[float, float] | None = None
+        item.vb.disableAutoRange()
+        item.vb.setMouseEnabled(x=False, y=False)      # the view follows the run by itself
+        self.vline = pg.InfiniteLine(angle=90, movable=False,
+                                     pen=pg.mkPen(faint(fg.name(), 120), width=1))
+        self.readout = pg.TextItem("", color=fg, anchor=(0, 0), fill=faint(bg.name(), 215))
+        for it in (self.vline, self.readout):
+            it.setZValue(100)
+            it.hide()
+            self.addItem(it, ignoreBounds=True)
+        self.scene().sigMouseMoved.connect(self._mouse_moved)
+
+    # ------------------------------------------------------------ data
+    def show_metric(self, series: MetricSeries, show_raw: bool = True) -> None:
+        """Draw the current buffer of one metric."""
+        shown = [series.batch_raw if show_raw else None, series.batch_smooth,
+                 series.epoch_train, series.epoch_val]
+        for curve, part in zip((self.raw, self.smooth, self.epoch_train, self.epoch_val), shown):
+            self._set(curve, part)
+        self._sources = [("batch", series.batch_raw), ("smoothed", series.batch_smooth),
+                         ("epoch", series.epoch_train), ("val", series.epoch_val)]
+        self._fit_view([p for p in shown if p is not None])
+
+    def show_series(self, series: Series, label: str) -> None:
+        """Draw a single curve (the learning rate)."""
+        self._set(self.smooth, series)
+        self._sources = [(label, series)]
+        self._fit_view([series])
+
+    def set_epoch_span(self, epochs: float) -> None:
+        """The x axis spans epochs 0..``epochs`` (the planned run), so it stays still."""
+        self._x_hi = float(max(epochs, 1))
+        self._fit_view([])
+
+    def _fit_view(self, parts: list[Series]) -> None:
+        """Fit the view to the data with 'nice' bounds that change only when the data leaves
+        them (or fills much less): the axes are laid out again a few times per run rather
+        than every frame (slow), and the curves do not jitter."""
+        xs = [p.x for p in parts if len(p)] + [x for x, _ in self._overlay_data]
+        ys = [p.y for p in parts if len(p)] + [y for _, y in self._overlay_data]
+        x_hi = max([self._x_hi] + [float(np.max(x)) for x in xs if len(x)])
+        vb = self.getPlotItem().vb
+        if self._x_range != (0.0, x_hi):
+            self._x_range = (0.0, x_hi)
+            vb.setXRange(0.0, x_hi, padding=0.02)
+        values = np.concatenate([np.asarray(y, dtype=np.float64) for y in ys]) if ys else \
+            np.empty(0)
+        if self._log:
+            values = np.log10(values[values > 0])
+        values = values[np.isfinite(values)]
+        if not values.size:
+            return
+        lo, hi = float(values.min()), float(values.max())
+        cur = self._y_range
+        if cur is None or lo < cur[0] or hi > cur[1] or (cur[1] - cur[0]) > 3 * max(hi - lo, 1e-12):
+            self._y_range = nice_bounds(lo, hi, self._log)
+            vb.setYRange(*self._y_range, padding=0.02)
+
+    def _set(self, curve: pg.PlotDataItem, series: Series | None) -> None:
+        """Give ``curve`` the series' points, unless it already shows exactly those (setData
+        is the costly part of a frame; epoch curves change once per epoch)."""
+        key = (id(series), 0 if series is None else len(series))
+        if self._drawn.get(id(curve)) == key:
+            return
+        self._drawn[id(curve)] = key
+        if series is None or len(series) == 0:
+            curve.setData([], [])
+        else:
+            curve.setData(series.x, series.y)
+
+    def set_overlays(self, runs: list[tuple[str, np.ndarray, np.ndarray | None,
+                                            np.ndarray | None]]) -> None:
+        """Earlier runs: (label, epoch x, training values or None, validation values or None)."""
+        for c in self._overlays:
+            self.removeItem(c)
+        self._overlays = []
+        self._overlay_data = [(x[:len(v)], v) for _, x, t, vv in runs for v in (t, vv)
+                              if v is not None and len(v)]
+        for k, (label, x, train, val) in enumerate(runs):
+            color = OVERLAY[k % len(OVERLAY)]
+            for values, style in ((train, Qt.PenStyle.DashLine), (val, Qt.PenStyle.DotLine)):
+                if values is None or len(values) == 0:
+                    continue
+                curve = pg.PlotDataItem(x[:len(values)], values,
+                                        pen=pg.mkPen(color, width=1.5, style=style),
+                                        symbol="t", symbolSize=5, symbolBrush=color,
+                                        symbolPen=None, name=label)
+                curve.setZValue(-10)
+                self.addItem(curve)
+                self._overlays.append(curve)
+
+    def set_log(self, on: bool) -> None:
+        self._log = on
+        self._y_range = None
+        self.setLogMode(y=on)
+        parts = [series for _, series in self._sources]
+        self._fit_view(parts)
+
+    def clear_data(self) -> None:
+        for curve in (self.raw, self.smooth, self.epoch_train, self.epoch_val):
+            curve.setData([], [])
+        self._drawn.clear()
+        self._sources = []
+        self._y_range = None
+        self.hide_crosshair()
+
+    # ------------------------------------------------------------ crosshair
+    def _mouse_moved(self, pos) -> None:
+        vb = self.getPlotItem().vb
+        if not self.sceneBoundingRect().contains(pos) or \
+                not vb.sceneBoundingRect().contains(pos):
+            self.left.emit()
+            return
+        self.hovered.emit(float(vb.mapSceneToView(pos).x()))
+
+    def show_crosshair(self, x: float) -> None:
+        """Vertical line at epoch ``x`` and the value of each curve nearest to it."""
+        lines = [f"<b>epoch {x:.2f}</b>"]
+        for label, series in self._sources:
+            v = series.value_at(x)
+            if v is not None:
+                lines.append(f"{label}: {v:.4g}")
+        self.vline.setPos(x)
+        self.readout.setHtml("<div style='font-size:8pt'>" + "<br>".join(lines) + "</div>")
+        (x0, x1), (_, y1) = self.getPlotItem().vb.viewRange()
+        self.readout.setPos(min(x0 + 0.6 * (x1 - x0), x), y1)
+        self.vline.show()
+        self.readout.show()
+        if self.legend is not None:
+            self.legend.hide()              # the readout takes its place while hovering
+
+    def hide_crosshair(self) -> None:
+        self.vline.hide()
+        self.readout.hide()
+        if self.legend is not None:
+            self.legend.show()

@@ -35,9 +35,9 @@ def project(tmp_path) -> Path:
 def test_train_evaluate_export_import(project, tmp_path, capsys):
     assert main(["info", str(project)]) == 0
     assert "dense (Dense)" not in capsys.readouterr().out  # table form, not summary()
-    assert main(["train", str(project), "--epochs", "3"]) == 0
+    assert main(["train", str(project), "--epochs", "12"]) == 0
     p = Project.load(project)
-    assert p.runs[-1].status == "completed" and len(p.runs[-1].history["loss"]) == 3
+    assert p.runs[-1].status == "completed" and len(p.runs[-1].history["loss"]) == 12
     assert p.weights and (tmp_path / "tiny.loom.bak").exists()
     capsys.readouterr()
     assert main(["evaluate", str(project)]) == 0

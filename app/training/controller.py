@@ -37,6 +37,7 @@ from app.training.settings_panel import SettingsPanel
 from app.training.worker import RunOutcome, TrainingJob, TrainingWorker
 
 HighlightCallback = Callable[[str | None, str], None]
+DASHBOARD_MIN_HEIGHT = 360
 log = logging.getLogger("layerloom.training")   # the window's log panel shows "layerloom.*"
 
 
@@ -282,12 +283,22 @@ class TrainingController(QObject):
         w.finished.connect(self._finished)
         self._job_started = time.time()
         if "dashboard" in self.docks and job.train:
-            self.docks["dashboard"].show()
-            self.docks["dashboard"].raise_()
+            self._show_dashboard()
         self.thread.start()
         self._update_actions()
         self.running_changed.emit(True)
         self._set_status("training" if job.train else "evaluating")
+
+    def _show_dashboard(self) -> None:
+        """Bring the dashboard forward, and give it room if its dock is squeezed."""
+        dock = self.docks["dashboard"]
+        dock.show()
+        dock.raise_()
+        window = dock.parentWidget()
+        if isinstance(window, QMainWindow) and not dock.isFloating() and \
+                dock.height() < DASHBOARD_MIN_HEIGHT:
+            window.resizeDocks([dock], [max(DASHBOARD_MIN_HEIGHT, window.height() * 2 // 5)],
+                               Qt.Orientation.Vertical)
 
     def pause(self) -> None:
         if self.worker is not None:

@@ -31,6 +31,7 @@ from app.training.run_buffer import RunBuffer
 
 REDRAW_HZ = 30
 FRAME_BUDGET = 50         # the next frame waits 50x the last frame's cost (GUI <= 2% of time)
+MAX_FRAME_INTERVAL = 1.0  # seconds
 SPEED_WINDOW_S = 3.0
 EPOCH_BAR_STEPS = 1000    # the epoch bar moves within an epoch, too      # samples/s is measured over the last few seconds
 
@@ -184,6 +185,7 @@ class TrainingDashboard(QWidget):
         self._last_point, self._seen = None, 0.0
         self._epochs_done = info.get("initial_epoch", 0)
         self._next_frame = 0.0
+        self.frame_times = []
         first, epochs = info.get("initial_epoch", 0), max(info.get("epochs", 1), 1)
         self._epoch_span = epochs
         for plot in list(self.plots.values()) + [self.lr_plot]:
@@ -296,7 +298,13 @@ class TrainingDashboard(QWidget):
                 QCoreApplication.sendPostedEvents(self.window(), QEvent.Type.UpdateRequest)
         cost = time.perf_counter() - start
         self.frame_times.append(cost)
-        self._next_frame = start + max(1.0 / REDRAW_HZ, FRAME_BUDGET * cost)
+        if len(self.frame_times) > 1000:
+            del self.frame_times[:-100]
+        # a typical frame sets the pace (one slow frame, e.g. after a resize, must not stall
+        # the plots), and the plots update at least once a second
+        typical = float(np.median(self.frame_times[-5:]))
+        self._next_frame = start + min(max(1.0 / REDRAW_HZ, FRAME_BUDGET * typical),
+                                       MAX_FRAME_INTERVAL)
 
     def _draw(self) -> None:
         self._drawn_version = self.buffer.version

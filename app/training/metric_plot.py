@@ -14,6 +14,7 @@ from app.training.run_buffer import MetricSeries, Series
 TRAIN = "#1f77b4"
 VAL = "#e8710a"
 LR = "#2ca02c"
+LEGEND_MIN_HEIGHT = 280
 OVERLAY = ("#7f7f7f", "#9467bd", "#8c564b", "#17becf", "#bcbd22", "#e377c2")
 
 
@@ -164,10 +165,11 @@ class MetricPlot(pg.PlotWidget):
         if not values.size:
             return
         lo, hi = float(values.min()), float(values.max())
-        cur = self._y_range
-        if cur is None or lo < cur[0] or hi > cur[1] or (cur[1] - cur[0]) > 3 * max(hi - lo, 1e-12):
-            self._y_range = nice_bounds(lo, hi, self._log)
-            vb.setYRange(*self._y_range, padding=0.02)
+        cur, fit = self._y_range, nice_bounds(lo, hi, self._log)
+        if fit != cur and (cur is None or lo < cur[0] or hi > cur[1]
+                           or cur[1] - cur[0] > 1.5 * (fit[1] - fit[0])):
+            self._y_range = fit
+            vb.setYRange(*fit, padding=0.02)
 
     def _set(self, curve: pg.PlotDataItem, series: Series | None) -> None:
         """Give ``curve`` the series' points, unless it already shows exactly those (setData
@@ -217,6 +219,12 @@ class MetricPlot(pg.PlotWidget):
         self._y_range = None
         self.hide_crosshair()
 
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if getattr(self, "legend", None) is not None:    # a small plot has no room for one
+            self.legend.setVisible(event.size().height() >= LEGEND_MIN_HEIGHT
+                                   and not self.readout.isVisible())
+
     # ------------------------------------------------------------ crosshair
     def _mouse_moved(self, pos) -> None:
         vb = self.getPlotItem().vb
@@ -246,4 +254,4 @@ class MetricPlot(pg.PlotWidget):
         self.vline.hide()
         self.readout.hide()
         if self.legend is not None:
-            self.legend.show()
+            self.legend.setVisible(self.height() >= LEGEND_MIN_HEIGHT)

@@ -264,20 +264,30 @@ def _config_of(path, f) -> dict:
 def load_model(filepath, compile: bool = True):
     """A Keras 2 or 3 legacy .h5 model as an engine Model, with weights (and compiled)."""
     path, f = _open(filepath)
-    with f:
-        data = _config_of(path, f)
+    try:
+        with f:
+            return _load_open(path, f, compile)
+    except KerasFileError:
+        raise
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError) as e:
+        # h5py reports damaged files lazily, from whichever read first hits the damage
+        raise KerasFileError(f"{path.name}: the file is damaged ({e})") from None
+
+
+def _load_open(path, f, compile: bool):
+    data = _config_of(path, f)
+    try:
+        model = model_from_keras_config(data, path.name)
+    except KerasFileError:
+        raise
+    except (ValueError, TypeError, KeyError) as e:
+        raise KerasFileError(f"{path.name}: {e}") from None
+    if "model_weights" in f:
         try:
-            model = model_from_keras_config(data, path.name)
-        except KerasFileError:
-            raise
-        except (ValueError, TypeError, KeyError) as e:
-            raise KerasFileError(f"{path.name}: {e}") from None
-        if "model_weights" in f:
-            try:
-                read_weights_group(f["model_weights"], model, source=path.name)
-            except (ValueError, KeyError, OSError) as e:
-                raise KerasFileError(str(e)) from None
-        tc = f.attrs.get("training_config")
+            read_weights_group(f["model_weights"], model, source=path.name)
+        except (ValueError, KeyError, OSError) as e:
+            raise KerasFileError(str(e)) from None
+    tc = f.attrs.get("training_config")
     if compile and tc is not None:
         _compile_from(model, tc, path)
     return model

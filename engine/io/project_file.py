@@ -166,7 +166,7 @@ def _read_weights(path: Path, raw: bytes, project) -> dict[str, list[np.ndarray]
                                            f"implausibly large {ds.shape}")
                     arrays.append(np.asarray(ds, dtype=np.float32))
                 out[name] = arrays
-    except (OSError, KeyError, ValueError, TypeError) as e:
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as e:
         if type(e).__name__ == "ProjectError":
             raise
         raise _error(path, f"weights.h5 is damaged ({e})") from None

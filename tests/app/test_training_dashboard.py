@@ -125,3 +125,26 @@ def test_clear_forgets_the_run(dash):
 def test_format_duration():
     assert format_duration(None) == "—"
     assert format_duration(65) == "1:05" and format_duration(3725) == "1:02:05"
+
+
+def test_view_ranges_are_nice_and_change_only_when_the_data_needs_it():
+    from app.training.metric_plot import nice_bounds
+    assert nice_bounds(0.09, 0.5) == (0.0, 0.5)
+    assert nice_bounds(0.0, 0.9) == (0.0, 1.0)
+    assert nice_bounds(0.001, 0.001) == (0.0, 0.002)          # a constant learning rate
+    assert nice_bounds(0.0, 0.0) == (-1.0, 1.0)
+    assert nice_bounds(-1.2, -0.1, log=True) == (-1.5, 0.0)     # log10: half decades,
+    assert nice_bounds(-3.2, 0.4, log=True) == (-4.0, 1.0)      # or whole ones
+
+
+def test_y_range_shrinks_after_a_constant_start(dash):
+    dash.add_batches([BatchPoint(0, 1, 10, {}, {"loss": 1.0, "accuracy": 0.0}, 0.001, 0.1)])
+    dash.redraw()
+    acc = dash.plots["accuracy"]
+    assert acc._y_range == (-1.0, 1.0)
+    dash.add_batches([BatchPoint(0, s, 10, {}, {"loss": 1.0, "accuracy": 0.1 * s}, 0.001, s)
+                      for s in range(2, 10)])
+    dash.redraw()
+    assert acc._y_range == (0.0, 1.0)
+    x_range = acc.getPlotItem().vb.viewRange()[0]
+    assert x_range[0] < 0 and 3.0 < x_range[1] < 3.1              # the planned 3 epochs

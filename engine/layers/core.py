@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine import activations, backend
+from engine.kernels.dropout import dropout_backward, dropout_forward
 from engine.layers.base import KerasTensor, Layer, Node
 from engine.registry import Param, register
 
@@ -233,15 +234,30 @@ class Dropout(Layer):
         if not training or self.rate == 0.0:
             self._mask = None
             return x
-        shape = x.shape
+        scale = x.dtype.type(1.0 / (1.0 - self.rate))
         if self.noise_shape is not None:
             shape = tuple(s if n is None else n for s, n in zip(x.shape, self.noise_shape))
-        keep = self._rng.random(shape, dtype=np.float32) >= self.rate
-        self._mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.rate))
-        return x * self._mask
+            keep = self._rng.random(shape, dtype=np.float32) >= self.rate
+            self._mask = keep.astype(x.dtype) * scale
+            return x * self._mask
+        x = np.ascontiguousarray(x)
+        y = np.empty_like(x)
+        keep = np.empty(x.shape, dtype=np.uint8)
+        dropout_forward(x.reshape(-1), int(self._rng.integers(0, 2 ** 63)),
+                        int(self.rate * 2 ** 32), scale, y.reshape(-1), keep.reshape(-1))
+        self._mask = (keep, scale)
+        return y
 
     def backward(self, dy):
-        return dy if self._mask is None else dy * self._mask
+        if self._mask is None:
+            return dy
+        if isinstance(self._mask, tuple):
+            keep, scale = self._mask
+            dy = np.ascontiguousarray(dy)
+            dx = np.empty_like(dy)
+            dropout_backward(dy.reshape(-1), keep.reshape(-1), scale, dx.reshape(-1))
+            return dx
+        return dy * self._mask
 
 
 @register("Reshaping", "Flattens each sample to one axis: (N, a, b, c) → (N, a·b·c).",

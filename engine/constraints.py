@@ -6,20 +6,13 @@ from typing import Any
 import numpy as np
 
 from engine.backend import EPSILON
+from engine.config_object import ConfigObject
 
 
-class Constraint:
+class Constraint(ConfigObject):
     def __call__(self, w: np.ndarray) -> np.ndarray:
         return w
 
-    def get_config(self) -> dict[str, Any]:
-        return {}
-
-    def get_config_dict(self) -> dict[str, Any]:
-        return {"class_name": type(self).__name__, "config": self.get_config()}
-
-    def __eq__(self, other) -> bool:
-        return type(self) is type(other) and self.get_config() == other.get_config()
 
 
 def _norms(w, axis):

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from engine import backend
+from engine.config_object import ConfigObject
 
 _global_rng = np.random.default_rng()
 
@@ -35,7 +36,7 @@ def compute_fans(shape: tuple) -> tuple[float, float]:
     return shape[-2] * receptive, shape[-1] * receptive
 
 
-class Initializer:
+class Initializer(ConfigObject):
     def __init__(self, seed: int | None = None):
         self.seed = seed
         self._rng = np.random.default_rng(seed) if seed is not None else None
@@ -54,14 +55,6 @@ class Initializer:
     def get_config(self) -> dict[str, Any]:
         return {"seed": self.seed} if hasattr(self, "seed") else {}
 
-    def get_config_dict(self) -> dict[str, Any]:
-        return {"class_name": type(self).__name__, "config": self.get_config()}
-
-    def __eq__(self, other) -> bool:
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.get_config()})"
 
 
 class Zeros(Initializer):

@@ -9,25 +9,16 @@ from typing import Any
 
 import numpy as np
 
+from engine.config_object import ConfigObject
 
-class Regularizer:
+
+class Regularizer(ConfigObject):
     def __call__(self, w: np.ndarray) -> float:
         raise NotImplementedError
 
     def gradient(self, w: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def get_config(self) -> dict[str, Any]:
-        return {}
-
-    def get_config_dict(self) -> dict[str, Any]:
-        return {"class_name": type(self).__name__, "config": self.get_config()}
-
-    def __eq__(self, other) -> bool:
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.get_config()})"
 
 
 class L1L2(Regularizer):

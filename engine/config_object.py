@@ -1,0 +1,21 @@
+"""Shared base of objects saved as Keras-style ``{"class_name", "config"}`` dicts
+(initializers, regularizers, constraints)."""
+from __future__ import annotations
+
+from typing import Any
+
+
+class ConfigObject:
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {"class_name": type(self).__name__, "config": self.get_config()}
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.get_config()})"

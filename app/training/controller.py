@@ -2,12 +2,12 @@
 worker thread's life cycle, the panels (data, settings, dashboard, evaluation, activations) as
 docks, saving each run into the project, and exporting the trained model.
 
-The main window needs three lines::
+The main window creates it and asks it before the project goes away::
 
     self.training = TrainingController(self, lambda: self.project, self.highlight_node)
     self.training.install(self)                 # docks + "Training" menu + toolbar actions
-    ...  # in closeEvent / before replacing the project:
-    if not self.training.confirm_stop("close the window"): event.ignore(); return
+    self.close_guards.append(lambda: self.training.confirm_stop("close this project"))
+    self.project_changed.connect(lambda _p: self.training.project_changed())
 """
 from __future__ import annotations
 
@@ -58,6 +58,7 @@ class TrainingController(QObject):
         self.session = run_setup.ModelSession()
         self.thread: QThread | None = None
         self.worker: TrainingWorker | None = None
+        self._worker_waiting = False          # the worker is parked between batches (paused)
         self._handled: set[int] = set()
         self._arrays: run_setup.DataArrays | None = None     # the data source, read once
         self._data: run_setup.TrainingData | None = None     # split of the last run
@@ -210,8 +211,9 @@ class TrainingController(QObject):
         self.export_script_action.setEnabled(self.project is not None and not running)
         self.data_panel.setEnabled(not running)
         self.settings_panel.setEnabled(not running)
+        # the preview may run the model only while the worker really waits (after `paused`)
         self.activations.set_blocked("The model is training; pause to preview activations."
-                                     if running and not paused else None)
+                                     if running and not self._worker_waiting else None)
 
     def _set_status(self, text: str) -> None:
         self.status_changed.emit(text)
@@ -232,7 +234,7 @@ class TrainingController(QObject):
         if self.is_running:
             return False
         project = self.project
-        if project is None:
+        if project is None or getattr(project, "training", None) is None:
             return False
         try:
             problem = run_setup.first_problem(project.graph)
@@ -257,6 +259,8 @@ class TrainingController(QObject):
             self._warn("Training could not start", str(e))
             return False
         self.highlight(None, "")
+        self.activations.set_model(model)        # previewable whenever training is paused
+        self.activations.set_data(*self._data.preview())
         if train:
             names = ["loss"] + [m for m in project.training.metrics if isinstance(m, str)]
             self.dashboard.prepare(names if len(model.outputs) == 1 else ["loss"], job.epochs,
@@ -308,6 +312,7 @@ class TrainingController(QObject):
 
     def resume(self) -> None:
         if self.worker is not None:
+            self._worker_waiting = False
             self.worker.resume()
             self.dashboard.set_status("Training")
             self._update_actions()
@@ -315,6 +320,7 @@ class TrainingController(QObject):
 
     def stop(self) -> None:
         if self.worker is not None:
+            self._worker_waiting = False
             self.worker.stop()
             self.dashboard.set_status("Stopping")
             self._set_status("stopping")
@@ -341,13 +347,16 @@ class TrainingController(QObject):
         self.dashboard.start_run(info, self._continue_plots)
         if self.worker is not None:
             self.dashboard.set_gate(self.worker.gate)
+        self._set_status(f"training · epoch {info['initial_epoch'] + 1}/{info['epochs']}")
 
     def _epoch_end(self, epoch: int, logs: dict) -> None:
         self.dashboard.add_epoch(epoch, logs)
         total = self.worker.job.epochs if self.worker else epoch + 1
-        self._set_status(f"training epoch {epoch + 1}/{total}")
+        if epoch + 1 < total:                   # the epoch now running
+            self._set_status(f"training · epoch {epoch + 2}/{total}")
 
     def _paused(self) -> None:
+        self._worker_waiting = self.is_paused
         self.dashboard.set_status("Paused")
         self._update_actions()
         self._set_status("paused")
@@ -369,6 +378,7 @@ class TrainingController(QObject):
         if worker is None or id(worker) in self._handled:
             return
         self._handled.add(id(worker))
+        self._worker_waiting = False
         thread = self.thread
         self.thread, self.worker = None, None
         if thread is not None:

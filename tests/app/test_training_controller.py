@@ -138,8 +138,12 @@ def test_pause_resume_stop(harness, qtbot):
     assert c.train()
     qtbot.waitUntil(lambda: c.dashboard.buffer.version > 0, timeout=60000)
     c.pause()
+    assert c.activations._blocked                 # asked, but the batch may still be running
     qtbot.waitUntil(lambda: c.dashboard.status_label.text() == "Paused", timeout=60000)
     assert c.resume_action.isEnabled() and not c.pause_action.isEnabled()
+    assert c.activations._blocked is None         # parked between batches: preview allowed
+    c.activations.select_layer("hidden")
+    assert c.activations.bars.opts["height"].shape == (16,)
     steps = c.session.model.optimizer.iterations
     qtbot.wait(100)
     assert c.session.model.optimizer.iterations == steps

@@ -4,7 +4,7 @@
 
 mnist_mlp / mnist_cnn train on the bundled real MNIST (pixels scaled to [0, 1] by the data
 source, so exported models take inputs in [0, 1]); cifar10_cnn has no data source until CIFAR-10
-is downloaded; imdb_lstm is written once the recurrent layers are registered.
+is downloaded; imdb_lstm trains on the bundled labelled sentences (token ids, length 40).
 """
 import sys
 from pathlib import Path
@@ -74,6 +74,7 @@ def imdb_lstm() -> Project:
         ("InputLayer", {"shape": [40], "dtype": "int32"}),
         ("Embedding", {"input_dim": 10000, "output_dim": 128}), ("LSTM", {"units": 128}),
         ("Dense", {"units": 1, "activation": "sigmoid"})]))
+    p.data_source = {"kind": "bundled", "name": "sentences"}
     p.training = TrainingConfig(optimizer="adam", loss="binary_crossentropy",
                                 metrics=["accuracy"], batch_size=32, epochs=5,
                                 validation_split=0.2)

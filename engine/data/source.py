@@ -116,6 +116,9 @@ class DataSource:
         if self.kind == "bundled":
             from engine.datasets.bundled import NAMES
             (x, y), (xt, yt) = NAMES[self.name]()
+            if self.name == "sentences":
+                return LoadedData(x, y.astype(np.int64), xt, yt.astype(np.int64),
+                                  ["negative", "positive"])
             scale = 1 / 255 if self.scale is None else self.scale
             return LoadedData(x.astype(np.float32) * np.float32(scale), y.astype(np.int64),
                               xt.astype(np.float32) * np.float32(scale), yt.astype(np.int64),
@@ -176,6 +179,8 @@ class DataSource:
         return d
 
     def _shape(self, x: np.ndarray, where) -> np.ndarray:
+        if x.dtype.kind in "iu" and self.kind == "bundled":
+            return x  # token ids stay integers
         x = x.astype(np.float32, copy=False)
         if self.scale is not None and self.kind != "bundled":
             x = x * np.float32(self.scale)

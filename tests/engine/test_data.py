@@ -115,3 +115,14 @@ def test_bundled_mnist_is_real_and_scaled():
     assert d.x_train.shape == (24000, 28, 28) and d.x_test.shape == (10000, 28, 28)
     assert 0.0 <= d.x_train.min() and d.x_train.max() == 1.0
     assert np.bincount(d.y_test).tolist()[:3] == [980, 1135, 1032]  # the official test set
+
+
+def test_bundled_sentences_are_tokenized_real_text():
+    from engine.datasets.bundled import sentence_texts
+    texts, labels = sentence_texts()
+    assert len(texts) == 3000 and labels.sum() == 1500  # 3 × (500 positive + 500 negative)
+    assert not any("\t" in t for t in texts)
+    d = DataSource(kind="bundled", name="sentences").load()
+    assert d.x_train.shape == (2400, 40) and d.x_train.dtype.kind == "i"
+    assert d.x_test.shape == (600, 40) and d.class_names == ["negative", "positive"]
+    assert d.x_train.max() < 10000 and (d.x_train > 1).any()

@@ -85,8 +85,8 @@ class Embedding(Layer):
             bad = ~np.isfinite(x) | (x != np.round(x))
             if bad.any():
                 where = tuple(int(i) for i in np.argwhere(bad)[0])
-                raise ValueError(f"{self.where}: token ids must be integers, got the float "
-                                 f"{x[where]!r} at position {where}")
+                raise ValueError(f"{self.where}: token ids must be integers, got the value "
+                                 f"{float(x[where])!r} at position {where}")
             x = x.astype(np.int64)
         elif x.dtype.kind not in "iub":
             raise ValueError(f"{self.where}: token ids must be integers, got dtype {x.dtype}")

@@ -118,7 +118,7 @@ class Project:
 
     def __init__(self, graph: GraphDocument | None = None):
         self.graph = graph or GraphDocument()
-        self.view: dict[str, Any] = {"zoom": 1.0, "center": [0.0, 0.0]}
+        self.view: dict[str, Any] = {}  # zoom and center once the app has shown it
         self.data_source: dict[str, Any] | None = None
         self.training = TrainingConfig()
         self.runs: list[RunRecord] = []

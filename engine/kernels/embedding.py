@@ -20,8 +20,7 @@ def id_range(ids):
     at = 0
     for i in range(1, ids.size):
         v = ids[i]
-        if v < lo:
-            lo = v
+        lo = min(lo, v)
         if v > hi:
             hi = v
             at = i

@@ -206,7 +206,7 @@ class RNNBase(Layer):
     def _output_grads(self, dy, dtype):
         """dseq (N, T, u) or (N, 0, u), and the gradients of the final states [dh, (dc)]."""
         dys = dy if isinstance(dy, list) else [dy]
-        n, t_len = self._mask.shape
+        n = self._mask.shape[0]
         zero_out = self.zero_output_for_mask and self._masked
         finals = [np.zeros((n, self.units), dtype) for _ in range(self.n_states)]
         for k, g in enumerate(dys[1:]):

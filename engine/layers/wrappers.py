@@ -30,9 +30,6 @@ def _inner_layer(where: str, value: Any, arg: str = "layer") -> Layer:
 class Wrapper(Layer):
     """Keeps the wrapped layers' trainable flag and need_dx in step with the wrapper's."""
 
-    def _inner(self) -> list[Layer]:
-        raise NotImplementedError
-
     @property
     def trainable(self) -> bool:
         return self._trainable
@@ -97,9 +94,6 @@ class Bidirectional(Wrapper):
         self.return_sequences = fwd.return_sequences
         self.return_state = fwd.return_state
         self._adopt([fwd, bwd])
-
-    def _inner(self):
-        return [self.forward_layer, self.backward_layer]
 
     def build(self, input_shape):
         self.forward_layer.maybe_build(input_shape)
@@ -194,9 +188,6 @@ class TimeDistributed(Wrapper):
             raise ValueError(f"{self.where}: wraps layers with one input, got "
                              f"{self.layer.spec.type_name}")
         self._adopt([self.layer])
-
-    def _inner(self):
-        return [self.layer]
 
     def _step_shape(self, input_shape):
         if len(input_shape) < 3:

@@ -61,7 +61,13 @@ def keras_layer_config(layer) -> dict[str, Any]:
     for key, value in cfg.items():
         if key in ("name", "trainable", "dtype", "batch_input_shape"):
             continue
-        out[key] = _keras_value(params.get(key), value)
+        param = params.get(key)
+        if param is not None and param.kind == "layer" and value is not None:
+            # a wrapped layer (Bidirectional, TimeDistributed): Keras 3 wants it fully qualified
+            out[key] = {"module": "keras.layers", **keras_layer_config(getattr(layer, key)),
+                        "registered_name": None}
+            continue
+        out[key] = _keras_value(param, value)
     return {"class_name": spec.type_name, "config": out}
 
 

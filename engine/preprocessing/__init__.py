@@ -1,2 +1,2 @@
-"""Data preprocessing as in ``keras.preprocessing``: ``sequence`` (pad_sequences), ``text``
-(Tokenizer, TextVectorization) and ``image``. Import the submodule you need."""
+"""Data preprocessing as in ``keras.preprocessing``: ``sequence`` (pad_sequences) and ``text``
+(Tokenizer, TextVectorization). Import the submodule you need."""

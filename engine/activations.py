@@ -1,19 +1,20 @@
 """Activation functions with their derivatives (Keras 3 names and formulas).
 
 Each is an object with ``name``, ``forward(x) → y`` and ``backward(x, y, dy) → dx``, where ``x``
-is the input, ``y`` the forward output and ``dy`` the gradient of the output. The hot ones (relu,
-softmax) run as fused numba kernels; all keep the input's float dtype.
+is the input, ``y`` the forward output and ``dy`` the gradient of the output. All are elementwise
+except softmax (last axis). The hot ones (relu, leaky_relu, softmax, gelu) run as numba kernels;
+all keep the input's float dtype.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from engine.kernels.activations import relu_backward, relu_forward, softmax_lastaxis
+from engine import backend
+from engine.kernels import activations as K
 
 
 class Activation:
+    """The identity ('linear'); base class of the others."""
     name = "linear"
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -23,7 +24,7 @@ class Activation:
         return dy
 
     def __call__(self, x):
-        return self.forward(np.asarray(x))
+        return self.forward(_as_float(x))
 
     def __repr__(self) -> str:
         return f"<activation {self.name}>"
@@ -32,29 +33,45 @@ class Activation:
 Linear = Activation
 
 
+def _as_float(x) -> np.ndarray:
+    x = np.asarray(x)
+    return x if x.dtype.kind == "f" else x.astype(backend.floatx())
+
+
 class Relu(Activation):
-    """max(x, threshold) with optional leak below the threshold and cap above max_value."""
+    """max(x, threshold) with optional leak below the threshold and cap at max_value
+    (Keras's ``relu(x, negative_slope, max_value, threshold)``)."""
 
     def __init__(self, max_value: float | None = None, negative_slope: float = 0.0,
                  threshold: float = 0.0):
         self.max_value, self.negative_slope, self.threshold = max_value, negative_slope, threshold
-        plain = max_value is None and negative_slope == 0.0 and threshold == 0.0
-        self.name = "relu" if plain else ("leaky_relu" if max_value is None and threshold == 0.0
-                                          else "relu_custom")
-        self._plain = plain
+        self._plain = max_value is None and negative_slope == 0.0 and threshold == 0.0
+        self._leaky = max_value is None and threshold == 0.0 and not self._plain
+        if self._plain:
+            self.name = "relu"
+        elif self._leaky and negative_slope == 0.2:
+            self.name = "leaky_relu"
+        elif max_value == 6.0 and negative_slope == 0.0 and threshold == 0.0:
+            self.name = "relu6"
+        else:  # no Keras activation name carries these arguments (see serialize)
+            self.name = "relu_custom"
 
     def forward(self, x):
         if self._plain:
-            return relu_forward(x)
+            return K.relu_forward(x)
+        if self._leaky:
+            return K.leaky_relu_forward(x, self.negative_slope)
         t, s = x.dtype.type(self.threshold), x.dtype.type(self.negative_slope)
-        y = np.where(x >= t, x, s * (x - t)) if self.threshold else np.where(x >= 0, x, s * x)
+        y = np.where(x >= t, x, s * (x - t))
         if self.max_value is not None:
             y = np.minimum(y, x.dtype.type(self.max_value))
         return y.astype(x.dtype, copy=False)
 
     def backward(self, x, y, dy):
         if self._plain:
-            return relu_backward(y, dy)
+            return K.relu_backward(y, dy)
+        if self._leaky:
+            return K.leaky_relu_backward(x, dy, self.negative_slope)
         s = x.dtype.type(self.negative_slope)
         g = np.where(x >= x.dtype.type(self.threshold), x.dtype.type(1), s)
         if self.max_value is not None:
@@ -62,7 +79,20 @@ class Relu(Activation):
         return (dy * g).astype(dy.dtype, copy=False)
 
 
+class Relu6(Relu):
+    def __init__(self):
+        super().__init__(max_value=6.0)
+
+
+class LeakyRelu(Relu):
+    """x if x > 0 else 0.2·x (Keras 3's default negative_slope)."""
+
+    def __init__(self):
+        super().__init__(negative_slope=0.2)
+
+
 class Elu(Activation):
+    """x if x > 0 else alpha·(eˣ − 1)."""
     name = "elu"
 
     def __init__(self, alpha: float = 1.0):
@@ -78,6 +108,7 @@ class Elu(Activation):
 
 
 class Selu(Activation):
+    """scale·elu(x, alpha) with Klambauer et al.'s constants."""
     name = "selu"
     alpha = 1.6732632423543772
     scale = 1.0507009873554805
@@ -91,8 +122,8 @@ class Selu(Activation):
         return dy * np.where(x > 0, s, y + s * a)
 
 
-def _sigmoid(x):
-    with np.errstate(over="ignore"):
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):  # e^(−x) → inf for x < −88 gives the right 0
         return (1 / (1 + np.exp(-x))).astype(x.dtype, copy=False)
 
 
@@ -107,7 +138,7 @@ class Sigmoid(Activation):
 
 
 class HardSigmoid(Activation):
-    """Keras 3: relu6(x + 3) / 6."""
+    """Keras 3: relu6(x + 3) / 6 = clip(x/6 + ½, 0, 1)."""
     name = "hard_sigmoid"
 
     def forward(self, x):
@@ -132,17 +163,14 @@ class Softmax(Activation):
     name = "softmax"
 
     def forward(self, x):
-        if x.ndim == 2 and x.flags.c_contiguous:
-            return softmax_lastaxis(x)
-        e = np.exp(x - x.max(axis=-1, keepdims=True))
-        return e / e.sum(axis=-1, keepdims=True)
+        return K.softmax_lastaxis(x)
 
     def backward(self, x, y, dy):
-        # dx = y ⊙ (dy − Σ_j dy_j y_j)
-        return y * (dy - np.sum(dy * y, axis=-1, keepdims=True))
+        return K.softmax_lastaxis_backward(y, dy)
 
 
 class Softplus(Activation):
+    """log(1 + eˣ), computed without overflow."""
     name = "softplus"
 
     def forward(self, x):
@@ -153,6 +181,7 @@ class Softplus(Activation):
 
 
 class Softsign(Activation):
+    """x / (1 + |x|)."""
     name = "softsign"
 
     def forward(self, x):
@@ -164,7 +193,7 @@ class Softsign(Activation):
 
 
 class Swish(Activation):
-    """x · sigmoid(x) (also called silu)."""
+    """x · sigmoid(x) (Keras 3 names it silu; 'swish' is its alias)."""
     name = "swish"
 
     def forward(self, x):
@@ -176,19 +205,14 @@ class Swish(Activation):
 
 
 class Gelu(Activation):
-    """Keras 3's default gelu(approximate=True): 0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))."""
+    """Keras 3's ``activations.gelu`` (approximate=False): x·Φ(x) = ½x(1 + erf(x/√2))."""
     name = "gelu"
-    _c = math.sqrt(2 / math.pi)
 
     def forward(self, x):
-        c = x.dtype.type(self._c)
-        return x.dtype.type(0.5) * x * (1 + np.tanh(c * (x + x.dtype.type(0.044715) * x ** 3)))
+        return K.gelu_forward(x)
 
     def backward(self, x, y, dy):
-        c = x.dtype.type(self._c)
-        k = x.dtype.type(0.044715)
-        t = np.tanh(c * (x + k * x ** 3))
-        return dy * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * k * x * x))
+        return K.gelu_backward(x, dy)
 
 
 class Exponential(Activation):
@@ -200,18 +224,6 @@ class Exponential(Activation):
 
     def backward(self, x, y, dy):
         return dy * y
-
-
-class Relu6(Relu):
-    def __init__(self):
-        super().__init__(max_value=6.0)
-        self.name = "relu6"
-
-
-class LeakyRelu(Relu):
-    def __init__(self):
-        super().__init__(negative_slope=0.2)
-        self.name = "leaky_relu"
 
 
 class Mish(Activation):
@@ -232,7 +244,10 @@ class _UserFunction(Activation):
 
     def __init__(self, fn):
         self.fn = fn
-        self.name = getattr(fn, "__name__", "custom")
+        name = getattr(fn, "__name__", None) or type(fn).__name__
+        # never let a user's function pass for one of ours (the trainer fuses 'softmax' with
+        # crossentropy by name, which would skip the function's own math)
+        self.name = f"{name} (custom)" if name in ACTIVATIONS else name
 
     def forward(self, x):
         return np.asarray(self.fn(x), dtype=x.dtype)
@@ -240,10 +255,10 @@ class _UserFunction(Activation):
     def backward(self, x, y, dy):
         raise NotImplementedError(f"activation {self.name!r} is a plain Python function without a "
                                   f"derivative, so it cannot be trained; use one of: "
-                                  + ", ".join(sorted(ACTIVATIONS)))
+                                  + ", ".join(NAMES))
 
 
-ACTIVATIONS = {
+ACTIVATIONS: dict[str, type] = {
     "linear": Activation, "relu": Relu, "relu6": Relu6, "leaky_relu": LeakyRelu, "elu": Elu,
     "selu": Selu, "sigmoid": Sigmoid, "hard_sigmoid": HardSigmoid, "tanh": Tanh,
     "softmax": Softmax, "softplus": Softplus, "softsign": Softsign, "swish": Swish,
@@ -251,10 +266,13 @@ ACTIVATIONS = {
 }
 NAMES = sorted(ACTIVATIONS)
 _cache: dict[str, Activation] = {}
+_functions: dict[int, str] = {}  # id(engine.activations.relu) → "relu", filled below
 
 
 def get(identifier) -> Activation:
-    """An activation object from a name (None means linear), one of ours, or a callable."""
+    """An activation object from a name (None or '' mean linear), one of ours (object or the
+    module-level function such as ``engine.activations.relu``), or a Python callable
+    (forward only)."""
     if identifier is None or identifier == "":
         identifier = "linear"
     if isinstance(identifier, Activation):
@@ -267,30 +285,39 @@ def get(identifier) -> Activation:
         if key not in _cache:
             _cache[key] = ACTIVATIONS[key]()
         return _cache[key]
+    if isinstance(identifier, type) and issubclass(identifier, Activation):
+        return identifier()
     if callable(identifier):
-        for name, cls in ACTIVATIONS.items():  # engine.activations.relu etc. passed as functions
-            if globals().get(name) is identifier:
-                return get(name)
-        return _UserFunction(identifier)
+        name = _functions.get(id(identifier))
+        return get(name) if name else _UserFunction(identifier)
     raise ValueError(f"cannot interpret {identifier!r} as an activation; valid names: "
                      + ", ".join(NAMES))
 
 
 def serialize(identifier) -> str:
+    """The Keras name of an activation, for configs and files."""
     act = get(identifier)
     if isinstance(act, _UserFunction):
         raise ValueError(f"activation {act.name!r} is a Python function and cannot be saved; "
                          f"use a named activation")
-    return act.name if act.name in ACTIVATIONS else "relu"
+    if act.name not in ACTIVATIONS:
+        raise ValueError(f"activation {act!r} has arguments no Keras activation name carries "
+                         f"(max_value={getattr(act, 'max_value', None)}, negative_slope="
+                         f"{getattr(act, 'negative_slope', None)}, threshold="
+                         f"{getattr(act, 'threshold', None)}); use a ReLU layer for it")
+    return act.name
 
 
 def _functional(name: str):
     def fn(x):
-        return get(name).forward(np.asarray(x))
-    fn.__name__ = name
+        return get(name).forward(_as_float(x))
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Keras-style ``activations.{name}(x)``: {ACTIVATIONS[name].__doc__ or name}"
     return fn
 
 
-# keras.activations.relu(x) style functions
+# keras.activations.relu(x) style functions; get(engine.activations.relu) finds them by identity
 for _n in ACTIVATIONS:
     globals()[_n] = _functional(_n)
+    _functions[id(globals()[_n])] = _n
+del _n

@@ -7,6 +7,7 @@ verbose); the training loop calls the ``on_*`` hooks with ``logs`` dicts.
 from __future__ import annotations
 
 import csv
+import inspect
 import math
 import os
 import warnings
@@ -16,6 +17,9 @@ import numpy as np
 
 
 class Callback:
+    """Base class: override the ``on_*`` hooks you need; ``self.model`` and ``self.params``
+    are set by the training loop before ``on_train_begin``."""
+
     def __init__(self):
         self.model = None
         self.params: dict = {}
@@ -49,11 +53,14 @@ class Callback:
 
 
 class CallbackList(Callback):
-    """Calls every hook on each callback in order."""
+    """Calls every hook on each callback in order (``add_history`` appends a History unless
+    one is there)."""
 
-    def __init__(self, callbacks=None, model=None, **params):
+    def __init__(self, callbacks=None, add_history: bool = False, model=None, **params):
         super().__init__()
         self.callbacks = list(callbacks or [])
+        if add_history and not any(isinstance(cb, History) for cb in self.callbacks):
+            self.callbacks.append(History())
         if model is not None:
             self.set_model(model)
         if params:
@@ -91,19 +98,31 @@ class History(Callback):
         self.epoch.append(epoch)
         for k, v in (logs or {}).items():
             self.history.setdefault(k, []).append(v)
+        if self.model is not None:
+            self.model.history = self
 
 
-def _monitor_op(mode: str, monitor: str, who: str):
+_HIGHER_IS_BETTER = ("acc", "accuracy", "auc", "precision", "recall", "f1", "f1_score")
+
+
+def _monitor_op(mode: str, monitor: str, who: str) -> str:
+    """'min' or 'max'; 'auto' reads the metric name (also per-output names such as
+    'val_out_accuracy'): accuracies, auc, precision, recall and f1 grow, the rest shrink."""
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"{who}: mode must be 'auto', 'min' or 'max', got {mode!r}")
     if mode == "auto":
         m = monitor.removeprefix("val_")
-        mode = "max" if m in ("acc", "accuracy", "auc", "precision", "recall", "f1",
-                              "f1_score") or m.endswith("accuracy") else "min"
+        mode = "max" if m in _HIGHER_IS_BETTER or m.endswith(
+            tuple("_" + h for h in _HIGHER_IS_BETTER)) else "min"
     return mode
 
 
 class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
+    epochs (counted from ``start_from_epoch``; a ``baseline`` must be beaten too). With
+    ``restore_best_weights`` the best epoch's weights are put back when training ends, whether
+    it stopped early or not (Keras 3)."""
+
     def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
                  verbose: int = 0, mode: str = "auto", baseline: float | None = None,
                  restore_best_weights: bool = False, start_from_epoch: int = 0):
@@ -137,6 +156,7 @@ class EarlyStopping(Callback):
             return
         if self.restore_best_weights and self.best_weights is None:
             self.best_weights = self.model.get_weights()
+            self.best_epoch = epoch
         self.wait += 1
         if self._better(current, self.best):
             self.best, self.best_epoch = current, epoch
@@ -148,54 +168,104 @@ class EarlyStopping(Callback):
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.model.stop_training = True
-            if self.restore_best_weights and self.best_weights is not None:
-                if self.verbose:
-                    print(f"Restoring model weights from the end of the best epoch: "
-                          f"{self.best_epoch + 1}.")
-                self.model.set_weights(self.best_weights)
 
     def on_train_end(self, logs=None):
         if self.stopped_epoch > 0 and self.verbose:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose:
+                print(f"Restoring model weights from the end of the best epoch: "
+                      f"{self.best_epoch + 1}.")
+            self.model.set_weights(self.best_weights)
 
 
 class ModelCheckpoint(Callback):
+    """Save the model (or only its weights) every epoch, or every ``save_freq`` batches, to
+    ``filepath`` formatted with the epoch and the logs (``"w-{epoch:02d}-{val_loss:.2f}.h5"``).
+    With ``save_best_only`` it saves only when ``monitor`` improves."""
+
     def __init__(self, filepath, monitor: str = "val_loss", verbose: int = 0,
                  save_best_only: bool = False, save_weights_only: bool = False,
                  mode: str = "auto", save_freq="epoch", initial_value_threshold=None):
         super().__init__()
-        if save_freq != "epoch":
-            raise ValueError("ModelCheckpoint: only save_freq='epoch' is supported")
+        if save_freq != "epoch" and not (isinstance(save_freq, int) and save_freq > 0):
+            raise ValueError(f"ModelCheckpoint: save_freq must be 'epoch' or a number of "
+                             f"batches > 0, got {save_freq!r}")
         self.filepath, self.monitor, self.verbose = os.fspath(filepath), monitor, verbose
         self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
+        self.save_freq = save_freq
         self.mode = _monitor_op(mode, monitor, "ModelCheckpoint")
         self.best = initial_value_threshold
+        self._epoch = 0
+        self._batches = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch":
+            return
+        self._batches += 1
+        if self._batches >= self.save_freq:
+            self._batches = 0
+            self._save(self._epoch, batch, logs or {})
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
+        if self.save_freq == "epoch":
+            self._save(epoch, None, logs or {})
+
+    def _path(self, epoch: int, batch: int | None, logs: dict) -> str:
+        fields = dict(logs, epoch=epoch + 1)
+        if batch is not None:
+            fields.setdefault("batch", batch + 1)
         try:
-            path = self.filepath.format(epoch=epoch + 1, **logs)
+            return self.filepath.format(**fields)
         except KeyError as e:
             raise KeyError(f"ModelCheckpoint: filepath {self.filepath!r} uses {e}, which is not "
-                           f"in the logs ({', '.join(logs)})") from None
-        if self.save_best_only:
-            current = logs.get(self.monitor)
-            if current is None:
-                warnings.warn(f"ModelCheckpoint: '{self.monitor}' is not in the logs; "
-                              f"nothing saved", RuntimeWarning, stacklevel=2)
-                return
-            better = self.best is None or (current > self.best if self.mode == "max"
-                                           else current < self.best)
-            if not better:
-                return
+                           f"in the logs ({', '.join(logs) or 'none'})") from None
+
+    def _should_save(self, epoch: int, logs: dict, path: str) -> bool:
+        if not self.save_best_only:
             if self.verbose:
-                print(f"Epoch {epoch + 1}: {self.monitor} improved to {current:.5f}, "
-                      f"saving model to {path}")
+                print(f"Epoch {epoch + 1}: saving model to {path}")
+            return True
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(f"ModelCheckpoint: can save the best model only when "
+                          f"'{self.monitor}' is in the logs (available: "
+                          f"{', '.join(logs) or 'none'}); saving every time",
+                          RuntimeWarning, stacklevel=3)
+            return True
+        best = "None" if self.best is None else f"{self.best:.5f}"
+        if self.best is None or (current > self.best if self.mode == "max"
+                                 else current < self.best):
+            if self.verbose:
+                print(f"Epoch {epoch + 1}: {self.monitor} improved from {best} to "
+                      f"{current:.5f}, saving model to {path}")
             self.best = current
+            return True
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: {self.monitor} did not improve from {best}")
+        return False
+
+    def _save(self, epoch: int, batch: int | None, logs: dict) -> None:
+        path = self._path(epoch, batch, logs)
+        if not self._should_save(epoch, logs, path):
+            return
+        if os.path.isdir(path):
+            raise IsADirectoryError(f"ModelCheckpoint: {path!r} is a folder; give a file path "
+                                    f"such as {os.path.join(path, 'model.h5')!r}")
+        folder = os.path.dirname(path)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
         if self.save_weights_only:
             self.model.save_weights(path)
-        else:
-            self.model.save(path)
+            return
+        save = getattr(self.model, "save", None)
+        if save is None:
+            raise AttributeError(f"ModelCheckpoint: this model ({type(self.model).__name__}) "
+                                 f"cannot save itself whole; use save_weights_only=True")
+        save(path)
 
 
 class ReduceLROnPlateau(Callback):
@@ -248,14 +318,28 @@ class ReduceLROnPlateau(Callback):
 
 
 class LearningRateScheduler(Callback):
+    """Set the learning rate at each epoch's start to ``schedule(epoch, lr)`` (or Keras 2's
+    ``schedule(epoch)``)."""
+
     def __init__(self, schedule: Callable, verbose: int = 0):
         super().__init__()
         self.schedule, self.verbose = schedule, verbose
+        P = inspect.Parameter
+        try:
+            kinds = [p.kind for p in inspect.signature(schedule).parameters.values()]
+        except (TypeError, ValueError):  # builtins without a signature
+            kinds = []
+        self._one_arg = P.VAR_POSITIONAL not in kinds and \
+            sum(k in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD) for k in kinds) == 1
 
     def on_epoch_begin(self, epoch, logs=None):
         lr = float(self.model.optimizer.learning_rate)
-        new = float(self.schedule(epoch, lr))
-        if not math.isfinite(new):
+        new = self.schedule(epoch) if self._one_arg else self.schedule(epoch, lr)
+        if not isinstance(new, (int, float, np.floating, np.integer)) or isinstance(new, bool):
+            raise ValueError(f"LearningRateScheduler: the schedule must return a number, got "
+                             f"{new!r} at epoch {epoch}")
+        new = float(new)
+        if not math.isfinite(new) or new < 0:
             raise ValueError(f"LearningRateScheduler: the schedule returned {new} at epoch {epoch}")
         self.model.optimizer.learning_rate = new
         if self.verbose:
@@ -267,6 +351,8 @@ class LearningRateScheduler(Callback):
 
 
 class TerminateOnNaN(Callback):
+    """Stop training when a batch's loss is NaN or infinite."""
+
     def on_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
@@ -275,6 +361,9 @@ class TerminateOnNaN(Callback):
 
 
 class LambdaCallback(Callback):
+    """Callbacks from plain functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``;
+    any other ``on_*`` hook may be given by name."""
+
     def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,
                  on_train_end=None, on_train_batch_begin=None, on_train_batch_end=None,
                  **kwargs):
@@ -291,31 +380,52 @@ class LambdaCallback(Callback):
 
 
 class CSVLogger(Callback):
+    """Write one row per epoch (``epoch`` then the sorted log keys) to ``filename``."""
+
     def __init__(self, filename, separator: str = ",", append: bool = False):
         super().__init__()
         self.filename, self.sep, self.append = os.fspath(filename), separator, append
         self.keys: list[str] | None = None
+        self._file = None
+        self._writer = None
 
     def on_train_begin(self, logs=None):
-        exists = self.append and os.path.exists(self.filename)
+        write_header = not (self.append and os.path.exists(self.filename)
+                            and os.path.getsize(self.filename) > 0)
         self._file = open(self.filename, "a" if self.append else "w", newline="")
+        self._write_header = write_header
         self._writer = None
-        self._header_written = exists and os.path.getsize(self.filename) > 0
+        self.keys = None
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         if self.keys is None:
             self.keys = sorted(logs)
+            # validation may skip the first epochs (validation_freq): reserve its columns
+            if self.keys and not any(k.startswith("val_") for k in self.keys):
+                self.keys += ["val_" + k for k in self.keys]
         if self._writer is None:
             self._writer = csv.DictWriter(self._file, fieldnames=["epoch"] + self.keys,
                                           delimiter=self.sep)
-            if not self._header_written:
+            if self._write_header:
                 self._writer.writeheader()
         row = {"epoch": epoch}
-        row.update({k: (float(logs[k]) if isinstance(logs.get(k), (float, np.floating))
-                        else logs.get(k, "NA")) for k in self.keys})
+        row.update({k: _csv_value(logs.get(k, "NA")) for k in self.keys})
         self._writer.writerow(row)
         self._file.flush()
 
     def on_train_end(self, logs=None):
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._writer = None
+
+
+def _csv_value(v):
+    if isinstance(v, (float, np.floating)):
+        return float(v)
+    if isinstance(v, np.ndarray) and v.ndim == 0:
+        return v.item()
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return "[" + ", ".join(str(x) for x in np.asarray(v).reshape(-1)) + "]"
+    return v

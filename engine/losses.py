@@ -1,44 +1,81 @@
 """Loss functions with Keras 3's formulas, their gradients, and fused output gradients.
 
-A loss object gives ``loss(y_true, y_pred, sample_weight=None)`` → the mean over the batch of
-the per-sample loss (Keras's ``sum_over_batch_size``), ``gradient(...)`` → d(that mean)/d y_pred,
-and ``fused_gradient(y_true, y_out, activation)`` → the gradient w.r.t. the last layer's
-*pre-activation* when the pair simplifies (softmax + crossentropy: ``(p − y) / N``), else None.
+A loss object gives ``loss(y_true, y_pred, sample_weight=None)`` → Keras's
+``sum_over_batch_size`` reduction (the per-sample values — already averaged over the last axis
+where Keras does so — weighted, summed, divided by their count), ``gradient(...)`` →
+d(that value)/d y_pred, and ``fused_gradient(y_true, y_out, activation)`` → the gradient w.r.t.
+the last layer's *pre-activation* when the pair simplifies (softmax + crossentropy:
+``(p − y) / N``), else None. Crossentropies clip probabilities to [1e-7, 1 − 1e-7] as Keras does.
+The crossentropies run as numba kernels (engine/kernels/losses.py): they are on every step.
 """
 from __future__ import annotations
+
+import inspect
+import math
+from typing import Any
 
 import numpy as np
 
 from engine.backend import EPSILON
+from engine.kernels import losses as K
 
 
-def _batch_mean(per_sample: np.ndarray, sw) -> float:
-    n = per_sample.shape[0]
-    per_sample = per_sample.reshape(n, -1).mean(axis=1) if per_sample.ndim > 1 else per_sample
+def _match_weights(sw, values_shape: tuple) -> np.ndarray:
+    """Sample weights shaped to broadcast against the per-sample values, as Keras's
+    squeeze_or_expand_to_same_rank: (N, 1) → (N,), (N,) → (N, 1, ...)."""
+    sw = np.asarray(sw, dtype=np.float64)
+    if sw.ndim == len(values_shape) + 1 and sw.shape[-1] == 1:
+        sw = sw[..., 0]
+    if sw.ndim < len(values_shape):
+        sw = sw.reshape(sw.shape + (1,) * (len(values_shape) - sw.ndim))
+    try:
+        np.broadcast_shapes(sw.shape, values_shape)
+    except ValueError:
+        raise ValueError(f"sample_weight of shape {sw.shape} does not fit the loss values of "
+                         f"shape {values_shape} (one weight per sample, or per timestep)") from None
+    return sw
+
+
+def _reduce(values: np.ndarray, sw) -> float:
+    """Keras's sum_over_batch_size: Σ values·weights / number of values."""
     if sw is not None:
-        return float(np.sum(per_sample * sw) / n)
-    return float(np.mean(per_sample))
+        values = values * _match_weights(sw, values.shape)
+    return float(np.add.reduce(values, axis=None, dtype=np.float64)) / max(values.size, 1)
 
 
-def _scale(g: np.ndarray, sw, denom: float) -> np.ndarray:
-    """Divide by the number of averaged elements and weight each sample's rows."""
-    g = g * g.dtype.type(1.0 / denom)
-    if sw is not None:
-        g = g * sw.reshape((-1,) + (1,) * (g.ndim - 1)).astype(g.dtype)
+def _weigh(g: np.ndarray, sw) -> np.ndarray:
+    """Multiply a (…, K) gradient by per-value sample weights of shape (…)."""
+    if sw is None:
+        return g
+    w = _match_weights(sw, g.shape[:-1])
+    g *= np.broadcast_to(w, g.shape[:-1])[..., None].astype(g.dtype)
     return g
 
 
-def _per_sample_count(y_pred) -> int:
-    """How many values are averaged per sample (batch axis excluded, last axis included)."""
-    return int(np.prod(y_pred.shape[1:-1])) if y_pred.ndim > 2 else 1
-
-
-def _sigmoid(z):
+def _sigmoid(z: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
         return (1 / (1 + np.exp(-z))).astype(z.dtype, copy=False)
 
 
+def _clip_range(p: np.ndarray) -> tuple[float, float]:
+    """Keras's [1e-7, 1 − 1e-7] rounded to p's dtype (float32: hi = 0.99999988)."""
+    f = p.dtype.type
+    return float(f(EPSILON)), float(f(1.0 - EPSILON))
+
+
+def _rows(a: np.ndarray) -> np.ndarray:
+    """(…, K) → C-contiguous (R, K) for the kernels."""
+    return np.ascontiguousarray(a).reshape(-1, a.shape[-1])
+
+
+def _as_pred(y_pred) -> np.ndarray:
+    p = np.asarray(y_pred)
+    return p if p.dtype.kind == "f" else p.astype(np.float64)
+
+
 class Loss:
+    """Base: subclasses give ``per_sample(y, p)`` (values of shape p.shape[:-1]) and
+    ``raw_gradient(y, p)`` (its derivative w.r.t. p, elementwise)."""
     name = "loss"
     from_logits = False
 
@@ -47,21 +84,33 @@ class Loss:
             self.name = name
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> float:
-        y_true = self._targets(y_true, y_pred)
-        return _batch_mean(self.per_sample(y_true, y_pred), sample_weight)
+        p = _as_pred(y_pred)
+        return _reduce(self.per_sample(self._targets(y_true, p), p), sample_weight)
 
     def gradient(self, y_true, y_pred, sample_weight=None) -> np.ndarray:
-        y_true = self._targets(y_true, y_pred)
-        n = y_pred.shape[0] * _per_sample_count(y_pred)
-        return _scale(self.raw_gradient(y_true, y_pred), sample_weight, n).astype(
-            y_pred.dtype, copy=False)
+        """d loss / d y_pred (y_pred's shape and dtype)."""
+        p = _as_pred(y_pred)
+        count = max(math.prod(p.shape[:-1]), 1)  # number of per-sample values averaged
+        g = np.asarray(self.raw_gradient(self._targets(y_true, p), p), dtype=p.dtype)
+        g = g * p.dtype.type(1.0 / count)
+        return _weigh(g, sample_weight)
 
-    def fused_gradient(self, y_true, y_out, activation: str):
+    def fused_gradient(self, y_true, y_out, activation: str, sample_weight=None):
+        """Gradient w.r.t. the pre-activation of an ``activation`` output layer, or None."""
         return None
 
-    def _targets(self, y_true, y_pred):
+    def per_sample(self, y: np.ndarray, p: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"loss {self.name!r} does not define per_sample")
+
+    def raw_gradient(self, y: np.ndarray, p: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"loss {self.name!r} does not define raw_gradient")
+
+    def _targets(self, y_true, y_pred: np.ndarray) -> np.ndarray:
         y = np.asarray(y_true)
-        if y.shape != y_pred.shape and y.size == y_pred.size:
+        if y.shape != y_pred.shape:
+            if y.size != y_pred.size:
+                raise ValueError(f"loss {self.name!r}: y_true has shape {y.shape}, y_pred has "
+                                 f"shape {y_pred.shape}; they must match")
             y = y.reshape(y_pred.shape)
         return y.astype(y_pred.dtype, copy=False)
 
@@ -76,8 +125,15 @@ class Loss:
                              f"output has shape {tuple(output_shape)} (loss {self.name})")
         return y
 
-    def get_config(self) -> dict:
-        return {"name": self.name}
+    def get_config(self) -> dict[str, Any]:
+        cfg: dict[str, Any] = {"name": self.name, "reduction": "sum_over_batch_size"}
+        for p in list(inspect.signature(type(self).__init__).parameters)[1:]:
+            if p != "name" and hasattr(self, p):
+                cfg[p] = getattr(self, p)
+        return cfg
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {"class_name": type(self).__name__, "config": self.get_config()}
 
     def __repr__(self) -> str:
         return f"<loss {self.name}>"
@@ -87,10 +143,11 @@ class MeanSquaredError(Loss):
     name = "mean_squared_error"
 
     def per_sample(self, y, p):
-        return np.mean(np.square(p - y), axis=-1)
+        d = p - y
+        return np.mean(d * d, axis=-1)
 
     def raw_gradient(self, y, p):
-        return 2 * (p - y) / p.shape[-1]
+        return (p - y) * p.dtype.type(2.0 / p.shape[-1])
 
 
 class MeanAbsoluteError(Loss):
@@ -104,6 +161,7 @@ class MeanAbsoluteError(Loss):
 
 
 class Huber(Loss):
+    """½e² where |e| ≤ delta, delta·(|e| − ½delta) beyond; mean over the last axis."""
     name = "huber_loss"
 
     def __init__(self, delta: float = 1.0, name: str | None = None):
@@ -120,6 +178,7 @@ class Huber(Loss):
 
 
 class BinaryCrossentropy(Loss):
+    """−(y·log p + (1 − y)·log(1 − p)), mean over the last axis."""
     name = "binary_crossentropy"
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0,
@@ -136,23 +195,27 @@ class BinaryCrossentropy(Loss):
         y = self._smooth(y)
         if self.from_logits:  # max(z, 0) − z·y + log(1 + e^−|z|)
             return np.mean(np.maximum(p, 0) - p * y + np.log1p(np.exp(-np.abs(p))), axis=-1)
-        q = np.clip(p, EPSILON, 1 - EPSILON)
-        return -np.mean(y * np.log(q) + (1 - y) * np.log(1 - q), axis=-1)
+        out = np.empty(p.shape[:-1], dtype=p.dtype)
+        K.bce_rows(_rows(y), _rows(p), *_clip_range(p), out.reshape(-1))
+        return out
 
     def raw_gradient(self, y, p):
         y = self._smooth(y)
         if self.from_logits:
             return (_sigmoid(p) - y) / p.shape[-1]
-        inside = (p > EPSILON) & (p < 1 - EPSILON)
-        q = np.clip(p, EPSILON, 1 - EPSILON)
-        return inside * (-(y / q) + (1 - y) / (1 - q)) / p.shape[-1]
+        g = np.empty(p.shape, dtype=p.dtype)
+        K.bce_rows_grad(_rows(y), _rows(p), *_clip_range(p), 1.0, g.reshape(-1, p.shape[-1]))
+        return g
 
-    def fused_gradient(self, y_true, y_out, activation):
+    def fused_gradient(self, y_true, y_out, activation, sample_weight=None):
+        # d/dz of mean_k BCE(y, sigmoid(z)) = (p − y) / K, then / number of rows
         if activation != "sigmoid" or self.from_logits:
             return None
         y = self._smooth(self._targets(y_true, y_out))
-        n = y_out.shape[0] * _per_sample_count(y_out) * y_out.shape[-1]
-        return ((y_out - y) * y_out.dtype.type(1.0 / n)).astype(y_out.dtype, copy=False)
+        n = max(math.prod(y_out.shape[:-1]), 1) * y_out.shape[-1]
+        g = y_out - y
+        g *= y_out.dtype.type(1.0 / n)
+        return _weigh(g, sample_weight)
 
     def check_targets(self, y, output_shape, output_name):
         y = super().check_targets(y, output_shape, output_name)
@@ -164,6 +227,7 @@ class BinaryCrossentropy(Loss):
 
 
 class CategoricalCrossentropy(Loss):
+    """−Σ y·log(p / Σp) over the last axis (one-hot or soft targets)."""
     name = "categorical_crossentropy"
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0,
@@ -182,34 +246,29 @@ class CategoricalCrossentropy(Loss):
             m = p.max(axis=-1, keepdims=True)
             lse = np.log(np.sum(np.exp(p - m), axis=-1, keepdims=True)) + m
             return -np.sum(y * (p - lse), axis=-1)
-        q = p / np.sum(p, axis=-1, keepdims=True)
-        q = np.clip(q, EPSILON, 1 - EPSILON)
-        return -np.sum(y * np.log(q), axis=-1)
+        out = np.empty(p.shape[:-1], dtype=p.dtype)
+        K.cce_rows(_rows(y), _rows(p), *_clip_range(p), out.reshape(-1))
+        return out
 
     def raw_gradient(self, y, p):
-        # L = −Σ y_j log(p_j / S), S = Σ p:  dL/dp_k = −y_k / p_k + Σ y / S
         y = self._smooth(y)
-        if self.from_logits:
+        if self.from_logits:  # d/dz −Σ y·log softmax(z) = softmax(z)·Σy − y
             e = np.exp(p - p.max(axis=-1, keepdims=True))
             s = e / e.sum(axis=-1, keepdims=True)
             return s * y.sum(axis=-1, keepdims=True) - y
-        s = np.sum(p, axis=-1, keepdims=True)
-        q = np.clip(p / s, EPSILON, 1 - EPSILON) * s
-        return -y / q + y.sum(axis=-1, keepdims=True) / s
+        g = np.empty(p.shape, dtype=p.dtype)
+        K.cce_rows_grad(_rows(y), _rows(p), *_clip_range(p), 1.0, g.reshape(-1, p.shape[-1]))
+        return g
 
-    def gradient(self, y_true, y_pred, sample_weight=None):
-        y = self._targets(y_true, y_pred)
-        n = y_pred.shape[0] * _per_sample_count(y_pred)
-        return _scale(self.raw_gradient(y, y_pred), sample_weight, n).astype(y_pred.dtype,
-                                                                              copy=False)
-
-    def fused_gradient(self, y_true, y_out, activation):
+    def fused_gradient(self, y_true, y_out, activation, sample_weight=None):
         if activation != "softmax" or self.from_logits:
             return None
         y = self._smooth(self._targets(y_true, y_out))
-        n = y_out.shape[0] * _per_sample_count(y_out)
-        return ((y_out * y.sum(axis=-1, keepdims=True) - y) * y_out.dtype.type(1.0 / n)).astype(
-            y_out.dtype, copy=False)
+        scale = 1.0 / max(math.prod(y_out.shape[:-1]), 1)
+        g = np.empty(y_out.shape, dtype=y_out.dtype)
+        K.softmax_cce_fused(_rows(y), _rows(y_out), y_out.dtype.type(scale),
+                            g.reshape(-1, y_out.shape[-1]))
+        return _weigh(g, sample_weight)
 
     def check_targets(self, y, output_shape, output_name):
         y = np.asarray(y)
@@ -225,16 +284,65 @@ class CategoricalCrossentropy(Loss):
 
 
 class SparseCategoricalCrossentropy(CategoricalCrossentropy):
+    """Categorical crossentropy with class numbers as targets: shape (N,) or (N, 1), int or
+    whole floats (for sequences (N, T) or (N, T, 1))."""
     name = "sparse_categorical_crossentropy"
 
     def __init__(self, from_logits: bool = False, name: str | None = None):
         super().__init__(from_logits, 0.0, name)
 
     def _targets(self, y_true, y_pred):
-        labels = np.asarray(y_true).reshape(y_pred.shape[:-1]).astype(np.int64)
-        onehot = np.zeros(y_pred.shape, dtype=y_pred.dtype)
+        """Class numbers as int64 of shape y_pred.shape[:-1]."""
+        labels = np.asarray(y_true)
+        want = y_pred.shape[:-1]
+        if labels.size != math.prod(want):
+            raise ValueError(f"loss {self.name!r}: y_true has shape {labels.shape}; for "
+                             f"y_pred of shape {y_pred.shape} it needs one class number per "
+                             f"row, shape {want}")
+        return labels.reshape(want).astype(np.int64, copy=False)
+
+    def _check(self, bad_row: int, labels, p) -> None:
+        """Raise for the invalid label a kernel reported (−1: none)."""
+        if bad_row >= 0:
+            k = p.shape[-1]
+            raise ValueError(f"loss {self.name!r}: class number {labels.reshape(-1)[bad_row]} "
+                             f"(row {bad_row}) is outside 0..{k - 1}; y_pred has {k} classes")
+
+    def _onehot(self, labels, p):
+        k = p.shape[-1]
+        if labels.size and (labels.min() < 0 or labels.max() >= k):
+            self._check(int(np.argmax((labels.reshape(-1) < 0) | (labels.reshape(-1) >= k))),
+                        labels, p)
+        onehot = np.zeros(p.shape, dtype=p.dtype)
         np.put_along_axis(onehot, labels[..., None], 1, axis=-1)
         return onehot
+
+    def per_sample(self, labels, p):
+        if self.from_logits:
+            return super().per_sample(self._onehot(labels, p), p)
+        out = np.empty(p.shape[:-1], dtype=p.dtype)
+        bad = K.sparse_cce_rows(labels.reshape(-1), _rows(p), *_clip_range(p), out.reshape(-1))
+        self._check(bad, labels, p)
+        return out
+
+    def raw_gradient(self, labels, p):
+        if self.from_logits:
+            return super().raw_gradient(self._onehot(labels, p), p)
+        g = np.empty(p.shape, dtype=p.dtype)
+        self._check(K.sparse_cce_rows_grad(labels.reshape(-1), _rows(p), *_clip_range(p), 1.0,
+                                           g.reshape(-1, p.shape[-1])), labels, p)
+        return g
+
+    def fused_gradient(self, y_true, y_out, activation, sample_weight=None):
+        if activation != "softmax" or self.from_logits:
+            return None
+        labels = self._targets(y_true, y_out)
+        scale = 1.0 / max(labels.size, 1)
+        g = np.empty(y_out.shape, dtype=y_out.dtype)
+        self._check(K.softmax_sparse_cce_fused(labels.reshape(-1), _rows(y_out),
+                                               y_out.dtype.type(scale),
+                                               g.reshape(-1, y_out.shape[-1])), labels, y_out)
+        return _weigh(g, sample_weight)
 
     def check_targets(self, y, output_shape, output_name):
         y = np.asarray(y)
@@ -253,12 +361,14 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         if y.size:
             lo, hi = int(np.min(y)), int(np.max(y))
             if lo < 0 or (k is not None and hi >= k):
-                raise ValueError(f"targets for output '{output_name}': found class {hi if hi >= (k or 0) else lo}"
-                                 f", but the output has {k} units (classes 0..{(k or 1) - 1})")
+                bad = hi if hi >= (k or 0) else lo
+                raise ValueError(f"targets for output '{output_name}': found class {bad}, but "
+                                 f"the output has {k} units (classes 0..{(k or 1) - 1})")
         return y.astype(np.int64).reshape((len(y),) + want)
 
 
 class KLDivergence(Loss):
+    """Σ y·log(y / p) over the last axis, both clipped to [1e-7, 1]."""
     name = "kl_divergence"
 
     def per_sample(self, y, p):
@@ -268,7 +378,7 @@ class KLDivergence(Loss):
 
     def raw_gradient(self, y, p):
         yt = np.clip(y, EPSILON, 1)
-        inside = (p > EPSILON) & (p < 1)
+        inside = (p >= EPSILON) & (p <= 1)
         return -(inside * yt) / np.clip(p, EPSILON, 1)
 
 
@@ -276,15 +386,18 @@ class CosineSimilarity(Loss):
     """−⟨y/‖y‖, p/‖p‖⟩ over the last axis (−1 = same direction)."""
     name = "cosine_similarity"
 
+    @staticmethod
+    def _unit(a):
+        norm = np.sqrt(np.maximum(np.sum(a * a, axis=-1, keepdims=True), 1e-12))
+        return a / norm, norm
+
     def per_sample(self, y, p):
-        yn = y / np.sqrt(np.maximum(np.sum(y * y, axis=-1, keepdims=True), 1e-12))
-        pn = p / np.sqrt(np.maximum(np.sum(p * p, axis=-1, keepdims=True), 1e-12))
-        return -np.sum(yn * pn, axis=-1)
+        return -np.sum(self._unit(y)[0] * self._unit(p)[0], axis=-1)
 
     def raw_gradient(self, y, p):
-        yn = y / np.sqrt(np.maximum(np.sum(y * y, axis=-1, keepdims=True), 1e-12))
-        norm = np.sqrt(np.maximum(np.sum(p * p, axis=-1, keepdims=True), 1e-12))
-        pn = p / norm
+        # d/dp −⟨ŷ, p/‖p‖⟩ = −(ŷ − ⟨ŷ, p̂⟩·p̂) / ‖p‖
+        yn = self._unit(y)[0]
+        pn, norm = self._unit(p)
         return -(yn - np.sum(yn * pn, axis=-1, keepdims=True) * pn) / norm
 
 
@@ -307,7 +420,7 @@ mean_absolute_error = mae = MeanAbsoluteError()
 binary_crossentropy = BinaryCrossentropy()
 categorical_crossentropy = CategoricalCrossentropy()
 sparse_categorical_crossentropy = SparseCategoricalCrossentropy()
-kl_divergence = kld = KLDivergence()
+kl_divergence = kld = kullback_leibler_divergence = KLDivergence()
 cosine_similarity = CosineSimilarity()
 huber = Huber()
 
@@ -324,13 +437,18 @@ def get(identifier) -> Loss:
             raise ValueError(f"unknown loss {identifier!r}; valid names: " + ", ".join(NAMES))
         return cls()
     if isinstance(identifier, dict):
-        cls = CLASSES.get(identifier.get("class_name")) or _FUNCS.get(
-            str(identifier.get("class_name", "")).lower())
+        name = identifier.get("class_name")
+        cls = CLASSES.get(name) or _FUNCS.get(str(name or "").lower())
         if cls is None:
-            raise ValueError(f"unknown loss {identifier.get('class_name')!r}; valid: "
-                             + ", ".join(CLASSES))
-        import inspect
+            raise ValueError(f"unknown loss {name!r}; valid: " + ", ".join(CLASSES))
         cfg = identifier.get("config") or {}
+        if not isinstance(cfg, dict):  # Keras 3 saves function losses as config = their name
+            cfg = {}
         ok = set(inspect.signature(cls.__init__).parameters) - {"self"}
         return cls(**{k: v for k, v in cfg.items() if k in ok})
+    if callable(identifier):
+        raise ValueError(f"loss {getattr(identifier, '__name__', identifier)!r} is a plain Python "
+                         f"function; training needs its gradient too. Subclass engine.losses.Loss "
+                         f"with per_sample(y, p) and raw_gradient(y, p), or use one of: "
+                         + ", ".join(NAMES))
     raise ValueError(f"cannot interpret {identifier!r} as a loss; valid names: " + ", ".join(NAMES))

@@ -1,11 +1,24 @@
-"""Stateful metrics, as Keras's: ``update_state(y_true, y_pred)`` per batch, ``result()`` for the
-epoch so far, ``reset_state()`` between epochs. Updates are a few vectorized numpy calls."""
+"""Stateful metrics, as Keras's: ``update_state(y_true, y_pred, sample_weight=None)`` per batch,
+``result()`` for the epoch so far, ``reset_state()`` between epochs. Each update is a few
+vectorized numpy calls (they run on every training step)."""
 from __future__ import annotations
+
+import inspect
 
 import numpy as np
 
 
+def _weights_for(sample_weight, shape: tuple) -> np.ndarray:
+    """Per-sample weights (N,) or (N, 1) broadcast to ``shape`` (N, ...)."""
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.ndim == len(shape) + 1 and w.shape[-1] == 1:
+        w = w[..., 0]
+    w = w.reshape(w.shape + (1,) * (len(shape) - w.ndim))
+    return np.broadcast_to(w, shape)
+
+
 class Metric:
+    """Base: a (weighted) mean of the per-sample ``values(y_true, y_pred)``."""
     name = "metric"
 
     def __init__(self, name: str | None = None):
@@ -19,26 +32,44 @@ class Metric:
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         values = self.values(np.asarray(y_true), np.asarray(y_pred))
-        self.total += float(np.sum(values))
-        self.count += values.size
+        if sample_weight is None:
+            self.total += float(np.sum(values))
+            self.count += values.size
+        else:
+            w = _weights_for(sample_weight, values.shape)
+            self.total += float(np.sum(values * w))
+            self.count += float(np.sum(w))
 
-    def values(self, y_true, y_pred) -> np.ndarray:
-        raise NotImplementedError
+    def values(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"metric {self.name!r} does not define values()")
 
     def result(self) -> float:
         return self.total / self.count if self.count else 0.0
+
+    def get_config(self) -> dict:
+        cfg = {"name": self.name}
+        for p in list(inspect.signature(type(self).__init__).parameters)[1:]:
+            if p != "name" and hasattr(self, p):
+                cfg[p] = getattr(self, p)
+        return cfg
 
     def __repr__(self) -> str:
         return f"<metric {self.name}>"
 
 
 class Mean(Metric):
+    """Weighted mean of the values given (the trainer's loss tracker)."""
     name = "mean"
 
     def update_state(self, values, sample_weight=None) -> None:  # type: ignore[override]
         v = np.asarray(values, dtype=np.float64)
-        self.total += float(v.sum())
-        self.count += v.size
+        if sample_weight is None:
+            self.total += float(v.sum())
+            self.count += v.size
+        else:
+            w = _weights_for(sample_weight, v.shape)
+            self.total += float(np.sum(v * w))
+            self.count += float(np.sum(w))
 
 
 def _labels(y_true, y_pred):
@@ -47,7 +78,23 @@ def _labels(y_true, y_pred):
     return y.reshape(y_pred.shape[:-1]).astype(np.int64)
 
 
+def _like(y_true, y_pred):
+    """y_true reshaped to y_pred's shape when they hold as many values ((N,) vs (N, 1))."""
+    return y_true.reshape(y_pred.shape) if y_true.size == y_pred.size else y_true
+
+
+def _truth_like(y_true, y_pred) -> np.ndarray:
+    """Boolean targets shaped like y_pred: one-hot from class numbers when y_true is sparse."""
+    y = np.asarray(y_true)
+    if y.size != y_pred.size:
+        onehot = np.zeros(y_pred.shape, dtype=bool)
+        np.put_along_axis(onehot, _labels(y, y_pred)[..., None], True, axis=-1)
+        return onehot
+    return y.reshape(y_pred.shape) > 0.5
+
+
 class BinaryAccuracy(Metric):
+    """How often (y_pred > threshold) equals the 0/1 target, per sample over the last axis."""
     name = "binary_accuracy"
 
     def __init__(self, name: str | None = None, threshold: float = 0.5):
@@ -55,11 +102,12 @@ class BinaryAccuracy(Metric):
         super().__init__(name)
 
     def values(self, y_true, y_pred):
-        y = y_true.reshape(y_pred.shape) if y_true.size == y_pred.size else y_true
+        y = _like(y_true, y_pred)
         return ((y_pred > self.threshold) == (y > 0.5)).reshape(len(y_pred), -1).mean(axis=1)
 
 
 class CategoricalAccuracy(Metric):
+    """argmax(y_true) == argmax(y_pred) (one-hot targets)."""
     name = "categorical_accuracy"
 
     def values(self, y_true, y_pred):
@@ -67,6 +115,7 @@ class CategoricalAccuracy(Metric):
 
 
 class SparseCategoricalAccuracy(Metric):
+    """class number == argmax(y_pred)."""
     name = "sparse_categorical_accuracy"
 
     def values(self, y_true, y_pred):
@@ -74,6 +123,7 @@ class SparseCategoricalAccuracy(Metric):
 
 
 class TopKCategoricalAccuracy(Metric):
+    """The target class is among the k highest scores (one-hot or class-number targets)."""
     name = "top_k_categorical_accuracy"
 
     def __init__(self, k: int = 5, name: str | None = None):
@@ -83,7 +133,8 @@ class TopKCategoricalAccuracy(Metric):
     def values(self, y_true, y_pred):
         labels = np.argmax(y_true, axis=-1) if y_true.shape == y_pred.shape else \
             _labels(y_true, y_pred)
-        top = np.argpartition(-y_pred, min(self.k, y_pred.shape[-1]) - 1, axis=-1)[..., :self.k]
+        k = min(self.k, y_pred.shape[-1])
+        top = np.argpartition(-y_pred, k - 1, axis=-1)[..., :k]
         return (top == labels[..., None]).any(axis=-1)
 
 
@@ -91,24 +142,22 @@ class MeanSquaredError(Metric):
     name = "mean_squared_error"
 
     def values(self, y_true, y_pred):
-        y = y_true.reshape(y_pred.shape) if y_true.size == y_pred.size else y_true
-        return np.mean(np.square(y_pred - y), axis=-1)
+        return np.mean(np.square(y_pred - _like(y_true, y_pred)), axis=-1)
 
 
 class MeanAbsoluteError(Metric):
     name = "mean_absolute_error"
 
     def values(self, y_true, y_pred):
-        y = y_true.reshape(y_pred.shape) if y_true.size == y_pred.size else y_true
-        return np.mean(np.abs(y_pred - y), axis=-1)
+        return np.mean(np.abs(y_pred - _like(y_true, y_pred)), axis=-1)
 
 
-class RootMeanSquaredError(MeanSquaredError):
+class RootMeanSquaredError(Metric):
+    """√(mean of all squared errors)."""
     name = "root_mean_squared_error"
 
     def values(self, y_true, y_pred):
-        y = y_true.reshape(y_pred.shape) if y_true.size == y_pred.size else y_true
-        return np.square(y_pred - y).reshape(-1)
+        return np.square(y_pred - _like(y_true, y_pred))
 
     def result(self):
         return float(np.sqrt(super().result()))
@@ -117,8 +166,8 @@ class RootMeanSquaredError(MeanSquaredError):
 class _Confusion(Metric):
     """True/false positives/negatives at a threshold over all elements (Keras flattens)."""
 
-    def __init__(self, name: str | None = None, thresholds: float = 0.5):
-        self.threshold = thresholds
+    def __init__(self, thresholds: float | None = None, name: str | None = None):
+        self.thresholds = 0.5 if thresholds is None else float(thresholds)
         super().__init__(name)
 
     def reset_state(self):
@@ -126,20 +175,23 @@ class _Confusion(Metric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = np.asarray(y_pred)
-        y = np.asarray(y_true)
-        if y.size != y_pred.size:  # sparse labels against class scores: one-hot them
-            onehot = np.zeros(y_pred.shape, dtype=bool)
-            np.put_along_axis(onehot, _labels(y, y_pred)[..., None], True, axis=-1)
-            y = onehot
-        truth = y.reshape(-1) > 0.5
-        pred = y_pred.reshape(-1) > self.threshold
-        self.tp += float(np.count_nonzero(pred & truth))
-        self.fp += float(np.count_nonzero(pred & ~truth))
-        self.fn += float(np.count_nonzero(~pred & truth))
-        self.tn += float(np.count_nonzero(~pred & ~truth))
+        truth = _truth_like(y_true, y_pred).reshape(-1)
+        pred = y_pred.reshape(-1) > self.thresholds
+        if sample_weight is None:
+            self.tp += float(np.count_nonzero(pred & truth))
+            self.fp += float(np.count_nonzero(pred & ~truth))
+            self.fn += float(np.count_nonzero(~pred & truth))
+            self.tn += float(np.count_nonzero(~pred & ~truth))
+            return
+        w = _weights_for(sample_weight, y_pred.shape).reshape(-1)
+        self.tp += float(w[pred & truth].sum())
+        self.fp += float(w[pred & ~truth].sum())
+        self.fn += float(w[~pred & truth].sum())
+        self.tn += float(w[~pred & ~truth].sum())
 
 
 class Precision(_Confusion):
+    """tp / (tp + fp) at threshold 0.5 (0 when nothing was predicted positive)."""
     name = "precision"
 
     def result(self):
@@ -148,6 +200,7 @@ class Precision(_Confusion):
 
 
 class Recall(_Confusion):
+    """tp / (tp + fn) at threshold 0.5 (0 when there are no positives)."""
     name = "recall"
 
     def result(self):
@@ -156,14 +209,16 @@ class Recall(_Confusion):
 
 
 class F1Score(Metric):
-    """F1 averaged over classes ('macro', the default here so logs stay scalar), 'micro' or
-    'weighted'. Multi-class scores are one-hot by argmax unless a threshold is given."""
+    """F1 per class, averaged 'macro' (the default here, so logs stay one number), 'micro' or
+    'weighted' (by support). Scores of several classes become one-hot by argmax unless a
+    threshold is given (Keras 3); a single-unit output uses threshold 0.5."""
     name = "f1_score"
 
     def __init__(self, average: str | None = "macro", threshold: float | None = None,
                  name: str | None = None):
         if average not in (None, "macro", "micro", "weighted"):
-            raise ValueError(f"F1Score: average must be macro, micro or weighted, got {average!r}")
+            raise ValueError(f"F1Score: average must be 'macro', 'micro' or 'weighted', got "
+                             f"{average!r}")
         self.average, self.threshold = average or "macro", threshold
         super().__init__(name)
 
@@ -171,29 +226,25 @@ class F1Score(Metric):
         self.tp = self.fp = self.fn = self.support = None
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_pred = np.asarray(y_pred).reshape(-1, np.asarray(y_pred).shape[-1])
-        y = np.asarray(y_true)
-        k = y_pred.shape[-1]
-        if y.size != y_pred.size:
-            truth = np.zeros(y_pred.shape, dtype=bool)
-            truth[np.arange(len(y_pred)), y.reshape(-1).astype(np.int64)] = True
-        else:
-            truth = y.reshape(y_pred.shape) > 0.5
-        if self.threshold is None and k > 1:
+        y_pred = np.asarray(y_pred)
+        y_pred = y_pred.reshape(-1, y_pred.shape[-1])
+        truth = _truth_like(y_true, y_pred)
+        if self.threshold is None and y_pred.shape[-1] > 1:
             pred = np.zeros(y_pred.shape, dtype=bool)
             pred[np.arange(len(y_pred)), y_pred.argmax(axis=1)] = True
         else:
             pred = y_pred > (0.5 if self.threshold is None else self.threshold)
-        tp = (pred & truth).sum(0).astype(float)
-        fp = (pred & ~truth).sum(0).astype(float)
-        fn = (~pred & truth).sum(0).astype(float)
+        w = np.ones(len(y_pred)) if sample_weight is None else \
+            np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+        tp, fp, fn, sup = (w @ (pred & truth), w @ (pred & ~truth), w @ (~pred & truth),
+                           w @ truth)
         if self.tp is None:
-            self.tp, self.fp, self.fn, self.support = tp, fp, fn, truth.sum(0).astype(float)
+            self.tp, self.fp, self.fn, self.support = tp, fp, fn, sup
         else:
             self.tp += tp
             self.fp += fp
             self.fn += fn
-            self.support += truth.sum(0)
+            self.support += sup
 
     def result(self):
         if self.tp is None:
@@ -211,62 +262,83 @@ class F1Score(Metric):
 
 
 class AUC(Metric):
-    """Area under the ROC curve from ``num_thresholds`` buckets (Keras's default 200,
-    trapezoidal interpolation); multi-class scores are flattened like Keras's multi_label=False."""
+    """Area under the ROC (or PR) curve from ``num_thresholds`` thresholds, as Keras: ROC by
+    the trapezoid rule, PR by Davis & Goadrich's interpolation. Scores are flattened
+    (multi_label=False); sparse targets are one-hot encoded first."""
     name = "auc"
 
-    def __init__(self, num_thresholds: int = 200, name: str | None = None, curve: str = "ROC"):
+    def __init__(self, num_thresholds: int = 200, curve: str = "ROC", name: str | None = None):
         if curve.upper() not in ("ROC", "PR"):
             raise ValueError(f"AUC: curve must be 'ROC' or 'PR', got {curve!r}")
-        self.num_thresholds, self.curve = num_thresholds, curve.upper()
+        if num_thresholds < 2:
+            raise ValueError(f"AUC: num_thresholds must be > 1, got {num_thresholds}")
+        self.num_thresholds, self.curve = int(num_thresholds), curve.upper()
         eps = 1e-7
         inner = [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)]
-        self.thresholds = np.array([0.0 - eps] + inner + [1.0 + eps])
+        # float32 like Keras's, so scores equal to a threshold land on the same side
+        self._thresholds = np.array([0.0 - eps] + inner + [1.0 + eps], dtype=np.float32)
         super().__init__(name)
 
     def reset_state(self):
         n = self.num_thresholds
-        self.pos_hist = np.zeros(n + 1)
+        self.pos_hist = np.zeros(n + 1)  # bucket b: thresholds[b−1] < score ≤ thresholds[b]
         self.neg_hist = np.zeros(n + 1)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_pred = np.asarray(y_pred, dtype=np.float64)
-        y = np.asarray(y_true)
-        if y.size != y_pred.size:
-            onehot = np.zeros(y_pred.shape, dtype=bool)
-            np.put_along_axis(onehot, _labels(y, y_pred)[..., None], True, axis=-1)
-            y = onehot
-        truth = y.reshape(-1) > 0.5
-        bucket = np.searchsorted(self.thresholds, y_pred.reshape(-1), side="left")
+        y_pred = np.asarray(y_pred)
+        truth = _truth_like(y_true, y_pred).reshape(-1)
+        scores = y_pred.reshape(-1).astype(np.float32, copy=False)
+        bucket = np.searchsorted(self._thresholds, scores, side="left")
+        w = None if sample_weight is None else \
+            _weights_for(sample_weight, y_pred.shape).reshape(-1)
         n = self.num_thresholds + 1
-        self.pos_hist += np.bincount(bucket[truth], minlength=n)
-        self.neg_hist += np.bincount(bucket[~truth], minlength=n)
+        self.pos_hist += np.bincount(bucket[truth], None if w is None else w[truth], minlength=n)
+        self.neg_hist += np.bincount(bucket[~truth], None if w is None else w[~truth],
+                                     minlength=n)
 
-    def result(self):
-        # predictions above threshold i are those in buckets > i
+    def _counts(self):
+        """tp, fp, fn, tn at each threshold (score > threshold ⟺ bucket > its index)."""
         tp = self.pos_hist[::-1].cumsum()[::-1][1:]
         fp = self.neg_hist[::-1].cumsum()[::-1][1:]
-        P, N = self.pos_hist.sum(), self.neg_hist.sum()
-        if self.curve == "ROC":
-            if P == 0 or N == 0:
-                return 0.0
-            tpr, fpr = tp / P, fp / N
-            return float(np.sum((fpr[:-1] - fpr[1:]) * (tpr[:-1] + tpr[1:]) / 2))
-        prec = np.divide(tp, tp + fp, out=np.ones_like(tp), where=(tp + fp) > 0)
-        rec = tp / P if P else np.zeros_like(tp)
-        return float(np.sum((rec[:-1] - rec[1:]) * (prec[:-1] + prec[1:]) / 2))
+        return tp, fp, self.pos_hist.sum() - tp, self.neg_hist.sum() - fp
+
+    def result(self):
+        tp, fp, fn, tn = self._counts()
+        if self.curve == "PR":
+            return self._interpolated_pr(tp, fp, fn)
+        tpr = _div(tp, tp + fn)
+        fpr = _div(fp, fp + tn)
+        return float(np.sum((fpr[:-1] - fpr[1:]) * (tpr[:-1] + tpr[1:]) / 2))
+
+    @staticmethod
+    def _interpolated_pr(tp, fp, fn) -> float:
+        # precision varies linearly in tp over each threshold interval (Keras's closed form)
+        dtp = tp[:-1] - tp[1:]
+        p = tp + fp
+        slope = _div(dtp, np.maximum(p[:-1] - p[1:], 0))
+        intercept = tp[1:] - slope * p[1:]
+        both = (p[:-1] > 0) & (p[1:] > 0)
+        ratio = np.where(both, _div(p[:-1], np.maximum(p[1:], 0)), 1.0)
+        inc = _div(slope * (dtp + intercept * np.log(ratio)), np.maximum(tp[1:] + fn[1:], 0))
+        return float(np.sum(inc))
+
+
+def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a / b with 0 where b is 0 (Keras's divide_no_nan)."""
+    return np.divide(a, b, out=np.zeros_like(a, dtype=np.float64), where=b != 0)
 
 
 _BY_NAME = {
     "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
     "sparse_categorical_accuracy": SparseCategoricalAccuracy,
-    "top_k_categorical_accuracy": TopKCategoricalAccuracy, "precision": Precision,
+    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+    "sparse_top_k_categorical_accuracy": TopKCategoricalAccuracy, "precision": Precision,
     "recall": Recall, "f1": F1Score, "f1_score": F1Score, "auc": AUC,
     "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
     "rmse": RootMeanSquaredError, "root_mean_squared_error": RootMeanSquaredError,
     "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
 }
-CLASSES = {c.__name__: c for c in set(_BY_NAME.values())}
+CLASSES = {c.__name__: c for c in set(_BY_NAME.values()) | {Mean}}
 NAMES = sorted(set(_BY_NAME) | {"accuracy", "acc"})
 
 
@@ -281,7 +353,8 @@ def _accuracy_for(loss, output_shape) -> Metric:
 
 
 def get(identifier, loss=None, output_shape=None) -> Metric:
-    """A fresh metric from a name ('accuracy' resolved from the loss), a class or an instance."""
+    """A fresh metric from a name ('accuracy' resolved from the loss and output shape), a
+    class, a Keras config dict or an instance (returned as is)."""
     if isinstance(identifier, Metric):
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Metric):
@@ -298,5 +371,13 @@ def get(identifier, loss=None, output_shape=None) -> Metric:
             raise ValueError(f"unknown metric {identifier!r}; valid names: " + ", ".join(NAMES))
         m.name = identifier
         return m
+    if isinstance(identifier, dict) and isinstance(identifier.get("class_name"), str):
+        name = identifier["class_name"]
+        cls = CLASSES.get(name) or _BY_NAME.get(name.lower())
+        if cls is None:
+            raise ValueError(f"unknown metric class {name!r}; valid: " + ", ".join(sorted(CLASSES)))
+        cfg = identifier.get("config") or {}
+        ok = set(inspect.signature(cls.__init__).parameters) - {"self"}
+        return cls(**{k: v for k, v in cfg.items() if k in ok})
     raise ValueError(f"cannot interpret {identifier!r} as a metric; valid names: "
                      + ", ".join(NAMES))

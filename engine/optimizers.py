@@ -7,30 +7,56 @@ step over the model's flat parameter buffer (``apply(params, grads)``).
 from __future__ import annotations
 
 import math
+import warnings
+from numbers import Real
 from typing import Any
 
 import numpy as np
 
+from engine import optimizers_schedules as schedules
 from engine.kernels import optimizers as K
 from engine.optimizers_schedules import LearningRateSchedule
 from engine.optimizers_schedules import get as get_schedule
 
-schedules = __import__("engine.optimizers_schedules", fromlist=["x"])
+# Keras 3 arguments we accept for compatibility but do not implement: warn when they are set
+_IGNORED = {"use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
+            "loss_scale_factor": None, "gradient_accumulation_steps": None}
 
 
 class Optimizer:
+    """Base: state buffers of ``n`` elements (``build``), one fused kernel per ``apply``.
+
+    Before the update, as Keras 3: gradients are clipped (only one of clipnorm — per weight
+    when ``segments`` are known, else over the whole buffer —, global_clipnorm, clipvalue), then
+    ``weight_decay`` shrinks the parameters by ``lr·weight_decay`` (decoupled, AdamW-style).
+    Clipping rewrites ``grads`` in place.
+    """
     name = "optimizer"
     _state_names: tuple[str, ...] = ()
 
     def __init__(self, learning_rate=0.001, weight_decay: float | None = None,
                  clipnorm: float | None = None, clipvalue: float | None = None,
                  global_clipnorm: float | None = None, name: str | None = None, **kwargs):
-        unknown = set(kwargs) - {"use_ema", "ema_momentum", "ema_overwrite_frequency",
-                                 "loss_scale_factor", "gradient_accumulation_steps", "decay"}
+        who = type(self).__name__
+        unknown = set(kwargs) - set(_IGNORED) - {"decay"}
         if unknown:
-            raise TypeError(f"{type(self).__name__}: unknown arguments {sorted(unknown)}")
-        if sum(v is not None for v in (clipnorm, global_clipnorm)) > 1:
-            raise ValueError(f"{type(self).__name__}: give only one of clipnorm, global_clipnorm")
+            raise TypeError(f"{who}: unknown arguments {sorted(unknown)}")
+        if kwargs.get("decay") is not None:
+            warnings.warn(f"{who}: argument 'decay' is no longer supported (Keras 3) and is "
+                          f"ignored; use a learning-rate schedule", UserWarning, stacklevel=3)
+        for k, default in _IGNORED.items():
+            if k in kwargs and kwargs[k] != default:
+                warnings.warn(f"{who}: argument {k!r} is not supported by this engine and is "
+                              f"ignored", UserWarning, stacklevel=3)
+        if sum(v is not None for v in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ValueError(f"{who}: give only one of clipnorm, clipvalue and global_clipnorm "
+                             f"(got clipnorm={clipnorm}, clipvalue={clipvalue}, "
+                             f"global_clipnorm={global_clipnorm})")
+        for k, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
+                     ("global_clipnorm", global_clipnorm), ("weight_decay", weight_decay)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, Real)
+                                  or not math.isfinite(v) or v < 0):
+                raise ValueError(f"{who}: {k} must be a number >= 0 or None, got {v!r}")
         self.learning_rate = learning_rate
         self.weight_decay, self.clipnorm = weight_decay, clipnorm
         self.clipvalue, self.global_clipnorm = clipvalue, global_clipnorm
@@ -64,7 +90,8 @@ class Optimizer:
 
     # ---------------------------------------------------------------- state
     def build(self, n: int, segments: list[tuple[int, int]] | None = None) -> None:
-        """Allocate state for ``n`` parameters (kept when ``n`` is unchanged)."""
+        """Allocate state for ``n`` parameters (kept when ``n`` is unchanged). ``segments``:
+        the (start, stop) range of each weight in the flat buffer, for per-weight clipnorm."""
         if segments is not None:
             self.segments = segments
         if self._n == n:
@@ -77,6 +104,7 @@ class Optimizer:
             setattr(self, s, np.zeros(n, dtype=np.float32))
 
     def reset(self) -> None:
+        """Forget the step count and zero (re-initialize) the state buffers."""
         self.iterations = 0
         if self._n is not None:
             self._allocate(self._n)
@@ -89,24 +117,31 @@ class Optimizer:
 
     # ---------------------------------------------------------------- step
     def apply(self, params: np.ndarray, grads: np.ndarray) -> None:
+        """One step: update the flat (n,) ``params`` in place from ``grads`` (same shape and
+        dtype), then count the step in ``iterations``."""
+        if grads.shape != params.shape or grads.dtype != params.dtype or params.ndim != 1:
+            raise ValueError(f"{type(self).__name__}.apply: params and grads must be flat arrays "
+                             f"of one shape and dtype, got {params.shape} {params.dtype} and "
+                             f"{grads.shape} {grads.dtype}")
         if self._n != params.size:
             self.build(params.size)
         self._state_like(params)
         lr = self.learning_rate
-        if self.clipvalue is not None:
-            K.clip_values(grads, float(self.clipvalue))
-        if self.global_clipnorm is not None:
-            norm = float(np.sqrt(np.dot(grads, grads)))
-            if norm > self.global_clipnorm:
-                K.scale(grads, self.global_clipnorm / norm)
-        if self.clipnorm is not None:
+        f = params.dtype.type
+        if self.clipnorm is not None:  # g·c / max(‖g‖, c), per weight
             for a, b in self.segments or [(0, params.size)]:
                 seg = grads[a:b]
                 norm = float(np.sqrt(np.dot(seg, seg)))
                 if norm > self.clipnorm:
-                    K.scale(seg, self.clipnorm / norm)
+                    K.scale(seg, f(self.clipnorm / norm))
+        elif self.global_clipnorm is not None:
+            norm = float(np.sqrt(np.dot(grads, grads)))
+            if norm > self.global_clipnorm:
+                K.scale(grads, f(self.global_clipnorm / norm))
+        elif self.clipvalue is not None:
+            K.clip_values(grads, f(self.clipvalue))
         if self.weight_decay:
-            K.scale(params, 1.0 - lr * self.weight_decay)
+            K.scale(params, f(1.0 - lr * self.weight_decay))
         self._update(params, grads, lr)
         self.iterations += 1
 
@@ -115,12 +150,14 @@ class Optimizer:
 
     # ---------------------------------------------------------------- config
     def get_config(self) -> dict[str, Any]:
+        """Keras 3's optimizer config (the unsupported EMA/loss-scale keys at their defaults)."""
         lr = self._lr
         return {"name": self.name,
                 "learning_rate": lr.get_config_dict() if isinstance(lr, LearningRateSchedule)
                 else lr,
                 "weight_decay": self.weight_decay, "clipnorm": self.clipnorm,
-                "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue}
+                "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue,
+                **_IGNORED}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Optimizer:
@@ -137,7 +174,8 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    name = "SGD"
+    """p −= lr·g; with momentum m = μm − lr·g, p += m (nesterov: p += μm − lr·g)."""
+    name = "sgd"
 
     def __init__(self, learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False,
                  **kwargs):
@@ -159,7 +197,8 @@ class SGD(Optimizer):
 
 
 class RMSprop(Optimizer):
-    name = "RMSprop"
+    """v = ρv + (1−ρ)g²; p −= lr·g/√(v + ε) (centered: v − ḡ²; momentum: on the increment)."""
+    name = "rm_sprop"  # Keras 3's generated name
     _state_names = ("v", "mg", "mom")
 
     def __init__(self, learning_rate=0.001, rho: float = 0.9, momentum: float = 0.0,
@@ -167,6 +206,11 @@ class RMSprop(Optimizer):
         super().__init__(learning_rate, **kwargs)
         self.rho, self.momentum, self.epsilon = float(rho), float(momentum), float(epsilon)
         self.centered = bool(centered)
+
+    def _allocate(self, n):
+        self.v = np.zeros(n, dtype=np.float32)
+        self.mg = np.zeros(n if self.centered else 0, dtype=np.float32)
+        self.mom = np.zeros(n if self.momentum > 0 else 0, dtype=np.float32)
 
     def _update(self, params, grads, lr):
         f = params.dtype.type
@@ -179,7 +223,8 @@ class RMSprop(Optimizer):
 
 
 class Adagrad(Optimizer):
-    name = "Adagrad"
+    """acc += g²; p −= lr·g/√(acc + ε)."""
+    name = "adagrad"
     _state_names = ("acc",)
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value: float = 0.1,
@@ -201,7 +246,8 @@ class Adagrad(Optimizer):
 
 
 class Adam(Optimizer):
-    name = "Adam"
+    """m, v moving averages of g, g²; p −= lr·√(1−β2ᵗ)/(1−β1ᵗ)·m/(√v + ε) (amsgrad: max v)."""
+    name = "adam"
     _state_names = ("m", "v", "vmax")
 
     def __init__(self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.999,
@@ -231,14 +277,16 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    name = "AdamW"
+    """Adam with decoupled weight decay (default 0.004, as Keras)."""
+    name = "adam_w"
 
     def __init__(self, learning_rate=0.001, weight_decay: float = 0.004, **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
 
 
 class Nadam(Optimizer):
-    name = "Nadam"
+    """Adam with Nesterov momentum and Keras's momentum-cache schedule u_t = β1(1 − ½·0.96ᵗ)."""
+    name = "nadam"
     _state_names = ("m", "v")
 
     def __init__(self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.999,

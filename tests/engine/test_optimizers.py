@@ -1,12 +1,18 @@
-"""Optimizers follow Keras 3's update formulas step by step (golden trajectories)."""
+"""Optimizers follow Keras 3's update formulas step by step (golden trajectories), including
+clipping, weight decay and learning-rate schedules; state, names and configs."""
+import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from engine import optimizers as O
+from engine import backend, optimizers as O
 
-FIX = Path(__file__).resolve().parents[1] / "fixtures" / "keras" / "optimizer_trajectories.npz"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "keras"
+FIX = FIXTURES / "optimizer_trajectories.npz"
+EXTRAS = FIXTURES / "engine_core.npz"
+S = O.schedules
 
 CASES = {
     "sgd": lambda: O.SGD(0.1),
@@ -16,21 +22,63 @@ CASES = {
     "adam": lambda: O.Adam(0.01),
     "nadam": lambda: O.Nadam(0.01),
 }
+EXTRA_CASES = {
+    "sgd_momentum": lambda: O.SGD(0.1, momentum=0.9),
+    "rmsprop_momentum_centered": lambda: O.RMSprop(0.01, momentum=0.5, centered=True),
+    "adam_amsgrad": lambda: O.Adam(0.05, amsgrad=True),
+    "adamw": lambda: O.AdamW(0.05, weight_decay=0.1),
+    "sgd_clipnorm": lambda: O.SGD(0.1, clipnorm=0.3),
+    "adam_global_clipnorm": lambda: O.Adam(0.05, global_clipnorm=0.2),
+    "rmsprop_clipvalue": lambda: O.RMSprop(0.01, clipvalue=0.05),
+    "sgd_weight_decay": lambda: O.SGD(0.1, weight_decay=0.5),
+    "sgd_exponential_decay": lambda: O.SGD(S.ExponentialDecay(0.2, 2, 0.5, staircase=True)),
+    "adam_cosine_warmup": lambda: O.Adam(S.CosineDecay(0.0, 4, alpha=0.1, warmup_target=0.05,
+                                                       warmup_steps=2)),
+    "nadam_piecewise": lambda: O.Nadam(S.PiecewiseConstantDecay([1, 3], [0.05, 0.02, 0.01])),
+    "adagrad_nondefault": lambda: O.Adagrad(0.1, initial_accumulator_value=0.5, epsilon=1e-3),
+}
+
+
+def _trajectory(opt, dtype=np.float32):
+    """Dense(3) on MSE (mean over all elements), full batch: 5 steps of our fused kernel on the
+    flat [kernel (4, 3), bias (3,)] buffer; the gradient is computed analytically."""
+    d = np.load(FIX)
+    x, y = d["x"].astype(dtype), d["y"].astype(dtype)
+    params = np.concatenate([d["kernel0"].ravel(), d["bias0"]]).astype(dtype)
+    opt.build(params.size, segments=[(0, 12), (12, 15)])
+    steps = []
+    for _ in range(5):
+        w, b = params[:12].reshape(4, 3), params[12:]
+        g = 2 * (x @ w + b - y) / y.size
+        opt.apply(params, np.concatenate([(x.T @ g).ravel(), g.sum(0)]).astype(dtype))
+        steps.append(params.copy())
+    return steps
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_five_steps_match_keras(name):
-    """Dense(3) on MSE, full batch: our fused kernel on the flat [kernel, bias] buffer."""
     d = np.load(FIX)
-    x, y = d["x"], d["y"]
-    params = np.concatenate([d["kernel0"].ravel(), d["bias0"]]).astype(np.float32)
-    opt = CASES[name]()
-    for step in range(5):
-        w, b = params[:12].reshape(4, 3), params[12:]
-        g = 2 * (x @ w + b - y) / y.size
-        opt.apply(params, np.concatenate([(x.T @ g).ravel(), g.sum(0)]).astype(np.float32))
-        np.testing.assert_allclose(params[:12].reshape(4, 3), d[f"{name}_kernel"][step], atol=1e-5)
+    for step, params in enumerate(_trajectory(CASES[name]())):
+        np.testing.assert_allclose(params[:12].reshape(4, 3), d[f"{name}_kernel"][step],
+                                   atol=1e-5)
         np.testing.assert_allclose(params[12:], d[f"{name}_bias"][step], atol=1e-5)
+
+
+@pytest.mark.parametrize("name", EXTRA_CASES)
+def test_options_and_schedules_match_keras(name):
+    if not EXTRAS.exists():
+        pytest.skip("tests/fixtures/keras/engine_core.npz missing")
+    want = np.load(EXTRAS)[f"opt__{name}"]
+    for step, params in enumerate(_trajectory(EXTRA_CASES[name]())):
+        np.testing.assert_allclose(params, want[step], atol=1e-5, err_msg=f"step {step + 1}")
+
+
+@pytest.mark.parametrize("name", ["adam", "nadam", "rmsprop"])
+def test_float64_buffers(name):
+    with backend.floatx_scope("float64"):
+        steps = _trajectory(CASES[name](), np.float64)
+    np.testing.assert_allclose(steps[-1], _trajectory(CASES[name]())[-1], atol=1e-5)
+    assert steps[-1].dtype == np.float64
 
 
 def test_learning_rate_is_settable_between_steps():
@@ -40,16 +88,46 @@ def test_learning_rate_is_settable_between_steps():
     opt.learning_rate = 0.5
     opt.apply(p, np.ones(3, dtype=np.float32))
     np.testing.assert_allclose(p, 1 - 0.1 - 0.5)
-    assert opt.iterations == 2
+    assert opt.iterations == 2 and opt.lr == 0.5
 
 
 def test_schedule_and_clipping():
-    sched = O.schedules.ExponentialDecay(0.1, decay_steps=1, decay_rate=0.5)
+    sched = S.ExponentialDecay(0.1, decay_steps=1, decay_rate=0.5)
     opt = O.SGD(sched, clipvalue=0.5)
     p = np.zeros(2, dtype=np.float32)
     opt.apply(p, np.array([2.0, -0.1], dtype=np.float32))
+    assert opt.learning_rate == pytest.approx(0.05)  # evaluated at iterations = 1
     opt.apply(p, np.array([2.0, -0.1], dtype=np.float32))
     np.testing.assert_allclose(p, [-(0.1 + 0.05) * 0.5, (0.1 + 0.05) * 0.1], rtol=1e-6)
+
+
+def test_clipnorm_without_segments_clips_the_whole_buffer():
+    opt = O.SGD(1.0, clipnorm=1.0)
+    p = np.zeros(2, dtype=np.float32)
+    opt.apply(p, np.array([3.0, 4.0], dtype=np.float32))
+    np.testing.assert_allclose(p, [-0.6, -0.8], rtol=1e-6)
+
+
+def test_build_is_idempotent_and_reset_clears_state():
+    opt = O.Adam()
+    opt.build(4)
+    m = opt.m
+    opt.build(4)
+    assert opt.m is m
+    p = np.zeros(4, dtype=np.float32)
+    opt.apply(p, np.ones(4, dtype=np.float32))
+    assert opt.iterations == 1 and np.all(opt.m != 0)
+    opt.reset()
+    assert opt.iterations == 0 and np.all(opt.m == 0) and np.all(opt.v == 0)
+    nadam = O.Nadam()
+    nadam.apply(p, np.ones(4, dtype=np.float32))
+    nadam.reset()
+    assert nadam.u_product == 1.0
+    ada = O.Adagrad(initial_accumulator_value=0.3)
+    ada.build(2)
+    ada.apply(np.zeros(2, np.float32), np.ones(2, np.float32))
+    ada.reset()
+    np.testing.assert_allclose(ada.acc, 0.3)
 
 
 def test_subnormal_moments_are_flushed():
@@ -61,10 +139,78 @@ def test_subnormal_moments_are_flushed():
     assert np.all(opt.m == 0)
 
 
+def test_config_round_trip():
+    for opt in (O.Adam(0.002, beta_1=0.8, amsgrad=True), O.SGD(0.1, momentum=0.9, nesterov=True),
+                O.RMSprop(centered=True, clipnorm=1.0), O.Nadam(epsilon=1e-5),
+                O.Adagrad(initial_accumulator_value=0.2), O.AdamW(weight_decay=0.01),
+                O.Adam(S.CosineDecay(0.1, 100, alpha=0.1))):
+        cfg = json.loads(json.dumps(opt.get_config_dict()))
+        again = O.get(cfg)
+        assert type(again) is type(opt)
+        assert again.get_config() == opt.get_config()
+        assert type(opt).from_config(opt.get_config()).get_config() == opt.get_config()
+
+
+def test_keras_saved_configs_load():
+    if not EXTRAS.exists():
+        pytest.skip("tests/fixtures/keras/engine_core.npz missing")
+    for cfg in json.loads(str(np.load(EXTRAS)["configs"]))["optimizers"]:
+        opt = O.get(cfg)
+        assert type(opt).__name__ == cfg["class_name"]
+        for k, v in cfg["config"].items():
+            if k == "learning_rate" and isinstance(v, dict):
+                assert opt.get_config()[k]["config"]["decay_rate"] == v["config"]["decay_rate"]
+            elif k != "name":
+                assert opt.get_config()[k] == pytest.approx(v), (cfg["class_name"], k)
+
+
 def test_names_and_errors():
-    assert isinstance(O.get("Adam"), O.Adam)
+    assert isinstance(O.get("Adam"), O.Adam) and isinstance(O.get("rmsprop"), O.RMSprop)
     assert O.get({"class_name": "SGD", "config": {"learning_rate": 0.3}}).learning_rate == 0.3
+    inst = O.Nadam()
+    assert O.get(inst) is inst
     with pytest.raises(ValueError, match="valid names: adagrad, adam"):
         O.get("adamax2")
     with pytest.raises(ValueError, match="learning_rate must be >= 0"):
         O.Adam(-1)
+    with pytest.raises(ValueError, match="only one of clipnorm, clipvalue and global_clipnorm"):
+        O.SGD(clipnorm=1.0, clipvalue=0.5)
+    with pytest.raises(ValueError, match="clipnorm must be a number >= 0"):
+        O.SGD(clipnorm=-1.0)
+    with pytest.raises(TypeError, match="unknown arguments"):
+        O.Adam(beta1=0.9)
+    with pytest.raises(ValueError, match="same|one shape and dtype"):
+        O.SGD().apply(np.zeros(3, np.float32), np.zeros(2, np.float32))
+    with pytest.warns(UserWarning, match="'decay' is no longer supported"):
+        O.SGD(decay=0.01)
+    with pytest.warns(UserWarning, match="use_ema"):
+        O.Adam(use_ema=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        O.Adam(use_ema=False)  # Keras's defaults in a saved config are fine
+
+
+def test_schedules_match_keras():
+    if not EXTRAS.exists():
+        pytest.skip("tests/fixtures/keras/engine_core.npz missing")
+    d = np.load(EXTRAS)
+    cases = {"exponential": S.ExponentialDecay(0.1, 7, 0.6),
+             "exponential_staircase": S.ExponentialDecay(0.1, 7, 0.6, staircase=True),
+             "piecewise": S.PiecewiseConstantDecay([5, 12, 30], [1.0, 0.5, 0.1, 0.01]),
+             "cosine": S.CosineDecay(0.1, 25, alpha=0.2),
+             "cosine_warmup": S.CosineDecay(0.0, 20, warmup_target=0.3, warmup_steps=10),
+             "cosine_steps_no_target": S.CosineDecay(0.1, 20, warmup_steps=10)}
+    for name, sched in cases.items():
+        got = [sched(step) for step in range(40)]
+        np.testing.assert_allclose(got, d[f"sched__{name}"], rtol=1e-6, atol=1e-8, err_msg=name)
+        again = S.get(json.loads(json.dumps(sched.get_config_dict())))
+        assert [again(s) for s in range(40)] == got
+
+
+def test_schedule_errors():
+    with pytest.raises(ValueError, match="one more entry"):
+        S.PiecewiseConstantDecay([1, 2], [0.1, 0.2])
+    with pytest.raises(ValueError, match="decay_steps must be > 0"):
+        S.CosineDecay(0.1, 0)
+    with pytest.raises(ValueError, match="valid: ExponentialDecay"):
+        S.get({"class_name": "PolynomialDecay", "config": {}})

@@ -75,8 +75,10 @@ def _looks_like_header(rows: list[list[str]]) -> bool:
     """The first row has no numbers while the rows below have a numeric column, or the first
     row's values never appear again in their column (names, not data)."""
     first = rows[0]
-    if any(_is_number(c) for c in first if c.strip()) or len(rows) < 2:
+    if any(_is_number(c) for c in first if c.strip()):
         return False
+    if len(rows) < 2:
+        return True                  # one line of names and no data
     below = rows[1:21]
     for j in range(len(first)):
         cells = [r[j].strip() for r in below if j < len(r) and r[j].strip()]

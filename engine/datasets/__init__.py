@@ -1,1 +1,8 @@
-"""Datasets: the small real data sets bundled in resources/ (available offline)."""
+"""Data sets with Keras's ``load_data()`` API (``keras.datasets`` → ``engine.datasets``).
+
+``mnist``, ``fashion_mnist``, ``cifar10`` and ``imdb`` download the published files once (cache,
+checksum, resumable; see :mod:`engine.datasets.download`). ``bundled`` and ``sentences`` are the
+real samples shipped in ``resources/`` that work offline.
+"""
+from engine.datasets import bundled, cifar10, fashion_mnist, imdb, mnist, sentences  # noqa: F401
+from engine.datasets.download import DatasetUnavailableError, DownloadError  # noqa: F401

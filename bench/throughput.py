@@ -18,6 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 
+import engine  # noqa: E402,F401  (before numpy: it sets OpenBLAS's thread options, see there)
+
 
 def report(name: str, results: dict[str, float]) -> None:
     print(f"\n== {name} (samples/s, median) ==")

@@ -23,6 +23,9 @@ from engine.registry import Param, register
                  "skip those steps (the vocabulary then starts at 1).")],
           key_params=("input_dim", "output_dim"))
 class Embedding(Layer):
+    """Input: integer ids of any shape (batch, ...) in 0..input_dim − 1 (whole-number floats are
+    accepted); output (batch, ..., output_dim). With mask_zero the mask is ``ids != 0``."""
+
     def __init__(self, *args, input_length: int | None = None, **kwargs):
         # The base class reads a keyword input_dim as an input shape; here it is the vocabulary.
         if "input_dim" in kwargs:

@@ -88,7 +88,12 @@ def _threads(n: int) -> int:
 
 
 class RNNBase(Layer):
-    """What SimpleRNN, LSTM and GRU share: shapes, masks, dropout, input product, outputs."""
+    """What SimpleRNN, LSTM and GRU share: shapes, masks, dropout, input product, outputs.
+
+    Input (batch, timesteps, features) float; optional mask (batch, timesteps) bool. Output
+    (batch, units), or (batch, timesteps, units) with return_sequences; with return_state a
+    list [output, h] (LSTM: [output, h, c]), each state (batch, units).
+    """
 
     uses_mask = True
     n_gates = 1
@@ -149,6 +154,9 @@ class RNNBase(Layer):
             raise ValueError(f"{self.where}: expects input of shape (batch, timesteps, "
                              f"features), got an array of shape {x.shape}")
         n, t_len, d = x.shape
+        if d != self.kernel.shape[0]:
+            raise ValueError(f"{self.where}: was built for {self.kernel.shape[0]} features per "
+                             f"step, got input of shape {x.shape}")
         if t_len == 0:
             raise ValueError(f"{self.where}: got sequences with 0 timesteps; every sequence "
                              f"needs at least one step (pad them with pad_sequences)")

@@ -61,6 +61,11 @@ class Wrapper(Layer):
                  advanced=True)],
           key_params=("merge_mode",))
 class Bidirectional(Wrapper):
+    """Input (batch, timesteps, features). The backward layer's sequence output is flipped back
+    to input order before merging; concat gives (..., 2·units), sum/ave/mul (..., units),
+    merge_mode None a list [forward, backward]. With return_state the forward then backward
+    states follow the output(s)."""
+
     uses_mask = True
 
     def _validate(self):
@@ -177,6 +182,8 @@ class Bidirectional(Wrapper):
           "output per step.",
           [Param("layer", "layer", None, "The layer applied to each step, e.g. Dense(10).")])
 class TimeDistributed(Wrapper):
+    """Input (batch, timesteps, ...): the wrapped layer sees (batch·timesteps, ...) at once."""
+
     supports_masking = True
 
     def _validate(self):

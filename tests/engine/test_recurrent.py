@@ -220,5 +220,8 @@ def test_clear_errors():
     layer = LSTM(3, name="l")
     with pytest.raises(ValueError, match="0 timesteps"):
         layer(np.zeros((2, 0, 4), np.float32))
+    with pytest.raises(ValueError, match="was built for 4 features per step, got input of "
+                                         r"shape \(2, 3, 5\)"):
+        layer.forward(np.zeros((2, 3, 5), np.float32))
     with pytest.raises(ValueError, match=r"mask of shape \(2, 3\) does not match"):
         layer.forward(np.zeros((2, 4, 4), np.float32), mask=np.ones((2, 3), bool))

@@ -177,19 +177,30 @@ class Huber(Loss):
         return np.clip(p - y, -self.delta, self.delta) / p.shape[-1]
 
 
-class BinaryCrossentropy(Loss):
-    """−(y·log p + (1 − y)·log(1 − p)), mean over the last axis."""
-    name = "binary_crossentropy"
+class _Crossentropy(Loss):
+    """What the cross-entropies share: ``from_logits`` and Keras's ``label_smoothing``, which
+    moves targets towards the uniform distribution over ``_classes(y)`` classes."""
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0,
                  name: str | None = None):
         super().__init__(name)
         self.from_logits, self.label_smoothing = bool(from_logits), float(label_smoothing)
 
+    def _classes(self, y) -> int:
+        return y.shape[-1]
+
     def _smooth(self, y):
         if self.label_smoothing:
-            return y * (1 - self.label_smoothing) + 0.5 * self.label_smoothing
+            return y * (1 - self.label_smoothing) + self.label_smoothing / self._classes(y)
         return y
+
+
+class BinaryCrossentropy(_Crossentropy):
+    """−(y·log p + (1 − y)·log(1 − p)), mean over the last axis."""
+    name = "binary_crossentropy"
+
+    def _classes(self, y) -> int:
+        return 2
 
     def per_sample(self, y, p):
         y = self._smooth(y)
@@ -226,19 +237,9 @@ class BinaryCrossentropy(Loss):
         return y
 
 
-class CategoricalCrossentropy(Loss):
+class CategoricalCrossentropy(_Crossentropy):
     """−Σ y·log(p / Σp) over the last axis (one-hot or soft targets)."""
     name = "categorical_crossentropy"
-
-    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0,
-                 name: str | None = None):
-        super().__init__(name)
-        self.from_logits, self.label_smoothing = bool(from_logits), float(label_smoothing)
-
-    def _smooth(self, y):
-        if self.label_smoothing:
-            return y * (1 - self.label_smoothing) + self.label_smoothing / y.shape[-1]
-        return y
 
     def per_sample(self, y, p):
         y = self._smooth(y)

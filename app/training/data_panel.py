@@ -36,8 +36,14 @@ KINDS = (
     ("csv", "CSV / TSV file", "file", "Tables (*.csv *.tsv *.txt)"),
     ("npz", "NumPy arrays (NPZ / NPY)", "file", "NumPy (*.npz *.npy)"),
     ("idx", "IDX files (MNIST format)", "file", "IDX (*-idx*-ubyte *-idx*-ubyte.gz *.idx)"),
+    ("hdf5", "HDF5 datasets", "file", "HDF5 (*.h5 *.hdf5 *.he5)"),
     ("image_folder", "Image folder (one subfolder per class)", "folder", ""),
+    ("text_folder", "Text folder (one subfolder per class)", "folder", ""),
 )
+# the options the form edits; a stored source's other options (test_fraction, delimiter,
+# skip_bad_files, ...) are kept as they are when the form is applied to the same kind
+FORM_OPTIONS = {"kind", "name", "path", "labels_path", "label", "x_key", "y_key", "target_size",
+                "color_mode", "maxlen", "num_words", "scale", "shape", "one_hot"}
 PREVIEW_SAMPLES = 16
 ERROR_STYLE = "color: #c62828"
 
@@ -53,6 +59,7 @@ class DataPanel(QWidget):
         self.summary = None
         self.source_changed = False      # with `changed`: the source (not just the split) changed
         self._loading = False
+        self._stored: dict = {}          # the project's source as loaded (kept options)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
 
@@ -79,6 +86,15 @@ class DataPanel(QWidget):
         self.label_edit = QLineEdit(src)
         self.label_edit.setPlaceholderText("label column: name or number (last if empty)")
         form.addRow("Label column", self.label_edit)
+        self.keys_edit = QLineEdit(src)
+        self.keys_edit.setPlaceholderText("features, labels: e.g. /images, /labels (auto if empty)")
+        form.addRow("Arrays", self.keys_edit)
+        self.maxlen_edit = QLineEdit(src)
+        self.maxlen_edit.setPlaceholderText("tokens per text, e.g. 200 (texts stay text if empty)")
+        form.addRow("Text length", self.maxlen_edit)
+        self.words_edit = QLineEdit(src)
+        self.words_edit.setPlaceholderText("most frequent words kept, e.g. 10000 (all if empty)")
+        form.addRow("Vocabulary", self.words_edit)
         self.size_edit = QLineEdit(src)
         self.size_edit.setPlaceholderText("e.g. 64, 64 (as found if empty)")
         form.addRow("Image size", self.size_edit)
@@ -153,9 +169,13 @@ class DataPanel(QWidget):
         kind = self.kind()
         bundled = kind == "bundled"
         for widget, shown in ((self.dataset_box, bundled), (self.path_row, not bundled),
-                              (self.labels_edit, kind == "idx"), (self.label_edit, kind == "csv"),
+                              (self.labels_edit, kind in ("idx", "npz")),
+                              (self.label_edit, kind == "csv"),
+                              (self.keys_edit, kind in ("hdf5", "npz")),
                               (self.size_edit, kind == "image_folder"),
                               (self.color_box, kind == "image_folder"),
+                              (self.maxlen_edit, kind == "text_folder"),
+                              (self.words_edit, kind == "text_folder"),
                               (self.scale_edit, not bundled)):
             self.form.setRowVisible(widget, shown)
 
@@ -174,6 +194,8 @@ class DataPanel(QWidget):
         naming the field that cannot be read)."""
         kind = self.kind()
         spec: dict = {"kind": kind}
+        if self._stored.get("kind") == kind:
+            spec.update({k: v for k, v in self._stored.items() if k not in FORM_OPTIONS})
         if kind == "bundled":
             spec["name"] = self.dataset_box.currentText()
         else:
@@ -181,11 +203,26 @@ class DataPanel(QWidget):
             scale = self.scale_edit.text().strip()
             if scale:
                 spec["scale"] = _number(scale, "Scale")
-        if kind == "idx" and self.labels_edit.text().strip():
+        if kind in ("idx", "npz") and self.labels_edit.text().strip():
             spec["labels_path"] = self.labels_edit.text().strip()
         label = self.label_edit.text().strip()
         if kind == "csv" and label:
             spec["label"] = int(label) if label.lstrip("-").isdigit() else label
+        keys = [k.strip() for k in self.keys_edit.text().split(",")]
+        if kind in ("hdf5", "npz") and any(keys):
+            if len(keys) > 2:
+                raise ValueError(f"Arrays: expected the features' name and optionally the "
+                                 f"labels' name, separated by a comma; got "
+                                 f"{self.keys_edit.text()!r}")
+            if keys[0]:
+                spec["x_key"] = keys[0]
+            if len(keys) == 2 and keys[1]:
+                spec["y_key"] = keys[1]
+        if kind == "text_folder":
+            for edit, key, field in ((self.maxlen_edit, "maxlen", "Text length"),
+                                     (self.words_edit, "num_words", "Vocabulary")):
+                if edit.text().strip():
+                    spec[key] = _ints(edit.text(), field, count=1)[0]
         if kind == "image_folder":
             spec["color_mode"] = self.color_box.currentText()
             if self.size_edit.text().strip():
@@ -224,6 +261,7 @@ class DataPanel(QWidget):
         self._clear_summary()
         self.sync_from_project()
         spec = getattr(project, "data_source", None)
+        self._stored = dict(spec or {})
         if spec:
             self._show_source(spec)
 
@@ -252,6 +290,10 @@ class DataPanel(QWidget):
         self.labels_edit.setText(str(spec.get("labels_path") or ""))
         label = spec.get("label", -1)
         self.label_edit.setText("" if label in (None, -1) else str(label))
+        x_key, y_key = spec.get("x_key") or "", spec.get("y_key") or ""
+        self.keys_edit.setText(f"{x_key}, {y_key}" if y_key else x_key)
+        self.maxlen_edit.setText(str(spec.get("maxlen") or ""))
+        self.words_edit.setText(str(spec.get("num_words") or ""))
         self.scale_edit.setText("" if spec.get("scale") is None else f"{spec['scale']:g}")
         self.shape_edit.setText(", ".join(str(d) for d in spec.get("shape") or []))
         self.size_edit.setText(", ".join(str(d) for d in spec.get("target_size") or []))
@@ -300,6 +342,7 @@ class DataPanel(QWidget):
         self._show_summary(summary)
         if store and self.project is not None:
             self.project.data_source = source.to_dict()
+            self._stored = dict(self.project.data_source)
             self.source_changed = True
             self.changed.emit()
         return True
@@ -376,16 +419,17 @@ def _number(text: str, field: str) -> float:
             from None
 
 
-def _ints(text: str, field: str) -> list[int]:
-    """``28, 28, 1`` → [28, 28, 1] (positive whole numbers)."""
+def _ints(text: str, field: str, count: int | None = None) -> list[int]:
+    """``28, 28, 1`` → [28, 28, 1] (positive whole numbers; exactly ``count`` if given)."""
     parts = [p for p in text.replace("x", ",").replace(" ", ",").split(",") if p]
     try:
         values = [int(p) for p in parts]
     except ValueError:
         values = []
-    if not values or any(v < 1 for v in values):
-        raise ValueError(f"{field}: expected positive whole numbers such as 28, 28, 1; "
-                         f"got {text!r}")
+    if not values or any(v < 1 for v in values) or (count is not None and len(values) != count):
+        what = "a positive whole number such as 200" if count == 1 else \
+            "positive whole numbers such as 28, 28, 1"
+        raise ValueError(f"{field}: expected {what}; got {text!r}")
     return values
 
 

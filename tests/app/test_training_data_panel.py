@@ -171,3 +171,62 @@ def test_no_training_settings_disables_the_panel(panel):
     from types import SimpleNamespace
     panel.set_project(SimpleNamespace(graph=GraphDocument(), view={}, path=None))
     assert not panel.isEnabled()
+
+
+def test_hdf5_datasets_by_name(panel, tmp_path):
+    import h5py
+    path = tmp_path / "data.h5"
+    rng = np.random.default_rng(0)
+    with h5py.File(path, "w") as f:
+        f["group/images"] = rng.random((20, 4, 4)).astype("float32")
+        f["group/labels"] = np.arange(20) % 3
+    project = project_for((4, 4), units=3)
+    panel.set_project(project)
+    choose(panel, "hdf5")
+    assert panel.form.isRowVisible(panel.keys_edit) and not panel.form.isRowVisible(panel.size_edit)
+    panel.path_edit.setText(str(path))
+    panel.keys_edit.setText("/group/images, /group/labels")
+    assert panel.load()
+    assert project.data_source["x_key"] == "/group/images"
+    assert project.data_source["y_key"] == "/group/labels"
+    assert panel.summary.count == 20 and len(panel.summary.class_counts) == 3
+    panel.keys_edit.setText("/group/nothing, /group/labels")
+    assert not panel.load()
+    assert "nothing" in panel.message.text()
+    panel.keys_edit.setText("a, b, c")
+    assert not panel.load() and panel.message.text().startswith("Arrays:")
+
+
+def test_text_folder_as_token_ids(panel, tmp_path):
+    for cls, words in (("neg", "bad awful dull"), ("pos", "good great fine")):
+        (tmp_path / cls).mkdir()
+        for i in range(4):
+            (tmp_path / cls / f"{i}.txt").write_text(f"{words} film number {i}", "utf-8")
+    project = project_for((6,), units=2)
+    panel.set_project(project)
+    choose(panel, "text_folder")
+    assert panel.form.isRowVisible(panel.maxlen_edit)
+    panel.path_edit.setText(str(tmp_path))
+    panel.maxlen_edit.setText("6")
+    panel.words_edit.setText("50")
+    assert panel.load()
+    assert project.data_source["maxlen"] == 6 and project.data_source["num_words"] == 50
+    assert panel.summary.class_names == ["neg", "pos"] and panel.summary.sample_shape == (6,)
+    panel.maxlen_edit.setText("6, 7")
+    assert not panel.load() and "Text length" in panel.message.text()
+
+
+def test_options_the_form_does_not_show_are_kept(panel, tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("a;b;label\n" + "".join(f"{i};{i * 2};{i % 2}\n" for i in range(20)))
+    project = project_for((2,), units=2)
+    project.data_source = {"kind": "csv", "path": str(path), "delimiter": ";",
+                           "test_fraction": 0.25, "seed": 7}
+    panel.set_project(project)
+    panel.scale_edit.setText("0.5")
+    assert panel.load()
+    kept = project.data_source
+    assert kept["delimiter"] == ";" and kept["test_fraction"] == 0.25 and kept["seed"] == 7
+    assert kept["scale"] == 0.5
+    choose(panel, "npz")                     # another kind starts from the form alone
+    assert "delimiter" not in panel.source_spec()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import shiboken6
 from PySide6.QtCore import QPointF, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QUndoStack
+from PySide6.QtGui import QAction, QCloseEvent, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -331,9 +331,16 @@ class MainWindow(QMainWindow):
         self.docks["problems"].show()
         self.docks["problems"].raise_()
 
+    def all_actions(self) -> dict[str, QAction]:
+        """The window's actions and the training actions (Train, Pause, ...), by name."""
+        merged = dict(self.actions.actions)
+        for act in getattr(self.training, "actions", []):
+            merged.setdefault("training:" + act.text(), act)
+        return merged
+
     def show_shortcuts(self) -> None:
         from app.help_dialogs import show_shortcuts
-        self._shortcuts_dialog = show_shortcuts(self, self.actions.actions)
+        self._shortcuts_dialog = show_shortcuts(self, self.all_actions())
 
     def show_about(self) -> None:
         from app.help_dialogs import show_about

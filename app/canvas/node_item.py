@@ -160,12 +160,16 @@ class NodeItem(QGraphicsItem):
         small = font("small")
         fm = QFontMetricsF(small)
         p.setFont(small)
+        inner = WIDTH - 20
         for label, value in c.rows:
+            # the value keeps what it needs (up to all but 60 px); the label gets the rest
+            value = fm.elidedText(value, Qt.ElideLeft, inner - 60)
+            room = inner - fm.horizontalAdvance(value) - 6
             p.setPen(QColor(theme.node_dim_text))
-            p.drawText(QRectF(10, y, 70, ROW_H), Qt.AlignVCenter | Qt.AlignLeft, label)
+            p.drawText(QRectF(10, y, room, ROW_H), Qt.AlignVCenter | Qt.AlignLeft,
+                       fm.elidedText(label, Qt.ElideRight, room))
             p.setPen(QColor(theme.node_text))
-            p.drawText(QRectF(78, y, WIDTH - 88, ROW_H), Qt.AlignVCenter | Qt.AlignRight,
-                       fm.elidedText(value, Qt.ElideLeft, WIDTH - 88))
+            p.drawText(QRectF(10, y, inner, ROW_H), Qt.AlignVCenter | Qt.AlignRight, value)
             y += ROW_H
 
         # footer: output shape and parameter count, or the error
@@ -175,11 +179,16 @@ class NodeItem(QGraphicsItem):
             p.drawText(foot, Qt.AlignVCenter | Qt.AlignLeft,
                        fm.elidedText("⚠ " + c.error, Qt.ElideRight, foot.width()))
         else:
+            count = f"{c.params:,} params" if c.params else "no params"
+            shape = c.shape_text or "?"
+            if fm.horizontalAdvance(shape) + fm.horizontalAdvance(count) + 8 > foot.width():
+                count = f"{compact_count(c.params)} params"
+            room = foot.width() - fm.horizontalAdvance(count) - 8
             p.setPen(QColor(theme.node_text))
-            p.drawText(foot, Qt.AlignVCenter | Qt.AlignLeft, c.shape_text or "?")
+            p.drawText(foot, Qt.AlignVCenter | Qt.AlignLeft,
+                       fm.elidedText(shape, Qt.ElideRight, room))
             p.setPen(QColor(theme.node_dim_text))
-            p.drawText(foot, Qt.AlignVCenter | Qt.AlignRight,
-                       f"{c.params:,} params" if c.params else "no params")
+            p.drawText(foot, Qt.AlignVCenter | Qt.AlignRight, count)
 
         # outline: selection beats error beats plain
         if self.isSelected():
@@ -230,3 +239,12 @@ class NodeItem(QGraphicsItem):
     def mouseDoubleClickEvent(self, event) -> None:
         self.scene().node_double_clicked.emit(self.node_id)
         event.accept()
+
+
+def compact_count(n: int) -> str:
+    """1,280,000 → ``1.28M``, 131,584 → ``132k``, 129 → ``129`` (for a crowded footer)."""
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            v = n / size
+            return f"{v:.3g}{unit}"
+    return str(n)

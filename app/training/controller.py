@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.background import run_responsive
 from app.training import run_setup
 from app.training.activations import ActivationPreview
 from app.training.dashboard import TrainingDashboard
@@ -61,6 +62,7 @@ class TrainingController(QObject):
         self._worker_waiting = False          # the worker is parked between batches (paused)
         self._handled: set[int] = set()
         self._arrays: run_setup.DataArrays | None = None     # the data source, read once
+        self._loading_data = False                            # reading it (off the GUI thread)
         self._data: run_setup.TrainingData | None = None     # split of the last run
         self._continue_plots = False
         self._make_actions()
@@ -231,7 +233,7 @@ class TrainingController(QObject):
         return self._start(train=False)
 
     def _start(self, train: bool) -> bool:
-        if self.is_running:
+        if self.is_running or self._loading_data:
             return False
         project = self.project
         if project is None or getattr(project, "training", None) is None:
@@ -244,7 +246,18 @@ class TrainingController(QObject):
                 self._warn("The network cannot train yet", message)
                 return False
             if self._arrays is None:
-                self._arrays = run_setup.load_data_source(project)
+                self._loading_data = True
+                try:
+                    self._arrays = run_responsive(
+                        lambda: run_setup.load_data_source(project), busy=self.dashboard,
+                        status=self.dashboard.set_status, message="Reading the data...")
+                finally:
+                    self._loading_data = False
+                    if self.dashboard.status_label.text() == "Reading the data...":
+                        self.dashboard.set_status("Ready")
+                if self.project is not project:      # the project was closed meanwhile
+                    self._arrays = None
+                    return False
             self._data = run_setup.split_data(self._arrays, project.training.validation_split)
             model, rebuilt = self.session.model_for(project)
             if rebuilt:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.background import run_responsive
 from app.training.metric_plot import TRAIN, theme_colors, themed_plot
 from app.training.sample_grid import SampleGrid
 
@@ -330,9 +331,14 @@ class DataPanel(QWidget):
         except ImportError as e:
             self._show_error(f"Data loading is not available: {e}")
             return False
-        try:
+        def read():
             source = DataSource.from_dict(spec)
-            summary = source.summary(PREVIEW_SAMPLES)
+            return source, source.summary(PREVIEW_SAMPLES)
+
+        try:
+            # a big CSV or image folder takes seconds: read it off the GUI thread
+            source, summary = run_responsive(read, busy=self, message="Reading the data...",
+                                             status=self._show_busy)
         except (DataError, OSError, ValueError, TypeError) as e:
             self._show_error(str(e))
             return False
@@ -348,6 +354,10 @@ class DataPanel(QWidget):
         return True
 
     # ------------------------------------------------------------ summary
+    def _show_busy(self, text: str) -> None:
+        self.message.setStyleSheet("")
+        self.message.setText(text)
+
     def _show_error(self, text: str) -> None:
         self.message.setStyleSheet(ERROR_STYLE)
         self.message.setText(text)

@@ -230,3 +230,30 @@ def test_options_the_form_does_not_show_are_kept(panel, tmp_path):
     assert kept["scale"] == 0.5
     choose(panel, "npz")                     # another kind starts from the form alone
     assert "delimiter" not in panel.source_spec()
+
+
+def test_a_slow_source_is_read_without_freezing_the_window(panel, monkeypatch):
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    from engine.data import DataSource
+    real = DataSource.summary
+
+    def slow(self, *a, **k):
+        time.sleep(0.3)
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(DataSource, "summary", slow)
+    project = project_for((28, 28))
+    panel.set_project(project)
+    choose(panel, "bundled")
+    ticks, enabled = [], []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: (ticks.append(1), enabled.append(panel.isEnabled())))
+    timer.start()
+    assert panel.load()
+    timer.stop()
+    assert len(ticks) >= 20 and not all(enabled) and panel.isEnabled()
+    assert project.data_source["name"] == "mnist"

@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox, QTableWidget
 
 from app.panels.log import LOGGER_NAME
 from tests.app.conftest import node_id
@@ -144,7 +144,12 @@ def test_shortcuts_dialog_lists_the_actions(window):
     assert rows["Duplicate"] == "Ctrl+D"
     assert rows["Auto-layout"] == "Ctrl+L"
     assert "Tab (on the canvas)" in [keys for keys, _ in shortcut_rows(window.actions.actions)]
+    rows = {what: keys for keys, what in shortcut_rows(window.all_actions())}
+    assert rows["Train"] == "F5" and rows["Stop"] == "Shift+F5" and rows["Evaluate"] == "F7"
+    assert rows["Pause"] == "F6" and rows["Duplicate"] == "Ctrl+D"
     window.show_shortcuts()
+    table = window._shortcuts_dialog.findChild(QTableWidget)
+    assert "Train" in [table.item(r, 1).text() for r in range(table.rowCount())]
     assert window._shortcuts_dialog.isVisible()
     window._shortcuts_dialog.close()
 

@@ -61,7 +61,10 @@ def _sniff_delimiter(lines: list[str], path: Path) -> str:
         if path.suffix.lower() == ".tsv" else DELIMITERS
     best, best_fields = ",", 1
     for d in order:
-        counts = {len(r) for r in csv.reader(sample, delimiter=d)}
+        try:
+            counts = {len(r) for r in csv.reader(sample, delimiter=d)}
+        except csv.Error:            # e.g. a stray carriage return: the parse reports it
+            continue
         if len(counts) == 1 and (n := counts.pop()) > 1 and n > best_fields:
             best, best_fields = d, n
     if best_fields > 1:
@@ -94,7 +97,10 @@ def read_table(path, header="auto", delimiter="auto") -> Table:
     path = Path(path)
     if path.is_dir():
         raise DataError("is a folder, not a CSV/TSV file", path)
-    lines = _decode(path).split("\n")
+    text = _decode(path)
+    # "\r\n" (Windows) and "\n" end lines; "\r" alone does only in a file without any "\n"
+    # (classic Mac OS exports, such as Excel's "CSV (Macintosh)")
+    lines = text.split("\n") if "\n" in text or "\r" not in text else text.split("\r")
     lines = [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
     if not any(ln.strip() for ln in lines):
         raise DataError("the file is empty", path)
@@ -114,7 +120,10 @@ def read_table(path, header="auto", delimiter="auto") -> Table:
                 rows.append(row)
                 starts.append(start)
     except csv.Error as e:
-        raise DataError(f"cannot be parsed ({e})", path, previous + 1) from None
+        why = str(e)
+        if "new-line character" in why:
+            why = "a carriage return (\\r) inside an unquoted field; quote the field or remove it"
+        raise DataError(f"cannot be parsed: {why}", path, previous + 1) from None
     if header == "auto":
         has_header = _looks_like_header(rows)
     elif isinstance(header, bool):

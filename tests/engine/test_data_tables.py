@@ -121,3 +121,15 @@ def test_bad_arguments_and_files(tmp_path):
     with pytest.raises(DataError, match="cannot read the file"):
         read_csv(tmp_path / "missing.csv")
     assert read_csv(p, label=None)[1] is None
+
+
+def test_classic_mac_line_endings_and_stray_carriage_returns(tmp_path):
+    path = tmp_path / "mac.csv"
+    path.write_bytes(b"a,b,label\r1,2,0\r3,4,1\r")
+    x, y, _ = read_csv(path, label="label")
+    assert x.tolist() == [[1, 2], [3, 4]] and y.tolist() == [0, 1]
+    path = tmp_path / "cr.csv"
+    path.write_bytes(b"a,b,label\n1,2,0\n3,4\r5,1\n")
+    with pytest.raises(DataError, match=r"line 3: cannot be parsed: a carriage return") as e:
+        read_csv(path, label="label")
+    assert e.value.line == 3

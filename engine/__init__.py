@@ -1,8 +1,11 @@
 """LayerLoom's engine: a Keras-compatible deep-learning API on numpy + numba (no Qt here).
 
 ``from engine.models import Sequential`` / ``from engine.layers import Dense`` mirror
-``keras.models`` / ``keras.layers``; ``engine.Input`` is ``keras.Input``.
+``keras.models`` / ``keras.layers``; ``engine.Input`` is ``keras.Input``. After
+``import engine as keras`` the submodules are attributes as in Keras (``keras.utils.
+to_categorical``, ``keras.preprocessing.sequence.pad_sequences``), imported on first use.
 """
+import importlib
 import os
 
 # After each matrix product OpenBLAS's worker threads spin for 2^28 cycles (~0.1 s) before they
@@ -14,3 +17,13 @@ os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
 from engine.layers.core import Input  # noqa: E402,F401
 
 __version__ = "0.1.0"
+
+_SUBMODULES = ("activations", "backend", "callbacks", "constraints", "data", "datasets",
+               "initializers", "layers", "losses", "metrics", "models", "optimizers",
+               "preprocessing", "regularizers", "utils")
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"engine.{name}")
+    raise AttributeError(f"module 'engine' has no attribute {name!r}")

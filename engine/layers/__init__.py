@@ -5,7 +5,7 @@ their Keras names (and Keras's old aliases), so ``from engine.layers import Dens
 Keras. The family modules imported below are the whole list: there is no other.
 """
 from engine.layers import (conv, core, embedding, merge, normalization, pooling,  # noqa: F401
-                           recurrent, wrappers)  # (registers)
+                           preprocessing, recurrent, wrappers)  # (registers)
 from engine.layers.base import KerasTensor, Layer, deserialize_layer, serialize_layer  # noqa: F401
 from engine.layers.core import Input  # noqa: F401
 from engine.registry import ALIASES, LAYERS

@@ -23,7 +23,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from engine.kernels.rnn_math import OPT, activate, matmul_rows, times_derivative
+from engine.kernels.rnn_math import (OPT, activate, fetch_add, matmul_acc, matmul_rows,
+                                    times_derivative)
 
 
 @njit(**OPT)
@@ -385,3 +386,186 @@ def gru_backward(u1_t, u2_t, rmask, mask, hs, gates, rec_h, dseq, dh, dxw, drec,
                 _add_recurrent_grad(dh, dq, rmask, n0)
             matmul_rows(dzt, u1_t, dhr)
             _add_recurrent_grad(dh, dhr, rmask, n0)
+
+
+# ------------------------------------------------------------------------------ LSTM, fused
+# The layer's path. Unlike lstm_forward/lstm_backward above (which the tests keep as the
+# reference), these also do the input products, so that a whole training step of the layer is
+# two parallel regions with no BLAS call: per step z = [x_t, h_{t-1}·rmask] @ [kernel; U] + b,
+# and in backward [dx_t, dh] = dz_t @ [kernel; U]ᵀ and dW += [x_t, h_{t-1}·rmask]ᵀ·dz_t (in
+# blocks of steps). Blocks of ``rows`` batch rows run the whole time loop; the threads take
+# blocks from a shared counter, so a thread that the OS slows down (a busy machine) takes fewer
+# blocks instead of holding the other one up.
+
+@njit(parallel=True, **OPT)
+def lstm_forward_blocks(x, wu, bias, rmask, mask, hs, cs, gates, act, rec_act, rows, counter,
+                        nworkers):
+    """x: (N, T, d) inputs; wu: (d + u, 4u) = [kernel; recurrent kernel]; bias: (4u,) (zeros
+    without bias); counter: (1,) int64 zero; other arguments as lstm_forward."""
+    n_all, n_steps, d = x.shape
+    g = wu.shape[1]
+    u = g // 4
+    nblocks = (n_all + rows - 1) // rows
+    zero = x.dtype.type(0)
+    for _ in prange(nworkers):
+        tc = np.empty(u, x.dtype)
+        while True:
+            blk = fetch_add(counter, 0)
+            if blk >= nblocks:
+                break
+            n0 = blk * rows
+            nb = min(n_all, n0 + rows) - n0
+            hin = np.empty((nb, d + u), x.dtype)
+            z = np.empty((nb, g), x.dtype)
+            for t in range(n_steps):
+                for r in range(nb):
+                    n = n0 + r
+                    xr = x[n, t]
+                    hp = hs[n, t]
+                    rm = rmask[n]
+                    hr = hin[r]
+                    for j in range(d):
+                        hr[j] = xr[j]
+                    for j in range(u):
+                        hr[d + j] = hp[j] * rm[j]
+                matmul_rows(hin, wu, z)
+                for r in range(nb):
+                    n = n0 + r
+                    gr = gates[n, t]
+                    cp = cs[n, t]
+                    cn = cs[n, t + 1]
+                    hp = hs[n, t]
+                    hn = hs[n, t + 1]
+                    if mask[n, t] == 0:
+                        for j in range(u):
+                            cn[j] = cp[j]
+                            hn[j] = hp[j]
+                        for j in range(g):
+                            gr[j] = zero
+                        continue
+                    zr = z[r]
+                    for j in range(g):
+                        zr[j] += bias[j]
+                    activate(rec_act, zr, 0, 2 * u)
+                    activate(act, zr, 2 * u, 3 * u)
+                    activate(rec_act, zr, 3 * u, g)
+                    for j in range(g):
+                        gr[j] = zr[j]
+                    for j in range(u):
+                        cn[j] = zr[u + j] * cp[j] + zr[j] * zr[2 * u + j]
+                    for j in range(u):
+                        tc[j] = cn[j]
+                    activate(act, tc, 0, u)
+                    for j in range(u):
+                        hn[j] = zr[3 * u + j] * tc[j]
+
+
+@njit(parallel=True, **OPT)
+def lstm_backward_blocks(x, hs, cs, gates, wu_t, rmask, mask, dseq, dh, dc, dz, dx, acc, acc_b,
+                         act, rec_act, rows, tblock, counter):
+    """Backward of lstm_forward_blocks.
+
+    wu_t: (4u, d + u) = [kernel; recurrent kernel]ᵀ when dx is wanted, else (4u, u) = Uᵀ;
+    dx: (N, T, d) out (unused without dx); dz: (N, T, 4u) out, as lstm_backward;
+    acc: (W, d + u, 4u) out: each worker's sum of [x_t, h_{t-1}·rmask]ᵀ·dz_t (their sum is
+    [dkernel; drecurrent]); acc_b: (W, 4u) out: each worker's sum of dz_t (the bias gradient).
+    tblock: steps per weight-gradient product. counter: (1,) int64 zero.
+    """
+    n_all, n_steps, g = gates.shape
+    d = x.shape[2]
+    u = g // 4
+    cols = wu_t.shape[1]
+    off = cols - u           # d when dx is computed, else 0
+    nblocks = (n_all + rows - 1) // rows
+    zero = gates.dtype.type(0)
+    for w in prange(acc.shape[0]):
+        aw = acc[w]
+        bw = acc_b[w]
+        for k in range(aw.shape[0]):
+            for j in range(g):
+                aw[k, j] = zero
+        for j in range(g):
+            bw[j] = zero
+        tc = np.empty(u, gates.dtype)
+        dtc = np.empty(u, gates.dtype)
+        while True:
+            blk = fetch_add(counter, 0)
+            if blk >= nblocks:
+                break
+            n0 = blk * rows
+            nb = min(n_all, n0 + rows) - n0
+            dzt = np.empty((nb, g), gates.dtype)
+            dxh = np.empty((nb, cols), gates.dtype)
+            at = np.empty((d + u, nb * tblock), gates.dtype)
+            dzb = np.empty((nb * tblock, g), gates.dtype)
+            for t in range(n_steps - 1, -1, -1):
+                for r in range(nb):
+                    n = n0 + r
+                    _add_output_grad(dseq, dh, n, t)
+                    dr = dzt[r]
+                    dzo = dz[n, t]
+                    if mask[n, t] == 0:
+                        for j in range(g):
+                            dr[j] = zero
+                            dzo[j] = zero
+                        continue
+                    gr = gates[n, t]
+                    cp = cs[n, t]
+                    cn = cs[n, t + 1]
+                    dhn = dh[n]
+                    dcn = dc[n]
+                    for j in range(u):
+                        tc[j] = cn[j]
+                    activate(act, tc, 0, u)
+                    for j in range(u):
+                        dtc[j] = dhn[j] * gr[3 * u + j]
+                    times_derivative(act, tc, dtc, 0, u)
+                    for j in range(u):
+                        dct = dcn[j] + dtc[j]
+                        dr[j] = dct * gr[2 * u + j]
+                        dr[u + j] = dct * cp[j]
+                        dr[2 * u + j] = dct * gr[j]
+                        dr[3 * u + j] = dhn[j] * tc[j]
+                        dcn[j] = dct * gr[u + j]
+                        dhn[j] = zero
+                    times_derivative(rec_act, gr, dr, 0, 2 * u)
+                    times_derivative(act, gr, dr, 2 * u, 3 * u)
+                    times_derivative(rec_act, gr, dr, 3 * u, g)
+                    for j in range(g):
+                        dzo[j] = dr[j]
+                        bw[j] += dr[j]
+                matmul_rows(dzt, wu_t, dxh)
+                for r in range(nb):
+                    n = n0 + r
+                    dxr = dxh[r]
+                    if off > 0:
+                        dxo = dx[n, t]
+                        for j in range(off):
+                            dxo[j] = dxr[j]
+                    dhn = dh[n]
+                    rm = rmask[n]
+                    for j in range(u):
+                        dhn[j] += dxr[off + j] * rm[j]
+                # weight gradients of the steps t .. t + tblock - 1, once per tblock steps
+                if t % tblock == 0:
+                    t1 = min(t + tblock, n_steps)
+                    s = 0
+                    for r in range(nb):
+                        n = n0 + r
+                        rm = rmask[n]
+                        for tt in range(t, t1):
+                            xr = x[n, tt]
+                            hp = hs[n, tt]
+                            for j in range(d):
+                                at[j, s] = xr[j]
+                            for j in range(u):
+                                at[d + j, s] = hp[j] * rm[j]
+                            dzs = dz[n, tt]
+                            dzd = dzb[s]
+                            for j in range(g):
+                                dzd[j] = dzs[j]
+                            s += 1
+                    if s == nb * tblock:
+                        matmul_acc(at, dzb, aw)
+                    else:
+                        matmul_acc(np.ascontiguousarray(at[:, :s]), dzb[:s], aw)

@@ -14,7 +14,8 @@ import math
 
 import numpy as np
 from numba import njit, types
-from numba.extending import overload
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
 
 OPT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
 
@@ -142,16 +143,22 @@ def matmul_rows(h, w, z):
     of z in L1. Used inside the time loops, where a BLAS call per step would cost a Python
     round trip and, with threads, a synchronization per step.
     """
+    zero = z.dtype.type(0)
+    for n in range(z.shape[0]):
+        zr = z[n]
+        for j in range(zr.shape[0]):
+            zr[j] = zero
+    matmul_acc(h, w, z)
+
+
+@njit(**OPT)
+def matmul_acc(h, w, z):
+    """z += h @ w, like matmul_rows."""
     n_rows, k_dim = h.shape
     g_dim = w.shape[1]
-    zero = z.dtype.type(0)
     n = 0
     while n < n_rows:
         rows = min(4, n_rows - n)
-        for r in range(rows):
-            zr = z[n + r]
-            for j in range(g_dim):
-                zr[j] = zero
         if rows == 4:
             z0 = z[n]
             z1 = z[n + 1]
@@ -193,3 +200,25 @@ def matmul_rows(h, w, z):
                     for j in range(g_dim):
                         zr[j] += a0 * wk[j]
         n += rows
+
+
+@intrinsic
+def fetch_add(typingctx, counter, index):
+    """Atomically: old = counter[index]; counter[index] += 1; return old. counter: 1-D int64.
+
+    The threads of a parallel kernel take work items from a shared counter this way (dynamic
+    scheduling; numba's OpenMP prange splits its range statically).
+    """
+    if not (isinstance(counter, types.Array) and counter.dtype == types.int64
+            and counter.ndim == 1 and isinstance(index, types.Integer)):
+        return None
+    sig = types.int64(counter, index)
+
+    def codegen(context, builder, sig, args):
+        aryty, idxty = sig.args
+        ary = context.make_array(aryty)(context, builder, args[0])
+        idx = context.cast(builder, args[1], idxty, types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [idx])
+        one = context.get_constant(types.int64, 1)
+        return builder.atomic_rmw("add", ptr, one, "seq_cst")
+    return sig, codegen

@@ -147,8 +147,9 @@ class RNNBase(Layer):
         return [out] + [None] * self.n_states if self.return_state else out
 
     # ------------------------------------------------------------------ forward
-    def _prepare(self, x, training: bool, mask):
-        """Checks, step mask, dropout and the input product xw = x·kernel + bias (N, T, G)."""
+    def _prepare(self, x, training: bool, mask, project: bool = True):
+        """Checks, step mask, dropout and the input product xw = x·kernel + bias (N, T, G);
+        without ``project`` the (dropped-out) input itself, (N, T, d) contiguous."""
         x = np.asarray(x)
         if x.ndim != 3:
             raise ValueError(f"{self.where}: expects input of shape (batch, timesteps, "
@@ -182,6 +183,8 @@ class RNNBase(Layer):
                        if training and self.recurrent_dropout > 0
                        else np.ones((n, self.units), dtype))
         self._dropped_state = training and self.recurrent_dropout > 0
+        if not project:
+            return self._xin.reshape(n, t_len, d)
         xw = self._xin @ self.kernel.value
         if self.bias is not None:
             xw += self._input_bias()
@@ -298,29 +301,58 @@ class LSTM(RNNBase):
         if self.bias is not None and self.unit_forget_bias:
             self.bias.value[self.units:2 * self.units] = 1.0
 
+    # Batch rows per block of the time loop, and steps per weight-gradient product (see
+    # engine/kernels/recurrent.py, lstm_forward_blocks).
+    block_rows = 4
+    block_steps = 16
+
     def forward(self, x, training=False, mask=None):
-        xw = self._prepare(x, training, mask)
-        n, t_len, _ = xw.shape
-        hs = self._initial_states(n, t_len, xw.dtype)
-        cs = self._initial_states(n, t_len, xw.dtype)
-        gates = np.empty_like(xw)
-        K.lstm_forward(xw, self.recurrent_kernel.value, self._rmask, self._mask, hs, cs, gates,
-                       self._act, self._rec_act, self._nchunks)
-        self._hs, self._cs, self._gates = hs, cs, gates
+        xin = self._prepare(x, training, mask, project=False)
+        n, t_len, d = xin.shape
+        dtype = xin.dtype
+        hs = self._initial_states(n, t_len, dtype)
+        cs = self._initial_states(n, t_len, dtype)
+        gates = np.empty((n, t_len, 4 * self.units), dtype)
+        wu = np.concatenate([self.kernel.value, self.recurrent_kernel.value])
+        bias = self.bias.value if self.bias is not None else np.zeros(4 * self.units, dtype)
+        K.lstm_forward_blocks(xin, wu, bias, self._rmask, self._mask, hs, cs, gates, self._act,
+                              self._rec_act, self.block_rows, np.zeros(1, np.int64),
+                              self._workers(n))
+        self._x3, self._hs, self._cs, self._gates = xin, hs, cs, gates
         return self._outputs([hs, cs])
+
+    def _workers(self, n: int) -> int:
+        return max(1, min(numba.get_num_threads(), -(-n // self.block_rows)))
 
     def backward(self, dy):
         dtype = self._hs.dtype
         dseq, (dh, dc) = self._output_grads(dy, dtype)
+        n, t_len, d = self._x3.shape
+        u, g = self.units, 4 * self.units
         dz = np.empty_like(self._gates)
-        u_t = np.ascontiguousarray(self.recurrent_kernel.value.T)
-        K.lstm_backward(u_t, self._rmask, self._mask, self._gates, self._cs, dseq, dh, dc, dz,
-                        self._act, self._rec_act, self._nchunks)
-        dz2 = dz.reshape(-1, 4 * self.units)
-        np.matmul(self._state_inputs(self._hs).T, dz2, out=self.recurrent_kernel.grad)
+        if self.need_dx:
+            wu_t = np.ascontiguousarray(
+                np.concatenate([self.kernel.value, self.recurrent_kernel.value]).T)
+            dx = np.empty((n, t_len, d), dtype)
+        else:
+            wu_t = np.ascontiguousarray(self.recurrent_kernel.value.T)
+            dx = np.empty((0, 0, 0), dtype)
+        workers = self._workers(n)
+        acc = np.empty((workers, d + u, g), dtype)
+        acc_b = np.empty((workers, g), dtype)
+        K.lstm_backward_blocks(self._x3, self._hs, self._cs, self._gates, wu_t, self._rmask,
+                               self._mask, dseq, dh, dc, dz, dx, acc, acc_b, self._act,
+                               self._rec_act, self.block_rows, self.block_steps,
+                               np.zeros(1, np.int64))
+        np.sum(acc[:, :d], axis=0, out=self.kernel.grad)
+        np.sum(acc[:, d:], axis=0, out=self.recurrent_kernel.grad)
         if self.bias is not None:
-            np.sum(dz2, axis=0, out=self.bias.grad)
-        return self._input_grads(dz2)
+            np.sum(acc_b, axis=0, out=self.bias.grad)
+        if not self.need_dx:
+            return None
+        if self._dmask is not None:
+            dx *= self._dmask
+        return np.ascontiguousarray(dx[:, ::-1]) if self.go_backwards else dx
 
 
 _GRU_PARAMS = [UNITS, ACTIVATION, RECURRENT_ACTIVATION, USE_BIAS, *INITIALIZERS, *PENALTIES,

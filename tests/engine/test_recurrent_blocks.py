@@ -1,0 +1,146 @@
+"""The LSTM's fused block kernels (lstm_forward_blocks / lstm_backward_blocks) against the
+previous path: x·kernel by one product, the time loop of lstm_forward / lstm_backward, the
+weight gradients by products over all steps (kept here as the reference)."""
+import numpy as np
+import pytest
+
+from engine import backend
+from engine.kernels import recurrent as K
+from engine.layers import LSTM
+
+
+class ReferenceLSTM(LSTM):
+    """LSTM on the reference kernels (the layer's code before the fused kernels)."""
+
+    def forward(self, x, training=False, mask=None):
+        xw = self._prepare(x, training, mask)
+        n, t_len, _ = xw.shape
+        hs = self._initial_states(n, t_len, xw.dtype)
+        cs = self._initial_states(n, t_len, xw.dtype)
+        gates = np.empty_like(xw)
+        K.lstm_forward(xw, self.recurrent_kernel.value, self._rmask, self._mask, hs, cs, gates,
+                       self._act, self._rec_act, self._nchunks)
+        self._hs, self._cs, self._gates = hs, cs, gates
+        return self._outputs([hs, cs])
+
+    def backward(self, dy):
+        dtype = self._hs.dtype
+        dseq, (dh, dc) = self._output_grads(dy, dtype)
+        dz = np.empty_like(self._gates)
+        u_t = np.ascontiguousarray(self.recurrent_kernel.value.T)
+        K.lstm_backward(u_t, self._rmask, self._mask, self._gates, self._cs, dseq, dh, dc, dz,
+                        self._act, self._rec_act, self._nchunks)
+        dz2 = dz.reshape(-1, 4 * self.units)
+        np.matmul(self._state_inputs(self._hs).T, dz2, out=self.recurrent_kernel.grad)
+        if self.bias is not None:
+            np.sum(dz2, axis=0, out=self.bias.grad)
+        return self._input_grads(dz2)
+
+
+def _pair(dtype, **kw):
+    return LSTM(6, **kw), ReferenceLSTM(6, **kw)
+
+
+def _run(layer, weights, x, mask, dy, training, need_dx, dtype):
+    layer.maybe_build((None,) + x.shape[1:])
+    for w, v in zip(layer.weights, weights):
+        w.value = v.astype(dtype).copy()
+        w.grad = np.zeros_like(w.value)
+    layer.need_dx = need_dx
+    y = layer.forward(x, training, mask=mask)
+    dx = layer.backward(dy)
+    return y, dx, [w.grad.copy() for w in layer.weights]
+
+
+CASES = [
+    dict(),
+    dict(return_sequences=True),
+    dict(go_backwards=True),
+    dict(go_backwards=True, return_sequences=True),
+    dict(return_sequences=True, return_state=True),
+    dict(return_sequences=True, zero_output_for_mask=True),
+    dict(use_bias=False),
+    dict(activation="relu", recurrent_activation="hard_sigmoid"),
+]
+
+
+@pytest.mark.parametrize("options", CASES, ids=lambda o: ",".join(f"{k}={v}" for k, v in
+                                                                o.items()) or "last")
+@pytest.mark.parametrize("masked", [False, True], ids=["no_mask", "mask"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(11, 37, 5), (32, 20, 8), (1, 3, 2)],
+                         ids=["odd_batch_odd_steps", "batch32", "tiny"])
+def test_blocks_equal_reference(options, masked, dtype, shape):
+    rng = np.random.default_rng(1)
+    n, t_len, d = shape
+    x = rng.standard_normal(shape).astype(dtype)
+    mask = rng.random((n, t_len)) > 0.3 if masked else None
+    if mask is not None:
+        mask[0, :t_len // 2] = False      # pre-padding
+    new, ref = _pair(dtype, **options)
+    new.maybe_build((None, t_len, d))
+    weights = [w.value * 1.5 for w in new.weights]
+    y_ref = None
+    with backend.floatx_scope("float64" if dtype == np.float64 else "float32"):
+        probe = new.forward(x, mask=mask)
+        dys = ([rng.standard_normal(a.shape).astype(dtype) for a in probe]
+               if isinstance(probe, list) else rng.standard_normal(probe.shape).astype(dtype))
+        y_new, dx_new, g_new = _run(new, weights, x, mask, dys, False, True, dtype)
+        y_ref, dx_ref, g_ref = _run(ref, weights, x, mask, dys, False, True, dtype)
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    for a, b in zip(y_new if isinstance(y_new, list) else [y_new],
+                    y_ref if isinstance(y_ref, list) else [y_ref]):
+        np.testing.assert_allclose(a, b, **tol)
+    np.testing.assert_allclose(dx_new, dx_ref, **tol)
+    for a, b in zip(g_new, g_ref):
+        np.testing.assert_allclose(a, b, **tol)
+
+
+def test_blocks_equal_reference_with_dropout_and_without_dx(monkeypatch):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((9, 21, 4)).astype(np.float32)
+    mask = rng.random((9, 21)) > 0.2
+    fixed = {}
+
+    def fixed_mask(shape, rate, dtype):
+        if shape not in fixed:
+            fixed[shape] = (np.random.default_rng(len(shape)).random(shape) >= rate) / (1 - rate)
+        return fixed[shape].astype(dtype)
+
+    new, ref = _pair(np.float32, dropout=0.3, recurrent_dropout=0.4, return_sequences=True)
+    for layer in (new, ref):
+        monkeypatch.setattr(layer, "_dropout_mask", fixed_mask)
+    new.maybe_build((None, 21, 4))
+    weights = [w.value for w in new.weights]
+    dy = rng.standard_normal((9, 21, 6)).astype(np.float32)
+    for need_dx in (True, False):
+        y_new, dx_new, g_new = _run(new, weights, x, mask, dy, True, need_dx, np.float32)
+        y_ref, dx_ref, g_ref = _run(ref, weights, x, mask, dy, True, need_dx, np.float32)
+        np.testing.assert_allclose(y_new, y_ref, rtol=1e-4, atol=1e-5)
+        if need_dx:
+            np.testing.assert_allclose(dx_new, dx_ref, rtol=1e-4, atol=1e-5)
+        else:
+            assert dx_new is None and dx_ref is None
+        for a, b in zip(g_new, g_ref):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("rows,steps", [(1, 1), (3, 5), (4, 16), (64, 64)])
+def test_block_sizes_do_not_change_results(monkeypatch, rows, steps):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((10, 33, 3))
+    mask = rng.random((10, 33)) > 0.25
+    dy = rng.standard_normal((10, 33, 5))
+    with backend.floatx_scope("float64"):
+        base = LSTM(5, return_sequences=True)
+        base.maybe_build((None, 33, 3))
+        weights = [w.value for w in base.weights]
+        want = _run(base, weights, x, mask, dy, False, True, np.float64)
+        monkeypatch.setattr(LSTM, "block_rows", rows)
+        monkeypatch.setattr(LSTM, "block_steps", steps)
+        layer = LSTM(5, return_sequences=True)
+        got = _run(layer, weights, x, mask, dy, False, True, np.float64)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-12, atol=1e-12)
+    for a, b in zip(got[2], want[2]):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-12)

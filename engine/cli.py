@@ -79,6 +79,7 @@ def _compiled_model(project):
 
 def cmd_train(args) -> None:
     from engine.callbacks import Callback
+    from engine.layers.preprocessing import adapt_normalizations
     from engine.project import RunRecord
     project = _load_project(args.project)
     if args.epochs is not None:
@@ -102,6 +103,14 @@ def cmd_train(args) -> None:
         print("\nstopping after this batch (Ctrl-C again to abort without saving)",
               file=sys.stderr)
 
+    # Normalization layers learn their statistics from the training part (Keras's
+    # validation_split holds out the last samples)
+    xs = data.x_train
+    many = isinstance(xs, (list, tuple))
+    n_fit = int(len(xs[0] if many else xs) * (1 - (t.validation_split or 0.0)))
+    adapted = adapt_normalizations(model, [a[:n_fit] for a in xs] if many else xs[:n_fit])
+    if adapted:
+        print(f"adapted {', '.join(adapted)} to {n_fit:,} training samples", file=sys.stderr)
     old = signal.signal(signal.SIGINT, on_sigint)
     try:
         hist = model.fit(data.x_train, data.y_train, batch_size=t.batch_size, epochs=t.epochs,

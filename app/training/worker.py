@@ -28,6 +28,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from app.training.scoring import EvaluationResult, evaluate_model
 from engine.callbacks import Callback
+from engine.layers.preprocessing import adapt_normalizations
 from engine.metrics import Metric
 
 EMIT_HZ = 10.0
@@ -244,6 +245,10 @@ class TrainingWorker(QObject):
     def _fit(self) -> RunOutcome:
         job, model = self.job, self.job.model
         model.training_error = None
+        adapted = adapt_normalizations(model, job.x)
+        if adapted:
+            self.log_line.emit(f"Adapted {', '.join(adapted)} to the training data (mean and "
+                               f"variance of {len(_first(job.x)):,} samples)")
         model.fit(job.x, job.y, batch_size=job.batch_size, epochs=job.epochs, verbose=0,
                   callbacks=[SignalCallback(self)] + list(job.callbacks),
                   validation_data=job.validation, shuffle=job.shuffle,

@@ -171,7 +171,8 @@ def our_layer_config(class_name: str, config: dict[str, Any], where: str) -> dic
                              f"{class_name!r}, which LayerLoom does not support") from None
     renames = KERAS2_RENAMES.get(spec.type_name, {})
     known = {p.name for p in spec.params} | {"name", "trainable", "dtype", "batch_input_shape",
-                                             "batch_shape", "input_shape", "input_dim"}
+                                             "batch_shape", "input_shape", "input_dim"} | \
+        set(getattr(spec.cls, "extra_config", ()))   # config-only arguments (not in the form)
     out: dict[str, Any] = {}
     for key, value in config.items():
         key = renames.get(key, key)
@@ -241,8 +242,21 @@ def model_from_keras_config(data: dict[str, Any], where: str = "model"):
         conv["inbound_nodes"] = _inbound(e, where)
         ours.append(conv)
     return model_from_config({"class_name": "Functional", "config": {
-        "name": cfg.get("name"), "layers": ours, "input_layers": cfg.get("input_layers"),
-        "output_layers": cfg.get("output_layers")}})
+        "name": cfg.get("name"), "layers": ours,
+        "input_layers": _tensor_refs(cfg.get("input_layers"), "input_layers", where),
+        "output_layers": _tensor_refs(cfg.get("output_layers"), "output_layers", where)}})
+
+
+def _tensor_refs(refs, key: str, where: str) -> list:
+    """Keras 3 writes one input or output as a bare ``[name, node, index]`` and several as a
+    list of them; ours is always the list."""
+    if isinstance(refs, list) and len(refs) == 3 and isinstance(refs[0], str):
+        return [refs]
+    if not isinstance(refs, list) or not all(
+            isinstance(r, list) and len(r) == 3 and isinstance(r[0], str) for r in refs):
+        raise KerasFileError(f"{where}: the model config's '{key}' is not a list of "
+                             f"[layer name, node, tensor] references: {refs!r}")
+    return refs
 
 
 def _open(filepath):

@@ -88,8 +88,9 @@ class Weight:
         if getattr(_dry, "on", False):
             self.value = np.zeros(self.shape, dtype=backend.floatx())
         else:
-            self.value = np.ascontiguousarray(self.initializer(self.shape, backend.floatx()),
-                                              dtype=backend.floatx())
+            # (np.ascontiguousarray would turn a scalar weight's shape () into (1,))
+            self.value = np.array(self.initializer(self.shape, backend.floatx()),
+                                  dtype=backend.floatx(), order="C").reshape(self.shape)
         self.grad = np.zeros(self.shape, dtype=self.value.dtype)
 
     @property

@@ -192,3 +192,21 @@ def test_batch_values_undo_running_means_only_for_means():
     v = batch_values({"loss": 2.0, "auc": 0.5}, {"loss": 1.0, "auc": 0.9}, 20, 10,
                      {"loss"})
     assert v == {"loss": 3.0, "auc": 0.5}
+
+
+def test_a_normalization_layer_is_adapted_to_the_training_data_first(qtbot):
+    from engine.layers import Normalization
+    x, y = _blobs()
+    x = x * 50 + 300                                    # far from zero mean, unit variance
+    model = Sequential([Normalization(input_shape=(4,), name="norm"),
+                        Dense(3, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    rec = Recorder(qtbot, TrainingJob(model, x[:200], y[:200], batch_size=32, epochs=2))
+    assert rec.run().status == "completed"
+    norm = model.layers[0]
+    np.testing.assert_allclose(norm.mean.value, x[:200].mean(0), rtol=1e-5)
+    assert any("Adapted norm to the training data" in line for line in rec.logs)
+    rec = Recorder(qtbot, TrainingJob(model, x[:200], y[:200], batch_size=32, epochs=3,
+                                      initial_epoch=2))
+    rec.run()
+    assert not any("Adapted" in line for line in rec.logs)   # once only

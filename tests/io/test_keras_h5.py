@@ -15,7 +15,8 @@ from engine.registry import LAYERS
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "keras"
 FIXTURES = {"seed_mlp": [], "seed_cnn": [], "conv_bn_pool": [],
             "functional_two_in_two_out": [], "seed_lstm": ["Embedding", "LSTM"],
-            "gru_simplernn": ["GRU", "SimpleRNN"]}
+            "gru_simplernn": ["GRU", "SimpleRNN"],
+            "preprocessing_layers": ["Rescaling", "Normalization"]}
 
 
 @pytest.mark.parametrize("name", FIXTURES)

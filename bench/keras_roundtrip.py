@@ -2,8 +2,9 @@
 
     python -m bench.keras_roundtrip
 
-Saves engine models (MLP, Functional 2-in-2-out, seed CNN, conv/BN/pool, plus recurrent models
-when those layers exist) with ``model.save``, loads each with ``keras.models.load_model`` in the
+Saves engine models (MLP, Functional 2-in-2-out, seed CNN, conv/BN/pool, the seed LSTM with
+masking, Bidirectional GRU + SimpleRNN, and a one-output Functional model with Rescaling and an
+adapted Normalization) with ``model.save``, loads each with ``keras.models.load_model`` in the
 Keras venv (bench/workloads/peers.py), and prints the largest prediction difference per model.
 """
 from __future__ import annotations
@@ -67,6 +68,25 @@ def models():
     for w in bn.layers[1].weights:  # move BN statistics off their defaults
         w.assign(r.uniform(0.5, 1.5, w.shape))
     yield "conv_bn_pool", bn, [r.standard_normal((3, 16, 16, 3))]
+    from engine.layers import (GRU, LSTM, Bidirectional, Embedding, Normalization, Rescaling,
+                               SimpleRNN)
+    lstm = Sequential([Input(shape=(20,), dtype="int32"), Embedding(1000, 16, mask_zero=True),
+                       LSTM(12), Dense(1, activation="sigmoid")])
+    lstm.compile("adam", "binary_crossentropy", metrics=["accuracy"])
+    ids = r.integers(1, 1000, (4, 20))
+    ids[:, :5] = 0                                  # padding, masked
+    yield "seed_lstm", lstm, [ids]
+    rnn = Sequential([Input(shape=(7, 5)), Bidirectional(GRU(6, return_sequences=True)),
+                      SimpleRNN(4), Dense(2)])
+    rnn.compile("adam", "mse")
+    yield "gru_bidirectional", rnn, [r.standard_normal((3, 7, 5))]
+    pixels = Input(shape=(8, 8, 3), name="pixels")
+    norm = Normalization(name="norm")
+    norm.adapt(r.integers(0, 256, (20, 8, 8, 3)) / 255.0)
+    h = Flatten()(Conv2D(4, 3, activation="relu")(norm(Rescaling(1 / 255)(pixels))))
+    pre = Model(pixels, Dense(3, activation="softmax", name="probs")(h))
+    pre.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    yield "rescaling_normalization", pre, [r.integers(0, 256, (4, 8, 8, 3)).astype(float)]
 
 
 def main() -> None:

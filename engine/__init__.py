@@ -23,7 +23,12 @@ _SUBMODULES = ("activations", "backend", "callbacks", "constraints", "data", "da
                "preprocessing", "regularizers", "utils")
 
 
+_MODEL_NAMES = ("Sequential", "Model", "load_model", "model_from_json")
+
+
 def __getattr__(name: str):
     if name in _SUBMODULES:
         return importlib.import_module(f"engine.{name}")
+    if name in _MODEL_NAMES:               # keras.Sequential, keras.Model, keras.models.load_model
+        return getattr(importlib.import_module("engine.models"), name)
     raise AttributeError(f"module 'engine' has no attribute {name!r}")

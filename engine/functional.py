@@ -22,6 +22,8 @@ class Step:
     outputs: list[int]         # tensor slots written
     multi_in: bool             # forward gets a list
     multi_out: bool            # forward returns a list
+    pool: Layer | None = None  # training runs this layer and the next one (a pool) as one kernel
+    prepooled: bool = False    # this pool was done by the step before it (when training)
 
 
 class NonFiniteError(FloatingPointError):
@@ -103,6 +105,13 @@ class Plan:
         for s in self.steps:
             if hasattr(s.layer, "need_dx"):
                 s.layer.need_dx = not all(i in model_inputs for i in s.inputs)
+        # Conv2D(relu) → MaxPooling2D(2×2) trains as one kernel (Conv2D.fuse_pool) when the pool
+        # is the only reader of the conv's output; inference runs both layers as written.
+        for a, b in zip(self.steps, self.steps[1:]):
+            if (hasattr(a.layer, "fuse_pool") and not self.uses_masks and b.inputs == a.outputs
+                    and len(a.outputs) == 1 and self.consumers[a.outputs[0]] == 1
+                    and a.outputs[0] not in self.output_slots and a.layer.fuse_pool(b.layer)):
+                a.pool, b.prepooled = b.layer, True
 
     # ------------------------------------------------------------------ forward
     def forward(self, xs: list[np.ndarray], training: bool, check_finite: bool = False,
@@ -125,6 +134,10 @@ class Plan:
                 for o in step.outputs:
                     masks[o] = out_mask[step.outputs.index(o)] if isinstance(out_mask, list) \
                         else out_mask
+            elif training and step.pool is not None:
+                y = layer.forward_pooled(x, step.pool)
+            elif training and step.prepooled:
+                y = x
             else:
                 y = layer.forward(x, training)
             ys = y if step.multi_out else [y]

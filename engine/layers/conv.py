@@ -9,11 +9,14 @@ import numpy as np
 
 from engine import activations
 from engine.kernels.conv import (bias_relu_grad, col2im, conv_direct_dw, conv_direct_dx,
-                                 conv_direct_forward, conv_output_size, im2col)
+                                 conv_direct_forward, conv_output_size, conv_relu_pool_backward,
+                                 conv_relu_pool_forward, im2col)
 
 # Up to this many taps (KH·KW·Cin) a direct numba loop beats im2col + sgemm (measured on the
 # seed CNN's 3×3×1 first layer: 4.0 ms im2col + 4.9 ms sgemm + 0.9 ms relu → 1.6 ms direct).
 DIRECT_MAX_TAPS = 32
+# batch slices of the fused conv + pool backward, each with its own partial weight gradients
+_NCHUNKS = 8
 from engine.layers.base import Layer
 from engine.layers.core import ACTIVATION_PARAM, USE_BIAS_PARAM, weight_params
 from engine.registry import Param, register
@@ -115,6 +118,45 @@ class _Conv(Layer):
         out, _ = self._out_sizes(input_shape[1:-1])
         return (input_shape[0],) + tuple(out[2 - self.rank:]) + (self.filters,)
 
+    def fuse_pool(self, pool) -> bool:
+        """Whether training may run this layer and ``pool`` (the next layer, the only one reading
+        its output) as one kernel (:func:`conv_relu_pool_forward`): a relu direct convolution
+        (few taps) followed by a 2×2 max pool with stride 2, 'valid'. The 13×13×32 pooled output
+        of the seed CNN is all that is stored, not the 26×26×32 conv output."""
+        from engine.layers.pooling import MaxPooling2D
+        kh, kw, cin, _ = self.kernel.value.shape if self.rank == 2 else (0, 0, 0, 0)
+        return (self.rank == 2 and self._act.name == "relu" and kh * kw * cin <= DIRECT_MAX_TAPS
+                and isinstance(pool, MaxPooling2D) and pool.padding == "valid"
+                and pool._geometry() == ((2, 2), (2, 2)))
+
+    def forward_pooled(self, x, pool):
+        """Training forward of this layer and ``pool`` together (see :meth:`fuse_pool`): returns
+        the pool's output; :meth:`backward` then takes the gradient of the pool's output."""
+        x4 = np.ascontiguousarray(x)
+        n, h, w, c = x4.shape
+        (kh, kw), (sh, sw), (dh, dw) = self._geometry()
+        (oh, ow), (ph, pw) = self._out_sizes((h, w))
+        kernel4 = self.kernel.value.reshape((kh, kw, c, self.filters))
+        bias = self.bias.value if self.bias is not None else \
+            np.zeros(self.filters, dtype=x4.dtype)
+        out = np.empty((n, oh // 2, ow // 2, self.filters), dtype=x4.dtype)
+        code = np.empty(out.shape, dtype=np.uint8)
+        conv_relu_pool_forward(x4, kernel4, bias, sh, sw, dh, dw, ph, pw, out, code)
+        self._cache = ("pooled", x4, out, code, (sh, sw, dh, dw, ph, pw))
+        pool._prepooled = True
+        return out
+
+    def _backward_pooled(self, dy):
+        _, x4, out, code, (sh, sw, dh, dw, ph, pw) = self._cache
+        c, f = x4.shape[-1], self.filters
+        kernel4 = self.kernel.value.reshape(self.kernel_size + (c, f))
+        db = self.bias.grad if self.bias is not None else np.empty(f, dtype=x4.dtype)
+        dx = np.empty(x4.shape if self.need_dx else (1, 1, 1, 1), dtype=x4.dtype)
+        conv_relu_pool_backward(x4, kernel4, np.ascontiguousarray(dy), out, code, sh, sw, dh, dw,
+                                ph, pw, min(_NCHUNKS, x4.shape[0]),
+                                self.kernel.grad.reshape(kernel4.shape), db, self.need_dx, dx)
+        return dx if self.need_dx else None
+
     def forward(self, x, training=False):
         x4 = x[:, None] if self.rank == 1 else x
         if self.padding == "causal":
@@ -154,6 +196,8 @@ class _Conv(Layer):
 
     def backward(self, dy):
         # z = cols·W + b:  dW = colsᵀ·dz,  db = Σ dz,  dcols = dz·Wᵀ,  dx = col2im(dcols)
+        if self._cache[0] == "pooled":
+            return self._backward_pooled(dy)
         shape4, cols, z, y, mode, geo = self._cache
         f = self.filters
         dy2 = np.ascontiguousarray(dy).reshape(-1, f)

@@ -133,3 +133,95 @@ def test_fast_2x2_pool_matches_generic_on_odd_sizes():
                     ref[b, 2 * i + k // 2, 2 * j + k % 2, c] = dy[b, i, j, c]
                     assert y[b, i, j, c] == win.max()
     np.testing.assert_array_equal(dx_fast, ref)
+
+
+def _train_grads(model, x, y, fused: bool):
+    """One training forward + backward; returns (loss, flat weight gradients)."""
+    plan = model._plan
+    if not fused:
+        for s in plan.steps:
+            s.pool, s.prepooled = None, False
+    model._resolve_compile()
+    model._bind_parameters()
+    xs, ys, sw = model._prepare_xy(x, y)
+    loss, _, grads = model._compute_loss_and_grads(xs, ys, sw)
+    plan.backward(grads)
+    return loss, model._grads.copy()
+
+
+@pytest.mark.parametrize("first, conv", [
+    (None, dict(filters=4, kernel_size=3)),
+    (None, dict(filters=5, kernel_size=3, padding="same", use_bias=False)),
+    (None, dict(filters=3, kernel_size=(2, 3), strides=2)),
+    (None, dict(filters=4, kernel_size=3, dilation_rate=2, padding="same")),
+    (dict(filters=2, kernel_size=1), dict(filters=4, kernel_size=3)),     # needs its dx
+    (dict(filters=3, kernel_size=2), dict(filters=17, kernel_size=3, padding="same")),
+])
+def test_fused_conv_relu_pool_matches_the_layers(first, conv):
+    """Training runs Conv2D(relu) → MaxPooling2D(2) as one kernel; its loss and every weight
+    gradient (through the conv's input gradient when a layer precedes it) equal the unfused
+    layers', on odd sizes too."""
+    rng = np.random.default_rng(3)
+
+    def build():
+        layers = [Input((11, 9, 2))]
+        if first:
+            layers.append(Conv2D(**first))
+        layers += [Conv2D(activation="relu", **conv), MaxPooling2D(), Flatten(),
+                   Dense(3, activation="softmax")]
+        m = Sequential(layers)
+        m.compile("sgd", "sparse_categorical_crossentropy")
+        return m
+
+    a, b = build(), build()
+    b.set_weights(a.get_weights())
+    assert [s.pool is not None for s in a._plan.steps].count(True) == 1
+    x = rng.standard_normal((6, 11, 9, 2)).astype(np.float32)
+    y = rng.integers(0, 3, 6)
+    la, ga = _train_grads(a, x, y, fused=True)
+    lb, gb = _train_grads(b, x, y, fused=False)
+    assert la == pytest.approx(lb, rel=1e-6)
+    np.testing.assert_allclose(ga, gb, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(a.predict(x, verbose=0), b.predict(x, verbose=0), rtol=1e-6)
+
+
+def test_conv_pool_fusion_only_where_it_is_exact():
+    """No fusion when the conv's output is read elsewhere, the activation is not relu or the
+    pool is not 2×2/2 'valid'."""
+    def fused(layers):
+        m = Sequential([Input((8, 8, 1))] + layers)
+        return any(s.pool is not None for s in m._plan.steps)
+
+    assert fused([Conv2D(2, 3, activation="relu"), MaxPooling2D()])
+    assert not fused([Conv2D(2, 3, activation="tanh"), MaxPooling2D()])
+    assert not fused([Conv2D(2, 3, activation="relu"), MaxPooling2D(3)])
+    assert not fused([Conv2D(2, 3, activation="relu"), MaxPooling2D(padding="same")])
+    assert not fused([Conv2D(2, 3, activation="relu"), AveragePooling2D()])
+    assert not fused([Conv2D(8, 3), Conv2D(2, 3, activation="relu"), MaxPooling2D()])  # 72 taps
+    inp = Input((8, 8, 1))
+    c = Conv2D(2, 3, activation="relu")(inp)
+    from engine.layers import Add
+    from engine.models import Model
+    out = Add()([MaxPooling2D()(c), MaxPooling2D()(c)])
+    assert not any(s.pool is not None for s in Model(inp, out)._plan.steps)
+
+
+def test_first_layer_skips_its_input_gradient_without_changing_weight_gradients():
+    """The layer reading the model input computes no dx; its weight gradients are unchanged."""
+    rng = np.random.default_rng(4)
+
+    def build():
+        m = Sequential([Input((7, 7, 3)), Conv2D(4, 3, activation="relu"), Flatten(),
+                        Dense(2, activation="softmax")])
+        m.compile("sgd", "sparse_categorical_crossentropy")
+        return m
+
+    a, b = build(), build()
+    b.set_weights(a.get_weights())
+    assert a._plan.steps[0].layer.need_dx is False
+    b._plan.steps[0].layer.need_dx = True
+    x = rng.standard_normal((4, 7, 7, 3)).astype(np.float32)
+    y = rng.integers(0, 2, 4)
+    _, ga = _train_grads(a, x, y, fused=True)
+    _, gb = _train_grads(b, x, y, fused=True)
+    np.testing.assert_array_equal(ga, gb)

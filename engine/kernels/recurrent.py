@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from engine.kernels.rnn_math import (OPT, activate, fetch_add, matmul_acc, matmul_rows,
+from engine.kernels.rnn_math import (OPT, activate, fetch_add, matmul_acc_tn, matmul_rows,
                                     times_derivative)
 
 
@@ -461,15 +461,16 @@ def lstm_forward_blocks(x, wu, bias, rmask, mask, hs, cs, gates, act, rec_act, r
 
 
 @njit(parallel=True, **OPT)
-def lstm_backward_blocks(x, hs, cs, gates, wu_t, rmask, mask, dseq, dh, dc, dz, dx, acc, acc_b,
+def lstm_backward_blocks(x, hs, cs, gates, wu_t, rmask, mask, dseq, dh, dc, dx, acc, acc_b,
                          act, rec_act, rows, tblock, counter):
     """Backward of lstm_forward_blocks.
 
     wu_t: (4u, d + u) = [kernel; recurrent kernel]ᵀ when dx is wanted, else (4u, u) = Uᵀ;
-    dx: (N, T, d) out (unused without dx); dz: (N, T, 4u) out, as lstm_backward;
-    acc: (W, d + u, 4u) out: each worker's sum of [x_t, h_{t-1}·rmask]ᵀ·dz_t (their sum is
-    [dkernel; drecurrent]); acc_b: (W, 4u) out: each worker's sum of dz_t (the bias gradient).
-    tblock: steps per weight-gradient product. counter: (1,) int64 zero.
+    dx: (N, T, d) out (unused without dx); acc: (W, d + u, 4u) out: each worker's sum of
+    [x_t, h_{t-1}·rmask]ᵀ·dz_t, dz_t the gradient of the gate pre-activations (the sum over
+    workers is [dkernel; drecurrent]); acc_b: (W, 4u) out: each worker's sum of dz_t (the
+    bias gradient). The weight-gradient product runs once per ``tblock`` steps, on the steps'
+    inputs and dz gathered in a block buffer. counter: (1,) int64 zero.
     """
     n_all, n_steps, g = gates.shape
     d = x.shape[2]
@@ -496,14 +497,17 @@ def lstm_backward_blocks(x, hs, cs, gates, wu_t, rmask, mask, dseq, dh, dc, dz, 
             nb = min(n_all, n0 + rows) - n0
             dzt = np.empty((nb, g), gates.dtype)
             dxh = np.empty((nb, cols), gates.dtype)
-            at = np.empty((d + u, nb * tblock), gates.dtype)
-            dzb = np.empty((nb * tblock, g), gates.dtype)
+            # row r·tblock + t % tblock: row r of the block at step t. Zeros in the slots of
+            # steps past the end (the first, partial block of steps).
+            a_in = np.zeros((nb * tblock, d + u), gates.dtype)
+            dzb = np.zeros((nb * tblock, g), gates.dtype)
             for t in range(n_steps - 1, -1, -1):
+                slot = t % tblock
                 for r in range(nb):
                     n = n0 + r
                     _add_output_grad(dseq, dh, n, t)
                     dr = dzt[r]
-                    dzo = dz[n, t]
+                    dzo = dzb[r * tblock + slot]
                     if mask[n, t] == 0:
                         for j in range(g):
                             dr[j] = zero
@@ -546,26 +550,13 @@ def lstm_backward_blocks(x, hs, cs, gates, wu_t, rmask, mask, dseq, dh, dc, dz, 
                     rm = rmask[n]
                     for j in range(u):
                         dhn[j] += dxr[off + j] * rm[j]
-                # weight gradients of the steps t .. t + tblock - 1, once per tblock steps
-                if t % tblock == 0:
-                    t1 = min(t + tblock, n_steps)
-                    s = 0
-                    for r in range(nb):
-                        n = n0 + r
-                        rm = rmask[n]
-                        for tt in range(t, t1):
-                            xr = x[n, tt]
-                            hp = hs[n, tt]
-                            for j in range(d):
-                                at[j, s] = xr[j]
-                            for j in range(u):
-                                at[d + j, s] = hp[j] * rm[j]
-                            dzs = dz[n, tt]
-                            dzd = dzb[s]
-                            for j in range(g):
-                                dzd[j] = dzs[j]
-                            s += 1
-                    if s == nb * tblock:
-                        matmul_acc(at, dzb, aw)
-                    else:
-                        matmul_acc(np.ascontiguousarray(at[:, :s]), dzb[:s], aw)
+                    # the inputs of this step's products, for the weight gradient
+                    ar = a_in[r * tblock + slot]
+                    xr = x[n, t]
+                    hp = hs[n, t]
+                    for j in range(d):
+                        ar[j] = xr[j]
+                    for j in range(u):
+                        ar[d + j] = hp[j] * rm[j]
+                if slot == 0:
+                    matmul_acc_tn(a_in, dzb, aw)

@@ -202,6 +202,58 @@ def matmul_acc(h, w, z):
         n += rows
 
 
+@njit(**OPT)
+def matmul_acc_tn(a, w, z):
+    """z += aᵀ @ w. a: (k, n), w: (k, g), z: (n, g), all C-contiguous (a read transposed, four
+    values of a row at a time, so that a needs no transposed copy)."""
+    k_dim, n_rows = a.shape
+    g_dim = w.shape[1]
+    n = 0
+    while n < n_rows:
+        rows = min(4, n_rows - n)
+        if rows == 4:
+            z0 = z[n]
+            z1 = z[n + 1]
+            z2 = z[n + 2]
+            z3 = z[n + 3]
+            k = 0
+            while k + 4 <= k_dim:
+                a0, a1, a2, a3 = a[k, n], a[k, n + 1], a[k, n + 2], a[k, n + 3]
+                b0, b1, b2, b3 = a[k + 1, n], a[k + 1, n + 1], a[k + 1, n + 2], a[k + 1, n + 3]
+                c0, c1, c2, c3 = a[k + 2, n], a[k + 2, n + 1], a[k + 2, n + 2], a[k + 2, n + 3]
+                d0, d1, d2, d3 = a[k + 3, n], a[k + 3, n + 1], a[k + 3, n + 2], a[k + 3, n + 3]
+                w0 = w[k]
+                w1 = w[k + 1]
+                w2 = w[k + 2]
+                w3 = w[k + 3]
+                for j in range(g_dim):
+                    p, q, s, t = w0[j], w1[j], w2[j], w3[j]
+                    z0[j] += a0 * p + b0 * q + c0 * s + d0 * t
+                    z1[j] += a1 * p + b1 * q + c1 * s + d1 * t
+                    z2[j] += a2 * p + b2 * q + c2 * s + d2 * t
+                    z3[j] += a3 * p + b3 * q + c3 * s + d3 * t
+                k += 4
+            while k < k_dim:
+                a0, a1, a2, a3 = a[k, n], a[k, n + 1], a[k, n + 2], a[k, n + 3]
+                wk = w[k]
+                for j in range(g_dim):
+                    p = wk[j]
+                    z0[j] += a0 * p
+                    z1[j] += a1 * p
+                    z2[j] += a2 * p
+                    z3[j] += a3 * p
+                k += 1
+        else:
+            for r in range(rows):
+                zr = z[n + r]
+                for k in range(k_dim):
+                    a0 = a[k, n + r]
+                    wk = w[k]
+                    for j in range(g_dim):
+                        zr[j] += a0 * wk[j]
+        n += rows
+
+
 @intrinsic
 def fetch_add(typingctx, counter, index):
     """Atomically: old = counter[index]; counter[index] += 1; return old. counter: 1-D int64.

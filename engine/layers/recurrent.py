@@ -329,7 +329,6 @@ class LSTM(RNNBase):
         dseq, (dh, dc) = self._output_grads(dy, dtype)
         n, t_len, d = self._x3.shape
         u, g = self.units, 4 * self.units
-        dz = np.empty_like(self._gates)
         if self.need_dx:
             wu_t = np.ascontiguousarray(
                 np.concatenate([self.kernel.value, self.recurrent_kernel.value]).T)
@@ -341,7 +340,7 @@ class LSTM(RNNBase):
         acc = np.empty((workers, d + u, g), dtype)
         acc_b = np.empty((workers, g), dtype)
         K.lstm_backward_blocks(self._x3, self._hs, self._cs, self._gates, wu_t, self._rmask,
-                               self._mask, dseq, dh, dc, dz, dx, acc, acc_b, self._act,
+                               self._mask, dseq, dh, dc, dx, acc, acc_b, self._act,
                                self._rec_act, self.block_rows, self.block_steps,
                                np.zeros(1, np.int64))
         np.sum(acc[:, :d], axis=0, out=self.kernel.grad)

@@ -8,10 +8,10 @@ import pytest
 from engine import Input
 from engine.io.weights import read_weights_group
 from engine.layers import (Activation, AveragePooling1D, AveragePooling2D, BatchNormalization,
-                           Conv1D, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling1D,
-                           GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
-                           LayerNormalization, MaxPooling1D, MaxPooling2D, UpSampling2D,
-                           ZeroPadding2D)
+                           Conv1D, Conv2D, Cropping2D, Dense, Dropout, Flatten,
+                           GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
+                           GlobalMaxPooling2D, LayerNormalization, MaxPooling1D, MaxPooling2D,
+                           UpSampling2D, ZeroPadding2D)
 from engine.models import Sequential
 from tests.gradcheck import check_layer
 
@@ -51,6 +51,7 @@ def test_same_padding_output_sizes_match_tensorflow():
     lambda: AveragePooling2D(), lambda: AveragePooling2D((2, 3), padding="same"),
     lambda: GlobalAveragePooling2D(), lambda: GlobalMaxPooling2D(),
     lambda: ZeroPadding2D(((1, 0), (2, 1))), lambda: UpSampling2D((2, 3)),
+    lambda: UpSampling2D((3, 2), interpolation="bilinear"), lambda: Cropping2D(((1, 0), (0, 2))),
     lambda: BatchNormalization(), lambda: LayerNormalization(),
 ])
 def test_image_layer_gradients(layer):
@@ -225,3 +226,14 @@ def test_first_layer_skips_its_input_gradient_without_changing_weight_gradients(
     _, ga = _train_grads(a, x, y, fused=True)
     _, gb = _train_grads(b, x, y, fused=True)
     np.testing.assert_array_equal(ga, gb)
+
+
+def test_cropping_that_leaves_nothing_is_refused():
+    with pytest.raises(ValueError, match=r"'cropping' removes 5 of the input's 5 height"):
+        Sequential([Input((5, 6, 1)), Cropping2D(((2, 3), (0, 0)))])
+
+
+def test_bilinear_upsampling_interpolates_between_pixels():
+    x = np.array([0.0, 4.0], np.float32).reshape(1, 1, 2, 1)
+    y = UpSampling2D((1, 2), interpolation="bilinear")(x)
+    np.testing.assert_allclose(y.ravel(), [0, 1, 3, 4])   # edges clamped, half-pixel centres

@@ -16,7 +16,8 @@ FIX = Path(__file__).resolve().parents[1] / "fixtures" / "keras"
 FIXTURES = {"seed_mlp": [], "seed_cnn": [], "conv_bn_pool": [],
             "functional_two_in_two_out": [], "seed_lstm": ["Embedding", "LSTM"],
             "gru_simplernn": ["GRU", "SimpleRNN"],
-            "preprocessing_layers": ["Rescaling", "Normalization"]}
+            "preprocessing_layers": ["Rescaling", "Normalization"],
+            "reshaping_layers": ["UpSampling2D", "Cropping2D"]}
 
 
 @pytest.mark.parametrize("name", FIXTURES)

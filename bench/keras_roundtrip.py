@@ -3,8 +3,9 @@
     python -m bench.keras_roundtrip
 
 Saves engine models (MLP, Functional 2-in-2-out, seed CNN, conv/BN/pool, the seed LSTM with
-masking, Bidirectional GRU + SimpleRNN, and a one-output Functional model with Rescaling and an
-adapted Normalization) with ``model.save``, loads each with ``keras.models.load_model`` in the
+masking, Bidirectional GRU + SimpleRNN, a one-output Functional model with Rescaling and an
+adapted Normalization, an autoencoder with Conv2DTranspose, Cropping2D and bilinear
+UpSampling2D) with ``model.save``, loads each with ``keras.models.load_model`` in the
 Keras venv (bench/workloads/peers.py), and prints the largest prediction difference per model.
 """
 from __future__ import annotations
@@ -87,6 +88,14 @@ def models():
     pre = Model(pixels, Dense(3, activation="softmax", name="probs")(h))
     pre.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     yield "rescaling_normalization", pre, [r.integers(0, 256, (4, 8, 8, 3)).astype(float)]
+    from engine.layers import Conv2DTranspose, Cropping2D, UpSampling2D
+    auto = Sequential([Input(shape=(12, 12, 1)), Conv2D(8, 3, strides=2, padding="same",
+                                                         activation="relu"),
+                       Conv2DTranspose(4, 3, strides=2, padding="same", activation="relu"),
+                       Cropping2D(((1, 1), (2, 0))), UpSampling2D(2, interpolation="bilinear"),
+                       Conv2DTranspose(1, 3, output_padding=None, activation="sigmoid")])
+    auto.compile("adam", "binary_crossentropy")
+    yield "autoencoder_transpose", auto, [r.random((3, 12, 12, 1))]
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ import pytest
 from engine import Input
 from engine.io.weights import read_weights_group
 from engine.layers import (Activation, AveragePooling1D, AveragePooling2D, BatchNormalization,
-                           Conv1D, Conv2D, Cropping2D, Dense, Dropout, Flatten,
+                           Conv1D, Conv2D, Conv2DTranspose, Cropping2D, Dense, Dropout, Flatten,
                            GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
                            GlobalMaxPooling2D, LayerNormalization, MaxPooling1D, MaxPooling2D,
                            UpSampling2D, ZeroPadding2D)
@@ -237,3 +237,36 @@ def test_bilinear_upsampling_interpolates_between_pixels():
     x = np.array([0.0, 4.0], np.float32).reshape(1, 1, 2, 1)
     y = UpSampling2D((1, 2), interpolation="bilinear")(x)
     np.testing.assert_allclose(y.ravel(), [0, 1, 3, 4])   # edges clamped, half-pixel centres
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(filters=3, kernel_size=3, strides=2, padding="same"),
+    dict(filters=2, kernel_size=(3, 2), strides=(2, 3), activation="tanh"),
+    dict(filters=2, kernel_size=3, strides=2, padding="same", output_padding=1),
+    dict(filters=2, kernel_size=3, strides=2, padding="same", output_padding=(0, 1)),
+    dict(filters=3, kernel_size=3, dilation_rate=2, use_bias=False),
+])
+def test_conv2d_transpose_gradients(kwargs):
+    check_layer(Conv2DTranspose(**kwargs), r.standard_normal((2, 4, 3, 2)))
+
+
+def test_conv2d_transpose_is_the_adjoint_of_conv2d():
+    # <conv(x), y> == <x, conv_transpose(y)> with the same kernel and no bias
+    x = r.standard_normal((2, 8, 6, 3)).astype(np.float32)
+    conv = Conv2D(4, 3, strides=2, padding="same", use_bias=False)
+    y = conv(x)
+    up = Conv2DTranspose(3, 3, strides=2, padding="same", use_bias=False)
+    up(np.zeros_like(y))
+    up.kernel.assign(conv.kernel.value)             # (3, 3, 3, 4): (kh, kw, filters, in)
+    g = r.standard_normal(y.shape).astype(np.float32)
+    back = up(g)
+    assert back.shape == x.shape
+    assert np.sum(y * g) == pytest.approx(np.sum(x * back), rel=1e-4)
+
+
+def test_conv2d_transpose_bad_output_padding():
+    with pytest.raises(ValueError, match="'output_padding' .* must be smaller than the strides"):
+        Conv2DTranspose(2, 3, strides=2, output_padding=2)
+    with pytest.raises(ValueError, match="gives an output of 6 pixels, which a stride-2 "):
+        Sequential([Input((4, 4, 1)), Conv2DTranspose(1, 2, strides=2, padding="same",
+                                                      output_padding=0)])

@@ -17,7 +17,8 @@ FIXTURES = {"seed_mlp": [], "seed_cnn": [], "conv_bn_pool": [],
             "functional_two_in_two_out": [], "seed_lstm": ["Embedding", "LSTM"],
             "gru_simplernn": ["GRU", "SimpleRNN"],
             "preprocessing_layers": ["Rescaling", "Normalization"],
-            "reshaping_layers": ["UpSampling2D", "Cropping2D"]}
+            "reshaping_layers": ["UpSampling2D", "Cropping2D"],
+            "conv_transpose": ["Conv2DTranspose"]}
 
 
 @pytest.mark.parametrize("name", FIXTURES)

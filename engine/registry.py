@@ -270,8 +270,11 @@ def serialize_value(p: Param, value: Any) -> Any:
         return None
     if p.kind in ("ints", "shape", "axis") and isinstance(value, tuple):
         return list(value)
-    if p.kind == "pairs":
-        return [list(v) for v in value]
+    if p.kind == "pairs":       # n, (rows, cols) or ((top, bottom), (left, right)) as given
+        if isinstance(value, numbers.Integral):
+            return int(value)
+        return [int(v) if isinstance(v, numbers.Integral) else [int(u) for u in v]
+                for v in value]
     if p.kind == "activation":
         from engine import activations
         return activations.serialize(value)

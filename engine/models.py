@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from engine import backend
+from engine import data_adapter as da
 from engine.functional import Plan
 from engine.layers.base import KerasTensor, Layer, Weight, deserialize_layer, unique_name
 from engine.layers.core import InputLayer
@@ -316,7 +317,17 @@ class Sequential(Model):
             return
         if not self._stack:
             raise ValueError(f"Sequential '{self.name}' has no layers; add some with model.add()")
-        arr = np.asarray(x[0] if isinstance(x, (list, tuple)) else x)
+        # A Sequential has one input: a list is the data itself (e.g. lists of token ids),
+        # unless it is a one-element list holding the input array
+        single = isinstance(x, (list, tuple)) and len(x) == 1 and isinstance(x[0], np.ndarray)
+        where = self._stack[0].where
+        arr = da._check_ragged(x[0] if single else x, where)
+        if arr.dtype.kind in "US":
+            raise ValueError(f"{where}: expects numbers, got text; turn it into token ids "
+                             f"first (Tokenizer or TextVectorization)")
+        if arr.dtype == object:
+            raise ValueError(f"{where}: expects an array of numbers, got Python objects (ragged "
+                             f"lists? pad them with engine.preprocessing.sequence.pad_sequences)")
         self._input_layer = InputLayer(batch_shape=(None,) + arr.shape[1:],
                                        name=unique_name("input_layer"),
                                        dtype="int32" if arr.dtype.kind in "iu" else None)

@@ -99,7 +99,7 @@ class Embedding(Layer):
             if hi >= self.input_dim:
                 where = np.unravel_index(at, x.shape)
                 raise ValueError(
-                    f"{self.where}: token id {int(hi)} (at position "
+                    f"{self.where}: token id {int(hi)} (the largest in the batch, at position "
                     f"{tuple(int(i) for i in where)}) is out of range: input_dim={self.input_dim} "
                     f"allows ids 0..{self.input_dim - 1}; raise input_dim to at least "
                     f"{int(hi) + 1} or limit the vocabulary (Tokenizer(num_words=...))")

@@ -93,9 +93,13 @@ def test_keyword_and_keras2_arguments():
 def test_bad_token_ids_get_clear_errors():
     layer = Embedding(100, 4, name="emb")
     layer.maybe_build((None, 3))
-    with pytest.raises(ValueError, match=r"Embedding 'emb': token id 250 \(at position \(1, 2\)\) "
-                                         r"is out of range: input_dim=100 allows ids 0\.\.99"):
+    with pytest.raises(ValueError, match=r"Embedding 'emb': token id 250 \(the largest in the "
+                                         r"batch, at position \(1, 2\)\) is out of range: "
+                                         r"input_dim=100 allows ids 0\.\.99"):
         layer(np.array([[1, 2, 3], [4, 5, 250]]))
+    with pytest.raises(ValueError, match=r"token id 300 \(the largest in the batch, at position "
+                                         r"\(0, 1\)\)"):
+        layer(np.array([[120, 300, 3], [4, 250, 100]]))
     with pytest.raises(ValueError, match="negative token id -1"):
         layer(np.array([[1, -1, 3]]))
     with pytest.raises(ValueError, match=r"token ids must be integers, got the value 1\.5 at "
@@ -119,3 +123,28 @@ def test_fit_names_the_problem_with_ragged_or_out_of_range_data():
         model.fit([[1, 2, 3], [1, 2]], np.zeros(2), verbose=0)
     with pytest.raises(ValueError, match="token id 12 .* input_dim=10"):
         model.fit(np.array([[1, 2, 12]]), np.zeros(1), verbose=0)
+
+
+def test_sequential_without_input_takes_lists_of_ids_and_names_bad_ones():
+    """Sequential([Embedding, ...]) builds from the data: a list of lists is the data (not a
+    list of inputs), ragged lists and text get errors that name the first layer."""
+    def model():
+        m = Sequential([Embedding(20, 3, name="emb"), LSTM(2), Dense(1, activation="sigmoid")])
+        m.compile(optimizer="adam", loss="binary_crossentropy")
+        return m
+    m = model()
+    m.fit([[1, 2, 3], [4, 5, 6]], np.array([0.0, 1.0]), verbose=0)
+    assert m.predict([[1, 2, 3]], verbose=0).shape == (1, 1)
+    with pytest.raises(ValueError, match=r"Embedding 'emb': .*ragged.*pad_sequences"):
+        model().fit([[1, 2, 3], [4, 5]], np.array([0.0, 1.0]), verbose=0)
+    with pytest.raises(ValueError, match=r"Embedding 'emb': .*ragged.*pad_sequences"):
+        model().predict([np.array([1, 2, 3]), np.array([4, 5])], verbose=0)
+    with pytest.raises(ValueError, match=r"Embedding 'emb': expects numbers, got text.*Tokenizer"):
+        model().fit(np.array([["a", "b"], ["c", "d"]]), np.array([0.0, 1.0]), verbose=0)
+    with pytest.raises(ValueError, match=r"Embedding 'emb': got empty sequences"):
+        model().fit([[], []], np.array([0.0, 1.0]), verbose=0)
+    with pytest.raises(ValueError, match=r"Embedding 'emb': token ids must be integers, got the "
+                                         r"value 2\.5"):
+        model().fit(np.array([[1.0, 2.5], [3.0, 4.0]]), np.array([0.0, 1.0]), verbose=0)
+    with pytest.raises(ValueError, match=r"Embedding 'emb': token id 45 \(the largest"):
+        model().fit(np.array([[1, 21], [45, 4]]), np.array([0.0, 1.0]), verbose=0)

@@ -10,7 +10,8 @@ import numpy as np
 from engine import activations
 from engine.kernels.conv import (bias_relu_grad, col2im, conv_direct_dw, conv_direct_dx,
                                  conv_direct_forward, conv_output_size, conv_relu_pool_backward,
-                                 conv_relu_pool_forward, im2col)
+                                 conv_relu_pool_backward_s1, conv_relu_pool_forward,
+                                 conv_relu_pool_forward_s1, im2col)
 
 # Up to this many taps (KH·KW·Cin) a direct numba loop beats im2col + sgemm (measured on the
 # seed CNN's 3×3×1 first layer: 4.0 ms im2col + 4.9 ms sgemm + 0.9 ms relu → 1.6 ms direct).
@@ -141,20 +142,32 @@ class _Conv(Layer):
             np.zeros(self.filters, dtype=x4.dtype)
         out = np.empty((n, oh // 2, ow // 2, self.filters), dtype=x4.dtype)
         code = np.empty(out.shape, dtype=np.uint8)
-        conv_relu_pool_forward(x4, kernel4, bias, sh, sw, dh, dw, ph, pw, out, code)
-        self._cache = ("pooled", x4, out, code, (sh, sw, dh, dw, ph, pw))
+        if (sh, sw) == (1, 1):  # padded size: the output plus the kernel's reach
+            hp, wp = oh + (kh - 1) * dh, ow + (kw - 1) * dw
+            conv_relu_pool_forward_s1(x4, kernel4, bias, dh, dw, ph, pw, hp, wp, out, code)
+        else:
+            conv_relu_pool_forward(x4, kernel4, bias, sh, sw, dh, dw, ph, pw, out, code)
+        self._cache = ("pooled", x4, out, code, (sh, sw, dh, dw, ph, pw, oh, ow))
         pool._prepooled = True
         return out
 
     def _backward_pooled(self, dy):
-        _, x4, out, code, (sh, sw, dh, dw, ph, pw) = self._cache
+        _, x4, out, code, (sh, sw, dh, dw, ph, pw, oh, ow) = self._cache
         c, f = x4.shape[-1], self.filters
         kernel4 = self.kernel.value.reshape(self.kernel_size + (c, f))
         db = self.bias.grad if self.bias is not None else np.empty(f, dtype=x4.dtype)
         dx = np.empty(x4.shape if self.need_dx else (1, 1, 1, 1), dtype=x4.dtype)
-        conv_relu_pool_backward(x4, kernel4, np.ascontiguousarray(dy), out, code, sh, sw, dh, dw,
-                                ph, pw, min(_NCHUNKS, x4.shape[0]),
-                                self.kernel.grad.reshape(kernel4.shape), db, self.need_dx, dx)
+        dy = np.ascontiguousarray(dy)
+        dwt = self.kernel.grad.reshape(kernel4.shape)
+        chunks = min(_NCHUNKS, x4.shape[0])
+        if (sh, sw) == (1, 1):
+            kh, kw = self.kernel_size
+            hp, wp = oh + (kh - 1) * dh, ow + (kw - 1) * dw
+            conv_relu_pool_backward_s1(x4, kernel4, dy, out, code, dh, dw, ph, pw, hp, wp,
+                                       chunks, dwt, db, self.need_dx, dx)
+        else:
+            conv_relu_pool_backward(x4, kernel4, dy, out, code, sh, sw, dh, dw, ph, pw, chunks,
+                                    dwt, db, self.need_dx, dx)
         return dx if self.need_dx else None
 
     def forward(self, x, training=False):

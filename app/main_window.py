@@ -38,6 +38,7 @@ from app.panels.palette import PalettePanel
 from app.panels.problems import ProblemsPanel
 from app.panels.summary import SummaryPanel
 from app.theme import apply_theme, get_theme
+from engine.registry import get_spec
 
 log = logging.getLogger(LOGGER_NAME)
 STATE_VERSION = 1
@@ -267,7 +268,10 @@ class MainWindow(QMainWindow):
         taken = {tuple(n.position) for n in self.editor.doc.nodes.values()}
         while (pos.x(), pos.y()) in taken:           # cascade repeated adds at one spot
             pos += QPointF(20, 20)
-        nid = self.editor.add_node(type_name, (pos.x(), pos.y()))
+        # a required argument starts at a typical value (Dense 64, Conv2D 32×3×3): the new
+        # node works at once, and the inspector shows what to change
+        nid = self.editor.add_node(type_name, (pos.x(), pos.y()),
+                                   params=get_spec(type_name).suggested())
         if nid is not None:
             self.scene.select_nodes([nid])
         return nid

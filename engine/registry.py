@@ -47,6 +47,7 @@ class Param:
     length: int | None = None        # for kind "ints": how many ints an int is expanded to
     optional: bool = False           # None is an accepted value
     advanced: bool = False           # shown under "Advanced" in the inspector
+    suggested: Any = None            # a required argument's value for a node new from the palette
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -75,6 +76,11 @@ class LayerSpec:
 
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
+
+    def suggested(self) -> dict[str, Any]:
+        """Values a node dropped from the palette starts with, so that it works at once
+        (Dense(64), Conv2D(32, 3) ...); Keras itself requires these arguments."""
+        return {p.name: p.suggested for p in self.params if p.suggested is not None}
 
 
 LAYERS: dict[str, LayerSpec] = {}

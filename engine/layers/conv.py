@@ -26,9 +26,10 @@ from engine.registry import Param, register
 def _conv_params(rank: int) -> list[Param]:
     paddings = ("valid", "same") + (("causal",) if rank == 1 else ())
     return [
-        Param("filters", "int", None, "Number of output channels (kernels).", min=1),
+        Param("filters", "int", None, "Number of output channels (kernels).", min=1,
+              suggested=32),
         Param("kernel_size", "ints", None, "Size of the convolution window, e.g. 3 or (3, 3).",
-              length=rank, min=1),
+              length=rank, min=1, suggested=3),
         Param("strides", "ints", 1, "Step of the window.", length=rank, min=1),
         Param("padding", "choice", "valid", "'valid': no padding; 'same': pad so that the output "
               "has ceil(input / stride) positions" + ("; 'causal': pad on the left only"

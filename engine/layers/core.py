@@ -104,8 +104,8 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None,
 
 
 @register("Core", "Fully connected layer: output = activation(input · kernel + bias).",
-          [Param("units", "int", None, "Number of output units.", min=1), _ACTIVATION, _USE_BIAS,
-           *weight_params()],
+          [Param("units", "int", None, "Number of output units.", min=1, suggested=64),
+           _ACTIVATION, _USE_BIAS, *weight_params()],
           key_params=("units", "activation"))
 class Dense(Layer):
     has_activation_output = True
@@ -315,7 +315,8 @@ class Reshape(Layer):
 
 
 @register("Reshaping", "Permutes the axes of each sample, e.g. dims=(2, 1) swaps two axes.",
-          [Param("dims", "axis", None, "The new order of axes 1..n (batch axis excluded).")],
+          [Param("dims", "axis", None, "The new order of axes 1..n (batch axis excluded).",
+           suggested=(2, 1))],
           key_params=("dims",))
 class Permute(Layer):
     def _validate(self):
@@ -340,7 +341,8 @@ class Permute(Layer):
 
 
 @register("Reshaping", "Repeats a vector n times: (N, f) → (N, n, f).",
-          [Param("n", "int", None, "How many times to repeat.", min=1)], key_params=("n",))
+          [Param("n", "int", None, "How many times to repeat.", min=1, suggested=3)],
+          key_params=("n",))
 class RepeatVector(Layer):
     def _validate(self):
         if self.n is None:
@@ -359,7 +361,8 @@ class RepeatVector(Layer):
 
 
 @register("Regularization", "Adds zero-centred Gaussian noise while training.",
-          [Param("stddev", "float", None, "Standard deviation of the noise.", min=0),
+          [Param("stddev", "float", None, "Standard deviation of the noise.", min=0,
+                 suggested=0.1),
            Param("seed", "int", None, "Random seed.", optional=True, advanced=True)],
           key_params=("stddev",))
 class GaussianNoise(Layer):

@@ -11,8 +11,8 @@ from engine.registry import Param, register
 @register("Embedding", "Turns token ids into learned vectors: (batch, steps) integers → "
           "(batch, steps, output_dim).",
           [Param("input_dim", "int", None, "Vocabulary size: ids go from 0 to input_dim − 1.",
-                 min=1),
-           Param("output_dim", "int", None, "Length of each vector.", min=1),
+                 min=1, suggested=10000),
+           Param("output_dim", "int", None, "Length of each vector.", min=1, suggested=128),
            Param("embeddings_initializer", "initializer", "uniform", "How the vectors are "
                  "initialized (uniform: ±0.05).", advanced=True),
            Param("embeddings_regularizer", "regularizer", None, "Penalty on the vectors added "

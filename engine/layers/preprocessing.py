@@ -14,7 +14,7 @@ from engine.registry import Param, register
 
 
 @register("Core", "Multiplies inputs by `scale` and adds `offset` (e.g. 1/255 for pixels).",
-          [Param("scale", "float", None, "Factor, e.g. 0.00392157 (1/255)."),
+          [Param("scale", "float", None, "Factor, e.g. 0.00392157 (1/255).", suggested=1 / 255),
            Param("offset", "float", 0.0, "Added after scaling, e.g. -1 with scale 1/127.5.")],
           key_params=("scale", "offset"))
 class Rescaling(Layer):

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from engine import activations, backend
-from engine.kernels.dropout import dropout_backward, dropout_forward
+from engine.kernels.dropout import (PARALLEL_MIN, dropout_backward, dropout_backward_serial,
+                                    dropout_forward, dropout_forward_serial)
 from engine.layers.base import KerasTensor, Layer, Node
 from engine.registry import Param, register
 
@@ -243,8 +244,9 @@ class Dropout(Layer):
         x = np.ascontiguousarray(x)
         y = np.empty_like(x)
         keep = np.empty(x.shape, dtype=np.uint8)
-        dropout_forward(x.reshape(-1), int(self._rng.integers(0, 2 ** 63)),
-                        int(self.rate * 2 ** 32), scale, y.reshape(-1), keep.reshape(-1))
+        kernel = dropout_forward if x.size >= PARALLEL_MIN else dropout_forward_serial
+        kernel(x.reshape(-1), int(self._rng.integers(0, 2 ** 63)), int(self.rate * 2 ** 32), scale,
+               y.reshape(-1), keep.reshape(-1))
         self._mask = (keep, scale)
         return y
 
@@ -255,7 +257,8 @@ class Dropout(Layer):
             keep, scale = self._mask
             dy = np.ascontiguousarray(dy)
             dx = np.empty_like(dy)
-            dropout_backward(dy.reshape(-1), keep.reshape(-1), scale, dx.reshape(-1))
+            kernel = dropout_backward if dy.size >= PARALLEL_MIN else dropout_backward_serial
+            kernel(dy.reshape(-1), keep.reshape(-1), scale, dx.reshape(-1))
             return dx
         return dy * self._mask
 

@@ -119,3 +119,20 @@ def test_float64_mode_keeps_float64():
         y = layer(np.ones((1, 3)))
         assert y.dtype == np.float64
     assert backend.floatx() == np.float32
+
+
+def test_dropout_serial_kernels_equal_the_parallel_ones():
+    """Small arrays take the one-thread dropout kernels: same mask for the same seed."""
+    from engine.kernels.dropout import (dropout_backward, dropout_backward_serial,
+                                        dropout_forward, dropout_forward_serial)
+    x = np.random.default_rng(0).standard_normal(5000).astype(np.float32)
+    outs = []
+    for fwd, bwd in ((dropout_forward, dropout_backward),
+                     (dropout_forward_serial, dropout_backward_serial)):
+        y, keep, dx = np.empty_like(x), np.empty(x.size, np.uint8), np.empty_like(x)
+        fwd(x, 12345, int(0.3 * 2 ** 32), np.float32(1 / 0.7), y, keep)
+        bwd(x, keep, np.float32(1 / 0.7), dx)
+        outs.append((y, keep, dx))
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a, b)
+    assert 0.25 < 1 - outs[0][1].mean() < 0.35

@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from engine.kernels.rnn_math import (OPT, activate, fetch_add, matmul_acc_tn, matmul_rows,
-                                    times_derivative)
+from engine.kernels.rnn_math import (OPT, SIGMOID, TANH, activate, fast_sigmoid, fast_tanh,
+                                    fetch_add, matmul_acc_tn, matmul_rows, times_derivative)
 
 
 @njit(**OPT)
@@ -446,6 +446,20 @@ def lstm_forward_blocks(x, wu, bias, rmask, mask, hs, cs, gates, act, rec_act, r
                     zr = z[r]
                     for j in range(g):
                         zr[j] += bias[j]
+                    if act == TANH and rec_act == SIGMOID:    # the defaults: fewer passes
+                        for j in range(2 * u):
+                            zr[j] = fast_sigmoid(zr[j])
+                        for j in range(2 * u, 3 * u):
+                            zr[j] = fast_tanh(zr[j])
+                        for j in range(3 * u, g):
+                            zr[j] = fast_sigmoid(zr[j])
+                        for j in range(g):
+                            gr[j] = zr[j]
+                        for j in range(u):
+                            c = zr[u + j] * cp[j] + zr[j] * zr[2 * u + j]
+                            cn[j] = c
+                            hn[j] = zr[3 * u + j] * fast_tanh(c)
+                        continue
                     activate(rec_act, zr, 0, 2 * u)
                     activate(act, zr, 2 * u, 3 * u)
                     activate(rec_act, zr, 3 * u, g)
@@ -479,6 +493,7 @@ def lstm_backward_blocks(x, hs, cs, gates, wu_t, rmask, mask, dseq, dh, dc, dx, 
     off = cols - u           # d when dx is computed, else 0
     nblocks = (n_all + rows - 1) // rows
     zero = gates.dtype.type(0)
+    one = gates.dtype.type(1)
     for w in prange(acc.shape[0]):
         aw = acc[w]
         bw = acc_b[w]
@@ -518,6 +533,25 @@ def lstm_backward_blocks(x, hs, cs, gates, wu_t, rmask, mask, dseq, dh, dc, dx, 
                     cn = cs[n, t + 1]
                     dhn = dh[n]
                     dcn = dc[n]
+                    if act == TANH and rec_act == SIGMOID:    # the defaults: one pass
+                        for j in range(u):
+                            tcj = fast_tanh(cn[j])
+                            ig = gr[j]
+                            fg = gr[u + j]
+                            cg = gr[2 * u + j]
+                            og = gr[3 * u + j]
+                            dhj = dhn[j]
+                            dct = dcn[j] + dhj * og * (one - tcj * tcj)
+                            dr[j] = dct * cg * ig * (one - ig)
+                            dr[u + j] = dct * cp[j] * fg * (one - fg)
+                            dr[2 * u + j] = dct * ig * (one - cg * cg)
+                            dr[3 * u + j] = dhj * tcj * og * (one - og)
+                            dcn[j] = dct * fg
+                            dhn[j] = zero
+                        for j in range(g):
+                            dzo[j] = dr[j]
+                            bw[j] += dr[j]
+                        continue
                     for j in range(u):
                         tc[j] = cn[j]
                     activate(act, tc, 0, u)

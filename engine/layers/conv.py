@@ -23,6 +23,17 @@ from engine.layers.core import ACTIVATION_PARAM, USE_BIAS_PARAM, weight_params
 from engine.registry import Param, register
 
 
+CHANNELS_LAST = Param("data_format", "choice", "channels_last",
+                      "Only channels_last is supported.", choices=("channels_last",),
+                      optional=True, advanced=True)
+
+
+def _require_image(layer: Layer, input_shape) -> None:
+    if len(input_shape) != 4:
+        raise ValueError(f"{layer.where}: expects 4-D input (batch, height, width, channels), "
+                         f"got {tuple(input_shape)}")
+
+
 def _conv_params(rank: int) -> list[Param]:
     paddings = ("valid", "same") + (("causal",) if rank == 1 else ())
     return [
@@ -35,8 +46,7 @@ def _conv_params(rank: int) -> list[Param]:
               "has ceil(input / stride) positions" + ("; 'causal': pad on the left only"
                                                        if rank == 1 else "") + ".",
               choices=paddings),
-        Param("data_format", "choice", "channels_last", "Only channels_last is supported.",
-              choices=("channels_last",), optional=True, advanced=True),
+        CHANNELS_LAST,
         Param("dilation_rate", "ints", 1, "Spacing between kernel taps (atrous convolution).",
               length=rank, min=1, advanced=True),
         Param("groups", "int", 1, "Grouped convolution (only 1 is supported).", min=1, max=1,
@@ -370,14 +380,11 @@ class Conv2DTranspose(Layer):
 @register("Reshaping", "Pads images with zero rows and columns: (top, bottom), (left, right).",
           [Param("padding", "pairs", 1, "Rows/columns to add: n, (rows, cols) or "
                  "((top, bottom), (left, right)).", length=2),
-           Param("data_format", "choice", "channels_last", "Only channels_last is supported.",
-                 choices=("channels_last",), optional=True, advanced=True)],
+           CHANNELS_LAST],
           key_params=("padding",))
 class ZeroPadding2D(Layer):
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(f"{self.where}: expects 4-D input (batch, height, width, channels), "
-                             f"got {tuple(input_shape)}")
+        _require_image(self, input_shape)
         (t, b), (lft, r) = self.padding
         h, w = input_shape[1], input_shape[2]
         return (input_shape[0], None if h is None else h + t + b,
@@ -396,14 +403,11 @@ class ZeroPadding2D(Layer):
 @register("Reshaping", "Cuts rows and columns off images: (top, bottom), (left, right).",
           [Param("cropping", "pairs", 0, "Rows/columns to remove: n, (rows, cols) or "
                  "((top, bottom), (left, right)).", length=2),
-           Param("data_format", "choice", "channels_last", "Only channels_last is supported.",
-                 choices=("channels_last",), optional=True, advanced=True)],
+           CHANNELS_LAST],
           key_params=("cropping",))
 class Cropping2D(Layer):
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(f"{self.where}: expects 4-D input (batch, height, width, channels), "
-                             f"got {tuple(input_shape)}")
+        _require_image(self, input_shape)
         (t, b), (lft, r) = self.cropping
         out = []
         for size, lo, hi, axis in ((input_shape[1], t, b, "height"),
@@ -444,16 +448,13 @@ def bilinear_matrix(n_in: int, factor: int) -> np.ndarray:
 @register("Reshaping", "Enlarges images: (N, H, W, C) → (N, H·sh, W·sw, C), repeating pixels "
           "(nearest) or interpolating between them (bilinear).",
           [Param("size", "ints", 2, "Upsampling factors (rows, cols).", length=2, min=1),
-           Param("data_format", "choice", "channels_last", "Only channels_last is supported.",
-                 choices=("channels_last",), optional=True, advanced=True),
+           CHANNELS_LAST,
            Param("interpolation", "choice", "nearest", "How new pixels are filled.",
                  choices=("nearest", "bilinear"))],
           key_params=("size", "interpolation"))
 class UpSampling2D(Layer):
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(f"{self.where}: expects 4-D input (batch, height, width, channels), "
-                             f"got {tuple(input_shape)}")
+        _require_image(self, input_shape)
         sh, sw = self.size
         h, w = input_shape[1], input_shape[2]
         return (input_shape[0], None if h is None else h * sh, None if w is None else w * sw,

@@ -200,8 +200,10 @@ def read_image_folder(root, target_size=None, color_mode: str = "rgb", skip_bad:
             need = len(files) * img.nbytes
             if need > memory_budget():
                 raise DataError(f"{len(files):,} images of {img.shape} need {need / 2**30:.1f} GB "
-                                f"in memory; stream them in batches instead "
-                                f"(streaming=True)", root)
+                                f"in memory, more than half of this machine's "
+                                f"{2 * memory_budget() / 2**30:.1f} GB; choose a smaller "
+                                f"target_size (image size), or read them in batches with "
+                                f"streaming=True (DataSource.stream())", root)
             x = np.empty((len(files),) + img.shape, np.float32)
         elif img.shape != x.shape[1:]:
             raise DataError(f"has size {img.shape[:2]}, the first image has {x.shape[1:3]}; "

@@ -115,3 +115,15 @@ def test_bad_arguments():
         load_img("x.png", target_size=(0, 4))
     with pytest.raises(DataError, match="interpolation must be one of"):
         load_img("x.png", interpolation="cubic-ish")
+
+
+def test_a_folder_too_big_for_memory_says_what_to_do(tmp_path, monkeypatch):
+    from engine.data import images
+    for k in ("a", "b"):
+        (tmp_path / k).mkdir()
+        for i in range(3):
+            Image.new("RGB", (8, 8), (i, 0, 0)).save(tmp_path / k / f"{i}.png")
+    monkeypatch.setattr(images, "memory_budget", lambda: 1000)
+    with pytest.raises(DataError, match=r"6 images of \(8, 8, 3\) need .* choose a smaller "
+                                        r"target_size .* streaming=True"):
+        images.read_image_folder(tmp_path)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -61,6 +61,7 @@ class DataPanel(QWidget):
         self.source_changed = False      # with `changed`: the source (not just the split) changed
         self._loading = False
         self._stored: dict = {}          # the project's source as loaded (kept options)
+        self._pending_spec: dict | None = None   # summarized when the panel is first shown
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
 
@@ -276,9 +277,26 @@ class DataPanel(QWidget):
         self._update_split_label()
 
     def _show_source(self, spec: dict) -> None:
-        """Put a stored source into the form and summarize it."""
+        """Put a stored source into the form and summarize it — now if the panel is on screen,
+        else when it is first shown (reading MNIST takes 0.2–0.3 s: not on the start-up path
+        while the Data tab is hidden)."""
         self._fill_form(spec)
-        self._summarize(spec, store=False)
+        self._pending_spec = None
+        if self.isVisible():
+            self._summarize(spec, store=False)
+        else:
+            self._pending_spec = spec
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._pending_spec is not None:
+            spec, self._pending_spec = self._pending_spec, None
+            project = self.project
+
+            def summarize_now():
+                if self.project is project and self.summary is None:
+                    self._summarize(spec, store=False)
+            QTimer.singleShot(0, summarize_now)
 
     def _fill_form(self, spec: dict) -> None:
         self._loading = True

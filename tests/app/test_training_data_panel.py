@@ -257,3 +257,17 @@ def test_a_slow_source_is_read_without_freezing_the_window(panel, monkeypatch):
     timer.stop()
     assert len(ticks) >= 20 and not all(enabled) and panel.isEnabled()
     assert project.data_source["name"] == "mnist"
+
+
+def test_a_hidden_panel_reads_its_source_when_first_shown(qtbot):
+    """At start-up the Data tab is hidden: the stored source is read when it is shown, not
+    before (reading MNIST takes a few hundred ms)."""
+    panel = DataPanel()
+    qtbot.addWidget(panel)
+    project = project_for((28, 28))
+    project.data_source = {"kind": "bundled", "name": "mnist"}
+    panel.set_project(project)
+    assert panel.kind() == "bundled" and panel.summary is None
+    panel.show()
+    qtbot.waitUntil(lambda: panel.summary is not None, timeout=10000)
+    assert panel.summary.count == 24000

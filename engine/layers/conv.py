@@ -34,6 +34,16 @@ def _require_image(layer: Layer, input_shape) -> None:
                          f"got {tuple(input_shape)}")
 
 
+def _add_kernel_and_bias(layer: Layer, kernel_shape: tuple) -> None:
+    """The kernel (Keras's layout, given) and the optional bias of a convolution layer."""
+    layer.kernel = layer.add_weight("kernel", kernel_shape, layer.kernel_initializer,
+                                    layer.kernel_regularizer, layer.kernel_constraint)
+    layer.bias = (layer.add_weight("bias", (layer.filters,), layer.bias_initializer,
+                                   layer.bias_regularizer, layer.bias_constraint)
+                  if layer.use_bias else None)
+    layer.need_dx = True
+
+
 def _conv_params(rank: int) -> list[Param]:
     paddings = ("valid", "same") + (("causal",) if rank == 1 else ())
     return [
@@ -116,14 +126,7 @@ class _Conv(Layer):
     def build(self, input_shape):
         self._check_input(input_shape)
         self._out_sizes(input_shape[1:-1])
-        cin = input_shape[-1]
-        self.kernel = self.add_weight("kernel", tuple(self.kernel_size) + (cin, self.filters),
-                                      self.kernel_initializer, self.kernel_regularizer,
-                                      self.kernel_constraint)
-        self.bias = (self.add_weight("bias", (self.filters,), self.bias_initializer,
-                                     self.bias_regularizer, self.bias_constraint)
-                     if self.use_bias else None)
-        self.need_dx = True
+        _add_kernel_and_bias(self, tuple(self.kernel_size) + (input_shape[-1], self.filters))
 
     def compute_output_shape(self, input_shape):
         self._check_input(input_shape)
@@ -330,14 +333,7 @@ class Conv2DTranspose(Layer):
     def build(self, input_shape):
         self._check_input(input_shape)
         self._sizes(input_shape[1], input_shape[2])
-        cin = input_shape[-1]
-        self.kernel = self.add_weight("kernel", tuple(self.kernel_size) + (self.filters, cin),
-                                      self.kernel_initializer, self.kernel_regularizer,
-                                      self.kernel_constraint)
-        self.bias = (self.add_weight("bias", (self.filters,), self.bias_initializer,
-                                     self.bias_regularizer, self.bias_constraint)
-                     if self.use_bias else None)
-        self.need_dx = True
+        _add_kernel_and_bias(self, tuple(self.kernel_size) + (self.filters, input_shape[-1]))
 
     def compute_output_shape(self, input_shape):
         self._check_input(input_shape)

@@ -9,9 +9,9 @@ import numpy as np
 
 from engine import activations
 from engine.kernels.conv import (bias_relu_grad, col2im, conv_direct_dw, conv_direct_dx,
-                                 conv_direct_forward, conv_output_size, conv_relu_pool_backward,
-                                 conv_relu_pool_backward_s1, conv_relu_pool_forward,
-                                 conv_relu_pool_forward_s1, im2col)
+                                 conv_direct_forward, conv_output_size, im2col)
+from engine.kernels.conv_pool import (conv_relu_pool_backward, conv_relu_pool_backward_s1,
+                                      conv_relu_pool_forward, conv_relu_pool_forward_s1)
 
 # Up to this many taps (KH·KW·Cin) a direct numba loop beats im2col + sgemm (measured on the
 # seed CNN's 3×3×1 first layer: 4.0 ms im2col + 4.9 ms sgemm + 0.9 ms relu → 1.6 ms direct).

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.kernels.conv import (avgpool_backward, avgpool_forward, conv_output_size,
-                                 maxpool2x2_backward, maxpool2x2_forward, maxpool_backward,
-                                 maxpool_forward)
+from engine.kernels.conv import conv_output_size
+from engine.kernels.pooling import (avgpool_backward, avgpool_forward, maxpool2x2_backward,
+                                    maxpool2x2_forward, maxpool_backward, maxpool_forward)
 from engine.layers.base import Layer
 from engine.registry import Param, register
 

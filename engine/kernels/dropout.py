@@ -14,6 +14,19 @@ def _mix(z):
     return z ^ (z >> uint64(31))
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _drop_one(x, i, s, t, scale, y, keep):
+    """Element i of the mask and the output (the parallel and serial kernels share it, so the
+    same seed gives the same mask either way)."""
+    r = _mix(s + uint64(i) * uint64(0x9E3779B97F4A7C15)) >> uint64(32)
+    if r >= t:
+        keep[i] = 1
+        y[i] = x[i] * scale
+    else:
+        keep[i] = 0
+        y[i] = 0
+
+
 PARALLEL_MIN = 1 << 17
 
 
@@ -21,17 +34,10 @@ PARALLEL_MIN = 1 << 17
 def dropout_forward(x, seed, threshold, scale, y, keep):
     """x, y: flat (n,) float; keep: (n,) uint8. Element i survives when the top 32 bits of its
     random word are >= threshold (= rate · 2³²)."""
-    golden = uint64(0x9E3779B97F4A7C15)
     s = uint64(seed)
     t = uint64(threshold)
     for i in prange(x.size):
-        r = _mix(s + uint64(i) * golden) >> uint64(32)
-        if r >= t:
-            keep[i] = 1
-            y[i] = x[i] * scale
-        else:
-            keep[i] = 0
-            y[i] = 0
+        _drop_one(x, i, s, t, scale, y, keep)
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -43,17 +49,10 @@ def dropout_backward(dy, keep, scale, dx):
 @njit(cache=True, nogil=True)
 def dropout_forward_serial(x, seed, threshold, scale, y, keep):
     """:func:`dropout_forward` on one thread (the same mask for the same seed)."""
-    golden = uint64(0x9E3779B97F4A7C15)
     s = uint64(seed)
     t = uint64(threshold)
     for i in range(x.size):
-        r = _mix(s + uint64(i) * golden) >> uint64(32)
-        if r >= t:
-            keep[i] = 1
-            y[i] = x[i] * scale
-        else:
-            keep[i] = 0
-            y[i] = 0
+        _drop_one(x, i, s, t, scale, y, keep)
 
 
 @njit(cache=True, nogil=True)

@@ -18,14 +18,21 @@ import math
 from numba import njit
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _row_sum(p, r):
+    """Σ_k p[r, k], accumulated in float64."""
+    s = 0.0
+    for j in range(p.shape[1]):
+        s += p[r, j]
+    return s
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def cce_rows(y, p, lo, hi, out):
     """out[r] = −Σ_k y[r,k]·log(clip(p[r,k] / Σp[r], lo, hi))."""
     n, k = p.shape
     for r in range(n):
-        s = 0.0
-        for j in range(k):
-            s += p[r, j]
+        s = _row_sum(p, r)
         acc = 0.0
         for j in range(k):
             if y[r, j] != 0:
@@ -39,9 +46,7 @@ def cce_rows_grad(y, p, lo, hi, scale, g):
     """g[r,k] = scale · d out[r] / d p[r,k] = scale·(Σ_{j unclipped} y_j / S − [k unclipped]·y_k/p_k)."""
     n, k = p.shape
     for r in range(n):
-        s = 0.0
-        for j in range(k):
-            s += p[r, j]
+        s = _row_sum(p, r)
         ysum = 0.0
         for j in range(k):
             q = p[r, j] / s
@@ -67,9 +72,7 @@ def sparse_cce_rows(labels, p, lo, hi, out):
             if bad < 0:
                 bad = r
             continue
-        s = 0.0
-        for j in range(k):
-            s += p[r, j]
+        s = _row_sum(p, r)
         q = min(max(p[r, lab] / s, lo), hi)
         out[r] = -math.log(q)
     return bad
@@ -87,9 +90,7 @@ def sparse_cce_rows_grad(labels, p, lo, hi, scale, g):
             if bad < 0:
                 bad = r
             continue
-        s = 0.0
-        for j in range(k):
-            s += p[r, j]
+        s = _row_sum(p, r)
         q = p[r, lab] / s
         if lo <= q <= hi:
             base = scale / s

@@ -173,6 +173,34 @@ def lstm_forward(xw, u_mat, rmask, mask, hs, cs, gates, act, rec_act, nchunks):
                     hn[j] = zr[3 * u + j] * tc[j]
 
 
+@njit(inline="always", **OPT)
+def _lstm_cell_backward(act, rec_act, gr, cp, cn, dhn, dcn, tc, dtc, dr):
+    """One LSTM cell's backward step for any activations: dr (4u,) gets the gradients of the
+    gate pre-activations (i, f, c, o) from dhn and dcn; dcn becomes the carry's gradient for
+    the step before and dhn is cleared. gr: the step's gate values, cp/cn: carry before/after;
+    tc, dtc: (u,) scratch."""
+    u = tc.shape[0]
+    g = 4 * u
+    zero = gr.dtype.type(0)
+    for j in range(u):
+        tc[j] = cn[j]
+    activate(act, tc, 0, u)
+    for j in range(u):
+        dtc[j] = dhn[j] * gr[3 * u + j]
+    times_derivative(act, tc, dtc, 0, u)
+    for j in range(u):
+        dct = dcn[j] + dtc[j]
+        dr[j] = dct * gr[2 * u + j]
+        dr[u + j] = dct * cp[j]
+        dr[2 * u + j] = dct * gr[j]
+        dr[3 * u + j] = dhn[j] * tc[j]
+        dcn[j] = dct * gr[u + j]
+        dhn[j] = zero
+    times_derivative(rec_act, gr, dr, 0, 2 * u)
+    times_derivative(act, gr, dr, 2 * u, 3 * u)
+    times_derivative(rec_act, gr, dr, 3 * u, g)
+
+
 @njit(parallel=True, **OPT)
 def lstm_backward(u_t, rmask, mask, gates, cs, dseq, dh, dc, dz, act, rec_act, nchunks):
     """u_t: (4u, u) transposed recurrent kernel; dc: (N, u) like dh, for the carry;
@@ -202,23 +230,7 @@ def lstm_backward(u_t, rmask, mask, gates, cs, dseq, dh, dc, dz, act, rec_act, n
                 cn = cs[n, t + 1]
                 dhn = dh[n]
                 dcn = dc[n]
-                for j in range(u):
-                    tc[j] = cn[j]
-                activate(act, tc, 0, u)
-                for j in range(u):
-                    dtc[j] = dhn[j] * gr[3 * u + j]
-                times_derivative(act, tc, dtc, 0, u)
-                for j in range(u):
-                    dct = dcn[j] + dtc[j]
-                    dr[j] = dct * gr[2 * u + j]
-                    dr[u + j] = dct * cp[j]
-                    dr[2 * u + j] = dct * gr[j]
-                    dr[3 * u + j] = dhn[j] * tc[j]
-                    dcn[j] = dct * gr[u + j]
-                    dhn[j] = zero
-                times_derivative(rec_act, gr, dr, 0, 2 * u)
-                times_derivative(act, gr, dr, 2 * u, 3 * u)
-                times_derivative(rec_act, gr, dr, 3 * u, g)
+                _lstm_cell_backward(act, rec_act, gr, cp, cn, dhn, dcn, tc, dtc, dr)
                 for j in range(g):
                     dzo[j] = dr[j]
             matmul_rows(dzt, u_t, dhr)
@@ -552,23 +564,7 @@ def lstm_backward_blocks(x, hs, cs, gates, wu_t, rmask, mask, dseq, dh, dc, dx, 
                             dzo[j] = dr[j]
                             bw[j] += dr[j]
                         continue
-                    for j in range(u):
-                        tc[j] = cn[j]
-                    activate(act, tc, 0, u)
-                    for j in range(u):
-                        dtc[j] = dhn[j] * gr[3 * u + j]
-                    times_derivative(act, tc, dtc, 0, u)
-                    for j in range(u):
-                        dct = dcn[j] + dtc[j]
-                        dr[j] = dct * gr[2 * u + j]
-                        dr[u + j] = dct * cp[j]
-                        dr[2 * u + j] = dct * gr[j]
-                        dr[3 * u + j] = dhn[j] * tc[j]
-                        dcn[j] = dct * gr[u + j]
-                        dhn[j] = zero
-                    times_derivative(rec_act, gr, dr, 0, 2 * u)
-                    times_derivative(act, gr, dr, 2 * u, 3 * u)
-                    times_derivative(rec_act, gr, dr, 3 * u, g)
+                    _lstm_cell_backward(act, rec_act, gr, cp, cn, dhn, dcn, tc, dtc, dr)
                     for j in range(g):
                         dzo[j] = dr[j]
                         bw[j] += dr[j]

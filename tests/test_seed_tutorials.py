@@ -86,8 +86,8 @@ def small_world(monkeypatch, tmp_path):
                     folder / f"{i}.jpg")
     monkeypatch.chdir(tmp_path)
 
-    model_cls = _model_class()
-    real_fit = model_cls.fit
+    from engine.models import Model
+    real_fit = Model.fit
     fits = []
 
     def short_fit(self, *args, **kwargs):
@@ -97,13 +97,8 @@ def small_world(monkeypatch, tmp_path):
                 kwargs[key] = min(kwargs[key], cap)
         fits.append(self)
         return real_fit(self, *args, **kwargs)
-    monkeypatch.setattr(model_cls, "fit", short_fit)
+    monkeypatch.setattr(Model, "fit", short_fit)
     return rng, fits
-
-
-def _model_class():
-    from engine.models import Model
-    return Model
 
 
 def _run(code: str, namespace: dict) -> None:
@@ -112,7 +107,7 @@ def _run(code: str, namespace: dict) -> None:
 
 @pytest.mark.skipif(not DOCS, reason="../shared/seeds is not here")
 @pytest.mark.parametrize("code", seed_scripts())
-def test_seed_tutorial_runs_with_only_its_imports_changed(code, small_world, capsys):
+def test_seed_tutorial_runs_with_only_its_imports_changed(code, small_world):
     rng, fits = small_world
     namespace = dict(data_for(code, rng), __name__="__seed__")
     script = engine_imports(code)

@@ -307,7 +307,7 @@ class Layer:
         cfg = dict(config)
         allowed = {p.name for p in cls.spec.params} | {
             "name", "trainable", "dtype", "input_shape", "input_dim", "batch_input_shape",
-            "batch_size", "batch_shape"}
+            "batch_size", "batch_shape"} | set(getattr(cls, "extra_config", ()))
         return cls(**{k: v for k, v in cfg.items() if k in allowed})
 
     def __repr__(self) -> str:

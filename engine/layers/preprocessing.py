@@ -68,7 +68,7 @@ class Normalization(Layer):
 
     supports_masking = True
     EPSILON = 1e-7
-    extra_config = ("mean", "variance")   # in the config, not in the inspector form
+    extra_config = ("mean", "variance")   # constructor arguments in the config, not in the form
 
     def __init__(self, *args, mean=None, variance=None, **kwargs):
         self.input_mean = None if mean is None else np.asarray(mean, dtype=np.float32)
@@ -214,18 +214,6 @@ class Normalization(Layer):
         cfg["mean"] = None if self.input_mean is None else self.input_mean.tolist()
         cfg["variance"] = None if self.input_variance is None else self.input_variance.tolist()
         return cfg
-
-    @classmethod
-    def from_config(cls, config):
-        cfg = dict(config)
-        mean, variance = cfg.pop("mean", None), cfg.pop("variance", None)
-        layer = super().from_config(cfg)
-        if mean is not None or variance is not None:
-            fixed = cls(axis=layer.axis, invert=layer.invert, mean=mean, variance=variance,
-                        name=layer.name, trainable=layer.trainable, dtype=layer.dtype)
-            fixed._batch_input_shape = layer._batch_input_shape
-            return fixed
-        return layer
 
 
 def _batches(data, batch_size, steps, where):

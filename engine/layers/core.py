@@ -6,6 +6,7 @@ import numpy as np
 from engine import activations, backend
 from engine.kernels.dropout import (PARALLEL_MIN, dropout_backward, dropout_backward_serial,
                                     dropout_forward, dropout_forward_serial)
+from engine.kernels.gemm import matmul
 from engine.layers.base import KerasTensor, Layer, Node
 from engine.registry import Param, register
 
@@ -136,7 +137,7 @@ class Dense(Layer):
     def forward(self, x, training=False):
         self._x_shape = x.shape
         x2 = x.reshape(-1, x.shape[-1])
-        z = x2 @ self.kernel.value
+        z = matmul(x2, self.kernel.value)
         if self.bias is not None:
             z += self.bias.value
         self._x2 = x2
@@ -149,12 +150,12 @@ class Dense(Layer):
         # z = x·W + b, y = act(z):  dz = act'(z)·dy, dW = xᵀ·dz, db = Σ dz, dx = dz·Wᵀ
         dy = dy.reshape(-1, self.units)
         dz = dy if self.fused_output_grad else self._act.backward(self._z, self._y, dy)
-        np.matmul(self._x2.T, dz, out=self.kernel.grad)
+        matmul(self._x2.T, dz, self.kernel.grad)
         if self.bias is not None:
             np.sum(dz, axis=0, out=self.bias.grad)
         if not self.need_dx:
             return None
-        return (dz @ self.kernel.value.T).reshape(self._x_shape)
+        return matmul(dz, self.kernel.value.T).reshape(self._x_shape)
 
 
 @register("Core", "Applies an activation function elementwise (softmax: over the last axis).",

@@ -23,6 +23,7 @@ import numpy as np
 
 from engine import activations
 from engine.kernels import recurrent as K
+from engine.kernels.gemm import matmul
 from engine.kernels.rnn_math import CODES
 from engine.layers.base import Layer
 from engine.registry import Param, register
@@ -190,7 +191,7 @@ class RNNBase(Layer):
         self._dropped_state = training and self.recurrent_dropout > 0
         if not project:
             return self._xin.reshape(n, t_len, d)
-        xw = self._xin @ self.kernel.value
+        xw = matmul(self._xin, self.kernel.value)
         if self.bias is not None:
             xw += self._input_bias()
         self._nchunks = _threads(n)
@@ -246,11 +247,11 @@ class RNNBase(Layer):
 
     def _input_grads(self, dxw: np.ndarray):
         """Kernel gradient and dx from dxw (N·T, G), the gradient of x·kernel."""
-        np.matmul(self._xin.T, dxw, out=self.kernel.grad)
+        matmul(self._xin.T, dxw, self.kernel.grad)
         if not self.need_dx:
             return None
         n, t_len = self._mask.shape
-        dx = (dxw @ self.kernel.value.T).reshape(n, t_len, -1)
+        dx = matmul(dxw, self.kernel.value.T).reshape(n, t_len, -1)
         if self._dmask is not None:
             dx *= self._dmask
         if self.go_backwards:
@@ -284,7 +285,7 @@ class SimpleRNN(RNNBase):
         K.simple_rnn_backward(u_t, self._rmask, self._mask, self._hs, dseq, dh, dz, self._act,
                               self._nchunks)
         dz2 = dz.reshape(-1, self.units)
-        np.matmul(self._state_inputs(self._hs).T, dz2, out=self.recurrent_kernel.grad)
+        matmul(self._state_inputs(self._hs).T, dz2, self.recurrent_kernel.grad)
         if self.bias is not None:
             np.sum(dz2, axis=0, out=self.bias.grad)
         return self._input_grads(dz2)
@@ -415,13 +416,13 @@ class GRU(RNNBase):
         grad = self.recurrent_kernel.grad
         if self.reset_after:
             drec2 = drec.reshape(-1, 3 * u)
-            np.matmul(h_in.T, drec2, out=grad)
+            matmul(h_in.T, drec2, grad)
             if self.bias is not None:
                 np.sum(dxw2, axis=0, out=self.bias.grad[0])
                 np.sum(drec2, axis=0, out=self.bias.grad[1])
         else:
-            grad[:, :2 * u] = h_in.T @ dxw2[:, :2 * u]
-            grad[:, 2 * u:] = self._rec_h.reshape(n * t_len, u).T @ dxw2[:, 2 * u:]
+            grad[:, :2 * u] = matmul(h_in.T, dxw2[:, :2 * u])
+            grad[:, 2 * u:] = matmul(self._rec_h.reshape(n * t_len, u).T, dxw2[:, 2 * u:])
             if self.bias is not None:
                 np.sum(dxw2, axis=0, out=self.bias.grad)
         return self._input_grads(dxw2)

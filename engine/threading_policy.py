@@ -1,0 +1,154 @@
+"""The engine's threading policy: who owns the cores, how many threads each pool uses, and when.
+
+**numba owns the cores.** Its OpenMP pool has one thread per core this process may run on
+(``os.sched_getaffinity``), and every parallel kernel runs on it. **BLAS gets one thread**:
+OpenBLAS is set to a single thread (threadpoolctl) as soon as the engine is imported, and the
+products worth two cores run on numba's threads instead — :func:`engine.kernels.gemm.matmul`
+cuts the output into tiles and each numba thread calls the single-threaded sgemm on the tiles it
+takes from a shared counter. So there is one pool of worker threads in the process, never two
+pools spinning against each other, and no product is split statically between threads.
+
+Why, measured on this 2-core machine (AMD EPYC, numpy's OpenBLAS 0.3.31 'SkylakeX' kernels):
+
+- OpenBLAS's own two threads split a product statically and wait for each other by spinning and
+  ``sched_yield``. While other programs used the cores (load average 2), the seed CNN's
+  (128, 5408) @ (5408, 128) took 1.1-9.6 ms median per call with two OpenBLAS threads against
+  2.1-2.4 ms with one, and single calls stalled for 50-171 ms (one thread: at most 15 ms). In
+  a process that also runs numba's pool the median reached 112 ms: the "x @ W 5-85x slower for
+  a whole process" of issue 16. With one BLAS thread there is nothing to stall on.
+- numba's workers sleep right after each parallel region (``GOMP_SPINCOUNT=0``): by default GNU
+  OpenMP keeps them spinning for ~0.1-1 ms, stealing the core from the next BLAS call or from the
+  other programs on a busy desktop (seed CNN: default spin 2,760 samples/s, 100,000: 3,290,
+  10,000: 5,110, 0: 6,880; numba's workqueue layer 6,010, and workqueue is not safe when the
+  app's training thread and the GUI thread both run kernels).
+- Work is shared dynamically: a parallel kernel runs one loop per worker, and each worker takes
+  chunks from an atomic counter (:func:`engine.kernels.parallel.fetch_add`) until none are left.
+  numba's ``prange`` splits its range statically, so one thread that the OS deschedules for a
+  time slice (a few ms on a busy machine) holds up the whole step; with chunks the other thread
+  takes its share. Chunks are a few times more than the threads, none smaller than
+  ``MIN_CHUNK_FLOPS`` of work.
+- Small work stays on the calling thread: below ``PARALLEL_MIN_FLOPS`` waking the second thread
+  costs more than it saves (dropout on 16k elements: 36 µs parallel, 6 µs serial).
+
+Environment variables are only defaults: a user's own ``NUMBA_NUM_THREADS``, ``GOMP_SPINCOUNT``
+or ``LAYERLOOM_BLAS_THREADS`` win. The variables this module set are listed in ``ENV_APPLIED``,
+so that benchmarks can start peer frameworks without them (``peer_environment``).
+"""
+from __future__ import annotations
+
+import os
+
+# ---------------------------------------------------------------- before numpy and numba load
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+_ENV_DEFAULTS = {
+    "NUMBA_NUM_THREADS": str(CORES),   # numba counts all the machine's cores, not this process's
+    "GOMP_SPINCOUNT": "0",             # read when libgomp loads (numba's first parallel kernel)
+}
+ENV_APPLIED: dict[str, str] = {}
+for _name, _value in _ENV_DEFAULTS.items():
+    if _name not in os.environ:
+        os.environ[_name] = _value
+        ENV_APPLIED[_name] = _value
+
+import numpy as np  # noqa: E402  (after the variables above)
+
+# ---------------------------------------------------------------- decisions, with their figures
+# Below this many floating-point operations a product or kernel runs on the calling thread.
+# Waking numba's second thread and joining it costs ~15-40 µs here (futex wake + barrier);
+# a (32, 784) @ (784, 128) product (3.2 MFLOP) takes ~80 µs on one thread.
+PARALLEL_MIN_FLOPS = 2_000_000
+# The smallest chunk a worker takes from the counter: smaller chunks re-pack the shared operand
+# of a product too often; larger ones leave a thread idle when the other is descheduled.
+MIN_CHUNK_FLOPS = 500_000
+# Chunks per thread in a parallel kernel: enough that a descheduled thread's unfinished chunk is
+# a small part of the step, few enough that per-chunk overhead stays below ~2%.
+CHUNKS_PER_THREAD = 4
+
+
+def blas_threads_wanted() -> int:
+    """BLAS threads: 1 (see the module docstring), or LAYERLOOM_BLAS_THREADS."""
+    value = os.environ.get("LAYERLOOM_BLAS_THREADS", "1")
+    try:
+        return max(1, int(value))
+    except ValueError:
+        raise ValueError(f"LAYERLOOM_BLAS_THREADS: expected a whole number of threads, "
+                         f"found {value!r}") from None
+
+
+def threads() -> int:
+    """numba threads available to the calling thread (numba's setting is per thread)."""
+    import numba
+    return numba.get_num_threads()
+
+
+def workers(flops: float, items: int | None = None) -> int:
+    """How many threads a kernel with ``flops`` of work (over ``items`` independent items, when
+    it cannot be cut finer) should use: 1 below PARALLEL_MIN_FLOPS, else up to every thread."""
+    if flops < PARALLEL_MIN_FLOPS:
+        return 1
+    n = threads()
+    if items is not None:
+        n = min(n, items)
+    return max(1, n)
+
+
+def chunks(flops: float, items: int, nworkers: int) -> int:
+    """How many chunks to cut ``items`` into for ``nworkers`` threads: CHUNKS_PER_THREAD per
+    thread, none below MIN_CHUNK_FLOPS, never more than ``items``."""
+    if nworkers <= 1:
+        return 1
+    want = nworkers * CHUNKS_PER_THREAD
+    by_size = max(1, int(flops // MIN_CHUNK_FLOPS))
+    return max(1, min(items, want, max(by_size, nworkers)))
+
+
+# ---------------------------------------------------------------- BLAS, through threadpoolctl
+_blas = None          # the OpenBLAS controller, when numpy uses OpenBLAS
+
+
+def blas_controller():
+    """threadpoolctl's controller of numpy's OpenBLAS, or None (other BLAS, or none found)."""
+    return _blas
+
+
+def _limit_blas() -> None:
+    global _blas
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:               # an install without it: BLAS keeps its own threads
+        return
+    found = [lib for lib in ThreadpoolController().lib_controllers
+             if lib.internal_api == "openblas"]
+    # numpy's own copy first (other packages may load another OpenBLAS)
+    found.sort(key=lambda lib: "numpy" not in (lib.filepath or ""))
+    _blas = found[0] if found else None
+    if _blas is not None:
+        _blas.set_num_threads(blas_threads_wanted())
+
+
+_limit_blas()
+
+
+def describe() -> dict:
+    """The policy in force, for benchmark headers and bug reports."""
+    import numba
+    info = {"cores": CORES, "numba_threads": threads(),
+            "numba_layer": os.environ.get("NUMBA_THREADING_LAYER", "default"),
+            "gomp_spincount": os.environ.get("GOMP_SPINCOUNT"),
+            "numba": numba.__version__, "numpy": np.__version__}
+    if _blas is not None:
+        info.update(blas=f"OpenBLAS {_blas.version} {_blas.architecture}",
+                    blas_threads=_blas.get_num_threads())
+    else:
+        info.update(blas="not controlled (not OpenBLAS, or threadpoolctl missing)")
+    return info
+
+
+def peer_environment(base: dict | None = None) -> dict:
+    """``base`` (default os.environ) without the defaults this module applied: what another
+    framework started from this process (a benchmark peer) would have seen without the engine."""
+    env = dict(os.environ if base is None else base)
+    for name in ENV_APPLIED:
+        env.pop(name, None)
+    return env

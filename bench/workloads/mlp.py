@@ -7,6 +7,7 @@ import numpy as np
 
 from bench.workloads.peers import median, run_peer
 
+IDLE_TARGET = 3.0      # issue 16: engine / best peer on an idle machine
 BATCH = 32
 
 TORCH = r"""

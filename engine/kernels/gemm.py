@@ -108,8 +108,9 @@ def _bind() -> str:
 
 
 BOUND_TO = _bind()
-# Products run in tiles on numba's threads only with a real BLAS under them.
-TILED = BOUND_TO.startswith("openblas")
+# Products run in tiles on numba's threads with a real BLAS under them, unless BLAS was given
+# threads of its own (LAYERLOOM_BLAS_THREADS > 1: then numpy's product uses them).
+TILED = BOUND_TO.startswith("openblas") and policy.blas_threads_wanted() == 1
 
 
 @intrinsic

@@ -4,8 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from engine import activations, backend
-from engine.kernels.dropout import (PARALLEL_MIN, dropout_backward, dropout_backward_serial,
-                                    dropout_forward, dropout_forward_serial)
+from engine import threading_policy as policy
+from engine.kernels.dropout import (CHUNK, PARALLEL_MIN, dropout_backward,
+                                    dropout_backward_serial, dropout_forward,
+                                    dropout_forward_serial)
 from engine.kernels.gemm import matmul
 from engine.layers.base import KerasTensor, Layer, Node
 from engine.registry import Param, register
@@ -245,9 +247,12 @@ class Dropout(Layer):
         x = np.ascontiguousarray(x)
         y = np.empty_like(x)
         keep = np.empty(x.shape, dtype=np.uint8)
-        kernel = dropout_forward if x.size >= PARALLEL_MIN else dropout_forward_serial
-        kernel(x.reshape(-1), int(self._rng.integers(0, 2 ** 63)), int(self.rate * 2 ** 32), scale,
-               y.reshape(-1), keep.reshape(-1))
+        args = (x.reshape(-1), int(self._rng.integers(0, 2 ** 63)), int(self.rate * 2 ** 32),
+                scale, y.reshape(-1), keep.reshape(-1))
+        if x.size >= PARALLEL_MIN:
+            dropout_forward(*args, -(-x.size // CHUNK), policy.threads())
+        else:
+            dropout_forward_serial(*args)
         self._mask = (keep, scale)
         return y
 
@@ -258,8 +263,11 @@ class Dropout(Layer):
             keep, scale = self._mask
             dy = np.ascontiguousarray(dy)
             dx = np.empty_like(dy)
-            kernel = dropout_backward if dy.size >= PARALLEL_MIN else dropout_backward_serial
-            kernel(dy.reshape(-1), keep.reshape(-1), scale, dx.reshape(-1))
+            args = (dy.reshape(-1), keep.reshape(-1), scale, dx.reshape(-1))
+            if dy.size >= PARALLEL_MIN:
+                dropout_backward(*args, -(-dy.size // CHUNK), policy.threads())
+            else:
+                dropout_backward_serial(*args)
             return dx
         return dy * self._mask
 

@@ -55,14 +55,15 @@ import numpy as np  # noqa: E402  (after the variables above)
 
 # ---------------------------------------------------------------- decisions, with their figures
 # Below this many floating-point operations a product or kernel runs on the calling thread.
-# Waking numba's second thread and joining it costs ~15-40 µs here (futex wake + barrier);
-# a (32, 784) @ (784, 128) product (3.2 MFLOP) takes ~80 µs on one thread.
-PARALLEL_MIN_FLOPS = 2_000_000
-# The smallest chunk a worker takes from the counter: smaller chunks re-pack the shared operand
-# of a product too often; larger ones leave a thread idle when the other is descheduled.
-MIN_CHUNK_FLOPS = 500_000
+# Waking numba's second thread and joining it costs 6-13 µs here (an empty parallel region:
+# min 6 µs, median 9 µs at load average 5); cutting a (32, 784) @ (784, 128) product (6.4 MFLOP,
+# 75 µs on one thread) into two tiles costs 1.2-1.4x its CPU time, so it gains ~15 µs at best.
+PARALLEL_MIN_FLOPS = 4_000_000
+# The smallest chunk a worker takes from the counter: smaller chunks cost more in per-chunk
+# overhead (re-packed operands, counter traffic) than they save in balance.
+MIN_CHUNK_FLOPS = 2_000_000
 # Chunks per thread in a parallel kernel: enough that a descheduled thread's unfinished chunk is
-# a small part of the step, few enough that per-chunk overhead stays below ~2%.
+# a small part of the step, few enough that per-chunk overhead stays small.
 CHUNKS_PER_THREAD = 4
 
 

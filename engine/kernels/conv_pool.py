@@ -7,8 +7,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from engine.kernels.parallel import fetch_add
-
 
 # ---- Conv2D(relu) → MaxPooling2D(2×2, stride 2, 'valid'), fused for the direct convolution.
 # The conv output is never stored: each 2×2 window's four conv outputs are computed, the max
@@ -37,125 +35,94 @@ def _sum_partials(part, partb, dwt, db):
                     dwt[ki, kj, ch, k] = s
 
 
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _forward_sample(x, w, bias, sh, sw, dh, dw, ph, pw, out, code, b, acc):
-    """Sample b of :func:`conv_relu_pool_forward`; acc: (4, F) scratch."""
-    _, h, wd, c = x.shape
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def conv_relu_pool_forward(x, w, bias, sh, sw, dh, dw, ph, pw, out, code):
+    """out (N, PH, PW, F) = maxpool2×2(relu(conv(x) + bias)); code (N, PH, PW, F) uint8."""
+    n, h, wd, c = x.shape
     kh, kw, _, f = w.shape
     _, poh, pow_, _ = out.shape
-    for pi in range(poh):
-        for pj in range(pow_):
-            for q in range(4):
-                i = 2 * pi + q // 2
-                j = 2 * pj + q % 2
-                for k in range(f):
-                    acc[q, k] = bias[k]
-                for ki in range(kh):
-                    y = i * sh + ki * dh - ph
-                    if y < 0 or y >= h:
-                        continue
-                    for kj in range(kw):
-                        xx = j * sw + kj * dw - pw
-                        if xx < 0 or xx >= wd:
-                            continue
-                        for ch in range(c):
-                            v = x[b, y, xx, ch]
-                            for k in range(f):
-                                acc[q, k] += v * w[ki, kj, ch, k]
-            for k in range(f):
-                m = acc[0, k]
-                cd = 0
-                if acc[1, k] > m:
-                    m = acc[1, k]
-                    cd = 1
-                if acc[2, k] > m:
-                    m = acc[2, k]
-                    cd = 2
-                if acc[3, k] > m:
-                    m = acc[3, k]
-                    cd = 3
-                out[b, pi, pj, k] = m if m > 0 else 0
-                code[b, pi, pj, k] = cd
-
-
-@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def conv_relu_pool_forward(x, w, bias, sh, sw, dh, dw, ph, pw, out, code, nworkers):
-    """out (N, PH, PW, F) = maxpool2×2(relu(conv(x) + bias)); code (N, PH, PW, F) uint8.
-    ``nworkers`` threads take samples from a counter (engine/threading_policy.py)."""
-    n = x.shape[0]
-    f = w.shape[3]
-    counter = np.zeros(1, np.int64)
-    for _ in prange(nworkers):
+    for b in prange(n):
         acc = np.empty((4, f), dtype=out.dtype)
-        while True:
-            b = fetch_add(counter, 0)
-            if b >= n:
-                break
-            _forward_sample(x, w, bias, sh, sw, dh, dw, ph, pw, out, code, b, acc)
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _backward_sample(x, w, dy, out, code, sh, sw, dh, dw, ph, pw, b, t, g, part, partb, need_dx,
-                     dx):
-    """Sample b of :func:`conv_relu_pool_backward`, added to chunk t's partial sums; g: (4, F)
-    scratch."""
-    _, h, wd, c = x.shape
-    kh, kw, _, f = w.shape
-    _, poh, pow_, _ = dy.shape
-    if need_dx:
-        dx[b] = 0
-    for pi in range(poh):
-        for pj in range(pow_):
-            for k in range(f):
-                gk = dy[b, pi, pj, k] if out[b, pi, pj, k] > 0 else dy.dtype.type(0)
-                partb[t, k] += gk
-                cd = code[b, pi, pj, k]
+        for pi in range(poh):
+            for pj in range(pow_):
                 for q in range(4):
-                    g[q, k] = gk if cd == q else 0
-            for q in range(4):
-                i = 2 * pi + q // 2
-                j = 2 * pj + q % 2
-                for ki in range(kh):
-                    y = i * sh + ki * dh - ph
-                    if y < 0 or y >= h:
-                        continue
-                    for kj in range(kw):
-                        xx = j * sw + kj * dw - pw
-                        if xx < 0 or xx >= wd:
+                    i = 2 * pi + q // 2
+                    j = 2 * pj + q % 2
+                    for k in range(f):
+                        acc[q, k] = bias[k]
+                    for ki in range(kh):
+                        y = i * sh + ki * dh - ph
+                        if y < 0 or y >= h:
                             continue
-                        for ch in range(c):
-                            v = x[b, y, xx, ch]
-                            for k in range(f):
-                                part[t, ki, kj, ch, k] += v * g[q, k]
-                            if need_dx:
-                                s = dx.dtype.type(0)
+                        for kj in range(kw):
+                            xx = j * sw + kj * dw - pw
+                            if xx < 0 or xx >= wd:
+                                continue
+                            for ch in range(c):
+                                v = x[b, y, xx, ch]
                                 for k in range(f):
-                                    s += g[q, k] * w[ki, kj, ch, k]
-                                dx[b, y, xx, ch] += s
+                                    acc[q, k] += v * w[ki, kj, ch, k]
+                for k in range(f):
+                    m = acc[0, k]
+                    cd = 0
+                    if acc[1, k] > m:
+                        m = acc[1, k]
+                        cd = 1
+                    if acc[2, k] > m:
+                        m = acc[2, k]
+                        cd = 2
+                    if acc[3, k] > m:
+                        m = acc[3, k]
+                        cd = 3
+                    out[b, pi, pj, k] = m if m > 0 else 0
+                    code[b, pi, pj, k] = cd
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def conv_relu_pool_backward(x, w, dy, out, code, sh, sw, dh, dw, ph, pw, nchunks, dwt, db,
-                            need_dx, dx, nworkers):
+                            need_dx, dx):
     """Gradients of :func:`conv_relu_pool_forward` from dy (N, PH, PW, F), the gradient of its
     pooled output: dwt (KH, KW, C, F) and db (F,) are written; dx (N, H, W, C) too when
-    need_dx. ``nworkers`` threads take the ``nchunks`` slices of the batch from a counter;
-    each slice has its own partial sums, added in slice order."""
-    n, _, _, c = x.shape
+    need_dx. Parallel over ``nchunks`` slices of the batch, each with its own partial sums."""
+    n, h, wd, c = x.shape
     kh, kw, _, f = w.shape
+    _, poh, pow_, _ = dy.shape
     part = np.zeros((nchunks, kh, kw, c, f), dtype=dwt.dtype)
     partb = np.zeros((nchunks, f), dtype=dwt.dtype)
     size = (n + nchunks - 1) // nchunks
-    counter = np.zeros(1, np.int64)
-    for _ in prange(nworkers):
+    for t in prange(nchunks):
         g = np.empty((4, f), dtype=dwt.dtype)
-        while True:
-            t = fetch_add(counter, 0)
-            if t >= nchunks:
-                break
-            for b in range(t * size, min(n, (t + 1) * size)):
-                _backward_sample(x, w, dy, out, code, sh, sw, dh, dw, ph, pw, b, t, g, part,
-                                 partb, need_dx, dx)
+        for b in range(t * size, min(n, (t + 1) * size)):
+            if need_dx:
+                dx[b] = 0
+            for pi in range(poh):
+                for pj in range(pow_):
+                    for k in range(f):
+                        gk = dy[b, pi, pj, k] if out[b, pi, pj, k] > 0 else dy.dtype.type(0)
+                        partb[t, k] += gk
+                        cd = code[b, pi, pj, k]
+                        for q in range(4):
+                            g[q, k] = gk if cd == q else 0
+                    for q in range(4):
+                        i = 2 * pi + q // 2
+                        j = 2 * pj + q % 2
+                        for ki in range(kh):
+                            y = i * sh + ki * dh - ph
+                            if y < 0 or y >= h:
+                                continue
+                            for kj in range(kw):
+                                xx = j * sw + kj * dw - pw
+                                if xx < 0 or xx >= wd:
+                                    continue
+                                for ch in range(c):
+                                    v = x[b, y, xx, ch]
+                                    for k in range(f):
+                                        part[t, ki, kj, ch, k] += v * g[q, k]
+                                    if need_dx:
+                                        s = dx.dtype.type(0)
+                                        for k in range(f):
+                                            s += g[q, k] * w[ki, kj, ch, k]
+                                        dx[b, y, xx, ch] += s
     _sum_partials(part, partb, dwt, db)
 
 
@@ -271,7 +238,7 @@ def _pool_row(z, k, poh, pow_, wp, ot, ct):
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy", fastmath={"contract"})
-def conv_relu_pool_forward_s1(x, w, bias, dh, dw, ph, pw, hp, wp, out, code, nworkers):
+def conv_relu_pool_forward_s1(x, w, bias, dh, dw, ph, pw, hp, wp, out, code):
     """:func:`conv_relu_pool_forward` for stride 1; (hp, wp): the padded input's size."""
     n, h, wd, c = x.shape
     kh, kw, _, f = w.shape
@@ -279,122 +246,45 @@ def conv_relu_pool_forward_s1(x, w, bias, dh, dw, ph, pw, hp, wp, out, code, nwo
     P = (hp - (kh - 1) * dh) * wp
     L = hp * wp + (kw - 1) * dw
     quad = 4 if kh == 3 and kw == 3 else 0
-    counter = np.zeros(1, np.int64)
-    for _ in prange(nworkers):
+    for b in prange(n):
         xp = np.empty((c, L), dtype=x.dtype)
         z = np.empty((4, P), dtype=x.dtype)
         ot = np.empty((f, poh * pow_), dtype=x.dtype)
         ct = np.empty((f, poh * pow_), dtype=np.uint8)
-        while True:
-            b = fetch_add(counter, 0)
-            if b >= n:
-                break
-            _planes(x, b, ph, pw, wp, xp)
-            k = 0
-            while k < f:
-                nk = quad if f - k >= quad > 0 else 1
-                for u in range(nk):
-                    bk = bias[k + u]
-                    zu = z[u]
-                    for p in range(P):
-                        zu[p] = bk
-                for ch in range(c):
-                    if nk == 4:
-                        _conv3x3_4(w, ch, k, dh, dw, wp, xp, P, z)
-                    else:
-                        for ki in range(kh):
-                            kj = 0
-                            while kj < kw:
-                                kj += _taps(w, ki, kj, ch, k, dh, dw, wp, kw, xp, P, z[0])
-                for u in range(nk):
-                    _pool_row(z[u], k + u, poh, pow_, wp, ot, ct)
-                k += nk
-            for pi in range(poh):
-                for pj in range(pow_):
-                    s = pi * pow_ + pj
-                    for k in range(f):
-                        out[b, pi, pj, k] = ot[k, s]
-                        code[b, pi, pj, k] = ct[k, s]
-
-
-@njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract", "reassoc"},
-      inline="always")
-def _backward_sample_s1(x, w, dy, out, code, dh, dw, ph, pw, wp, P, b, t, xp, dxp, z, gt, ct,
-                        part, partb, need_dx, dx):
-    """Sample b of :func:`conv_relu_pool_backward_s1`, added to chunk t's partial sums; xp,
-    dxp (C, L), z (P,) zeros, gt, ct (F, PH·PW): scratch."""
-    _, h, wd, c = x.shape
-    kh, kw, _, f = w.shape
-    _, poh, pow_, _ = dy.shape
-    _planes(x, b, ph, pw, wp, xp)
-    if need_dx:
-        dxp[:] = 0
-    for pi in range(poh):
-        for pj in range(pow_):
-            s = pi * pow_ + pj
-            for k in range(f):
-                gt[k, s] = dy[b, pi, pj, k] if out[b, pi, pj, k] > 0 else 0
-                cd = code[b, pi, pj, k]
-                ct[k, s] = (2 * pi + cd // 2) * wp + 2 * pj + cd % 2
-    for k in range(f):
-        gk = gt[k]
-        ck = ct[k]
-        sb = part.dtype.type(0)
-        for s in range(poh * pow_):
-            z[ck[s]] = gk[s]
-            sb += gk[s]
-        partb[t, k] += sb
-        for ch in range(c):
-            for ki in range(kh):
-                kj = 0
-                while kj < kw:
-                    o = ki * dh * wp + kj * dw
-                    if kw - kj >= 3:
-                        x0 = xp[ch, o:o + P]
-                        x1 = xp[ch, o + dw:o + dw + P]
-                        x2 = xp[ch, o + 2 * dw:o + 2 * dw + P]
-                        s0 = part.dtype.type(0)
-                        s1 = part.dtype.type(0)
-                        s2 = part.dtype.type(0)
-                        for p in range(P):
-                            zp = z[p]
-                            s0 += zp * x0[p]
-                            s1 += zp * x1[p]
-                            s2 += zp * x2[p]
-                        part[t, ki, kj, ch, k] += s0
-                        part[t, ki, kj + 1, ch, k] += s1
-                        part[t, ki, kj + 2, ch, k] += s2
-                        nt = 3
-                    else:
-                        x0 = xp[ch, o:o + P]
-                        s0 = part.dtype.type(0)
-                        for p in range(P):
-                            s0 += z[p] * x0[p]
-                        part[t, ki, kj, ch, k] += s0
-                        nt = 1
-                    if need_dx:
-                        for u in range(nt):
-                            wv = w[ki, kj + u, ch, k]
-                            d0 = dxp[ch, o + u * dw:o + u * dw + P]
-                            for p in range(P):
-                                d0[p] += wv * z[p]
-                    kj += nt
-        for s in range(poh * pow_):
-            z[ck[s]] = 0
-    if need_dx:
-        for y in range(h):
-            for xx in range(wd):
-                base = (y + ph) * wp + xx + pw
-                for ch in range(c):
-                    dx[b, y, xx, ch] = dxp[ch, base]
+        _planes(x, b, ph, pw, wp, xp)
+        k = 0
+        while k < f:
+            nk = quad if f - k >= quad > 0 else 1
+            for u in range(nk):
+                bk = bias[k + u]
+                zu = z[u]
+                for p in range(P):
+                    zu[p] = bk
+            for ch in range(c):
+                if nk == 4:
+                    _conv3x3_4(w, ch, k, dh, dw, wp, xp, P, z)
+                else:
+                    for ki in range(kh):
+                        kj = 0
+                        while kj < kw:
+                            kj += _taps(w, ki, kj, ch, k, dh, dw, wp, kw, xp, P, z[0])
+            for u in range(nk):
+                _pool_row(z[u], k + u, poh, pow_, wp, ot, ct)
+            k += nk
+        for pi in range(poh):
+            for pj in range(pow_):
+                s = pi * pow_ + pj
+                for k in range(f):
+                    out[b, pi, pj, k] = ot[k, s]
+                    code[b, pi, pj, k] = ct[k, s]
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy",
       fastmath={"contract", "reassoc"})
 def conv_relu_pool_backward_s1(x, w, dy, out, code, dh, dw, ph, pw, hp, wp, nchunks, dwt, db,
-                               need_dx, dx, nworkers):
+                               need_dx, dx):
     """:func:`conv_relu_pool_backward` for stride 1, in the planes of the forward above."""
-    n, _, _, c = x.shape
+    n, h, wd, c = x.shape
     kh, kw, _, f = w.shape
     _, poh, pow_, _ = dy.shape
     P = (hp - (kh - 1) * dh) * wp
@@ -402,18 +292,72 @@ def conv_relu_pool_backward_s1(x, w, dy, out, code, dh, dw, ph, pw, hp, wp, nchu
     part = np.zeros((nchunks, kh, kw, c, f), dtype=dwt.dtype)
     partb = np.zeros((nchunks, f), dtype=dwt.dtype)
     size = (n + nchunks - 1) // nchunks
-    counter = np.zeros(1, np.int64)
-    for _ in prange(nworkers):
+    for t in prange(nchunks):
         xp = np.empty((c, L), dtype=x.dtype)
         dxp = np.empty((c, L), dtype=x.dtype)
         z = np.zeros(P, dtype=x.dtype)
         gt = np.empty((f, poh * pow_), dtype=x.dtype)
         ct = np.empty((f, poh * pow_), dtype=np.int64)
-        while True:
-            t = fetch_add(counter, 0)
-            if t >= nchunks:
-                break
-            for b in range(t * size, min(n, (t + 1) * size)):
-                _backward_sample_s1(x, w, dy, out, code, dh, dw, ph, pw, wp, P, b, t, xp, dxp, z,
-                                    gt, ct, part, partb, need_dx, dx)
+        for b in range(t * size, min(n, (t + 1) * size)):
+            _planes(x, b, ph, pw, wp, xp)
+            if need_dx:
+                dxp[:] = 0
+            for pi in range(poh):
+                for pj in range(pow_):
+                    s = pi * pow_ + pj
+                    for k in range(f):
+                        gt[k, s] = dy[b, pi, pj, k] if out[b, pi, pj, k] > 0 else 0
+                        cd = code[b, pi, pj, k]
+                        ct[k, s] = (2 * pi + cd // 2) * wp + 2 * pj + cd % 2
+            for k in range(f):
+                gk = gt[k]
+                ck = ct[k]
+                sb = dwt.dtype.type(0)
+                for s in range(poh * pow_):
+                    z[ck[s]] = gk[s]
+                    sb += gk[s]
+                partb[t, k] += sb
+                for ch in range(c):
+                    for ki in range(kh):
+                        kj = 0
+                        while kj < kw:
+                            o = ki * dh * wp + kj * dw
+                            if kw - kj >= 3:
+                                x0 = xp[ch, o:o + P]
+                                x1 = xp[ch, o + dw:o + dw + P]
+                                x2 = xp[ch, o + 2 * dw:o + 2 * dw + P]
+                                s0 = dwt.dtype.type(0)
+                                s1 = dwt.dtype.type(0)
+                                s2 = dwt.dtype.type(0)
+                                for p in range(P):
+                                    zp = z[p]
+                                    s0 += zp * x0[p]
+                                    s1 += zp * x1[p]
+                                    s2 += zp * x2[p]
+                                part[t, ki, kj, ch, k] += s0
+                                part[t, ki, kj + 1, ch, k] += s1
+                                part[t, ki, kj + 2, ch, k] += s2
+                                nt = 3
+                            else:
+                                x0 = xp[ch, o:o + P]
+                                s0 = dwt.dtype.type(0)
+                                for p in range(P):
+                                    s0 += z[p] * x0[p]
+                                part[t, ki, kj, ch, k] += s0
+                                nt = 1
+                            if need_dx:
+                                for u in range(nt):
+                                    wv = w[ki, kj + u, ch, k]
+                                    d0 = dxp[ch, o + u * dw:o + u * dw + P]
+                                    for p in range(P):
+                                        d0[p] += wv * z[p]
+                            kj += nt
+                for s in range(poh * pow_):
+                    z[ck[s]] = 0
+            if need_dx:
+                for y in range(h):
+                    for xx in range(wd):
+                        base = (y + ph) * wp + xx + pw
+                        for ch in range(c):
+                            dx[b, y, xx, ch] = dxp[ch, base]
     _sum_partials(part, partb, dwt, db)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 
 from engine import activations
-from engine import threading_policy as policy
 from engine.kernels.conv import (bias_relu_grad, col2im, conv_direct_dw, conv_direct_dx,
                                  conv_direct_forward, conv_output_size, im2col)
 from engine.kernels.conv_pool import (conv_relu_pool_backward, conv_relu_pool_backward_s1,
@@ -18,6 +17,8 @@ from engine.kernels.gemm import matmul
 # Up to this many taps (KH·KW·Cin) a direct numba loop beats im2col + sgemm (measured on the
 # seed CNN's 3×3×1 first layer: 4.0 ms im2col + 4.9 ms sgemm + 0.9 ms relu → 1.6 ms direct).
 DIRECT_MAX_TAPS = 32
+# batch slices of the fused conv + pool backward, each with its own partial weight gradients
+_NCHUNKS = 8
 from engine.layers.base import Layer
 from engine.layers.core import ACTIVATION_PARAM, USE_BIAS_PARAM, weight_params
 from engine.registry import Param, register
@@ -156,13 +157,11 @@ class _Conv(Layer):
             np.zeros(self.filters, dtype=x4.dtype)
         out = np.empty((n, oh // 2, ow // 2, self.filters), dtype=x4.dtype)
         code = np.empty(out.shape, dtype=np.uint8)
-        nworkers = policy.workers(2.0 * n * oh * ow * kh * kw * c * self.filters, n)
         if (sh, sw) == (1, 1):  # padded size: the output plus the kernel's reach
             hp, wp = oh + (kh - 1) * dh, ow + (kw - 1) * dw
-            conv_relu_pool_forward_s1(x4, kernel4, bias, dh, dw, ph, pw, hp, wp, out, code,
-                                      nworkers)
+            conv_relu_pool_forward_s1(x4, kernel4, bias, dh, dw, ph, pw, hp, wp, out, code)
         else:
-            conv_relu_pool_forward(x4, kernel4, bias, sh, sw, dh, dw, ph, pw, out, code, nworkers)
+            conv_relu_pool_forward(x4, kernel4, bias, sh, sw, dh, dw, ph, pw, out, code)
         self._cache = ("pooled", x4, out, code, (sh, sw, dh, dw, ph, pw, oh, ow))
         pool._prepooled = True
         return out
@@ -175,19 +174,15 @@ class _Conv(Layer):
         dx = np.empty(x4.shape if self.need_dx else (1, 1, 1, 1), dtype=x4.dtype)
         dy = np.ascontiguousarray(dy)
         dwt = self.kernel.grad.reshape(kernel4.shape)
-        n = x4.shape[0]
-        kh, kw = self.kernel_size
-        # the weight gradient (and dx) cost about twice the forward
-        flops = 4.0 * n * oh * ow * kh * kw * c * f
-        nworkers = policy.workers(flops, n)
-        chunks = policy.chunks(flops, n, nworkers)
+        chunks = min(_NCHUNKS, x4.shape[0])
         if (sh, sw) == (1, 1):
+            kh, kw = self.kernel_size
             hp, wp = oh + (kh - 1) * dh, ow + (kw - 1) * dw
             conv_relu_pool_backward_s1(x4, kernel4, dy, out, code, dh, dw, ph, pw, hp, wp,
-                                       chunks, dwt, db, self.need_dx, dx, nworkers)
+                                       chunks, dwt, db, self.need_dx, dx)
         else:
             conv_relu_pool_backward(x4, kernel4, dy, out, code, sh, sw, dh, dw, ph, pw, chunks,
-                                    dwt, db, self.need_dx, dx, nworkers)
+                                    dwt, db, self.need_dx, dx)
         return dx if self.need_dx else None
 
     def forward(self, x, training=False):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from numba import njit, prange
 
-from engine.kernels import augment, conv_pool, pooling
+from engine.kernels import augment, pooling
 from engine.kernels.parallel import chunk_range, fetch_add
 
 WORKERS = (1, 2, 3)
@@ -65,36 +65,6 @@ def test_pooling_kernels(shape):
         pooling.avgpool_backward(avg, 3, 3, 1, 1, 1, 1, count, dxa, nw)
         return out, arg, dx, out3, dx3, avg, dxa
     _same_for_all_workers(run)
-
-
-@pytest.mark.parametrize("stride", [1, 2])
-def test_fused_conv_pool_kernels(stride):
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal((6, 13, 12, 2)).astype(np.float32)
-    w = rng.standard_normal((3, 3, 2, 5)).astype(np.float32)
-    bias = rng.standard_normal(5).astype(np.float32)
-    oh, ow = (13 - 3) // stride + 1, (12 - 3) // stride + 1
-
-    def run(nw):
-        out = np.empty((6, oh // 2, ow // 2, 5), np.float32)
-        code = np.empty(out.shape, np.uint8)
-        dy = np.ascontiguousarray(rng_dy(out.shape))
-        dwt, db, dx = np.empty_like(w), np.empty(5, np.float32), np.empty_like(x)
-        if stride == 1:
-            conv_pool.conv_relu_pool_forward_s1(x, w, bias, 1, 1, 0, 0, oh + 2, ow + 2, out,
-                                                code, nw)
-            conv_pool.conv_relu_pool_backward_s1(x, w, dy, out, code, 1, 1, 0, 0, oh + 2,
-                                                 ow + 2, 4, dwt, db, True, dx, nw)
-        else:
-            conv_pool.conv_relu_pool_forward(x, w, bias, 2, 2, 1, 1, 0, 0, out, code, nw)
-            conv_pool.conv_relu_pool_backward(x, w, dy, out, code, 2, 2, 1, 1, 0, 0, 4, dwt, db,
-                                              True, dx, nw)
-        return out, code, dwt, db, dx
-    _same_for_all_workers(run)
-
-
-def rng_dy(shape):
-    return np.random.default_rng(2).standard_normal(shape).astype(np.float32)
 
 
 def test_augment_kernels():

@@ -28,6 +28,8 @@ def always_parallel(monkeypatch):
     """Every product takes the tiled path, however small (so small shapes test it)."""
     monkeypatch.setattr(policy, "PARALLEL_MIN_FLOPS", 0)
     monkeypatch.setattr(policy, "MIN_CHUNK_FLOPS", 1)
+    monkeypatch.setattr(gemm, "MIN_TILE", 2)
+    monkeypatch.setattr(gemm, "MIN_SLICE", 2)
 
 
 @pytest.mark.parametrize("m,k,n", SHAPES)
@@ -66,10 +68,14 @@ def test_each_way_of_cutting_a_product(plan, always_parallel):
 
 
 def test_plan_cuts_the_long_side_and_slices_long_inner_products():
-    assert gemm._plan(2048, 128, 128, 2)[0] == "tiles" and gemm._plan(2048, 128, 128, 2)[2] == 128
-    assert gemm._plan(32, 512, 784, 2)[1] == 32                       # columns cut
+    # _plan(m, n, k): output (m, n), inner dimension k
+    assert gemm._plan(2048, 128, 128, 2) == ("tiles", 256, 128)        # 8 row tiles
+    assert gemm._plan(32, 128, 784, 2) == ("tiles", 32, 64)            # two column tiles
     assert gemm._plan(9, 32, 86528, 2)[0] == "ksplit"                  # conv weight gradient
-    assert gemm._plan(3, 3, 40, 2)[0] == "serial"
+    assert gemm._plan(40, 40, 40, 2)[0] == "serial"                    # nothing worth cutting
+    for m, k, n in ((2048, 128, 128), (32, 784, 128), (300, 300, 300)):
+        kind, tm, tn = gemm._plan(m, n, k, 2)
+        assert min(tm, tn) >= min(m, n, gemm.MIN_TILE)
 
 
 def test_results_do_not_depend_on_thread_timing(always_parallel):

@@ -209,9 +209,9 @@ class StartPage(QWidget):
 
     @staticmethod
     def _description(path: Path) -> str:
-        from engine.project import Project, ProjectError
+        from engine.project import ProjectError, load_project
         try:
-            return describe_project(Project.load(path))
+            return describe_project(load_project(path))
         except (ProjectError, OSError):
             return "cannot be read"
 

@@ -78,9 +78,9 @@ class ThumbnailCache:
         image = self.cached(path, theme, size)
         if image is not None:
             return image
-        from engine.project import Project, ProjectError
+        from engine.project import ProjectError, load_project
         try:
-            project = Project.load(path)
+            project = load_project(path)
         except (ProjectError, OSError):
             return None
         image = render_graph(project.graph, theme, size)

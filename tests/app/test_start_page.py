@@ -28,7 +28,7 @@ def wait_thumbnails(qtbot, host):
 def test_start_page_lists_recent_projects_and_examples_with_thumbnails(page_host, window,
                                                                        qtbot, tmp_path):
     saved = tmp_path / "mine.loom"
-    project_mod.Project(graph=window.editor.doc).save(saved)
+    project_mod.save_project(project_mod.Project(graph=window.editor.doc), saved)
     window.file_ops.add_recent(str(saved))
     window.file_ops.add_recent(str(tmp_path / "gone.loom"))
     page_host.show()
@@ -63,9 +63,9 @@ def test_thumbnails_are_cached_per_file_content_and_theme(window, qtbot, tmp_pat
     copy = tmp_path / "edited.loom"
     copy.write_bytes(path.read_bytes())
     assert again.cached(copy, window.theme, THUMB) is not None     # same bytes, same picture
-    project = project_mod.Project.load(copy)
+    project = project_mod.load_project(copy)
     project.graph.remove_node(next(iter(project.graph.nodes)))
-    project.save(copy)
+    project_mod.save_project(project, copy)
     assert again.cached(copy, window.theme, THUMB) is None          # edited: drawn afresh
 
 
@@ -125,7 +125,7 @@ def test_show_at_startup_setting(page_host, window, settings, tmp_path, qtbot):
 
 def test_describe_project():
     from app.file_ops import EXAMPLES_DIR
-    p = project_mod.Project.load(EXAMPLES_DIR / "cifar10_cnn.loom")
+    p = project_mod.load_project(EXAMPLES_DIR / "cifar10_cnn.loom")
     assert describe_project(p).startswith("7 layers · ")
     p.data_source = {"kind": "keras_dataset", "name": "cifar10"}
     assert describe_project(p).endswith(" · CIFAR-10 (downloaded)")

@@ -166,7 +166,7 @@ def test_spec_checks_the_name():
 def test_cli_trains_a_keras_dataset_project(monkeypatch, tmp_path, fashion_files, capsys):
     from engine.cli import main
     from engine.graph import GraphDocument
-    from engine.project import Project, TrainingConfig
+    from engine.project import Project, TrainingConfig, load_project, save_project
     serve(monkeypatch, {fashion_mnist.BASE + k: v for k, v in fashion_files.items()})
     g = GraphDocument("f")
     nodes = [g.add_node("InputLayer", {"shape": [28, 28]}), g.add_node("Flatten", {}),
@@ -176,9 +176,9 @@ def test_cli_trains_a_keras_dataset_project(monkeypatch, tmp_path, fashion_files
     p = Project(g)
     p.data_source = {"kind": "keras_dataset", "name": "fashion_mnist", "one_hot": True}
     p.training = TrainingConfig(epochs=1, batch_size=4, validation_split=0.0)
-    path = p.save(tmp_path / "f.loom")
+    path = save_project(p, tmp_path / "f.loom")
     assert main(["train", str(path)]) == 0
-    assert Project.load(path).runs[-1].status == "completed"
+    assert load_project(path).runs[-1].status == "completed"
     assert main(["export", str(path), str(tmp_path / "s.py")]) == 0
     script = (tmp_path / "s.py").read_text()
     assert "keras.datasets.fashion_mnist.load_data()" in script

@@ -14,7 +14,7 @@ import numpy as np
 
 from app.training.worker import RunOutcome, TrainingJob
 from engine import initializers
-from engine.data_adapter import split_validation
+from engine.models.data_adapter import split_validation
 from engine.io.atomic import atomic_path
 from engine.utils import to_categorical
 
@@ -199,6 +199,12 @@ def load_data_source(project) -> DataArrays:
     spec = getattr(project, "data_source", None)
     if not spec:
         raise SetupError("choose a data source first (Data panel)")
+    if spec.get("kind") == "keras_dataset" and not spec.get("path"):
+        from engine.datasets import catalog
+        if spec.get("name") in catalog.DATASETS and not catalog.is_downloaded(spec["name"]):
+            info = catalog.info(spec["name"])
+            raise SetupError(f"{info.title} is not downloaded yet: download it in the Data "
+                             f"panel ({info.download_mb:.0f} MB), or point it to your copy")
     try:
         loaded = DataSource.from_dict(spec).load()
     except (DataError, OSError, ValueError) as e:

@@ -33,15 +33,11 @@ sys.path.insert(0, {root!r})
 import engine
 import numpy as np
 from engine import threading_policy
-from bench.workloads.mlp import BATCH
+from bench.workloads.mlp import BATCH, build_engine_mlp
 from bench.workloads.mnist_data import load_mnist
-from engine.layers import Dense, Flatten
-from engine.models import Sequential
 
 x, y = load_mnist(12800)
-model = Sequential([Flatten(input_shape=(28, 28)), Dense(128, activation="relu"),
-                    Dense(10, activation="softmax")])
-model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model = build_engine_mlp()
 model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)          # warm-up (numba cache, pages)
 c0, t = os.times(), time.perf_counter()
 model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)

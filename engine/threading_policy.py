@@ -83,6 +83,15 @@ def threads() -> int:
     return numba.get_num_threads()
 
 
+def background_thread() -> None:
+    """Call at the start of a helper thread (data prefetch, decoding): its numba kernels run on
+    that thread alone. numba's thread count is per calling thread, and a parallel kernel called
+    from a second thread starts a second OpenMP team: with a training step running at the same
+    time that is twice as many busy threads as cores."""
+    import numba
+    numba.set_num_threads(1)
+
+
 def workers(flops: float, items: int | None = None) -> int:
     """How many threads a kernel with ``flops`` of work (over ``items`` independent items, when
     it cannot be cut finer) should use: 1 below PARALLEL_MIN_FLOPS, else up to every thread."""

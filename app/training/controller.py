@@ -258,7 +258,7 @@ class TrainingController(QObject):
                 if self.project is not project:      # the project was closed meanwhile
                     self._arrays = None
                     return False
-            self._data = run_setup.split_data(self._arrays, project.training.validation_split)
+            self._data = self._split(project)
             model, rebuilt = self.session.model_for(project)
             if rebuilt:
                 self._continue_plots = False
@@ -281,6 +281,27 @@ class TrainingController(QObject):
         self._launch(job)
         return True
 
+    def _split(self, project) -> run_setup.TrainingData:
+        """This run's data: the arrays with their validation split, or a streamed source's
+        batch Sequences (built, and a sample decoded, off the GUI thread)."""
+        cfg = project.training
+        if not isinstance(self._arrays, run_setup.StreamedSource):
+            return run_setup.split_data(self._arrays, cfg.validation_split)
+        streamed = self._arrays
+        data = run_responsive(
+            lambda: run_setup.stream_data(streamed, cfg.validation_split, cfg.batch_size,
+                                          cfg.loss),
+            busy=self.dashboard, status=self.dashboard.set_status,
+            message="Preparing the streamed data...")
+        self.data_panel.show_stream_progress(*data.x_train.first_pass,
+                                             decoded_bytes=streamed.decoded_bytes)
+        return data
+
+    def _stream_progress(self, *_signal_args) -> None:
+        """The Data panel's count of the first pass over a streamed folder."""
+        if self.worker is not None and self._data is not None and self._data.streamed:
+            self.data_panel.show_stream_progress(*self._data.x_train.first_pass)
+
     def _launch(self, job: TrainingJob) -> None:
         self.thread = QThread(self)
         self.thread.setObjectName("TrainingThread")
@@ -292,6 +313,9 @@ class TrainingController(QObject):
         # into the GUI thread (a lambda would run in the training thread)
         w.started.connect(self._run_started)
         w.batches.connect(self.dashboard.add_batches)
+        if self._data is not None and self._data.streamed:
+            w.batches.connect(self._stream_progress)
+            w.epoch_end.connect(self._stream_progress)
         w.epoch_end.connect(self._epoch_end)
         w.log_line.connect(self._log)
         w.paused.connect(self._paused)

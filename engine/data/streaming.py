@@ -138,6 +138,30 @@ class ImageFolderSequence(_Batches):
         return min(self.decoded, self.n), self.n
 
 
+def sample_batches(seq: Sequence, max_samples: int, max_bytes: int = 64 << 20
+                   ) -> tuple[np.ndarray, np.ndarray | None]:
+    """(x, y) of a Sequence's first batches, in order, up to ``max_samples`` samples and
+    ``max_bytes`` of x: an in-memory sample of streamed data (evaluation, previews, adapting
+    a Normalization layer)."""
+    xs, ys, n, size = [], [], 0, 0
+    for i in range(len(seq)):
+        batch = seq[i]
+        x, y = (batch if isinstance(batch, tuple) else (batch, None))[:2]
+        take = min(len(x), max_samples - n)
+        if xs and size + x[:take].nbytes > max_bytes:
+            break
+        xs.append(x[:take])
+        ys.append(None if y is None else y[:take])
+        n += take
+        size += x[:take].nbytes
+        if n >= max_samples:
+            break
+    if not xs:
+        raise DataError("the data source has no samples")
+    y = None if ys[0] is None else np.concatenate(ys)
+    return np.concatenate(xs), y
+
+
 @dataclass
 class StreamedData:
     """A data source as batch sequences: ``train`` (and ``validation`` / ``test`` when the

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine import backend
 from engine.kernels import activations as K
 
 
@@ -33,11 +32,6 @@ class Activation:
 
 
 Linear = Activation
-
-
-def _as_float(x) -> np.ndarray:
-    x = np.asarray(x)
-    return x if x.dtype.kind == "f" else x.astype(backend.floatx())
 
 
 class Relu(Activation):

@@ -130,7 +130,9 @@ class Model(TrainingLoops):
         self._constrained = [w for w in train if w.constraint is not None]
         self._bound_key = key
         if self.optimizer is not None:
-            self.optimizer.build(n)
+            ends = np.cumsum([0] + [w.size for w in train])
+            self.optimizer.build(n, segments=list(zip(ends[:-1].tolist(), ends[1:].tolist())),
+                                 shapes=[w.shape for w in train])
 
     def get_weights(self) -> list[np.ndarray]:
         return [w.value.copy() for w in self.weights]

@@ -354,5 +354,5 @@ def test_validation_inside_fit_fires_on_test_hooks():
              + ["on_test_begin", "on_test_batch_begin", "on_test_batch_end", "on_test_end",
                 "on_epoch_end"])
     assert names == ["on_train_begin"] + epoch * 2 + ["on_train_end"]
-    end = [c for c in rec.calls if c[0] == "on_epoch_end"][0]
+    end = next(c for c in rec.calls if c[0] == "on_epoch_end")
     assert end[2] == ("loss", "mae", "val_loss", "val_mae")

@@ -3,13 +3,13 @@ or the engine flavour (the same code on LayerLoom's engine).
 
 The script defines the model with the Functional API (parameters that differ from the defaults
 only), compiles it with the project's settings, optionally loads exported weights, and trains on
-the project's data when the data source is one a script can read by itself (bundled MNIST, an
-.npz file); otherwise ``load_data`` says what to fill in.
+the project's data when the data source is one a script can read by itself (bundled MNIST, a
+data set Keras downloads, an .npz file); otherwise ``load_data`` says what to fill in.
 
 Projects and model files are hostile until checked, so every piece of their text goes into the
-script through :mod:`engine.io.pysource`: layer types, initializers, optimizers, losses, metrics
-and callback arguments are checked against the engine's own tables, everything else is a
-``repr`` of a plain literal. A value that fails raises :class:`ScriptValueError` naming it.
+script through :mod:`engine.io.pysource`: layer types, initializers, optimizers, losses, metrics,
+data set names and callback arguments are checked against the engine's own tables, everything
+else is a ``repr`` of a plain literal. A value that fails raises :class:`ScriptValueError`.
 """
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ def model_code(graph) -> list[str]:
 def _data_code(data_source: dict | None, flavour: str) -> list[str]:
     source = data_source if isinstance(data_source, dict) else {}
     lines = _load_lines(source, flavour)
-    if source.get("one_hot") and source.get("kind") in ("bundled", "npz"):
+    if source.get("one_hot") and source.get("kind") in ("bundled", "keras_dataset", "npz"):
         ret = lines.pop()
         lines += ["    y_train = keras.utils.to_categorical(y_train)",
                   "    y_test = keras.utils.to_categorical(y_test, y_train.shape[-1])", ret]
@@ -120,13 +120,19 @@ def _data_code(data_source: dict | None, flavour: str) -> list[str]:
 
 
 def _load_lines(source: dict, flavour: str) -> list[str]:
-    kind, scale = source.get("kind"), source.get("scale")
-    if kind == "bundled" and source.get("name") == "mnist":
+    from engine.datasets.catalog import DATASETS
+    kind, scale, name = source.get("kind"), source.get("scale"), source.get("name")
+    imports, loader = [], None
+    if kind == "bundled" and name == "mnist":
         if flavour == "keras":
-            imports, loader = [], "keras.datasets.mnist.load_data()"
+            loader = "keras.datasets.mnist.load_data()"
         else:
             imports = ["    from engine.datasets.bundled import mnist_subset"]
             loader = "mnist_subset()"
+    elif kind == "keras_dataset" and isinstance(name, str) and name in DATASETS and \
+            not source.get("path"):
+        loader = call(f"keras.datasets.{known_name(name, DATASETS, 'data set')}.load_data")
+    if loader is not None:
         return ["def load_data():", *imports,
                 f"    (x_train, y_train), (x_test, y_test) = {loader}",
                 "    x_train = x_train.reshape((len(x_train),) + INPUT_SHAPE) / 255.0",

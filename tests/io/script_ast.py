@@ -36,7 +36,8 @@ TEMPLATE_NAMES = {"keras", "layers", "np", "mnist_subset", "__name__"}
 def known_attributes() -> set[str]:
     names = {s.type_name for specs in by_category().values() for s in specs} | set(optimizers.CLASSES) | \
         set(initializers.CLASSES) | set(regularizers.CLASSES) | set(constraints.CLASSES)
-    return names | {"EarlyStopping", "ReduceLROnPlateau"} | TEMPLATE_ATTRIBUTES
+    from engine.datasets.catalog import DATASETS
+    return names | set(DATASETS) | {"EarlyStopping", "ReduceLROnPlateau"} | TEMPLATE_ATTRIBUTES
 
 
 def unexpected_in_script(source: str, extra_names: set[str] = frozenset()) -> list[str]:

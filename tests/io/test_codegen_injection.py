@@ -146,7 +146,10 @@ def test_hostile_data_source_text_is_only_a_message(tmp_path):
     g = _graph("m")
     for p in payloads(marker):
         for source in ({"kind": p}, {"kind": "npz", "path": p, "scale": p},
-                       {"kind": "bundled", "name": p}, {"kind": None}, p, [p]):
+                       {"kind": "bundled", "name": p}, {"kind": "keras_dataset", "name": p},
+                       {"kind": "keras_dataset", "name": [p]}, {"kind": "keras_dataset",
+                                                                "name": "cifar10"},
+                       {"kind": None}, p, [p]):
             script = keras_script(g, _training(), flavour="engine", data_source=source)
             _assert_safe(script)
     run = _run(keras_script(g, _training(), flavour="engine",

@@ -22,8 +22,10 @@ import numba
 import numpy as np
 
 from engine import activations
+from engine import threading_policy as policy
 from engine.kernels import recurrent as K
 from engine.kernels.gemm import matmul
+from engine.kernels.recurrent_infer import lstm_predict_blocks
 from engine.kernels.rnn_math import CODES
 from engine.layers.base import Layer
 from engine.registry import Param, register
@@ -316,6 +318,8 @@ class LSTM(RNNBase):
         xin = self._prepare(x, training, mask, project=False)
         n, t_len, d = xin.shape
         dtype = xin.dtype
+        if not training and dtype == np.float32:
+            return self._predict(xin)
         hs = self._initial_states(n, t_len, dtype)
         cs = self._initial_states(n, t_len, dtype)
         gates = np.empty((n, t_len, 4 * self.units), dtype)
@@ -329,6 +333,27 @@ class LSTM(RNNBase):
 
     def _workers(self, n: int) -> int:
         return max(1, min(numba.get_num_threads(), -(-n // self.block_rows)))
+
+    def _predict(self, xin: np.ndarray):
+        """Inference: the time loop keeps only the current states (kernels/recurrent_infer)."""
+        n, t_len, d = xin.shape
+        u, dtype = self.units, xin.dtype
+        flops = 2.0 * n * t_len * (d + u) * 4 * u
+        nworkers = policy.workers(flops, n)
+        rows = max(4, min(64, -(-n // (2 * nworkers))))       # ~2 blocks per thread
+        h_last, c_last = np.empty((n, u), dtype), np.empty((n, u), dtype)
+        hseq = np.empty((n, t_len if self.return_sequences else 0, u), dtype)
+        wu = np.ascontiguousarray(np.concatenate([self.kernel.value,
+                                                  self.recurrent_kernel.value]))
+        bias = self.bias.value if self.bias is not None else np.zeros(4 * u, dtype)
+        lstm_predict_blocks(xin, wu, bias, self._mask, h_last, c_last, hseq, self._act,
+                            self._rec_act, rows, nworkers)
+        zero_out = self.zero_output_for_mask and self._masked
+        if self.return_sequences:
+            out = hseq * self._mask[:, :, None] if zero_out else hseq
+        else:
+            out = h_last * self._mask[:, -1:] if zero_out else h_last
+        return [out, h_last, c_last] if self.return_state else out
 
     def backward(self, dy):
         dtype = self._hs.dtype

@@ -1,0 +1,37 @@
+"""LSTM prediction (engine/kernels/recurrent_infer.py) against the training forward, which
+keeps every state for the backward pass: same outputs for masks, go_backwards, sequences,
+states, odd batch sizes and activations."""
+import numpy as np
+import pytest
+
+from engine.layers import LSTM
+
+CASES = [dict(), dict(return_sequences=True), dict(return_state=True),
+         dict(return_sequences=True, return_state=True, go_backwards=True),
+         dict(activation="relu", recurrent_activation="hard_sigmoid"),
+         dict(use_bias=False, return_sequences=True)]
+
+
+@pytest.mark.parametrize("kw", CASES)
+@pytest.mark.parametrize("n", [1, 7, 70])
+@pytest.mark.parametrize("masked", [False, True])
+def test_prediction_equals_the_training_forward(kw, n, masked):
+    rng = np.random.default_rng(n)
+    layer = LSTM(9, **kw)
+    layer.build((None, 6, 5))
+    for w in layer.weights:
+        w.value[...] = rng.uniform(-0.5, 0.5, w.value.shape)
+    x = rng.standard_normal((n, 6, 5)).astype(np.float32)
+    mask = None
+    if masked:
+        mask = rng.random((n, 6)) > 0.3
+        mask[:, 0] = True
+    train = layer.forward(x, training=True, mask=mask)
+    pred = layer.forward(x, training=False, mask=mask)
+    train = train if isinstance(train, list) else [train]
+    pred = pred if isinstance(pred, list) else [pred]
+    assert len(train) == len(pred)
+    for a, b in zip(train, pred):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(b, a, rtol=2e-5, atol=2e-6)
+

@@ -30,6 +30,26 @@ Shape = tuple  # (None, d1, d2, ...)
 
 _name_counters: dict[str, int] = defaultdict(int)
 _dry = threading.local()
+_predict_state = threading.local()
+
+
+@contextlib.contextmanager
+def predicting():
+    """While ``model.predict`` / ``evaluate`` run a forward pass, no backward pass follows it:
+    layers may then skip what only backward needs (the LSTM keeps no per-step states).
+    ``forward(x, training=False)`` alone still keeps them (a custom loop may differentiate
+    it)."""
+    old = getattr(_predict_state, "on", False)
+    _predict_state.on = True
+    try:
+        yield
+    finally:
+        _predict_state.on = old
+
+
+def is_predicting() -> bool:
+    """True inside :func:`predicting` (on this thread)."""
+    return getattr(_predict_state, "on", False)
 # One weight tensor above this many values (1 GiB of float32) is a mistake or a hostile file.
 MAX_WEIGHT_VALUES = 2 ** 28
 

@@ -27,7 +27,7 @@ from engine.kernels import recurrent as K
 from engine.kernels.gemm import matmul
 from engine.kernels.recurrent_infer import lstm_predict_blocks
 from engine.kernels.rnn_math import CODES
-from engine.layers.base import Layer
+from engine.layers.base import Layer, is_predicting
 from engine.registry import Param, register
 
 
@@ -318,7 +318,7 @@ class LSTM(RNNBase):
         xin = self._prepare(x, training, mask, project=False)
         n, t_len, d = xin.shape
         dtype = xin.dtype
-        if not training and dtype == np.float32:
+        if not training and dtype == np.float32 and is_predicting():
             return self._predict(xin)
         hs = self._initial_states(n, t_len, dtype)
         cs = self._initial_states(n, t_len, dtype)

@@ -12,6 +12,7 @@ import math
 import warnings
 import numpy as np
 
+from engine.layers.base import predicting
 from engine.models import data_adapter as da
 from engine.models.functional import NonFiniteError
 from engine.progbar import Progbar
@@ -311,7 +312,8 @@ class TrainingLoops:
         _call(cbs, "on_test_begin", {})
         for step, (xb, yb, swb) in enumerate(batches):
             _call(cbs, "on_test_batch_begin", step, {})
-            loss, outs, _ = self._compute_loss_and_grads(xb, yb, swb, training=False)
+            with predicting():
+                loss, outs, _ = self._compute_loss_and_grads(xb, yb, swb, training=False)
             self._update_metrics(loss, yb, outs, len(xb[0]))
             if cbs:
                 _call(cbs, "on_test_batch_end", step, self._logs())
@@ -357,7 +359,8 @@ class TrainingLoops:
         parts = []
         for step, xb in enumerate(batches):
             _call(cbs, "on_predict_batch_begin", step, {})
-            parts.append(self._plan.forward(xb, training=False))
+            with predicting():
+                parts.append(self._plan.forward(xb, training=False))
             if cbs:
                 out = parts[-1]
                 _call(cbs, "on_predict_batch_end", step,

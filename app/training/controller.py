@@ -34,6 +34,7 @@ from app.training.activations import ActivationPreview
 from app.training.dashboard import TrainingDashboard
 from app.training.data_panel import DataPanel
 from app.training.evaluation import EvaluationView
+from app.training.runs_panel import RunsPanel
 from app.training.settings_panel import SettingsPanel
 from app.training.worker import RunOutcome, TrainingJob, TrainingWorker
 
@@ -76,6 +77,10 @@ class TrainingController(QObject):
         self.log = QPlainTextEdit(parent)           # epoch lines; warnings also go to `log`
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(5000)
+        self.runs_panel = RunsPanel(parent)       # every run; selected ones overlaid
+        self.runs_panel.overlays_chosen.connect(self.dashboard.set_overlaid)
+        self.dashboard.overlays_changed.connect(self.runs_panel.select_ids)
+        self.runs_panel.runs_changed.connect(self._runs_edited)
         self.data_panel.changed.connect(self._settings_edited)
         self.settings_panel.changed.connect(self._settings_edited)
         self.docks: dict[str, QDockWidget] = {}
@@ -115,6 +120,7 @@ class TrainingController(QObject):
             for key, title, widget in (("data", "Data", self.data_panel),
                                        ("settings", "Training Settings", self.settings_panel),
                                        ("dashboard", "Training", self.dashboard),
+                                       ("runs", "Runs", self.runs_panel),
                                        ("evaluation", "Evaluation", self.evaluation),
                                        ("activations", "Activations", self.activations),
                                        ("training_log", "Training Log", self.log)):
@@ -132,7 +138,7 @@ class TrainingController(QObject):
         main_window.addDockWidget(right, docks["settings"])
         main_window.tabifyDockWidget(docks["data"], docks["settings"])
         main_window.addDockWidget(bottom, docks["dashboard"])
-        for key in ("evaluation", "activations", "training_log"):
+        for key in ("runs", "evaluation", "activations", "training_log"):
             main_window.addDockWidget(bottom, docks[key])
             main_window.tabifyDockWidget(docks["dashboard"], docks[key])
         docks["dashboard"].raise_()
@@ -167,6 +173,7 @@ class TrainingController(QObject):
         self.settings_panel.set_project(project)
         self.dashboard.clear()
         self.dashboard.set_history(list(getattr(project, "runs", []) or []))
+        self.runs_panel.set_project(project)
         self.evaluation.clear()
         self.activations.set_model(None)
         self._arrays = self._data = None
@@ -424,7 +431,15 @@ class TrainingController(QObject):
         if outcome.status in ("completed", "stopped"):
             project.store_weights(job.model)
         self.dashboard.set_history(list(project.runs))
+        self.runs_panel.refresh()
         self.project_modified.emit()
+
+    def _runs_edited(self) -> None:
+        """A run was renamed, annotated or deleted in the Runs panel."""
+        project = self.project
+        if project is not None:
+            self.dashboard.set_history(list(project.runs))
+            self.project_modified.emit()
 
     def _report(self, outcome: RunOutcome) -> None:
         if outcome.status == "diverged":

@@ -82,6 +82,7 @@ class RunOutcome:
     details: str = ""                 # traceback text for 'failed'
     history: dict[str, list[float]] = field(default_factory=dict)
     epochs_done: int = 0              # absolute epoch count reached
+    seconds: float = 0.0              # training time, pauses excluded
 
 
 def learning_rate(optimizer: Any) -> float | None:
@@ -228,6 +229,7 @@ class TrainingWorker(QObject):
         try:
             if job.train:
                 outcome = self._fit()
+                outcome.seconds = self._training_seconds()
             if job.evaluation is not None and not self._abort and \
                     outcome.status in ("completed", "stopped"):
                 self.log_line.emit(f"Evaluating on {len(_first(job.evaluation[0]))} samples...")
@@ -238,9 +240,14 @@ class TrainingWorker(QObject):
         except Exception as e:  # noqa: BLE001 - shown to the user; the thread must report back
             outcome = RunOutcome("failed", f"{type(e).__name__}: {e}",
                                  details=traceback.format_exc(), history=self._history,
-                                 epochs_done=self._epochs_seen)
+                                 epochs_done=self._epochs_seen,
+                                 seconds=self._training_seconds() if job.train else 0.0)
         self.outcome = outcome
         self.finished.emit(outcome)
+
+    def _training_seconds(self) -> float:
+        """Seconds since training began, pauses excluded (0 before it began)."""
+        return time.perf_counter() - self._t0 - self._paused_for if self._t0 else 0.0
 
     def _fit(self) -> RunOutcome:
         job, model = self.job, self.job.model

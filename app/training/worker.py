@@ -179,6 +179,7 @@ class TrainingWorker(QObject):
     paused = Signal()
     resumed = Signal()
     evaluated = Signal(object)        # EvaluationResult
+    weights_snapshot = Signal(object, int, int)   # {layer: arrays}, epoch, batch (on request)
     finished = Signal(object)         # RunOutcome (always last, also after a failure)
 
     def __init__(self, job: TrainingJob):
@@ -198,6 +199,7 @@ class TrainingWorker(QObject):
         self._prev_logs: dict[str, float] = {}
         self._prev_seen = 0
         self._abort = False
+        self._snapshot_wanted = False
         self._history: dict[str, list[float]] = {}   # per-epoch logs, also kept on failure
         self._epochs_seen = job.initial_epoch
         self.outcome: RunOutcome | None = None     # set just before `finished` is emitted
@@ -216,6 +218,11 @@ class TrainingWorker(QObject):
         self._stop.set()
         self.job.model.stop_training = True
         self._go.set()
+
+    def request_snapshot(self) -> None:
+        """Ask for a copy of the weights, taken after the current batch (``weights_snapshot``):
+        consistent, and the training thread is never stopped for it."""
+        self._snapshot_wanted = True
 
     @property
     def is_paused(self) -> bool:
@@ -310,6 +317,9 @@ class TrainingWorker(QObject):
         if now - self._last_emit >= 1.0 / EMIT_HZ:
             self._flush(now)
         self.gate.wait_open()
+        if self._snapshot_wanted:
+            self._snapshot_wanted = False
+            self.weights_snapshot.emit(weights_by_layer(model), epoch, step)
         if self._stop.is_set():
             model.stop_training = True
             return
@@ -341,6 +351,11 @@ class TrainingWorker(QObject):
             self.batches.emit(self._pending)
             self._pending = []
         self._last_emit = time.perf_counter() if now is None else now
+
+
+def weights_by_layer(model) -> dict[str, list]:
+    """Copies of a model's weights by layer name (a snapshot another model can load)."""
+    return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
 
 
 def _first(x):

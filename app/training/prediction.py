@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from app.training.run_setup import graph_key
@@ -64,7 +65,14 @@ class SnapshotModel:
     def predict(self, x: np.ndarray, class_names: list[str] | None = None) -> Scores:
         """Scores of one sample ``x`` (shape (1, *input_shape))."""
         t = time.perf_counter()
-        out = self.model(x, training=False)
+        # one sample gains nothing from parallel kernels; on one thread (numba's count is per
+        # calling thread) the prediction leaves the other cores to the training thread
+        threads = numba.get_num_threads()
+        numba.set_num_threads(1)
+        try:
+            out = self.model(x, training=False)
+        finally:
+            numba.set_num_threads(threads)
         seconds = time.perf_counter() - t
         if isinstance(out, list):
             out = out[0]

@@ -264,7 +264,7 @@ class TryItPanel(QWidget):
             h, w, c = self.form.image_shape
             text += f" Inputs become {h}×{w} {'grayscale' if c == 1 else 'colour'}"
             scale = self.form.scale
-            text += ("." if not scale else ", scaled to 0…1." if abs(scale - 1 / 255) < 1e-9
+            text += ("." if not scale else ", values scaled to [0, 1]." if abs(scale - 1 / 255) < 1e-9
                      else f", scaled ×{scale:.4g}.")
         self.status.setText(text)
 

@@ -70,7 +70,7 @@ def test_drawing_gives_probabilities_on_every_stroke(harness, qtbot):
     panel = harness.controller.try_it
     qtbot.waitUntil(lambda: panel.snapshot is not None)
     assert "Untrained network" in panel.status.text()
-    assert "28×28 grayscale, scaled to 0…1" in panel.status.text()
+    assert "28×28 grayscale, values scaled to [0, 1]" in panel.status.text()
     draw_a_stroke(panel.pad)
     qtbot.waitUntil(lambda: panel.last_scores is not None)
     scores = panel.last_scores

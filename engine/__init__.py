@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("activations", "backend", "callbacks", "constraints", "data", "datasets",
                "initializers", "layers", "losses", "metrics", "models", "optimizers",
-               "preprocessing", "regularizers", "utils")
+               "preprocessing", "regularizers", "saving", "utils")
 
 
 _MODEL_NAMES = ("Sequential", "Model", "load_model", "model_from_json")

@@ -277,11 +277,19 @@ def get(identifier) -> Activation:
         identifier = "linear"
     if isinstance(identifier, Activation):
         return identifier
+    if isinstance(identifier, dict):   # Keras 3's form of a function: a registered custom one
+        from engine.saving import deserialize_keras_object
+        return get(deserialize_keras_object(identifier))
     if isinstance(identifier, str):
         key = identifier.lower()
         if key not in ACTIVATIONS:
+            from engine.saving.object_registration import find_custom_object
+            custom = find_custom_object(identifier, loose=True)
+            if custom is not None:
+                return get(custom)
             raise ValueError(f"unknown activation {identifier!r}; valid names: "
-                             + ", ".join(NAMES))
+                             + ", ".join(NAMES) + " (or a function registered with "
+                             "@keras.saving.register_keras_serializable())")
         if key not in _cache:
             _cache[key] = ACTIVATIONS[key]()
         return _cache[key]
@@ -294,12 +302,17 @@ def get(identifier) -> Activation:
                      + ", ".join(NAMES))
 
 
-def serialize(identifier) -> str:
-    """The Keras name of an activation, for configs and files."""
+def serialize(identifier) -> str | dict:
+    """The Keras name of an activation, for configs and files; a Python function: Keras 3's
+    function config, which names it by its registered name (``"package>name"``) or its own."""
     act = get(identifier)
     if isinstance(act, _UserFunction):
-        raise ValueError(f"activation {act.name!r} is a Python function and cannot be saved; "
-                         f"use a named activation")
+        if getattr(act.fn, "__name__", "<lambda>") == "<lambda>" or not callable(act.fn):
+            raise ValueError(f"activation {act.name!r} is an anonymous function and cannot be "
+                             f"saved; define it with def and register it with "
+                             f"@keras.saving.register_keras_serializable()")
+        from engine.saving import serialize_keras_object
+        return serialize_keras_object(act.fn)
     if act.name not in ACTIVATIONS:
         raise ValueError(f"activation {act!r} has arguments no Keras activation name carries "
                          f"(max_value={getattr(act, 'max_value', None)}, negative_slope="

@@ -305,6 +305,8 @@ class Layer:
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:
         cfg = dict(config)
+        if "spec" not in cls.__dict__:     # a custom subclass: Keras's default, cls(**config)
+            return cls(**cfg)
         allowed = {p.name for p in cls.spec.params} | {
             "name", "trainable", "dtype", "input_shape", "input_dim", "batch_input_shape",
             "batch_size", "batch_shape"} | set(getattr(cls, "extra_config", ()))
@@ -344,11 +346,27 @@ def _check_dims(where: str, arg: str, dims) -> tuple:
 
 
 def serialize_layer(layer: Layer) -> dict[str, Any]:
+    """A built-in layer's {"class_name", "config"}; a custom layer's Keras 3 form (with its
+    module and ``registered_name``)."""
+    if "spec" not in type(layer).__dict__:
+        from engine.saving import serialize_keras_object
+        return serialize_keras_object(layer)
     return {"class_name": layer.spec.type_name, "config": layer.get_config()}
 
 
-def deserialize_layer(data: dict[str, Any]) -> Layer:
+def deserialize_layer(data: dict[str, Any], custom_objects=None) -> Layer:
+    """A layer from its config: a custom class the program registered or passed in (by
+    ``registered_name`` or class name), else a built-in layer type."""
     if not isinstance(data, dict) or "class_name" not in data:
         raise ValueError(f"a layer config must be a dict with 'class_name', got {data!r:.80}")
-    spec = get_spec(data["class_name"])
-    return spec.cls.from_config(data.get("config", {}))
+    from engine.saving.object_registration import find_custom_object
+    name, registered = data["class_name"], data.get("registered_name")
+    cls = find_custom_object(name, registered, custom_objects)
+    if cls is None:
+        try:
+            cls = get_spec(name).cls
+        except KeyError:
+            cls = find_custom_object(name, registered, custom_objects, loose=True)
+            if cls is None:
+                raise
+    return cls.from_config(data.get("config", {}))

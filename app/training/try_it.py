@@ -59,6 +59,8 @@ class TryItPanel(QWidget):
         self.setObjectName("try_it")
         self.setAcceptDrops(True)
         self.project = None
+        self._graph = None                      # the graph followed for edits
+        self._graph_dirty = False               # edited since the private model was built
         self.training = False
         self.snapshot = None                    # SnapshotModel
         self.form: InputForm | None = None
@@ -154,7 +156,13 @@ class TryItPanel(QWidget):
 
     # ------------------------------------------------------------ project and weights
     def set_project(self, project) -> None:
+        if self._graph is not None:
+            self._graph.unsubscribe(self._graph_event)
         self.project = project
+        self._graph = getattr(project, "graph", None)
+        if self._graph is not None:
+            self._graph.subscribe(self._graph_event)
+        self._graph_dirty = False
         self.snapshot = None
         self.form = None
         self.context = None
@@ -168,6 +176,10 @@ class TryItPanel(QWidget):
         self.preview.clear()
         if self.isVisible():
             self._prepare()
+
+    def _graph_event(self, event: str, _payload) -> None:
+        if event != "moved":
+            self._graph_dirty = True            # rebuilt before the next prediction
 
     def set_training(self, running: bool) -> None:
         """Training started or ended: fetch weights periodically while it runs (and shown)."""
@@ -253,8 +265,11 @@ class TryItPanel(QWidget):
         s = self.snapshot
         if s is None:
             return
-        if self._weights is None or s.loaded == 0:
+        if self._weights is None:
             text = "Untrained network (random weights): train it to see real predictions."
+        elif s.loaded == 0:
+            text = ("The network was edited: its trained weights no longer fit any layer; "
+                    "train it again (these predictions come from random weights).")
         elif s.loaded < s.weighted_layers:
             text = (f"Weights: {self._weights_label}; {s.weighted_layers - s.loaded} layer(s) "
                     f"changed since and start untrained.")
@@ -345,6 +360,10 @@ class TryItPanel(QWidget):
     def predict_now(self) -> None:
         """Predict the current input with the current snapshot (coalesced strokes end here)."""
         self._predict_timer.stop()
+        if self._graph_dirty:
+            self._graph_dirty = False
+            if not self._prepare():
+                return
         if self.snapshot is None:
             return
         t0 = time.perf_counter()

@@ -180,3 +180,16 @@ def test_networks_it_cannot_feed_say_why(qtbot):
     h.controller.docks["try_it"].raise_()
     qtbot.waitUntil(lambda: "Try it cannot feed this network" in panel.status.text())
     assert "4 values per sample" in panel.status.text() and not panel.tabs.isEnabled()
+
+
+def test_an_edited_graph_is_rebuilt_before_the_next_prediction(harness, qtbot):
+    c, panel = harness.controller, harness.controller.try_it
+    harness.train_and_wait()
+    qtbot.waitUntil(lambda: "trained for 1 epoch" in panel.status.text())
+    graph = harness.project.graph
+    graph.set_param(graph.node_by_name("hidden").id, "units", 32)
+    draw_a_stroke(panel.pad)
+    qtbot.waitUntil(lambda: panel.snapshot.model.get_layer("hidden").units == 32)
+    qtbot.waitUntil(lambda: "its trained weights no longer fit any layer" in
+                    panel.status.text())
+    assert panel.last_scores is not None and len(panel.last_scores.pairs) == 10

@@ -15,7 +15,11 @@ Why, measured on this 2-core machine (AMD EPYC, numpy's OpenBLAS 0.3.31 'Skylake
   (128, 5408) @ (5408, 128) took 1.1-9.6 ms median per call with two OpenBLAS threads against
   2.1-2.4 ms with one, and single calls stalled for 50-171 ms (one thread: at most 15 ms). In
   a process that also runs numba's pool the median reached 112 ms: the "x @ W 5-85x slower for
-  a whole process" of issue 16. With one BLAS thread there is nothing to stall on.
+  a whole process" of issue 16. With one BLAS thread there is nothing to stall on. The seed
+  MLP in fresh processes (bench/launch_spread.py, load average 16-17, 8 runs each): with
+  OpenBLAS's own two threads (the former policy) an epoch took 33-54 s and 5.4-10.5 CPU-s (its
+  threads spin and yield while they wait for each other); with this policy 0.22-3.5 s and
+  0.22-0.53 CPU-s.
 - numba's workers sleep right after each parallel region (``GOMP_SPINCOUNT=0``): by default GNU
   OpenMP keeps them spinning for ~0.1-1 ms, stealing the core from the next BLAS call or from the
   other programs on a busy desktop (seed CNN: default spin 2,760 samples/s, 100,000: 3,290,

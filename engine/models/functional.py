@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from engine import threading_policy
+
 # Layers keep per-call caches for their backward pass, so one model must not run in two threads
 # at once (the app's training thread and a GUI preview of activations): this lock serializes
 # every forward and backward pass. A model that shares no layer with another may get a lock of
@@ -121,6 +123,7 @@ class Plan:
     # ------------------------------------------------------------------ forward
     def forward(self, xs: list[np.ndarray], training: bool, check_finite: bool = False,
                 upto: Layer | None = None) -> list[np.ndarray]:
+        threading_policy.threads()        # this thread's kernels: threads for the load now
         with self.lock:
             return self._forward(xs, training, check_finite, upto)
 
@@ -161,6 +164,7 @@ class Plan:
     # ------------------------------------------------------------------ backward
     def backward(self, output_grads: list[np.ndarray | None]) -> None:
         """Propagate gradients from the outputs; every weight's ``grad`` is written."""
+        threading_policy.threads()
         with self.lock:
             self._backward(output_grads)
 

@@ -60,3 +60,43 @@ def test_bad_blas_thread_setting_is_named(monkeypatch):
 def test_numba_uses_the_cores_this_process_may_run_on():
     assert policy.CORES >= 1
     assert 1 <= policy.threads() <= max(policy.CORES, int(os.environ["NUMBA_NUM_THREADS"]))
+
+
+def test_the_whole_pool_only_while_other_programs_load_the_cores(monkeypatch):
+    probe = policy._LoadProbe()
+    readings = iter([0.0, 1.0, 1.05, 1.1])           # CPU-seconds of all our cores
+    monkeypatch.setattr(probe, "_busy_seconds", lambda: next(readings))
+    monkeypatch.setattr(policy.time, "process_time", lambda: 0.0)   # none of it ours
+    probe.update(0.0)
+    assert not probe.contended
+    probe.update(1.0)                                 # others: 1 core's worth
+    assert probe.contended and probe.others == pytest.approx(1.0)
+    probe.update(2.0)                                 # 0.05 cores: below half the limit
+    assert not probe.contended
+    probe.update(2.25)                                # 0.2 cores: below the limit
+    assert not probe.contended
+
+
+def test_threads_follow_the_probe_and_apply_to_numba(monkeypatch):
+    import numba
+    monkeypatch.setattr(policy, "_load", policy._LoadProbe())
+    policy._load.at = float("inf")                    # no new probe in this test
+    policy._load.contended = True
+    assert policy.threads() == policy.pool_size() == numba.get_num_threads()
+    policy._load.contended = False
+    assert policy.threads() == min(policy.CORES, policy.pool_size()) == numba.get_num_threads()
+
+
+def test_background_threads_use_one_thread():
+    import threading
+
+    import numba
+    seen = []
+
+    def helper():
+        policy.background_thread()
+        seen.append((policy.threads(), numba.get_num_threads()))
+    t = threading.Thread(target=helper)
+    t.start()
+    t.join()
+    assert seen == [(1, 1)]

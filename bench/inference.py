@@ -20,10 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import engine  # noqa: F401  (first: the threading policy sets its defaults before numpy loads)
-import numpy as np
-from bench.workloads.peers import median, run_peer
-from engine import threading_policy
+import engine  # noqa: E402,F401  (first: the threading policy sets its defaults before numpy)
+import numpy as np  # noqa: E402
+
+from bench.workloads.peers import median, run_peer  # noqa: E402
+from engine import threading_policy  # noqa: E402
 
 BATCH = 256
 

@@ -61,7 +61,7 @@ def run_level(names: list[str], busy: int, epochs: int, peers: tuple) -> dict:
             mod = importlib.import_module(f"bench.workloads.{name}")
             try:
                 results[name] = mod.main_results(epochs, peers)
-            except Exception as e:                    # one broken workload must not end the run
+            except Exception as e:  # noqa: BLE001 - one broken workload must not end the run
                 print(f"  {name}: failed: {type(e).__name__}: {e}")
                 continue
             rates = ", ".join(f"{k} {v:,.0f}" for k, v in results[name].items())

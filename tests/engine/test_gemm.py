@@ -74,7 +74,7 @@ def test_plan_cuts_the_long_side_and_slices_long_inner_products():
     assert gemm._plan(9, 32, 86528, 2)[0] == "ksplit"                  # conv weight gradient
     assert gemm._plan(40, 40, 40, 2)[0] == "serial"                    # nothing worth cutting
     for m, k, n in ((2048, 128, 128), (32, 784, 128), (300, 300, 300)):
-        kind, tm, tn = gemm._plan(m, n, k, 2)
+        _, tm, tn = gemm._plan(m, n, k, 2)
         assert min(tm, tn) >= min(m, n, gemm.MIN_TILE)
 
 

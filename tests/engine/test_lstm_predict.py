@@ -7,10 +7,10 @@ import pytest
 from engine.layers import LSTM
 from engine.layers.base import predicting
 
-CASES = [dict(), dict(return_sequences=True), dict(return_state=True),
-         dict(return_sequences=True, return_state=True, go_backwards=True),
-         dict(activation="relu", recurrent_activation="hard_sigmoid"),
-         dict(use_bias=False, return_sequences=True)]
+CASES = [{}, {"return_sequences": True}, {"return_state": True},
+         {"return_sequences": True, "return_state": True, "go_backwards": True},
+         {"activation": "relu", "recurrent_activation": "hard_sigmoid"},
+         {"use_bias": False, "return_sequences": True}]
 
 
 @pytest.mark.parametrize("kw", CASES)

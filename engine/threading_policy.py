@@ -196,12 +196,15 @@ def workers(flops: float, items: int | None = None) -> int:
 
 def chunks(flops: float, items: int, nworkers: int) -> int:
     """How many chunks to cut ``items`` into for ``nworkers`` threads: CHUNKS_PER_THREAD per
-    thread, none below MIN_CHUNK_FLOPS, never more than ``items``."""
+    thread, none much below MIN_CHUNK_FLOPS, a multiple of ``nworkers``, never more than
+    ``items``."""
     if nworkers <= 1:
         return 1
     want = nworkers * CHUNKS_PER_THREAD
     by_size = max(1, int(flops // MIN_CHUNK_FLOPS))
-    return max(1, min(items, want, max(by_size, nworkers)))
+    n = min(want, max(by_size, nworkers))
+    n = -(-n // nworkers) * nworkers         # a whole number per thread: 3 chunks on 2 threads
+    return max(1, min(items, n))             # would take 2/3 of the time, 4 take 1/2
 
 
 # ---------------------------------------------------------------- BLAS, through threadpoolctl

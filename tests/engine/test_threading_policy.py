@@ -42,7 +42,8 @@ def test_chunks_are_several_per_thread_but_not_tiny():
     assert policy.chunks(1e12, 10_000, 1) == 1
     assert policy.chunks(1e12, 10_000, 2) == 2 * policy.CHUNKS_PER_THREAD
     assert policy.chunks(1e12, 3, 2) == 3                      # never more than the items
-    assert policy.chunks(policy.MIN_CHUNK_FLOPS * 3, 10_000, 2) == 3
+    assert policy.chunks(policy.MIN_CHUNK_FLOPS * 3, 10_000, 2) == 4     # 2 per thread
+    assert policy.chunks(policy.MIN_CHUNK_FLOPS * 3, 10_000, 4) == 4
 
 
 def test_peer_environment_drops_only_what_the_policy_set(monkeypatch):

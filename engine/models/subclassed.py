@@ -27,6 +27,7 @@ class CallPlan:
 
     def __init__(self, model, x):
         self.model = model
+        self.lock = EXECUTION_LOCK
         if isinstance(x, dict):
             names = list(x)
             arrays = [x[k] for k in names]
@@ -47,7 +48,7 @@ class CallPlan:
         self.inputs = [layer._nodes[0].outputs[0] for layer in self.input_layers]
         probe = [da.prepare_inputs(a[:2], [layer])[0] for a, layer in zip(arrays,
                                                                             self.input_layers)]
-        with EXECUTION_LOCK:
+        with self.lock:
             out = model.forward(self._structure(probe), training=False)
         outs = out if isinstance(out, list) else [out]
         self.outputs = [KerasTensor((None,) + np.shape(o)[1:], np.asarray(o).dtype.name)
@@ -69,7 +70,7 @@ class CallPlan:
 
     def forward(self, xs: list[np.ndarray], training: bool, check_finite: bool = False,
                 upto=None) -> list[np.ndarray]:
-        with EXECUTION_LOCK:
+        with self.lock:
             out = self.model.forward(self._structure(xs), training)
         self.added_losses = list(self.model._call_losses)
         outs = out if isinstance(out, list) else [out]
@@ -81,7 +82,7 @@ class CallPlan:
         return outs
 
     def backward(self, output_grads: list, input_grads: bool = False) -> list | None:
-        with EXECUTION_LOCK:
+        with self.lock:
             dx = self.model.backward(output_grads if len(output_grads) > 1 else output_grads[0])
         if not input_grads:
             return None

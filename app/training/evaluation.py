@@ -220,9 +220,10 @@ class EvaluationView(QWidget):
         self.samples.set_samples(tiles)
         self.tabs.setTabText(self.tabs.indexOf(self.samples), "Largest errors")
 
-    def clear(self) -> None:
+    def clear(self, message: str | None = None) -> None:
+        """No result; ``message`` (or the default hint) says how to get one."""
         self.result = None
-        self.header.setText("Train a model to see how it does on held-out data.")
+        self.header.setText(message or "Train a model to see how it does on held-out data.")
         self.scores_table.setRowCount(0)
         self.class_table.setRowCount(0)
         self._show_tabs(set())

@@ -203,6 +203,7 @@ class MetricPlot(pg.PlotWidget):
                 curve.setZValue(-10)
                 self.addItem(curve)
                 self._overlays.append(curve)
+        self._fit_view([series for _, series in self._sources])   # the runs are drawn whole
 
     def set_log(self, on: bool) -> None:
         self._log = on

@@ -247,7 +247,6 @@ class FileOps(QObject):
         if not self.maybe_save():
             return False
         from engine.io.keras_h5 import load_graph
-
         from engine.project import Project
         try:
             graph = load_graph(path)

@@ -59,7 +59,10 @@ class GraphScene(QGraphicsScene):
         self.snap_enabled = True
         self._placing = False
         self._drag: ConnectionDrag | None = None
+        self.last_drop: QPointF | None = None      # where the last connection drag ended
         self._stale: set[str] = set()          # nodes an event named since the last refresh
+        self._relabel_edges: set[Edge] = set()     # edge labels to place again at refresh
+        self._relabel_rects: list[QRectF] = []     # and where nodes came, went or moved
         self._shown_info: dict[str, object] = {}   # NodeInfo each card was drawn from
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -76,6 +79,8 @@ class GraphScene(QGraphicsScene):
         self.clear()
         self.node_items.clear()
         self.edge_items.clear()
+        self._relabel_edges.clear()
+        self._relabel_rects.clear()
         self._edges_of.clear()
         self._shown_info.clear()
         self.doc = doc
@@ -108,7 +113,11 @@ class GraphScene(QGraphicsScene):
         elif event in ("param_changed", "renamed"):
             self._stale.add(payload["node_id"])
         elif event == "moved":
-            self._place(payload["node_id"], payload["position"])
+            nid = payload["node_id"]
+            self._place(nid, payload["position"])
+            if nid in self.node_items:
+                self._relabel_rects.append(self.node_items[nid].sceneBoundingRect())
+                self._relabel_edges.update(self._edges_of.get(nid, ()))
         elif event == "reset":
             self.set_document(self.doc)
             return
@@ -119,6 +128,7 @@ class GraphScene(QGraphicsScene):
         self.node_items[node.id] = item
         self.addItem(item)
         self._place(node.id, node.position)
+        self._relabel_rects.append(item.sceneBoundingRect())
 
     def _remove_node_item(self, node_id: str) -> None:
         item = self.node_items.pop(node_id, None)
@@ -126,6 +136,7 @@ class GraphScene(QGraphicsScene):
         for edge in list(self._edges_of.pop(node_id, ())):
             self._remove_edge_item(edge)
         if item is not None:
+            self._relabel_rects.append(item.sceneBoundingRect())
             self.removeItem(item)
 
     def _add_edge_item(self, edge: Edge) -> None:
@@ -137,6 +148,7 @@ class GraphScene(QGraphicsScene):
         self._edges_of[edge.dst].add(edge)
         self.addItem(item)
         self._route(item)
+        self._relabel_edges.add(edge)
 
     def _remove_edge_item(self, edge: Edge) -> None:
         item = self.edge_items.pop(edge, None)
@@ -180,8 +192,10 @@ class GraphScene(QGraphicsScene):
             for edge in edges:
                 item = self.edge_items.get(edge)
                 if item is not None:
-                    self._route(item)
                     item.set_label(self.edge_label(edge))
+                    self._route(item)
+                    self._relabel_edges.add(edge)
+        self._relabel()
         self.refreshed.emit()
 
     def flush(self) -> None:
@@ -201,6 +215,21 @@ class GraphScene(QGraphicsScene):
         if src is None or dst is None:
             return
         item.set_ends(self._anchor(src, True, e.src_port), self._anchor(dst, False, e.dst_port))
+
+    def _relabel(self) -> None:
+        """Move edge labels off the node cards in their way: labels of new or re-labelled
+        edges, labels over a node that came, went or moved, and labels that stood aside
+        before (the node may have gone). Runs with the coalesced refresh, not per drag step."""
+        rects, edges = self._relabel_rects, self._relabel_edges
+        self._relabel_rects, self._relabel_edges = [], set()
+        if not rects and not edges:
+            return
+        cards = [n.sceneBoundingRect() for n in self.node_items.values()]
+        for edge, item in self.edge_items.items():
+            if item.label and (edge in edges or item.label_displaced or
+                               any(item.label_rect().intersects(r) for r in rects)):
+                near = item.boundingRect().adjusted(-20, -20, 20, 20)
+                item.avoid([r for r in cards if r.intersects(near)])
 
     @staticmethod
     def _anchor(item: NodeItem, is_output: bool, index: int) -> QPointF:
@@ -315,9 +344,10 @@ class GraphScene(QGraphicsScene):
             return (node_hit.node_id, None), None
         return None, None
 
-    def _finish_drag(self) -> None:
+    def _finish_drag(self, pos: QPointF) -> None:
         d = self._drag
         target = d.target
+        self.last_drop = QPointF(pos)
         self._cancel_drag()
         if target is None:
             self.status_message.emit("")
@@ -344,7 +374,7 @@ class GraphScene(QGraphicsScene):
     def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         if self._drag is not None and event.button() == Qt.LeftButton:
             self._update_drag(event.scenePos())
-            self._finish_drag()
+            self._finish_drag(event.scenePos())
             super().mouseReleaseEvent(event)
             return
         super().mouseReleaseEvent(event)

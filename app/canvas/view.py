@@ -13,12 +13,14 @@ from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPen, QWheel
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
 from app.canvas.minimap import Minimap
+from app.canvas.notice import CanvasNotice
 from app.canvas.quick_add import QuickAddPopup
 from app.canvas.scene import GRID, GraphScene
 
 LAYER_MIME = "application/x-layerloom-layer"
 MIN_ZOOM, MAX_ZOOM = 0.1, 4.0
 ZOOM_STEP = 1.2
+READABLE_ZOOM = 0.75      # node text stays legible (8 pt → 6 pt); automatic fits stop here
 
 
 class GraphView(QGraphicsView):
@@ -44,6 +46,7 @@ class GraphView(QGraphicsView):
         self._pan_from: QPointF | None = None
         self._space_down = False
         self.minimap = Minimap(self)
+        self.notice = CanvasNotice(self.viewport())
         self.quick_add = QuickAddPopup(self)
         self.quick_add.chosen.connect(self._quick_add_chosen)
         self._quick_add_at = QPointF()
@@ -76,6 +79,11 @@ class GraphView(QGraphicsView):
                 painter.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
                 y += step
 
+    def show_notice(self, text: str, scene_pos: QPointF | None = None) -> None:
+        """A short message on the canvas, next to ``scene_pos`` when given."""
+        at = self.mapFromScene(scene_pos) if scene_pos is not None else None
+        self.notice.show_message(text, at, self.scene().theme)
+
     # ------------------------------------------------------------------ zoom
     def zoom(self) -> float:
         return self.transform().m11()
@@ -105,19 +113,54 @@ class GraphView(QGraphicsView):
 
     def fit_all(self, margin: float = 40.0) -> None:
         """Zoom and scroll so every node is visible (never zooming in past 100%)."""
+        self._fit_nodes(margin, MIN_ZOOM)
+
+    def show_graph(self, margin: float = 40.0) -> None:
+        """The view after an open or an auto-layout: the whole graph when it fits at a
+        readable zoom, else its start (the inputs, left) at that zoom — the rest is a scroll
+        away (minimap, middle-drag)."""
+        self._fit_nodes(margin, READABLE_ZOOM)
+
+    def _fit_nodes(self, margin: float, min_zoom: float) -> None:
         rect = self.scene().nodes_rect()
         if rect.isNull():
             self.center_on(QPointF(0, 0))
             return
-        self.fit_rect(rect.adjusted(-margin, -margin, margin, margin), max_zoom=1.0)
+        self.fit_rect(rect.adjusted(-margin, -margin, margin, margin), max_zoom=1.0,
+                      min_zoom=min_zoom)
 
-    def fit_rect(self, rect: QRectF, max_zoom: float = MAX_ZOOM) -> None:
-        view = self.viewport().rect()
-        if rect.width() <= 0 or rect.height() <= 0 or view.width() <= 0:
+    def free_area(self, rect: QRectF) -> QRectF:
+        """Where in the viewport ``rect`` (scene) can be shown largest without the minimap
+        covering it: the whole viewport, or the part beside or above the minimap."""
+        view = QRectF(self.viewport().rect())
+        if self.minimap.isHidden():
+            return view
+        mini = QRectF(self.minimap.geometry())
+        areas = [QRectF(view.left(), view.top(), mini.left() - view.left(), view.height()),
+                 QRectF(view.left(), view.top(), view.width(), mini.top() - view.top())]
+        return max(areas, key=lambda a: (min(a.width() / rect.width(),
+                                             a.height() / rect.height()),
+                                         a.width() * a.height()))
+
+    def fit_rect(self, rect: QRectF, max_zoom: float = MAX_ZOOM,
+                 min_zoom: float = MIN_ZOOM) -> None:
+        """Show ``rect`` (scene) as large as fits beside the minimap, between the zooms; a
+        rect too big at ``min_zoom`` shows its top-left part."""
+        if rect.width() <= 0 or rect.height() <= 0 or self.viewport().width() <= 0:
             return
-        level = min(view.width() / rect.width(), view.height() / rect.height(), max_zoom)
+        area = self.free_area(rect)
+        if area.width() <= 0 or area.height() <= 0:
+            area = QRectF(self.viewport().rect())
+        level = min(area.width() / rect.width(), area.height() / rect.height(), max_zoom)
+        level = max(level, min_zoom)
         self.set_zoom(level)
-        self.center_on(rect.center())
+        level = self.zoom()
+        # the scene point that should sit at the middle of the free area
+        half_w, half_h = area.width() / (2 * level), area.height() / (2 * level)
+        cx = rect.center().x() if rect.width() / 2 <= half_w else rect.left() + half_w
+        cy = rect.center().y() if rect.height() / 2 <= half_h else rect.top() + half_h
+        shift = (QRectF(self.viewport().rect()).center() - area.center()) / level
+        self.center_on(QPointF(cx, cy) + shift)
 
     def center_on(self, point: QPointF) -> None:
         self.centerOn(point)

@@ -23,9 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.training.metric_plot import TRAIN, style_plot, theme_colors
+from app.training.metric_plot import TRAIN
 from app.training.sample_grid import SampleGrid
 from app.training.scoring import EvaluationResult
+from app.training.themed_plot import ThemedPlot
 
 MAX_LABELLED_CELLS = 30     # classes up to which every confusion cell shows its count
 GRID_SAMPLES = 32
@@ -53,13 +54,11 @@ def _fill(table: QTableWidget, rows: list[list]) -> None:
             table.setItem(r, c, item)
 
 
-class ConfusionMatrixPlot(pg.PlotWidget):
+class ConfusionMatrixPlot(ThemedPlot):
     """Confusion matrix as an image (rows: true class, columns: predicted) with count labels."""
 
     def __init__(self, parent: QWidget | None = None):
-        bg, fg = theme_colors(parent)
-        super().__init__(parent, background=bg)
-        style_plot(self, fg)
+        super().__init__(parent)
         item = self.getPlotItem()
         item.setLabel("bottom", "predicted class")
         item.setLabel("left", "true class")
@@ -97,15 +96,13 @@ class ConfusionMatrixPlot(pg.PlotWidget):
         item.setRange(xRange=(0, c), yRange=(0, c), padding=0.02)
 
 
-class RegressionScatter(pg.PlotWidget):
+class RegressionScatter(ThemedPlot):
     """Predicted against true values, with the ideal y = x line."""
 
     MAX_POINTS = 20000
 
     def __init__(self, parent: QWidget | None = None):
-        bg, fg = theme_colors(parent)
-        super().__init__(parent, background=bg)
-        style_plot(self, fg)
+        super().__init__(parent)
         item = self.getPlotItem()
         item.setLabel("bottom", "true value")
         item.setLabel("left", "predicted value")

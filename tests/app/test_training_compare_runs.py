@@ -1,7 +1,6 @@
 """Compare runs: an earlier run overlaid on the plots is drawn whole, however long it was."""
-from engine.project import RunRecord
-
 from app.training.dashboard import TrainingDashboard
+from engine.project import RunRecord
 
 
 def _run(epochs: int, start: int = 0) -> RunRecord:

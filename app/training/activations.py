@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from app.training.metric_plot import TRAIN
 from app.training.sample_grid import describe_row, is_image, to_qimage
 from app.training.themed_plot import themed_plot
-from engine import data_adapter
+from engine.models import data_adapter
 
 MAX_BARS = 512
 

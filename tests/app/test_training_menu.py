@@ -2,6 +2,7 @@
 and what is enabled once a project is opened."""
 from PySide6.QtWidgets import QFileDialog
 
+from engine.project import save_project
 from tests.app import tiny_training
 
 
@@ -26,6 +27,6 @@ def test_export_actions_of_the_training_menu_write_files(window, qtbot, tmp_path
 
 def test_export_script_is_enabled_after_opening_a_project(window, tmp_path):
     path = tmp_path / "small.loom"
-    window.project.save(path)
+    save_project(window.project, path)
     assert window.file_ops.open_path(str(path))
     assert window.training.export_script_action.isEnabled()

@@ -15,7 +15,7 @@ def _pause_mid_epoch(c, qtbot) -> None:
 
 
 def test_stop_mid_epoch_does_not_count_the_epoch(window, qtbot):
-    tiny_training.prepare(window, epochs=4, batch_size=4)      # 72 samples: 18 batches an epoch
+    tiny_training.prepare(window, epochs=500, batch_size=4)    # 72 samples: 18 batches an epoch
     c = window.training
     done = []
     c.run_finished.connect(done.append)
@@ -27,12 +27,12 @@ def test_stop_mid_epoch_does_not_count_the_epoch(window, qtbot):
     qtbot.waitUntil(lambda: bool(done), timeout=60000)
     dash = c.dashboard
     assert done[0].status == "stopped" and done[0].epochs_done == epoch
-    assert dash.epoch_bar.format() == f"Epoch {epoch + 1} / 4"
+    assert dash.epoch_bar.format() == f"Epoch {epoch + 1} / 500"
     assert dash.status_label.text() == "Stopped"
     assert "ETA" not in dash.time_label.text()
     lines = c.log.toPlainText().splitlines()
-    assert not any(line.startswith(f"Epoch {epoch + 1}/4:") for line in lines)
-    assert f"Stopped during epoch {epoch + 1}/4, after batch {step} of 18" in lines
+    assert not any(line.startswith(f"Epoch {epoch + 1}/500:") for line in lines)
+    assert f"Stopped during epoch {epoch + 1}/500, after batch {step} of 18" in lines
     loss = dash.plots["loss"]
     plotted = 0 if loss.epoch_train.yData is None else len(loss.epoch_train.yData)
     assert plotted == epoch == len(window.project.runs[-1].history.get("loss", []))

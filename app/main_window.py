@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.actions import WindowActions
+from app.canvas_interactions import CanvasInteractions
 from app.canvas.node_item import WIDTH as NODE_WIDTH
 from app.canvas.scene import GraphScene
 from app.canvas.view import GraphView
@@ -100,6 +101,7 @@ class MainWindow(QMainWindow):
 
         self.file_ops = FileOps(self)
         self.actions = WindowActions(self)
+        self.canvas_interactions = CanvasInteractions(self)
         self._wire()
         apply_theme(QApplication.instance(), self.theme)
         self.exception_hook = ExceptionHook(self, self.file_ops.autosave)
@@ -187,7 +189,8 @@ class MainWindow(QMainWindow):
 
     def _connect_ports(self, src: str, src_port: int, dst: str, dst_port: int) -> None:
         """A connection dragged on the canvas; a refusal is said where it was dropped."""
-        reason = self.editor.connect(src, src_port, dst, None if dst_port < 0 else dst_port)
+        reason = self.editor.connect(src, src_port, dst, None if dst_port < 0 else dst_port,
+                                     replace=dst_port >= 0)
         if reason:
             log.warning("Cannot connect %s → %s: %s", self.editor.doc.node(src).name,
                         self.editor.doc.node(dst).name, reason)

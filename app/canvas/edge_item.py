@@ -49,7 +49,9 @@ class EdgeItem(QGraphicsItem):
         super().__init__()
         self.edge = edge
         self.label = ""
-        self.state: str | None = None        # drag only: None, "valid" or "invalid"
+        # the rubber edge: None, "valid" or "invalid"; a resting edge: "drop" while a layer
+        # dragged from the palette would be inserted into it
+        self.state: str | None = None
         self._start = QPointF()
         self._end = QPointF()
         self._path = QPainterPath()
@@ -153,6 +155,8 @@ class EdgeItem(QGraphicsItem):
             color = QColor({"valid": theme.valid, "invalid": theme.error}.get(
                 self.state, theme.edge))
             pen = QPen(color, 2.0, Qt.DashLine)
+        elif self.state == "drop":
+            pen = QPen(QColor(theme.valid), 3.4)
         elif self.isSelected():
             pen = QPen(QColor(theme.edge_selected), 2.6)
         else:

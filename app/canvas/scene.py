@@ -46,6 +46,7 @@ class GraphScene(QGraphicsScene):
     connect_requested = Signal(str, int, str, int)    # src, src_port, dst, dst_port (-1: any)
     nodes_moved = Signal(dict)                        # node id -> (old, new) position
     node_double_clicked = Signal(str)
+    port_released = Signal(str, int, bool, QPointF)   # a port dragged into empty canvas
     status_message = Signal(str)
     refreshed = Signal()
 
@@ -290,6 +291,18 @@ class GraphScene(QGraphicsScene):
         for item in list(self.node_items.values()) + list(self.edge_items.values()):
             item.setSelected(True)
 
+    def item_at(self, pos: QPointF):
+        """The NodeItem or (resting) EdgeItem under ``pos``, nodes first; None: empty canvas."""
+        probe = QRectF(pos.x() - 3, pos.y() - 3, 6, 6)
+        hits = [i for i in self.items(probe, Qt.IntersectsItemShape, Qt.DescendingOrder)
+                if isinstance(i, NodeItem) or (isinstance(i, EdgeItem) and i.edge is not None)]
+        return next((i for i in hits if isinstance(i, NodeItem)), hits[0] if hits else None)
+
+    def edge_item_at(self, pos: QPointF) -> EdgeItem | None:
+        """The connection under ``pos`` when no node is there."""
+        item = self.item_at(pos)
+        return item if isinstance(item, EdgeItem) else None
+
     def nodes_rect(self, node_ids=None) -> QRectF:
         """Bounding rectangle of the given nodes (all nodes when None) in scene coordinates."""
         rect = QRectF()
@@ -322,12 +335,17 @@ class GraphScene(QGraphicsScene):
             d.rubber.set_state(None)
             return
         src, sp, dst, dp = d.endpoints(target)
-        d.reason = self.doc.can_connect(src, dst, sp, dp)
+        # on a port (not a node's body) an existing connection gives way to the new one
+        d.reason = self.doc.can_connect(src, dst, sp, dp, replacing=dp is not None)
         d.rubber.set_state("invalid" if d.reason else "valid")
         if target_port is not None:
             target_port.set_highlight("invalid" if d.reason else "valid")
-        self.status_message.emit(f"Cannot connect: {d.reason}" if d.reason else
-                                 f"Connect {self.doc.node(src).name} → {self.doc.node(dst).name}")
+        old = self.doc.edge_into(dst, dp) if dp is not None else None
+        names = f"{self.doc.node(src).name} → {self.doc.node(dst).name}"
+        self.status_message.emit(
+            f"Cannot connect: {d.reason}" if d.reason else
+            f"Connect {names} (replaces {self.doc.node(old.src).name} → "
+            f"{self.doc.node(dst).name})" if old and old.src != src else f"Connect {names}")
 
     def _target_at(self, pos: QPointF, origin: PortItem):
         """The port (or node, meaning its first free port) under ``pos`` that the drag could
@@ -351,6 +369,8 @@ class GraphScene(QGraphicsScene):
         self._cancel_drag()
         if target is None:
             self.status_message.emit("")
+            if not any(isinstance(i, NodeItem) for i in self.items(pos)):
+                self.port_released.emit(d.port.node_id, d.port.index, d.port.is_output, pos)
             return
         src, sp, dst, dp = d.endpoints(target)
         self.connect_requested.emit(src, sp, dst, ANY_PORT if dp is None else dp)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPen, QWheelEvent
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
@@ -25,6 +25,8 @@ READABLE_ZOOM = 0.75      # node text stays legible (8 pt → 6 pt); automatic f
 
 class GraphView(QGraphicsView):
     add_requested = Signal(str, QPointF)       # layer type, scene position
+    insert_requested = Signal(str, object, QPointF)   # layer type dropped on an Edge, where
+    context_menu_requested = Signal(QPointF, QPoint)  # scene position, global position
     zoom_changed = Signal(float)
 
     def __init__(self, scene: GraphScene, parent: QWidget | None = None):
@@ -50,6 +52,8 @@ class GraphView(QGraphicsView):
         self.quick_add = QuickAddPopup(self)
         self.quick_add.chosen.connect(self._quick_add_chosen)
         self._quick_add_at = QPointF()
+        self._quick_add_then = None       # what a choice in the popup does (None: add there)
+        self._drop_edge = None            # the edge a palette drag hovers (highlighted)
         self.apply_theme()
 
     # ------------------------------------------------------------------ appearance
@@ -245,16 +249,29 @@ class GraphView(QGraphicsView):
         super().keyReleaseEvent(event)
 
     # ------------------------------------------------------------------ adding layers
-    def open_quick_add(self) -> None:
-        """Type-to-add popup at the mouse cursor (or the view centre)."""
-        local = self.viewport().mapFromGlobal(self.cursor().pos())
-        if not self.viewport().rect().contains(local):
-            local = self.viewport().rect().center()
-        self._quick_add_at = self.mapToScene(local)
-        self.quick_add.popup(self.viewport().mapToGlobal(local))
+    def open_quick_add(self, scene_pos: QPointF | None = None, then=None,
+                       exclude=frozenset()) -> None:
+        """Type-to-add popup at ``scene_pos`` (default: the mouse cursor, or the view centre).
+        The chosen type goes to ``then(type_name, scene_pos)``, or is added there."""
+        if scene_pos is None:
+            local = self.viewport().mapFromGlobal(self.cursor().pos())
+            if not self.viewport().rect().contains(local):
+                local = self.viewport().rect().center()
+            scene_pos = self.mapToScene(local)
+        self._quick_add_at = QPointF(scene_pos)
+        self._quick_add_then = then
+        self.quick_add.popup(self.viewport().mapToGlobal(self.mapFromScene(scene_pos)), exclude)
 
     def _quick_add_chosen(self, type_name: str) -> None:
-        self.add_requested.emit(type_name, self._quick_add_at)
+        then, self._quick_add_then = self._quick_add_then, None
+        if then is not None:
+            then(type_name, self._quick_add_at)
+        else:
+            self.add_requested.emit(type_name, self._quick_add_at)
+
+    def contextMenuEvent(self, event) -> None:
+        self.context_menu_requested.emit(self.mapToScene(event.pos()), event.globalPos())
+        event.accept()
 
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasFormat(LAYER_MIME):
@@ -264,14 +281,36 @@ class GraphView(QGraphicsView):
 
     def dragMoveEvent(self, event) -> None:
         if event.mimeData().hasFormat(LAYER_MIME):
+            self._hover_edge(self.scene().edge_item_at(
+                self.mapToScene(event.position().toPoint())))
             event.acceptProposedAction()
         else:
             super().dragMoveEvent(event)
 
+    def dragLeaveEvent(self, event) -> None:
+        self._hover_edge(None)
+        super().dragLeaveEvent(event)
+
+    def _hover_edge(self, item) -> None:
+        """Highlight the connection a dragged layer would be inserted into."""
+        if item is self._drop_edge:
+            return
+        if self._drop_edge is not None and self._drop_edge.scene() is self.scene():
+            self._drop_edge.set_state(None)
+        self._drop_edge = item
+        if item is not None:
+            item.set_state("drop")
+
     def dropEvent(self, event) -> None:
         if event.mimeData().hasFormat(LAYER_MIME):
             type_name = bytes(event.mimeData().data(LAYER_MIME)).decode("utf-8")
-            self.add_requested.emit(type_name, self.mapToScene(event.position().toPoint()))
+            pos = self.mapToScene(event.position().toPoint())
+            edge_item = self.scene().edge_item_at(pos)
+            self._hover_edge(None)
+            if edge_item is not None:
+                self.insert_requested.emit(type_name, edge_item.edge, pos)
+            else:
+                self.add_requested.emit(type_name, pos)
             event.acceptProposedAction()
         else:
             super().dropEvent(event)

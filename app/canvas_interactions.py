@@ -103,8 +103,7 @@ class CanvasInteractions(QObject):
             text, enabled = "Set as Output (an Input cannot be one)", False
         elif after:
             n = len(after)
-            text, enabled = f"Set as Output (removes the {n} layer{'s' if n > 1 else ''} " \
-                            f"after it)", True
+            text, enabled = f"Set as Output (removes the {n} layer{'s' * (n > 1)} after it)", True
         else:
             text, enabled = "Set as Output (it is one)", False
         self._add(menu, text, lambda: ed.set_as_output(one), enabled=enabled,

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 PORT_DROP_Y = 56.0        # from a card's top to its (single) port: the new card's port lands
                           # where the drag ended
+INSERT_GAP = 72.0         # room kept between an inserted layer and its neighbours (as the
+                          # auto-layout's columns)
 
 
 class CanvasInteractions(QObject):
@@ -133,13 +135,28 @@ class CanvasInteractions(QObject):
         training.show_layer(self.w.editor.doc.node(node_id).name)
 
     def insert_into_edge(self, type_name: str, edge: Edge, scene_pos: QPointF) -> str | None:
-        if edge not in self.w.editor.doc.edges:        # gone meanwhile (undo)
+        """The new layer where it was dropped, but right of the connection's source; the
+        target and the layers after it move right when they would be covered."""
+        ed = self.w.editor
+        if edge not in ed.doc.edges:                   # gone meanwhile (undo)
             return None
-        pos = self.w.scene.snap(QPointF(scene_pos.x() - NODE_WIDTH / 2,
-                                        scene_pos.y() - PORT_DROP_Y))
-        nid = self.w.editor.insert_into_edge(type_name, edge, (pos.x(), pos.y()))
+        src, dst = ed.doc.node(edge.src), ed.doc.node(edge.dst)
+        x = max(scene_pos.x() - NODE_WIDTH / 2, src.position[0] + NODE_WIDTH + INSERT_GAP)
+        pos = self.w.scene.snap(QPointF(x, scene_pos.y() - PORT_DROP_Y))
+        shift = pos.x() + NODE_WIDTH + INSERT_GAP - dst.position[0]
+        make_room = {}
+        if shift > 0 and dst.position[0] >= src.position[0]:     # a left-to-right wire
+            for nid in [dst.id] + ed.nodes_after(dst.id):
+                old = ed.doc.node(nid).position
+                make_room[nid] = (tuple(old), (old[0] + shift, old[1]))
+        return self._show_new(ed.insert_into_edge(type_name, edge, (pos.x(), pos.y()),
+                                                  make_room))
+
+    def _show_new(self, nid: str | None) -> str | None:
+        """Select a layer just added and scroll it into view."""
         if nid is not None:
             self.w.scene.select_nodes([nid])
+            self.w.view.reveal(self.w.scene.node_items[nid].sceneBoundingRect())
         return nid
 
     def port_released(self, node_id: str, port: int, from_output: bool,
@@ -155,11 +172,8 @@ class CanvasInteractions(QObject):
             return None
         x = scene_pos.x() if from_output else scene_pos.x() - NODE_WIDTH
         pos = self.w.scene.snap(QPointF(x, scene_pos.y() - PORT_DROP_Y))
-        nid = self.w.editor.add_connected(type_name, (pos.x(), pos.y()), node_id, port,
-                                          from_output)
-        if nid is not None:
-            self.w.scene.select_nodes([nid])
-        return nid
+        return self._show_new(self.w.editor.add_connected(type_name, (pos.x(), pos.y()),
+                                                          node_id, port, from_output))
 
 
 def clipboard_has_layers() -> bool:

@@ -157,14 +157,17 @@ class GraphEditor(QObject):
         return self._push_new(CompoundCommand(
             f"Add {type_name} {where} {self.doc.node(node_id).name}", steps), new)
 
-    def insert_into_edge(self, type_name: str, edge: Edge, position) -> str | None:
-        """A new layer dropped onto a connection: ``src → new → dst`` (one undo step)."""
+    def insert_into_edge(self, type_name: str, edge: Edge, position,
+                         make_room: dict[str, tuple[tuple, tuple]] | None = None) -> str | None:
+        """A new layer dropped onto a connection: ``src → new → dst``, after moving the nodes
+        in ``make_room`` (node id → (old, new) position) aside; one undo step."""
         spec = get_spec(type_name)
         if spec.n_inputs == 0:
             return self._refuse(f"a {type_name} takes no input; it cannot go into a "
                                 f"connection")
         new = fresh_ids(self.doc, 1)[0]
-        steps = [DisconnectCommand(self.doc, edge),
+        steps: list = [MoveNodesCommand(self.doc, make_room)] if make_room else []
+        steps += [DisconnectCommand(self.doc, edge),
                  AddNodeCommand(self.doc, type_name, spec.suggested(), None, position, new),
                  ConnectCommand(self.doc, edge.src, new, edge.src_port, None),
                  ConnectCommand(self.doc, new, edge.dst, 0, edge.dst_port)]

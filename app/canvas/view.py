@@ -170,6 +170,11 @@ class GraphView(QGraphicsView):
         self.centerOn(point)
         self.minimap.refresh()
 
+    def reveal(self, rect: QRectF, margin: int = 40) -> None:
+        """Scroll as little as needed to show ``rect`` (scene), e.g. a layer just added."""
+        self.ensureVisible(rect, margin, margin)
+        self.minimap.refresh()
+
     def view_center(self) -> QPointF:
         """The scene point in the middle of the visible area."""
         return self.mapToScene(self.viewport().rect().center())

@@ -6,6 +6,9 @@ from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtWidgets import QLabel, QWidget
 
 SHOW_MS = 5000
+MAX_WIDTH = 480
+PADDING_X = 9
+BORDERS = 5               # 4 px left bar + 1 px frame
 OFFSET = QPoint(14, 14)      # below and right of the cursor, off the port it points at
 
 
@@ -14,7 +17,6 @@ class CanvasNotice(QLabel):
         super().__init__(viewport)
         self.setObjectName("canvas_notice")
         self.setWordWrap(True)
-        self.setMaximumWidth(360)
         self.setTextFormat(Qt.PlainText)
         self.setAttribute(Qt.WA_TransparentForMouseEvents)
         self.hide()
@@ -27,9 +29,13 @@ class CanvasNotice(QLabel):
         self.setStyleSheet(
             f"QLabel#canvas_notice {{ background: {theme.node_fill}; color: {theme.node_text};"
             f" border: 1px solid {theme.error}; border-left: 4px solid {theme.error};"
-            f" border-radius: 4px; padding: 6px 9px; }}")
+            f" border-radius: 4px; padding: 6px {PADDING_X}px; }}")
         self.setText(text)
-        self.adjustSize()
+        # one line up to the widest notice, then wrap (QLabel alone wraps at a third of that)
+        margins = self.contentsMargins()
+        width = min(MAX_WIDTH, self.fontMetrics().horizontalAdvance(text) + 2 * PADDING_X +
+                    margins.left() + margins.right() + BORDERS + 4)
+        self.resize(width, self.heightForWidth(width))
         area = self.parentWidget().rect()
         pos = (at + OFFSET) if at is not None else QPoint(
             (area.width() - self.width()) // 2, 12)

@@ -294,6 +294,7 @@ class TrainingController(QObject):
         if self._arrays is not None:
             return True
         self._loading_data = True
+        shown = self.dashboard.status_label.text(), self.dashboard.status_label.toolTip()
         try:
             self._arrays = run_responsive(
                 lambda: run_setup.load_data_source(project), busy=self.dashboard,
@@ -301,7 +302,7 @@ class TrainingController(QObject):
         finally:
             self._loading_data = False
             if self.dashboard.status_label.text() == "Reading the data...":
-                self.dashboard.set_status("Ready")
+                self.dashboard.set_status(*shown)      # what it said before (e.g. last run)
         if self.project is not project:
             self._arrays = None
             return False

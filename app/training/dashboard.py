@@ -199,6 +199,7 @@ class TrainingDashboard(QWidget):
         self.epoch_bar.setFormat(f"Epoch {first + 1} / {epochs}")
         self.batch_bar.setRange(0, max(info.get("steps", 1), 1))
         self.batch_bar.setValue(0)
+        self.batch_bar.setFormat("Batch %v / %m")
         self.set_status("Training")
         self.timer.start()
 
@@ -345,9 +346,11 @@ class TrainingDashboard(QWidget):
             plot.clear_data()
         self._drawn_version = -1
         self._last_point, self._epochs_done, self._seen = None, None, 0.0
+        self._speed_marks, self._last_elapsed = [], 0.0
         self.epoch_bar.setValue(0)
         self.epoch_bar.setFormat("Epoch")
         self.batch_bar.setValue(0)
+        self.batch_bar.setFormat("Batch")           # no run: no batch count to show
         self.set_status("Ready")
         self.speed_label.setText("— samples/s")
         self.time_label.setText("elapsed — · ETA —")

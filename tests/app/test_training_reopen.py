@@ -41,6 +41,9 @@ def test_reopened_project_shows_its_last_run(window, qtbot, tmp_path):
     assert len(loss.raw.xData) == len(run.batch_history["loss"]) == 4    # 54 samples / 16
     assert dash.status_label.text() == "Finished"
     assert dash.epoch_bar.format() == "Epoch 1 / 1"
+    # nothing of the run before the reopen: no speed, no batch count
+    assert dash.speed_label.text() == "— samples/s" and dash.batch_bar.format() == "Batch"
+    assert dash.time_label.text().startswith("took ")
 
 
 def test_reopened_project_previews_activations(window, qtbot, tmp_path):
@@ -54,3 +57,4 @@ def test_reopened_project_previews_activations(window, qtbot, tmp_path):
     c.activations.select_layer("dense")
     assert c.activations.bars.opts["height"].shape == (64,)
     assert "Train or build" not in c.activations.info.text()
+    assert c.dashboard.status_label.text() == "Finished"      # reading the data kept it

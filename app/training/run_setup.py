@@ -291,7 +291,7 @@ def record_run(project, job: TrainingJob, outcome: RunOutcome, started: float, b
                for k, vals in outcome.history.items()}
     record = RunRecord(started=started, finished=time.time(), settings=settings,
                        history=history, batch_history=batch_history, status=outcome.status,
-                       message=message)
+                       message=message, duration=round(outcome.seconds, 3) or None)
     project.add_run(record)
     return record
 

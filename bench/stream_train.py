@@ -80,7 +80,7 @@ outcomes = []
 c = TrainingController(window, lambda: project, lambda name, msg: None)
 c.install(window)
 c.run_finished.connect(outcomes.append)
-c._warn = lambda title, msg: outcomes.append(msg)
+c.warn = lambda title, msg: outcomes.append(msg)
 c.project_changed()
 if mode == "in-memory":
     from engine.data import DataSource

@@ -72,7 +72,7 @@ def test_train_button_streams_and_the_data_panel_counts_the_first_pass(qtbot, tm
     c = TrainingController(window, lambda: project, lambda name, msg: None)
     c.install(window)
     c.run_finished.connect(outcomes.append)
-    c._warn = lambda title, msg: outcomes.append(("warning", title, msg))
+    c.warn = lambda title, msg: outcomes.append(("warning", title, msg))
     c.project_changed()
     window.show()
     try:

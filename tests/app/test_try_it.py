@@ -107,7 +107,16 @@ def test_predictions_follow_the_trained_weights_on_a_private_copy(harness, qtbot
     assert agree >= 3 and panel.tabs.currentIndex() == 1
 
 
-def test_live_snapshots_while_training_never_block_it(qtbot, digits):
+def test_live_snapshots_while_training_never_block_it(qtbot, digits, monkeypatch):
+    import time
+
+    from app.training.worker import TrainingWorker
+    real_batch_end = TrainingWorker._on_batch_end
+
+    def slow_batch_end(self, *args):           # ≥ 282 batches × 4 ms: the run spans several
+        time.sleep(0.004)                      # snapshot intervals however fast the machine
+        return real_batch_end(self, *args)
+    monkeypatch.setattr(TrainingWorker, "_on_batch_end", slow_batch_end)
     h = Harness(qtbot, mnist_project(epochs=3))
     x, y, _, _ = digits
     h.controller.use_data(DataArrays(x, y))

@@ -19,6 +19,9 @@ from engine.data.loaders import class_folders
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".tif", ".tiff")
 COLOR_MODES = {"grayscale": ("L", 1), "rgb": ("RGB", 3), "rgba": ("RGBA", 4)}
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")
+# the largest image decoded (Pillow's MAX_IMAGE_PIXELS idea, checked from the header before
+# decoding): 40 million pixels as float32 RGB is 480 MB, which keeps one image well under 1 GB
+MAX_IMAGE_PIXELS = 40_000_000
 _SHOWN_FILES = 5  # how many file names an error lists
 
 
@@ -59,8 +62,11 @@ def load_img(path, color_mode: str = "rgb", target_size=None, interpolation: str
                         f"{interpolation!r}")
     try:
         with Image.open(path) as im:
+            _check_pixels(im, path)
             im.load()                         # decode now: truncated files fail here
             img = im.convert(COLOR_MODES[color_mode][0])
+    except DataError:
+        raise
     except FileNotFoundError:
         raise DataError("no such file", path) from None
     except UnidentifiedImageError:
@@ -77,6 +83,16 @@ def load_img(path, color_mode: str = "rgb", target_size=None, interpolation: str
             img = img.crop((left, top, left + cw, top + ch))
         img = img.resize((w, h), getattr(Image.Resampling, interpolation.upper()))
     return img
+
+
+def _check_pixels(im, path) -> None:
+    """Refuse an image whose header declares more than ``MAX_IMAGE_PIXELS`` (before any
+    pixel is decoded: a few-KB PNG can declare 12000 × 12000)."""
+    w, h = im.size
+    if w * h > MAX_IMAGE_PIXELS:
+        raise DataError(f"is {w:,} × {h:,} pixels ({w * h / 1e6:,.1f} million); LayerLoom reads "
+                        f"images of up to {MAX_IMAGE_PIXELS / 1e6:,.0f} million pixels, so "
+                        f"scale it down first", path)
 
 
 def img_to_array(img, data_format: str | None = None, dtype=None) -> np.ndarray:

@@ -77,7 +77,7 @@ def write_project(project, path: Path, keep_backup: bool = True) -> None:
                       allow_nan=True)
     if keep_backup and path.is_file():
         bak = path.with_name(path.name + ".bak")
-        with atomic_path(bak) as tmp:
+        with atomic_path(bak, mode_from=path) as tmp:
             shutil.copyfile(path, tmp)
     with atomic_path(path) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
@@ -111,14 +111,19 @@ def autosave_path(path) -> Path:
     return path.with_name(path.name + AUTOSAVE_SUFFIX)
 
 
+def autosave_target(project: Project, folder: Path | None = None) -> Path:
+    """Where :func:`autosave_project` writes: beside the project file, or — for a project
+    never saved — ``untitled.loom.autosave`` in ``folder`` (the app passes the platform's
+    application-data folder; without one, ``~/.layerloom``)."""
+    if project.path is not None:
+        return autosave_path(project.path)
+    return Path(folder or Path.home() / ".layerloom") / ("untitled.loom" + AUTOSAVE_SUFFIX)
+
+
 def autosave_project(project: Project, fallback_dir: Path | None = None) -> Path:
     """Write the side file that the app offers to restore after a crash."""
-    if project.path is not None:
-        target = autosave_path(project.path)
-    else:
-        folder = fallback_dir or Path.home() / ".layerloom"
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / ("untitled.loom" + AUTOSAVE_SUFFIX)
+    target = autosave_target(project, fallback_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
     write_project(project, target, keep_backup=False)
     return target
 

@@ -44,9 +44,11 @@ for extra in ("engine.io.keras_zip",):
         READERS["keras"] = lambda p, m=mod: m.load_model(p, compile=False)
     except ImportError:
         pass
+import time
 cases = json.loads(sys.stdin.read())
 out = []
 for reader, path in cases:
+    started = time.perf_counter()
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -66,6 +68,7 @@ for reader, path in cases:
     _, status, usage = os.wait4(pid, 0)
     res = json.loads(text) if text else {"outcome": "crash", "status": status}
     res["peak_mb"] = usage.ru_maxrss / 1024
+    res["seconds"] = time.perf_counter() - started
     out.append(res)
 print(json.dumps(out))
 '''

@@ -8,6 +8,7 @@ never silently half-black.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -61,17 +62,23 @@ def load_img(path, color_mode: str = "rgb", target_size=None, interpolation: str
         raise DataError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got "
                         f"{interpolation!r}")
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():      # our own pixel limit below is the lower one
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
             _check_pixels(im, path)
             im.load()                         # decode now: truncated files fail here
             img = im.convert(COLOR_MODES[color_mode][0])
     except DataError:
         raise
+    except Image.DecompressionBombError as e:
+        raise DataError(f"declares an image far larger than LayerLoom reads (at most "
+                        f"{MAX_IMAGE_PIXELS / 1e6:,.0f} million pixels): {e}", path) from None
     except FileNotFoundError:
         raise DataError("no such file", path) from None
     except UnidentifiedImageError:
         raise DataError("not a readable image (unknown or damaged format)", path) from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    except (OSError, SyntaxError, ValueError) as e:
         reason = "truncated" if "truncated" in str(e).lower() else "not a readable image"
         raise DataError(f"{reason} ({e})", path) from None
     if size is not None and (img.height, img.width) != size:

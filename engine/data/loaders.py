@@ -156,6 +156,8 @@ def hdf5_datasets(path) -> dict[str, tuple[tuple[int, ...], str]]:
         try:
             _walk_hdf5(f, "", found, path)
             return {k: (tuple(ds.shape), str(ds.dtype)) for k, ds in found.items()}
+        except DataError:
+            raise
         except (OSError, RuntimeError, KeyError, ValueError) as e:
             raise DataError(f"is damaged ({e})", path) from None
 
@@ -173,7 +175,7 @@ def read_hdf5(path, keys) -> dict[str, np.ndarray]:
     out = {}
     with _open_hdf5(path) as f:
         for key in keys:
-            obj = hdf5_child(f, key, fail, "file")
+            obj = hdf5_child(f, key, fail, "")
             if obj is None:
                 names = list(hdf5_datasets(path))
                 listed = ", ".join(names[:_SHOWN]) + (", …" if len(names) > _SHOWN else "")

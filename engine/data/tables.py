@@ -211,6 +211,9 @@ class _Rows:
                            "or remove it")
                     raise DataError(f"cannot be parsed: {why}", self.path, current[0]) \
                         from None
+                if "expected after" in why:
+                    why = (f"a quoted field must end at a delimiter ({delim!r}); is there a "
+                           f"stray quote (\") in it?")
                 if "unexpected end of data" in why:
                     raise DataError("a quote opened here is never closed", self.path,
                                     begin) from None

@@ -30,7 +30,7 @@ import numpy as np
 
 FLOOR_BYTES = 256 * 1024 ** 2
 RATIO = 32
-MAX_JSON_BYTES = 64 * 1024 ** 2
+MAX_JSON_BYTES = 32 * 1024 ** 2
 MAX_JSON_OBJECT_BYTES = 384 * 1024 ** 2     # the Python objects a JSON text may become
 MAX_ATTRIBUTE_BYTES = 16 * 1024 ** 2
 BLOCK = 1024 ** 2
@@ -148,11 +148,11 @@ def hdf5_child(group, path: str, fail: Fail, what: str):
         if link is None:
             return None
         if isinstance(link, h5py.ExternalLink):
-            raise fail(f"{what}: '{path}' is a link to another file ({link.filename}), which "
-                       f"LayerLoom does not follow")
+            raise fail(f"{_at(what)}'{path}' is a link to another file ({link.filename}), "
+                       f"which LayerLoom does not follow")
         if not isinstance(link, h5py.HardLink):
-            raise fail(f"{what}: '{path}' is a {type(link).__name__}; only plain groups and "
-                       f"datasets are read")
+            raise fail(f"{_at(what)}'{path}' is a {type(link).__name__}; only plain groups "
+                       f"and datasets are read")
         node = node[part]
     return node
 
@@ -185,13 +185,19 @@ def read_attribute(obj, name: str, fail: Fail, what: str, default=None):
         except RuntimeError:      # HDF5 reports an empty attribute's size 0 as an error
             nbytes = 0
         if nbytes > MAX_ATTRIBUTE_BYTES:
-            raise fail(f"{what}: attribute '{name}' is {size_text(nbytes)}, implausibly large")
+            raise fail(f"{_at(what)}attribute '{name}' is {size_text(nbytes)}, implausibly "
+                       f"large")
         count = aid.shape and int(np.prod(aid.shape, dtype=object)) or 1
         if count > MAX_ATTRIBUTE_BYTES // 8:
-            raise fail(f"{what}: attribute '{name}' holds {count:,} values, implausibly many")
+            raise fail(f"{_at(what)}attribute '{name}' holds {count:,} values, implausibly "
+                       f"many")
         return obj.attrs[name]
     except (OSError, KeyError, ValueError, TypeError, RuntimeError) as e:
-        raise fail(f"{what}: attribute '{name}' cannot be read ({_reason(e)})") from None
+        raise fail(f"{_at(what)}attribute '{name}' cannot be read ({_reason(e)})") from None
+
+
+def _at(what: str) -> str:
+    return f"{what}: " if what else ""
 
 
 def file_size(path: str | os.PathLike) -> int:

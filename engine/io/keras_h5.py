@@ -378,7 +378,7 @@ def _open(filepath):
 def _json_attribute(f, name: str, path: Path, fail):
     if name not in f.attrs:
         return None
-    raw = read_attribute(f, name, fail, "file")
+    raw = read_attribute(f, name, fail, "")
     if isinstance(raw, np.ndarray) and raw.shape == ():
         raw = raw[()]
     if not isinstance(raw, (bytes, str)):
@@ -423,7 +423,7 @@ def _load_open(path, f, compile: bool):
     # built without initializing: every weight comes from the file (or loading fails)
     with shape_only_build():
         model = model_from_keras_config(data, path.name)
-    group = hdf5_child(f, "model_weights", fail, "file")
+    group = hdf5_child(f, "model_weights", fail, "")
     if group is not None:
         read_weights_group(group, model, source=path.name,
                            budget=Budget(budget_for(path), fail))

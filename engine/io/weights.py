@@ -195,7 +195,7 @@ def load_weights(model, filepath, skip_mismatch: bool = False, by_name: bool = F
         raise fail(f"not a readable HDF5 file ({e})") from None
     try:
         with f:
-            group = hdf5_child(f, "model_weights", fail, "file")
+            group = hdf5_child(f, "model_weights", fail, "")
             read_weights_group(f if group is None else group, model, skip_mismatch, by_name,
                                source=path.name, budget=Budget(budget_for(path), fail))
     except (OSError, RuntimeError, KeyError) as e:

@@ -255,12 +255,18 @@ def _read_weights(zf, info, project, stored, path: Path, fail
     every dataset checked against the graph's shapes and the budget before it is read."""
     import h5py
     budget = Budget(budget_for(path), fail)
+    expected = _expected_shapes(project)
+    limit = budget.limit
+    if expected is not None:     # the graph says how big its weights can be
+        shapes = [s for layer in expected.values() for s in layer]
+        values = sum(int(np.prod(s, dtype=np.int64)) for s in shapes)
+        limit = min(limit, 8 * values + 8192 * len(shapes) + (1 << 20))
     with tempfile.TemporaryFile() as tmp:
-        copy_member(zf, info, tmp, budget.limit, fail)
+        copy_member(zf, info, tmp, limit, fail)
         tmp.seek(0)
         try:
             with h5py.File(tmp, "r") as f:
-                out = _weights_arrays(f, project, stored, budget, fail)
+                out = _weights_arrays(f, expected, stored, budget, fail)
         except ProjectError:
             raise
         except (OSError, KeyError, ValueError, TypeError, RuntimeError) as e:
@@ -268,9 +274,8 @@ def _read_weights(zf, info, project, stored, path: Path, fail
     return out
 
 
-def _weights_arrays(f, project, stored, budget: Budget, fail) -> dict[str, list[np.ndarray]]:
+def _weights_arrays(f, expected, stored, budget: Budget, fail) -> dict[str, list[np.ndarray]]:
     import h5py
-    expected = _expected_shapes(project)
     out: dict[str, list[np.ndarray]] = {}
     for name in list(f.keys()):
         group = hdf5_child(f, name, fail, "weights.h5")

@@ -129,8 +129,9 @@ def test_untitled_autosave_lives_in_the_app_data_folder(window, tmp_path):
     window.file_ops.ask_save_path = lambda *a: str(tmp_path / "named.loom")
     assert window.file_ops.save()                     # saved: the untitled autosave goes
     assert not Path(saved).exists()
-    from app.file_ops import FileOps
     from PySide6.QtCore import QStandardPaths
+
+    from app.file_ops import FileOps
     assert FileOps.autosave_folder(window.file_ops) == Path(
         QStandardPaths.writableLocation(QStandardPaths.AppDataLocation))
 

@@ -224,3 +224,24 @@ def test_import_of_a_file_that_is_not_keras_says_why(window, tmp_path):
     assert window.editor.doc is before
     assert "notes.h5" in window.statusBar().currentMessage()
     window._last_error_box.close()
+
+
+def test_hostile_files_are_reported_in_one_line_not_as_unexpected_errors(window, tmp_path):
+    import zipfile
+
+    from tests import bombs
+    loom = tmp_path / "digits.loom"
+    text = bombs.small_project_json().decode().replace('"units": 8', '"units": 1' + "0" * 5000)
+    with zipfile.ZipFile(loom, "w") as z:
+        z.writestr("project.json", text)
+    h5 = bombs.h5_model(tmp_path / "m.h5")
+    import h5py
+    with h5py.File(h5, "r+") as f:
+        f.attrs["model_config"] = "[]"
+    for action, path, title in ((window.file_ops.open_path, loom, "Cannot open project"),
+                                (window.file_ops.import_h5, h5, "Cannot import Keras model")):
+        shown = []
+        window.report_error = lambda t, m: shown.append((t, m))
+        assert not action(str(path))
+        assert len(shown) == 1 and shown[0][0] == title
+        assert shown[0][1].startswith(f"{path.name}: ") and "\n" not in shown[0][1]

@@ -35,6 +35,7 @@ def _readers():
         "csv": tables.read_csv,
         "image": lambda p: images.img_to_array(images.load_img(p)),
         "image_folder": lambda p: images.read_image_folder(p, target_size=(32, 32)),
+        "image_folder_native": lambda p: images.read_image_folder(p),
     }
 
 READERS = _readers()

@@ -19,6 +19,10 @@ def test_bombs_are_refused_within_1_gb(tmp_path):
     folder.mkdir(parents=True)
     bombs.png_bomb(folder / "a.png")
     bombs.png_bomb(folder / "b.png")
+    under = tmp_path / "under_the_limit" / "big"      # 36 million pixels each: decodable
+    under.mkdir(parents=True)
+    for name in ("a.png", "b.png", "c.png"):
+        bombs.png_bomb(under / name, 6000, 6000)
     cases = [
         ("loom", bombs.loom_weights_bomb(tmp_path / "weights.loom"), "ProjectError"),
         ("loom", bombs.loom_json_bomb(tmp_path / "json.loom"), "ProjectError"),
@@ -32,6 +36,7 @@ def test_bombs_are_refused_within_1_gb(tmp_path):
         ("npz", bombs.npz_bomb(tmp_path / "small_header.npz", declared_small=True), "DataError"),
         ("image", folder / "a.png", "DataError"),
         ("image_folder", tmp_path / "images", "DataError"),
+        ("image_folder_native", tmp_path / "under_the_limit", "DataError"),
     ]
     results = probe([(reader, path) for reader, path, _ in cases])
     report = []

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.data.errors import DataError
-from engine.data.npy_format import NPY_MAGIC, read_npy_file, read_npz_file
+from engine.data.npy_format import NPY_MAGIC, read_npy_file, read_npz_file, read_values
 from engine.data.tables import read_csv, read_table  # noqa: F401  (loaders of every format)
 from engine.io.bounded import Budget, budget_for, check_dataset, hdf5_child
 
@@ -90,21 +90,11 @@ def _read_idx_stream(f, path: Path, budget: Budget, gz: bool) -> np.ndarray:
         raise DataError("the IDX header is truncated", path)
     dims = tuple(int.from_bytes(raw_dims[4 * i:4 * i + 4], "big") for i in range(ndim))
     dtype = np.dtype(IDX_TYPES[magic[2]])
-    count = 1
-    for d in dims:
-        count *= d
-    nbytes = count * dtype.itemsize
     shown = " x ".join(map(str, dims)) or "a scalar"
-    budget.take(nbytes, f"the IDX header's {shown} values of {dtype.name}")
-    out = np.empty(count, dtype)
-    view = memoryview(out).cast("B") if nbytes else memoryview(b"")
-    done = 0
-    while done < nbytes:
-        got = f.readinto(view[done:])
-        if not got:
-            raise DataError(f"is truncated: the header promises {nbytes:,} bytes of data "
-                            f"({shown}), the file has {done:,}", path)
-        done += got
+    out = read_values(f, dtype, dims, budget, f"the IDX header's {shown} values of {dtype.name}",
+                      lambda done, nbytes: DataError(
+                          f"is truncated: the header promises {nbytes:,} bytes of data "
+                          f"({shown}), the file has {done:,}", path))
     if f.read(1):
         raise DataError(f"holds more data than its header declares ({shown} of "
                         f"{dtype.name}); the header or the file is damaged", path)

@@ -105,21 +105,11 @@ def read_array(f, where: str, path, budget: Budget) -> np.ndarray:
     """One array from the NPY stream ``f``: header checked, memory taken from ``budget``,
     data read straight into the array."""
     dtype, fortran, shape = read_header(f, where, path)
-    count = 1
-    for d in shape:
-        count *= d
-    nbytes = count * dtype.itemsize
-    budget.take(nbytes, f"{where} of shape {shape} and type {dtype}")
-    out = np.empty(count, dtype)
-    view = memoryview(out).cast("B") if nbytes else memoryview(b"")
-    done = 0
-    while done < nbytes:
-        got = f.readinto(view[done:])
-        if not got:
-            raise DataError(f"{where} is truncated: its header promises {nbytes:,} bytes of "
-                            f"data ({' x '.join(map(str, shape)) or 'a scalar'} of {dtype}), "
-                            f"the file has {done:,}", path)
-        done += got
+    out = read_values(f, dtype, shape, budget, f"{where} of shape {shape} and type {dtype}",
+                      lambda done, nbytes: DataError(
+                          f"{where} is truncated: its header promises {nbytes:,} bytes of data "
+                          f"({' x '.join(map(str, shape)) or 'a scalar'} of {dtype}), the file "
+                          f"has {done:,}", path))
     if dtype.byteorder not in ("=", "|"):
         out = out.astype(dtype.newbyteorder("="))
     return out.reshape(shape[::-1]).T if fortran else out.reshape(shape)
@@ -129,6 +119,27 @@ def _expect_end(f, where: str, path) -> None:
     if f.read(1):
         raise DataError(f"{where} has more data than its NPY header declares; the header or "
                         f"the file is damaged", path)
+
+
+def read_values(f, dtype: np.dtype, shape: tuple[int, ...], budget: Budget, what: str,
+                truncated) -> np.ndarray:
+    """``prod(shape)`` values of ``dtype`` read from the stream ``f`` straight into a flat
+    array, after taking their size from ``budget``; ``truncated(done, nbytes)`` makes the error
+    when the stream ends early."""
+    count = 1
+    for d in shape:
+        count *= d
+    nbytes = count * dtype.itemsize
+    budget.take(nbytes, what)
+    out = np.empty(count, dtype)
+    view = memoryview(out).cast("B") if nbytes else memoryview(b"")
+    done = 0
+    while done < nbytes:
+        got = f.readinto(view[done:])
+        if not got:
+            raise truncated(done, nbytes)
+        done += got
+    return out
 
 
 def read_npy_file(path: Path) -> np.ndarray:

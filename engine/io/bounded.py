@@ -23,7 +23,6 @@ import os
 import zipfile
 import zlib
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -198,7 +197,3 @@ def read_attribute(obj, name: str, fail: Fail, what: str, default=None):
 
 def _at(what: str) -> str:
     return f"{what}: " if what else ""
-
-
-def file_size(path: str | os.PathLike) -> int:
-    return Path(path).stat().st_size

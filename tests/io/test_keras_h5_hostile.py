@@ -69,7 +69,8 @@ CASES = {
     "layer config list": (_layer("config", [1]), None, r"layer 1 \('Dense'\): its 'config' is a "
                                                        r"list"),
     "layer config true": (_layer("config", True), None, "its 'config' is a boolean"),
-    "keras_history 5": (_history(5), None, "cannot be built"),
+    "keras_history 5": (_history(5), None, "layer 'h' takes an output that its source does not "
+                                            "have"),
     "keras_history -7": (_history(-7), None, "layer 'h': an input's tensor index is -7"),
     "args [1, 2]": (_args([1, 2]), None, r"layer 'h' is called on no tensor \(its 'args' hold "
                                          r"\[1, 2\]\)"),

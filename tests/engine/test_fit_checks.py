@@ -97,8 +97,7 @@ def test_a_step_that_makes_a_weight_non_finite_stops_training_naming_the_layer()
 @pytest.mark.parametrize("kwargs,message", [
     ({"validation_split": 0.2, "validation_freq": 0}, "'validation_freq' expects a whole number"),
     ({"steps_per_epoch": 0}, "'steps_per_epoch' expects a whole number >= 1, got 0"),
-    ({"class_weight": {9: 1.0}}, "class_weight: class 9 does not exist; the model's classes are "
-                                 "0 to 1"),
+    ({"class_weight": {9: 1.0}}, "class 9 does not exist; the model's classes are 0 to 1"),
     ({"class_weight": {0: float("nan")}}, "the weight of class 0 must be a finite number"),
 ])
 def test_arguments_that_cannot_work_are_refused(kwargs, message):

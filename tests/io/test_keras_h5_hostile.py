@@ -66,14 +66,11 @@ CASES = {
     "config str": (None, '"str"', "model_config is a string"),
     "layers [1]": (lambda c: c["config"].__setitem__("layers", [1]), None,
                    "layer 0 of model_config is a number"),
-    "layer config list": (_layer("config", [1]), None, r"layer 1 \('Dense'\): its 'config' is a "
-                                                       r"list"),
+    "layer config list": (_layer("config", [1]), None, r"layer 1 \('Dense'\): its 'config'"),
     "layer config true": (_layer("config", True), None, "its 'config' is a boolean"),
-    "keras_history 5": (_history(5), None, "layer 'h' takes an output that its source does not "
-                                            "have"),
+    "keras_history 5": (_history(5), None, "layer 'h' takes an output that its source does"),
     "keras_history -7": (_history(-7), None, "layer 'h': an input's tensor index is -7"),
-    "args [1, 2]": (_args([1, 2]), None, r"layer 'h' is called on no tensor \(its 'args' hold "
-                                         r"\[1, 2\]\)"),
+    "args [1, 2]": (_args([1, 2]), None, r"called on no tensor \(its 'args' hold \[1, 2\]\)"),
     "args [{}]": (_args([{}]), None, "layer 'h' is called on no tensor"),
     "output index 1e30": (lambda c: c["config"].__setitem__("output_layers", [["d", 0, 1e30]]),
                           None, "'output_layers' entry 0's tensor index is 1e\\+30"),

@@ -89,8 +89,8 @@ def test_weights_are_checked_against_the_graph_before_reading(tmp_path, capsys):
     members = _members(path)
     for make, message in (
             (lambda g: g.create_dataset("0", shape=(1 << 30,), dtype="f4", chunks=(4096,)),
-             r"layer 'hidden' weight 0 has shape \(1073741824,\), the graph's layer needs "
-             r"\(8, 4\)"),
+             (r"layer 'hidden' weight 0 has shape \(1073741824,\), the graph's layer needs "
+              r"\(8, 4\)")),
             (lambda g: g.__setitem__("0", h5py.ExternalLink("/etc/hostname", "/x")),
              "is a link to another file"),
             (lambda g: g.create_dataset("0", data=np.zeros((8, 4), np.int32)),

@@ -24,7 +24,7 @@ from engine.io.bounded import Budget, budget_for, hdf5_child, parse_json, read_a
 from engine.io.errors import ModelFileError
 from engine.io.weights import read_weights_group, write_weights_group
 from engine.models import Sequential, model_from_config
-from engine.models.functional import nodes_in_plan
+from engine.saving.safe_mode import UnsafeCodeError
 
 DTYPE_POLICY = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
                 "registered_name": None}
@@ -80,42 +80,57 @@ def keras_layer_config(layer) -> dict[str, Any]:
 
 
 def keras_model_config(model) -> dict[str, Any]:
+    if not model._functional:
+        raise ValueError(f"Model '{model.name}' is a subclassed model (its call() is Python "
+                         f"code): an .h5 file holds Functional and Sequential models only. "
+                         f"Save its weights with model.save_weights(...) and rebuild the model "
+                         f"in code, or write it with the Functional API")
     model._require_built("config")
     plan = model._plan
     if isinstance(model, Sequential):
         layers = [keras_layer_config(plan.input_layers[0])]
-        layers += [keras_layer_config(layer) for layer in model.layers]
+        layers += [_nested_or_layer(layer) for layer in model.layers]
         return {"class_name": "Sequential",
                 "config": {"name": model.name, "trainable": True, "dtype": dict(DTYPE_POLICY),
                            "layers": layers}}
-    producer: dict[int, tuple[str, int]] = {}
-    entries = []
-    for layer in plan.input_layers:
-        producer[id(layer.output)] = (layer.name, 0)
-        entries.append({**keras_layer_config(layer), "name": layer.name, "inbound_nodes": []})
-    calls = nodes_in_plan(plan)
-    for step in plan.steps:
-        node = calls[id(step.layer)]
+    from engine.models.functional_config import layer_calls, tensor_refs
+    refs = tensor_refs(plan)
 
-        def tensor(t):
-            name, idx = producer[id(t)]
-            return {"class_name": "__keras_tensor__",
-                    "config": {"shape": list(t.shape), "dtype": t.dtype,
-                               "keras_history": [name, 0, idx]}}
-        args = [tensor(t) for t in node.inputs]
-        entries.append({**keras_layer_config(step.layer), "name": step.layer.name,
-                        "inbound_nodes": [{"args": [args] if len(args) > 1 else args,
-                                           "kwargs": {}}]})
-        for k, t in enumerate(node.outputs):
-            producer[id(t)] = (step.layer.name, k)
-
-    def ref(t):
-        name, idx = producer[id(t)]
-        return [name, 0, idx]
+    def tensor(t):
+        return {"class_name": "__keras_tensor__",
+                "config": {"shape": list(t.shape), "dtype": t.dtype,
+                           "keras_history": list(refs[id(t)])}}
+    entries = [{**keras_layer_config(layer), "name": layer.name, "inbound_nodes": []}
+               for layer in plan.input_layers]
+    for layer, nodes in layer_calls(plan):
+        inbound = [_keras_node(layer, node, tensor) for node in nodes]
+        entries.append({**_nested_or_layer(layer), "name": layer.name, "inbound_nodes": inbound})
     return {"class_name": "Functional",
             "config": {"name": model.name, "trainable": True,
-                       "input_layers": [ref(lyr.output) for lyr in plan.input_layers],
-                       "output_layers": [ref(t) for t in plan.outputs], "layers": entries}}
+                       "input_layers": [list(refs[id(lyr._nodes[0].outputs[0])])
+                                        for lyr in plan.input_layers],
+                       "output_layers": [list(refs[id(t)]) for t in plan.outputs],
+                       "layers": entries}}
+
+
+def _nested_or_layer(layer) -> dict[str, Any]:
+    """A layer's Keras 3 config; a model used as a layer: its whole model config."""
+    from engine.models import Model
+    if isinstance(layer, Model) and layer._functional:
+        return {"module": "keras", **keras_model_config(layer), "registered_name": None}
+    return keras_layer_config(layer)
+
+
+def _keras_node(layer, node, tensor) -> dict[str, Any]:
+    """One call in Keras 3's inbound-node form: {"args": [...], "kwargs": {...}}."""
+    from engine.layers.calling import fill
+    ts = [tensor(t) for t in node.inputs]
+    if node.template is not None:
+        args, kwargs = fill(node.template, ts)
+        return {"args": list(args), "kwargs": kwargs}
+    if getattr(layer, "call_tensor_kwargs", ()) and len(ts) > 1:   # RNN initial_state
+        return {"args": [ts[0]], "kwargs": {layer.call_tensor_kwargs[0]: ts[1:]}}
+    return {"args": [ts] if len(ts) > 1 else ts, "kwargs": {}}
 
 
 def training_config(model) -> dict[str, Any] | None:
@@ -242,40 +257,46 @@ def _reference(ref, what: str, where: str) -> list:
 
 
 def _inbound(entry: dict, where: str) -> list:
-    """Keras 3 ({"args": ...}) or Keras 2 ([[name, node, index, kwargs]]) inbound nodes → ours."""
+    """Keras 3 ({"args": ..., "kwargs": ...}) or Keras 2 ([[name, node, index, kwargs]])
+    inbound nodes → ours, one per call of the layer (a shared layer has several)."""
     name = entry.get("name")
     nodes = entry.get("inbound_nodes") or []
     if not isinstance(nodes, list):
         raise ModelFileError(f"{where}: layer '{name}': 'inbound_nodes' must be a list")
-    if len(nodes) > 1:
-        raise ModelFileError(f"{where}: layer '{name}' is called {len(nodes)} times "
-                             f"(shared layer); LayerLoom supports one call per layer")
-    if not nodes:
-        return []
-    node, what = nodes[0], f"layer '{name}': an input"
-    if isinstance(node, dict):
-        refs = []
+    what = f"layer '{name}': an input"
+    out = []
+    for node in nodes:
+        if isinstance(node, dict):
+            refs: list = []
+            _tensor_histories(node.get("args", []), refs, what, where)
+            _tensor_histories(node.get("kwargs", {}), refs, what, where)
+            if not refs:
+                raise ModelFileError(f"{where}: layer '{name}' is called on no tensor "
+                                     f"(its 'args' hold {_short(node.get('args'))})")
+            out.append(refs)
+        elif isinstance(node, list) and node:
+            out.append([_reference(r, what, where) + [{}] for r in node])
+        else:
+            raise ModelFileError(f"{where}: layer '{name}': an inbound node is {_short(node)}, "
+                                 f"expected {{'args': [...], 'kwargs': {{...}}}} or a list of "
+                                 f"[layer name, node, tensor, kwargs]")
+    return out
 
-        def walk(obj, depth=0):
-            if depth > 64:
-                raise ModelFileError(f"{where}: layer '{name}': its call arguments are nested "
-                                     f"too deeply")
-            if isinstance(obj, dict) and obj.get("class_name") == "__keras_tensor__":
-                config = obj.get("config")
-                history = config.get("keras_history") if isinstance(config, dict) else None
-                refs.append(_reference(history, what, where) + [{}])
-            elif isinstance(obj, list):
-                for o in obj:
-                    walk(o, depth + 1)
-        walk(node.get("args", []))
-        if not refs:
-            raise ModelFileError(f"{where}: layer '{name}' is called on no tensor "
-                                 f"(its 'args' hold {_short(node.get('args'))})")
-        return [refs]
-    if not isinstance(node, list) or not node:
-        raise ModelFileError(f"{where}: layer '{name}': an inbound node is {_short(node)}, "
-                             f"expected a list of [layer name, node, tensor, kwargs]")
-    return [[_reference(r, what, where) + [{}] for r in node]]
+
+def _tensor_histories(obj, refs: list, what: str, where: str, depth: int = 0) -> None:
+    """The checked [layer, node, index, {}] of every __keras_tensor__ in ``obj``, in order."""
+    if depth > 64:
+        raise ModelFileError(f"{where}: {what}: the call arguments are nested too deeply")
+    if isinstance(obj, dict) and obj.get("class_name") == "__keras_tensor__":
+        config = obj.get("config")
+        history = config.get("keras_history") if isinstance(config, dict) else None
+        refs.append(_reference(history, what, where) + [{}])
+    elif isinstance(obj, (list, tuple)):
+        for o in obj:
+            _tensor_histories(o, refs, what, where, depth + 1)
+    elif isinstance(obj, dict):
+        for o in obj.values():
+            _tensor_histories(o, refs, what, where, depth + 1)
 
 
 def _layer_entries(cfg: dict, where: str) -> list[dict]:
@@ -296,7 +317,13 @@ def _layer_entries(cfg: dict, where: str) -> list[dict]:
 
 def model_from_keras_config(data: dict[str, Any], where: str = "model"):
     """An engine model from Keras's model config (a .h5 ``model_config``, a .keras
-    ``config.json``); every part is checked first, problems are :class:`ModelFileError`."""
+    ``config.json``; Keras 2 or 3 form); every part is checked first, problems are
+    :class:`ModelFileError`."""
+    return model_from_config(our_model_config(data, where), safe_mode=None)  # (the loader's)
+
+
+def our_model_config(data: dict[str, Any], where: str = "model") -> dict[str, Any]:
+    """Keras's model config (Keras 2 or 3 form) in ours, checked; nested models converted too."""
     if not isinstance(data, dict):
         raise ModelFileError(f"{where}: model_config is {_kind(data)}, expected an object with "
                              f"'class_name' and 'config'")
@@ -308,8 +335,7 @@ def model_from_keras_config(data: dict[str, Any], where: str = "model"):
     name = cfg.get("name") if isinstance(cfg.get("name"), str) else None
     if kind == "Sequential":
         ours = [_layer_entry(e, where) for e in layers]
-        return model_from_config({"class_name": "Sequential",
-                                  "config": {"name": name, "layers": ours}})
+        return {"class_name": "Sequential", "config": {"name": name, "layers": ours}}
     if kind not in ("Functional", "Model"):
         raise ModelFileError(f"{where}: model class {_short(kind)} is not supported (Sequential "
                              f"or Functional models only)")
@@ -320,11 +346,11 @@ def model_from_keras_config(data: dict[str, Any], where: str = "model"):
         conv["inbound_nodes"] = _inbound(e, where)
         ours.append(conv)
     names = {c["name"] for c in ours}
-    return model_from_config({"class_name": "Functional", "config": {
+    return {"class_name": "Functional", "config": {
         "name": name, "layers": ours,
         "input_layers": _tensor_refs(cfg.get("input_layers"), "input_layers", names, where),
         "output_layers": _tensor_refs(cfg.get("output_layers"), "output_layers", names,
-                                      where)}})
+                                      where)}}
 
 
 def _layer_entry(entry: dict, where: str) -> dict[str, Any]:
@@ -334,6 +360,9 @@ def _layer_entry(entry: dict, where: str) -> dict[str, Any]:
     from engine.registry import LAYERS, ALIASES
     from engine.saving.object_registration import find_custom_object
     class_name, cfg = entry.get("class_name"), entry.get("config") or {}
+    if class_name in ("Functional", "Sequential", "Model") and isinstance(cfg, dict) and \
+            isinstance(cfg.get("layers"), list):      # a model used as a layer
+        return our_model_config(entry, where)
     registered = entry.get("registered_name")
     custom = find_custom_object(class_name, registered)
     if custom is None and ALIASES.get(class_name, class_name) not in LAYERS:
@@ -398,7 +427,7 @@ def load_model(filepath, compile: bool = True):
     try:
         with f:
             return _load_open(path, f, compile)
-    except ModelFileError:
+    except (ModelFileError, UnsafeCodeError):
         raise
     except (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError,
             OverflowError, RecursionError, MemoryError) as e:

@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QStandardPaths, QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from app.panels.log import LOGGER_NAME
@@ -63,6 +63,10 @@ class FileOps(QObject):
             f"An autosave of {Path(path).name} is newer than the file. Recover it?")
         return answer == QMessageBox.Yes
 
+    def autosave_folder(self) -> Path:
+        """Where untitled projects are autosaved: the platform's application-data folder."""
+        return Path(QStandardPaths.writableLocation(QStandardPaths.AppDataLocation))
+
     def _last_dir(self) -> str:
         return str(self.settings.value("last_dir", str(Path.home())))
 
@@ -92,6 +96,8 @@ class FileOps(QObject):
             autosave = find_autosave(path)
             if autosave and self.ask_restore_autosave(path):
                 source = str(autosave)
+            elif autosave:
+                self._remove(autosave)   # the user does not want those changes back
             project = load_project(source)
             project.path = Path(path)
         except (ProjectError, OSError) as e:
@@ -169,13 +175,18 @@ class FileOps(QObject):
         return self._save_to(path)
 
     def _save_to(self, path: str) -> bool:
-        from engine.project import save_project
+        from engine.project import ProjectError, autosave_target, save_project
         self.w.store_view_state()
+        # an untitled project's autosave (in the app-data folder) is stale once it is saved
+        stale = autosave_target(self.w.project, self.autosave_folder()) \
+            if self.w.project.path is None else None
         try:
             save_project(self.w.project, path)
-        except Exception as e:  # noqa: BLE001 — disk full, permissions, bad weights: tell the user
+        except (ProjectError, OSError) as e:     # disk full, permissions, no folder
             self.w.report_error("Cannot save project", f"{path}: {e}")
             return False
+        if stale is not None:
+            self._remove(stale)
         self.w.project.path = Path(path)
         self.w.mark_saved()
         self.add_recent(path)
@@ -194,7 +205,17 @@ class FileOps(QObject):
         answer = self.ask_save_changes()
         if answer == "save":
             return self.save()
+        if answer == "discard":      # and with the changes, their autosave
+            from engine.project import autosave_target
+            self._remove(autosave_target(self.w.project, self.autosave_folder()))
         return answer == "discard"
+
+    @staticmethod
+    def _remove(path: Path) -> None:
+        try:
+            Path(path).unlink(missing_ok=True)
+        except OSError as e:
+            log.warning("could not remove %s: %s", path, e)
 
     def autosave(self) -> str | None:
         """Write the project's autosave side file if it has unsaved changes; returns its path."""
@@ -203,7 +224,7 @@ class FileOps(QObject):
         from engine.project import autosave_project
         self.w.store_view_state()
         try:
-            saved = autosave_project(self.w.project)
+            saved = autosave_project(self.w.project, self.autosave_folder())
         except Exception as e:  # noqa: BLE001 — autosave must never interrupt the user
             log.warning("autosave failed: %s", e)
             return None
@@ -250,11 +271,12 @@ class FileOps(QObject):
         if not self.maybe_save():
             return False
         from engine.graph import graph_from_keras_file
+        from engine.io.errors import ModelFileError
         from engine.project import Project
         try:
             graph = graph_from_keras_file(path)
-        except Exception as e:  # noqa: BLE001 — any unreadable file is reported, not raised
-            self.w.report_error("Cannot import Keras model", f"{Path(path).name}: {e}")
+        except (ModelFileError, OSError) as e:  # the message starts with the file's name
+            self.w.report_error("Cannot import Keras model", str(e))
             return False
         graph.auto_layout()
         project = Project.new()
@@ -284,9 +306,11 @@ class FileOps(QObject):
 
     def export_script(self, path: str) -> bool:
         def write() -> None:
+            from engine.io.atomic import atomic_path
             from engine.io.codegen import keras_script
             text = keras_script(self.w.project.graph, self.w.project.training)
-            Path(path).write_text(text, encoding="utf-8")
+            with atomic_path(path) as tmp:
+                tmp.write_text(text, encoding="utf-8")
         return self._export("Keras script", path, write)
 
     def _export(self, what: str, path: str, write) -> bool:

@@ -72,9 +72,34 @@ def _data(project):
 
 
 def _compiled_model(project):
-    model = project.build_model()
-    model.compile(**project.training.compile_args())
+    from engine.graph import GraphError
+    try:
+        model = project.build_model()
+        model.compile(**project.training.compile_args())
+    except (GraphError, ValueError, TypeError) as e:
+        raise CliError(f"the project's model cannot be built: {_first_line(e)}") from None
     return model
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _fit(model, *args, **kwargs):
+    """``model.fit`` (or ``evaluate``) with the data/model mismatches it finds as CliError."""
+    fn = kwargs.pop("_fn", model.fit)
+    try:
+        return fn(*args, **kwargs)
+    except (ValueError, TypeError) as e:
+        raise CliError(_first_line(e)) from None
+
+
+def _callbacks(training) -> list:
+    try:
+        return training.callbacks()
+    except (ValueError, TypeError) as e:
+        raise CliError(f"the project's callback settings: {_first_line(e)}") from None
 
 
 def cmd_train(args) -> None:
@@ -114,9 +139,9 @@ def cmd_train(args) -> None:
     old = signal.signal(signal.SIGINT, on_sigint)
     fit_started = time.perf_counter()
     try:
-        hist = model.fit(data.x_train, data.y_train, batch_size=t.batch_size, epochs=t.epochs,
-                         validation_split=t.validation_split, verbose=1, seed=t.seed,
-                         callbacks=[*t.callbacks(), Interrupt()])
+        hist = _fit(model, data.x_train, data.y_train, batch_size=t.batch_size,
+                    epochs=t.epochs, validation_split=t.validation_split, verbose=1,
+                    seed=t.seed, callbacks=[*_callbacks(t), Interrupt()])
     finally:
         signal.signal(signal.SIGINT, old)
     record.history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
@@ -126,7 +151,8 @@ def cmd_train(args) -> None:
     record.status = "diverged" if err else ("stopped" if stop["asked"] else "completed")
     record.message = str(err) if err else ""
     project.add_run(record)
-    project.store_weights(model)
+    if not err:              # a diverged model's weights hold NaN/inf: keep the earlier ones
+        project.store_weights(model)
     out = save_project(project, args.out or project.path)
     print(f"saved {out} ({record.status})")
     if err:
@@ -142,7 +168,7 @@ def cmd_evaluate(args) -> None:
     model = _compiled_model(project)
     x, y = (data.x_test, data.y_test) if data.x_test is not None else (data.x_train, data.y_train)
     which = "test" if data.x_test is not None else "training"
-    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    logs = _fit(model, x, y, verbose=0, return_dict=True, _fn=model.evaluate)
     print(f"{which} set ({len(x):,} samples): " +
           ", ".join(f"{k} {v:.4f}" for k, v in logs.items()))
 
@@ -202,16 +228,27 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _file_errors() -> tuple[type[BaseException], ...]:
+    """What a command may fail with and the user can fix: the readers' own error types, the
+    script exporter's, the system's, and ours. Anything else is a bug and keeps its
+    traceback."""
+    from engine.data.errors import DataError
+    from engine.io.errors import ModelFileError
+    from engine.io.pysource import ScriptValueError
+    from engine.project.project import ProjectError
+    return (CliError, ProjectError, ModelFileError, DataError, ScriptValueError, OSError)
+
+
 def main(argv=None) -> int:
+    errors = _file_errors()
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
     except KeyboardInterrupt:
         print("layerloom-cli: interrupted", file=sys.stderr)
         return 130
-    except (CliError, ValueError, OSError, KeyError, RuntimeError) as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"layerloom-cli: {msg}", file=sys.stderr)
+    except errors as e:
+        print(f"layerloom-cli: {_first_line(e)}", file=sys.stderr)
         return 2
     return 0
 

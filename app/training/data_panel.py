@@ -408,7 +408,7 @@ class DataPanel(QWidget):
             # a big CSV or image folder takes seconds: read it off the GUI thread
             source, summary = run_responsive(read, busy=self, message="Reading the data...",
                                              status=self._show_busy)
-        except (DataError, OSError, ValueError, TypeError) as e:
+        except (DataError, OSError) as e:     # the readers' one error type, and the system's
             self._show_error(str(e))
             return False
         self.summary = summary

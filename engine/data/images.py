@@ -8,6 +8,7 @@ never silently half-black.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +16,14 @@ import numpy as np
 from engine import backend
 from engine.data.errors import DataError
 from engine.data.loaders import class_folders
+from engine.io.bounded import FLOOR_BYTES, RATIO
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".tif", ".tiff")
 COLOR_MODES = {"grayscale": ("L", 1), "rgb": ("RGB", 3), "rgba": ("RGBA", 4)}
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")
+# the largest image decoded (Pillow's MAX_IMAGE_PIXELS idea, checked from the header before
+# decoding): 40 million pixels as float32 RGB is 480 MB, which keeps one image well under 1 GB
+MAX_IMAGE_PIXELS = 40_000_000
 _SHOWN_FILES = 5  # how many file names an error lists
 
 
@@ -58,14 +63,23 @@ def load_img(path, color_mode: str = "rgb", target_size=None, interpolation: str
         raise DataError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got "
                         f"{interpolation!r}")
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():      # our own pixel limit below is the lower one
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
+            _check_pixels(im, path)
             im.load()                         # decode now: truncated files fail here
             img = im.convert(COLOR_MODES[color_mode][0])
+    except DataError:
+        raise
+    except Image.DecompressionBombError as e:
+        raise DataError(f"declares an image far larger than LayerLoom reads (at most "
+                        f"{MAX_IMAGE_PIXELS / 1e6:,.0f} million pixels): {e}", path) from None
     except FileNotFoundError:
         raise DataError("no such file", path) from None
     except UnidentifiedImageError:
         raise DataError("not a readable image (unknown or damaged format)", path) from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    except (OSError, SyntaxError, ValueError) as e:
         reason = "truncated" if "truncated" in str(e).lower() else "not a readable image"
         raise DataError(f"{reason} ({e})", path) from None
     if size is not None and (img.height, img.width) != size:
@@ -77,6 +91,16 @@ def load_img(path, color_mode: str = "rgb", target_size=None, interpolation: str
             img = img.crop((left, top, left + cw, top + ch))
         img = img.resize((w, h), getattr(Image.Resampling, interpolation.upper()))
     return img
+
+
+def _check_pixels(im, path) -> None:
+    """Refuse an image whose header declares more than ``MAX_IMAGE_PIXELS`` (before any
+    pixel is decoded: a few-KB PNG can declare 12000 × 12000)."""
+    w, h = im.size
+    if w * h > MAX_IMAGE_PIXELS:
+        raise DataError(f"is {w:,} × {h:,} pixels ({w * h / 1e6:,.1f} million); LayerLoom reads "
+                        f"images of up to {MAX_IMAGE_PIXELS / 1e6:,.0f} million pixels, so "
+                        f"scale it down first", path)
 
 
 def img_to_array(img, data_format: str | None = None, dtype=None) -> np.ndarray:
@@ -167,6 +191,40 @@ def list_image_folder(root, classes: list[str] | None = None, follow_links: bool
 
 
 
+def _planned_shape(path: Path, target_size, color_mode: str) -> tuple[int, ...] | None:
+    """(H, W, C) the image at ``path`` will have, from its header only (None if unreadable)."""
+    channels = COLOR_MODES[color_mode][1]
+    size = _check_target_size(target_size)
+    if size is not None:
+        return (*size, channels)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with _pil().open(path) as im:
+                return (im.size[1], im.size[0], channels)
+    except Exception:  # noqa: BLE001 — unreadable here means: found out when it is decoded
+        return None
+
+
+def _check_folder_size(root, files, shape) -> None:
+    """The folder in memory may take what its files plausibly hold (the budget rule of
+    :mod:`engine.io.bounded`): a few small, very compressible images are refused."""
+    need = len(files) * int(np.prod(shape)) * 4
+    stored = sum(_size(p) for p, _ in files)
+    if need > max(FLOOR_BYTES, RATIO * stored):
+        raise DataError(f"{len(files):,} images of {tuple(shape)} need {need / 2**30:.1f} GB in "
+                        f"memory, but the files take only {stored / 2**20:.1f} MB (images this "
+                        f"compressible may be decompression bombs); choose a smaller "
+                        f"target_size, or read them in batches with streaming=True", root)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def memory_budget() -> int:
     """Bytes an in-memory data set may take: half of the machine's physical memory."""
     try:
@@ -187,6 +245,9 @@ def read_image_folder(root, target_size=None, color_mode: str = "rgb", skip_bad:
     _check_color_mode(color_mode)
     if files is None:
         files, classes = list_image_folder(root, classes)
+    shape = _planned_shape(files[0][0], target_size, color_mode) if files else None
+    if shape is not None:        # checked before the first image is decoded
+        _check_folder_size(root, files, shape)
     x, labels, skipped, n = None, [], [], 0
     for path, k in files:
         try:
@@ -198,6 +259,7 @@ def read_image_folder(root, target_size=None, color_mode: str = "rgb", skip_bad:
             raise
         if x is None:
             need = len(files) * img.nbytes
+            _check_folder_size(root, files, img.shape)
             if need > memory_budget():
                 raise DataError(f"{len(files):,} images of {img.shape} need {need / 2**30:.1f} GB "
                                 f"in memory, more than half of this machine's "

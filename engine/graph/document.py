@@ -395,7 +395,7 @@ class GraphDocument:
                 out = layer.output_shape
                 outs = out if isinstance(out, list) else [out]
                 return NodeInfo([tuple(o) for o in outs], layer.count_params())
-        except (ValueError, TypeError, KeyError) as e:
+        except (ValueError, TypeError, KeyError, OverflowError) as e:  # e.g. units=10**400
             msg = str(e).strip("'\"")
             return NodeInfo(error=msg)
 

@@ -16,8 +16,12 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from engine.io import KERAS_VERSION
 from engine.io.atomic import atomic_path
+from engine.io.bounded import Budget, budget_for, hdf5_child, parse_json, read_attribute
+from engine.io.errors import ModelFileError
 from engine.io.weights import read_weights_group, write_weights_group
 from engine.models import Sequential, model_from_config
 from engine.saving.safe_mode import UnsafeCodeError
@@ -36,10 +40,6 @@ IGNORED_WHEN_DEFAULT = {"activity_regularizer": None, "quantization_config": Non
                         "stateful": False, "time_major": False, "zero_output_for_mask": False,
                         "implementation": 2, "input_length": None, "seed": None,
                         "embeddings_constraint": None, "sparse": False, "jit_compile": None}
-
-
-class KerasFileError(ValueError):
-    """A Keras file we cannot read; the message names the file and the layer."""
 
 
 # ------------------------------------------------------------------------------ export
@@ -173,22 +173,34 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
 
 
 # ------------------------------------------------------------------------------ import
+# tensor references in a config: node and tensor indexes are small whole numbers
+MAX_INDEX = 1 << 16
+
+
 def _plain(value):
     """Keras 3 serialized objects → our {"class_name", "config"} form."""
     if isinstance(value, dict) and "class_name" in value:
+        config = value.get("config")
+        config = config if isinstance(config, dict) else {}
         if value["class_name"] == "DTypePolicy":
-            return value.get("config", {}).get("name", "float32")
-        return {"class_name": value["class_name"], "config": value.get("config") or {}}
+            name = config.get("name", "float32")
+            return name if isinstance(name, str) else "float32"
+        return {"class_name": value["class_name"], "config": config}
     return value
 
 
 def our_layer_config(class_name: str, config: dict[str, Any], where: str) -> dict[str, Any]:
     """Keras (2 or 3) layer config → ours; unsupported layers and arguments are named."""
     from engine.registry import get_spec
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{where}: a layer's 'config' must be an object, found "
+                             f"{_kind(config)}")
+    if not isinstance(class_name, str):
+        raise ModelFileError(f"{where}: layer '{config.get('name', '?')}' has no class_name")
     try:
         spec = get_spec(class_name)
     except KeyError:
-        raise KerasFileError(f"{where}: layer '{config.get('name', '?')}' has type "
+        raise ModelFileError(f"{where}: layer '{config.get('name', '?')}' has type "
                              f"{class_name!r}, which is neither a LayerLoom layer nor a custom "
                              f"layer this program knows; if it is your own class, decorate it "
                              f"with @keras.saving.register_keras_serializable() or pass "
@@ -209,8 +221,8 @@ def our_layer_config(class_name: str, config: dict[str, Any], where: str) -> dic
             continue
         elif value is not None:
             warnings.warn(f"{where}: layer '{config.get('name')}' ({class_name}): argument "
-                          f"'{key}'={value!r} is not supported and was ignored", RuntimeWarning,
-                          stacklevel=3)
+                          f"'{key}'={_short(value)} is not supported and was ignored",
+                          RuntimeWarning, stacklevel=3)
     if spec.type_name == "InputLayer":
         shape = out.pop("batch_shape", None) or out.pop("batch_input_shape", None)
         if shape is not None:
@@ -218,67 +230,127 @@ def our_layer_config(class_name: str, config: dict[str, Any], where: str) -> dic
     return {"class_name": spec.type_name, "config": out}
 
 
+def _kind(value) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(value), "a number")
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "…"
+
+
+def _index(value, what: str, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < MAX_INDEX:
+        raise ModelFileError(f"{where}: {what} is {_short(value)}, expected a whole number "
+                             f"from 0 to {MAX_INDEX - 1}")
+    return value
+
+
+def _reference(ref, what: str, where: str) -> list:
+    """A checked ``[layer name, node index, tensor index]``."""
+    if not isinstance(ref, list) or len(ref) < 3 or not isinstance(ref[0], str):
+        raise ModelFileError(f"{where}: {what} is {_short(ref)}, expected [layer name, node "
+                             f"index, tensor index]")
+    return [ref[0], _index(ref[1], f"{what}'s node index", where),
+            _index(ref[2], f"{what}'s tensor index", where)]
+
+
 def _inbound(entry: dict, where: str) -> list:
-    """Keras 3 ({"args": ...}) or Keras 2 ([[name, node, index, kwargs]]) inbound nodes → ours."""
+    """Keras 3 ({"args": ..., "kwargs": ...}) or Keras 2 ([[name, node, index, kwargs]])
+    inbound nodes → ours, one per call of the layer (a shared layer has several)."""
+    name = entry.get("name")
     nodes = entry.get("inbound_nodes") or []
+    if not isinstance(nodes, list):
+        raise ModelFileError(f"{where}: layer '{name}': 'inbound_nodes' must be a list")
+    what = f"layer '{name}': an input"
     out = []
     for node in nodes:
         if isinstance(node, dict):
             refs: list = []
-            _tensor_histories(node.get("args", []), refs)
-            _tensor_histories(node.get("kwargs", {}), refs)
+            _tensor_histories(node.get("args", []), refs, what, where)
+            _tensor_histories(node.get("kwargs", {}), refs, what, where)
+            if not refs:
+                raise ModelFileError(f"{where}: layer '{name}' is called on no tensor "
+                                     f"(its 'args' hold {_short(node.get('args'))})")
             out.append(refs)
-        elif isinstance(node, list):
-            out.append([[r[0], r[1], r[2], {}] for r in node])
+        elif isinstance(node, list) and node:
+            out.append([_reference(r, what, where) + [{}] for r in node])
         else:
-            raise KerasFileError(f"{where}: layer '{entry.get('name')}' has an inbound node "
-                                 f"of an unknown form: {node!r:.80}")
+            raise ModelFileError(f"{where}: layer '{name}': an inbound node is {_short(node)}, "
+                                 f"expected {{'args': [...], 'kwargs': {{...}}}} or a list of "
+                                 f"[layer name, node, tensor, kwargs]")
     return out
 
 
-def _tensor_histories(obj, refs: list) -> None:
-    """The [layer, node, index, {}] of every __keras_tensor__ in ``obj``, in order."""
+def _tensor_histories(obj, refs: list, what: str, where: str, depth: int = 0) -> None:
+    """The checked [layer, node, index, {}] of every __keras_tensor__ in ``obj``, in order."""
+    if depth > 64:
+        raise ModelFileError(f"{where}: {what}: the call arguments are nested too deeply")
     if isinstance(obj, dict) and obj.get("class_name") == "__keras_tensor__":
-        h = obj["config"]["keras_history"]
-        refs.append([h[0], h[1], h[2], {}])
+        config = obj.get("config")
+        history = config.get("keras_history") if isinstance(config, dict) else None
+        refs.append(_reference(history, what, where) + [{}])
     elif isinstance(obj, (list, tuple)):
         for o in obj:
-            _tensor_histories(o, refs)
+            _tensor_histories(o, refs, what, where, depth + 1)
     elif isinstance(obj, dict):
         for o in obj.values():
-            _tensor_histories(o, refs)
+            _tensor_histories(o, refs, what, where, depth + 1)
+
+
+def _layer_entries(cfg: dict, where: str) -> list[dict]:
+    layers = cfg.get("layers")
+    if not isinstance(layers, list):
+        raise ModelFileError(f"{where}: model_config has no layer list")
+    for i, e in enumerate(layers):
+        if not isinstance(e, dict):
+            raise ModelFileError(f"{where}: layer {i} of model_config is {_kind(e)}, expected "
+                                 f"an object with 'class_name' and 'config'")
+        if e.get("config") is not None and not isinstance(e.get("config"), dict):
+            raise ModelFileError(f"{where}: layer {i} ({e.get('class_name')!r}): its 'config' "
+                                 f"is {_kind(e.get('config'))}, expected an object")
+        if e.get("name") is not None and not isinstance(e.get("name"), str):
+            raise ModelFileError(f"{where}: layer {i}: its 'name' is {_kind(e.get('name'))}")
+    return layers
 
 
 def model_from_keras_config(data: dict[str, Any], where: str = "model"):
-    """A model from Keras's config (Keras 2 or 3 form)."""
+    """An engine model from Keras's model config (a .h5 ``model_config``, a .keras
+    ``config.json``; Keras 2 or 3 form); every part is checked first, problems are
+    :class:`ModelFileError`."""
     return model_from_config(our_model_config(data, where), safe_mode=None)  # (the loader's)
 
 
 def our_model_config(data: dict[str, Any], where: str = "model") -> dict[str, Any]:
-    """Keras's model config (Keras 2 or 3 form) in ours; nested models converted too."""
+    """Keras's model config (Keras 2 or 3 form) in ours, checked; nested models converted too."""
+    if not isinstance(data, dict):
+        raise ModelFileError(f"{where}: model_config is {_kind(data)}, expected an object with "
+                             f"'class_name' and 'config'")
     kind = data.get("class_name")
     cfg = data.get("config")
     if not isinstance(cfg, dict):
-        raise KerasFileError(f"{where}: model_config has no 'config' object")
-    layers = cfg.get("layers")
-    if not isinstance(layers, list):
-        raise KerasFileError(f"{where}: model_config has no layer list")
+        raise ModelFileError(f"{where}: model_config has no 'config' object")
+    layers = _layer_entries(cfg, where)
+    name = cfg.get("name") if isinstance(cfg.get("name"), str) else None
     if kind == "Sequential":
         ours = [_layer_entry(e, where) for e in layers]
-        return {"class_name": "Sequential", "config": {"name": cfg.get("name"), "layers": ours}}
+        return {"class_name": "Sequential", "config": {"name": name, "layers": ours}}
     if kind not in ("Functional", "Model"):
-        raise KerasFileError(f"{where}: model class {kind!r} is not supported (Sequential or "
-                             f"Functional models only)")
+        raise ModelFileError(f"{where}: model class {_short(kind)} is not supported (Sequential "
+                             f"or Functional models only)")
     ours = []
     for e in layers:
         conv = _layer_entry(e, where)
         conv["name"] = e.get("name", conv["config"].get("name"))
         conv["inbound_nodes"] = _inbound(e, where)
         ours.append(conv)
+    names = {c["name"] for c in ours}
     return {"class_name": "Functional", "config": {
-        "name": cfg.get("name"), "layers": ours,
-        "input_layers": _tensor_refs(cfg.get("input_layers"), "input_layers", where),
-        "output_layers": _tensor_refs(cfg.get("output_layers"), "output_layers", where)}}
+        "name": name, "layers": ours,
+        "input_layers": _tensor_refs(cfg.get("input_layers"), "input_layers", names, where),
+        "output_layers": _tensor_refs(cfg.get("output_layers"), "output_layers", names,
+                                      where)}}
 
 
 def _layer_entry(entry: dict, where: str) -> dict[str, Any]:
@@ -288,10 +360,10 @@ def _layer_entry(entry: dict, where: str) -> dict[str, Any]:
     from engine.registry import LAYERS, ALIASES
     from engine.saving.object_registration import find_custom_object
     class_name, cfg = entry.get("class_name"), entry.get("config") or {}
-    registered = entry.get("registered_name")
     if class_name in ("Functional", "Sequential", "Model") and isinstance(cfg, dict) and \
             isinstance(cfg.get("layers"), list):      # a model used as a layer
         return our_model_config(entry, where)
+    registered = entry.get("registered_name")
     custom = find_custom_object(class_name, registered)
     if custom is None and ALIASES.get(class_name, class_name) not in LAYERS:
         custom = find_custom_object(class_name, registered, loose=True)
@@ -305,75 +377,104 @@ def _layer_entry(entry: dict, where: str) -> dict[str, Any]:
             "build_config": entry.get("build_config")}
 
 
-def _tensor_refs(refs, key: str, where: str) -> list:
+def _tensor_refs(refs, key: str, names: set, where: str) -> list:
     """Keras 3 writes one input or output as a bare ``[name, node, index]`` and several as a
     list of them; ours is always the list."""
     if isinstance(refs, list) and len(refs) == 3 and isinstance(refs[0], str):
-        return [refs]
-    if not isinstance(refs, list) or not all(
-            isinstance(r, list) and len(r) == 3 and isinstance(r[0], str) for r in refs):
-        raise KerasFileError(f"{where}: the model config's '{key}' is not a list of "
-                             f"[layer name, node, tensor] references: {refs!r}")
-    return refs
+        refs = [refs]
+    if not isinstance(refs, list) or not refs:
+        raise ModelFileError(f"{where}: the model config's '{key}' is not a list of "
+                             f"[layer name, node, tensor] references: {_short(refs)}")
+    out = [_reference(r, f"'{key}' entry {i}", where) for i, r in enumerate(refs)]
+    for r in out:
+        if r[0] not in names:
+            raise ModelFileError(f"{where}: the model config's '{key}' names layer "
+                                 f"{_short(r[0])}, which the model does not have")
+    return out
 
 
 def _open(filepath):
     import h5py
     path = Path(os.fspath(filepath))
     if not path.is_file():
-        raise KerasFileError(f"{path}: no such file")
+        raise ModelFileError(f"{path}: no such file")
     try:
         return path, h5py.File(path, "r")
     except OSError as e:
-        raise KerasFileError(f"{path.name}: not a readable HDF5 file ({e})") from None
+        raise ModelFileError(f"{path.name}: not a readable HDF5 file ({e})") from None
 
 
-def _config_of(path, f) -> dict:
-    raw = f.attrs.get("model_config")
-    if raw is None:
-        raise KerasFileError(f"{path.name}: no model_config attribute (a weights-only file? load "
-                             f"it with model.load_weights)")
-    try:
-        return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
-    except (json.JSONDecodeError, RecursionError, UnicodeDecodeError) as e:
-        raise KerasFileError(f"{path.name}: model_config is not valid JSON ({e})") from None
+def _json_attribute(f, name: str, path: Path, fail):
+    if name not in f.attrs:
+        return None
+    raw = read_attribute(f, name, fail, "")
+    if isinstance(raw, np.ndarray) and raw.shape == ():
+        raw = raw[()]
+    if not isinstance(raw, (bytes, str)):
+        raise fail(f"attribute '{name}' holds {type(raw).__name__}, expected JSON text")
+    data = parse_json(raw, name, fail)
+    if data is None:
+        raise fail(f"attribute '{name}' is null")
+    return data
 
 
 def load_model(filepath, compile: bool = True):
-    """A Keras 2 or 3 legacy .h5 model as an engine Model, with weights (and compiled)."""
+    """A Keras 2 or 3 legacy .h5 model as an engine Model, with weights (and compiled).
+
+    Every problem with the file is a :class:`ModelFileError` of one line; memory is bounded
+    by the file's size (:mod:`engine.io.bounded`) before anything is read."""
     path, f = _open(filepath)
     try:
         with f:
             return _load_open(path, f, compile)
-    except (KerasFileError, UnsafeCodeError):
+    except (ModelFileError, UnsafeCodeError):
         raise
-    except (OSError, RuntimeError, KeyError, ValueError, TypeError) as e:
-        # h5py reports damaged files lazily, from whichever read first hits the damage
-        raise KerasFileError(f"{path.name}: the file is damaged ({e})") from None
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError,
+            OverflowError, RecursionError, MemoryError) as e:
+        # h5py reports damaged files lazily, from whichever read first hits the damage; a
+        # config that passed the checks can still describe a model that cannot be built
+        text = " ".join(str(e).split())[:300] or type(e).__name__
+        if type(e) is ValueError:         # the engine's own messages name layer and argument
+            raise ModelFileError(f"{path.name}: {text}") from None
+        raise ModelFileError(f"{path.name}: the file is damaged or describes a model that "
+                             f"cannot be built ({type(e).__name__}: {text})") from None
 
 
 def _load_open(path, f, compile: bool):
-    data = _config_of(path, f)
-    try:
+    from engine.layers.base import shape_only_build
+
+    def fail(message: str) -> ModelFileError:
+        return ModelFileError(f"{path.name}: {message}")
+    data = _json_attribute(f, "model_config", path, fail)
+    if data is None:
+        raise fail("no model_config attribute (a weights-only file? load it with "
+                   "model.load_weights)")
+    # built without initializing: every weight comes from the file (or loading fails)
+    with shape_only_build():
         model = model_from_keras_config(data, path.name)
-    except (KerasFileError, UnsafeCodeError):
-        raise
-    except (ValueError, TypeError, KeyError) as e:
-        raise KerasFileError(f"{path.name}: {e}") from None
-    if "model_weights" in f:
+    group = hdf5_child(f, "model_weights", fail, "")
+    if group is not None:
+        read_weights_group(group, model, source=path.name,
+                           budget=Budget(budget_for(path), fail))
+    elif any(layer.weights for layer in model.layers):
+        names = [layer.name for layer in model.layers if layer.weights]
+        raise fail(f"has no 'model_weights' group, so the weights of {', '.join(names[:5])}"
+                   f"{' …' if len(names) > 5 else ''} are missing (an architecture-only file?)")
+    if compile:
         try:
-            read_weights_group(f["model_weights"], model, source=path.name)
-        except (ValueError, KeyError, OSError) as e:
-            raise KerasFileError(str(e)) from None
-    tc = f.attrs.get("training_config")
-    if compile and tc is not None:
-        _compile_from(model, tc, path)
+            tc = _json_attribute(f, "training_config", path, fail)
+        except ModelFileError as e:
+            warnings.warn(f"{e}; the model is loaded uncompiled", RuntimeWarning, stacklevel=3)
+            tc = None
+        if tc is not None:
+            _compile_from(model, tc, path)
     return model
 
 
-def _compile_from(model, raw, path) -> None:
+def _compile_from(model, tc, path) -> None:
     try:
-        tc = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+        if not isinstance(tc, dict):
+            raise TypeError(f"training_config is {_kind(tc)}, expected an object")
         opt = tc.get("optimizer_config") or "rmsprop"
         if isinstance(opt, dict):
             opt = {"class_name": opt.get("class_name"), "config": opt.get("config") or {}}
@@ -386,6 +487,7 @@ def _compile_from(model, raw, path) -> None:
                                                      if isinstance(m, dict) else m)
                        for m in metrics if m is not None]
         model.compile(optimizer=opt, loss=loss, metrics=metrics or None)
-    except (ValueError, TypeError, KeyError, AttributeError) as e:
-        warnings.warn(f"{path.name}: the training configuration could not be restored ({e}); "
-                      f"the model is loaded uncompiled", RuntimeWarning, stacklevel=3)
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as e:
+        warnings.warn(f"{path.name}: the training configuration could not be restored "
+                      f"({_short(str(e))}); the model is loaded uncompiled", RuntimeWarning,
+                      stacklevel=3)

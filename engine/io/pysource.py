@@ -7,7 +7,13 @@ tables) — and everything else is written with ``repr`` of a plain literal: ``N
 ``int``, ``float``, ``str`` and lists / tuples / dicts of those. Text read from a file is never
 pasted into source, so a hostile ``.loom`` or ``.h5`` cannot make a script run its own code.
 
-    call("keras.layers.Dense", units=10, name=node.name)   # → layers.Dense(units=10, name='d')
+    call("layers.Dense", kwargs=keyword_args({"units": 10, "name": node.name}, "layer"))
+    # → "layers.Dense(units=10, name='d')"; a key that is not a Python name raises
+    # ScriptValueError, and the values can only ever be literals
+
+Script exports built on this (data loading, weights, command-line options) add their own
+names through :func:`known_name` / :func:`identifier` and their values through
+:func:`literal`; ``tests/io/script_ast.py`` checks a generated script's syntax tree.
 """
 from __future__ import annotations
 

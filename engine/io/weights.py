@@ -17,6 +17,15 @@ import numpy as np
 
 from engine.io import KERAS_VERSION
 from engine.io.atomic import atomic_path
+from engine.io.bounded import (
+    FLOOR_BYTES,
+    Budget,
+    budget_for,
+    check_dataset,
+    hdf5_child,
+    read_attribute,
+)
+from engine.io.errors import ModelFileError
 
 
 def _h5py():
@@ -54,52 +63,94 @@ def weight_paths(model, layer) -> list[tuple[str, object]]:
     return out
 
 
-def _decode(names) -> list[str]:
-    return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
+def _names(obj, attr: str, fail, what: str) -> list[str]:
+    """A string-list attribute (``layer_names``, ``weight_names``), checked."""
+    raw = read_attribute(obj, attr, fail, what, default=[])
+    values = np.asarray(raw)
+    if values.ndim > 1 or values.dtype.kind not in "SUO" and values.size:
+        raise fail(f"{what}: attribute '{attr}' is not a list of names")
+    out = []
+    for v in values.reshape(-1):
+        if isinstance(v, bytes):
+            try:
+                v = v.decode()
+            except UnicodeDecodeError:
+                raise fail(f"{what}: attribute '{attr}' holds a name that is not UTF-8") from None
+        if not isinstance(v, str):
+            raise fail(f"{what}: attribute '{attr}' holds {type(v).__name__}, expected names")
+        out.append(str(v))
+    return out
+
+
+def _datasets(group, fail) -> dict[str, list]:
+    """``{layer name: [h5py datasets of its weights]}`` as the group lists them (nothing is
+    read yet)."""
+    import h5py
+    found: dict[str, list] = {}
+    for name in _names(group, "layer_names", fail, "weights"):
+        g = hdf5_child(group, name, fail, f"layer '{name}'")
+        if not isinstance(g, h5py.Group):
+            raise fail(f"layer '{name}' is listed but has no group")
+        found[name] = []
+        for n in _names(g, "weight_names", fail, f"layer '{name}'"):
+            ds = hdf5_child(g, n, fail, f"layer '{name}'")
+            if not isinstance(ds, h5py.Dataset):
+                raise fail(f"layer '{name}' lists weight '{n}', which is missing")
+            found[name].append(ds)
+    return found
 
 
 def read_weights_group(group, model, skip_mismatch: bool = False, by_name: bool = False,
-                       source: str = "weights file") -> None:
-    """Load weights from a Keras-layout h5py ``group`` into ``model`` (all or nothing)."""
+                       source: str = "weights file", budget: Budget | None = None) -> None:
+    """Load weights from a Keras-layout h5py ``group`` into ``model`` (all or nothing).
+
+    Every layer of ``model`` with weights must find them in the file (unless ``by_name``), so
+    nothing keeps the values it was initialized with. Datasets are checked (links, storage,
+    dtype, shape × itemsize against ``budget``) before any is read; problems raise
+    :class:`ModelFileError` naming ``source`` and the layer."""
+    def fail(message: str) -> ModelFileError:
+        return ModelFileError(f"{source}: {message}")
     if "layer_names" not in group.attrs:
-        raise ValueError(f"{source}: not a Keras weights file (no 'layer_names' attribute)")
-    file_layers = _decode(group.attrs["layer_names"])
-    arrays: dict[str, list[np.ndarray]] = {}
-    for name in file_layers:
-        if name not in group:
-            raise ValueError(f"{source}: layer '{name}' is listed but has no group")
-        g = group[name]
-        names = _decode(g.attrs.get("weight_names", []))
-        try:
-            arrays[name] = [np.asarray(g[n]) for n in names]
-        except KeyError as e:
-            raise ValueError(f"{source}: layer '{name}' lists a weight that is missing ({e})") \
-                from None
-    file_layers = [n for n in file_layers if arrays[n]]
+        raise fail("not a Keras weights file (no 'layer_names' attribute)")
+    budget = budget or Budget(FLOOR_BYTES, fail)
+    stored = _datasets(group, fail)
+    file_layers = [n for n in stored if stored[n]]
     mine = [lyr for lyr in model.layers if lyr.weights]
     names_match = {lyr.name for lyr in mine} <= set(file_layers)
     if by_name or names_match:
-        pairs = [(lyr, arrays.get(lyr.name)) for lyr in mine]
+        pairs = [(lyr, stored.get(lyr.name)) for lyr in mine]
     else:
         if len(file_layers) != len(mine):
-            raise ValueError(f"{source}: has weights for {len(file_layers)} layers "
-                             f"({', '.join(file_layers)}), the model has {len(mine)} layers with "
-                             f"weights ({', '.join(lyr.name for lyr in mine)})")
-        pairs = [(lyr, arrays[n]) for lyr, n in zip(mine, file_layers)]
+            raise fail(f"has weights for {len(file_layers)} layers ({_listed(file_layers)}), "
+                       f"the model has {len(mine)} layers with weights "
+                       f"({_listed([lyr.name for lyr in mine])})")
+        pairs = [(lyr, stored[n]) for lyr, n in zip(mine, file_layers)]
+    missing = [lyr.name for lyr, dss in pairs if dss is None]
+    if missing and not by_name:
+        raise fail(f"no weights for layer{'s' if len(missing) > 1 else ''} {_listed(missing)}")
+    pairs = [(lyr, dss) for lyr, dss in pairs if dss is not None]
+    for layer, dss in pairs:
+        for i, ds in enumerate(dss):
+            check_dataset(ds, f"layer '{layer.name}' weight {i}", fail, budget, kinds="biuf")
     plan = []
-    for layer, arrs in pairs:
-        if arrs is None:
-            if by_name:
-                continue
-            raise ValueError(f"{source}: no weights for layer '{layer.name}'")
-        problem = _mismatch(layer, arrs)
+    for layer, dss in pairs:
+        try:
+            arrays = [ds[()] for ds in dss]
+        except (OSError, ValueError, TypeError) as e:
+            raise fail(f"layer '{layer.name}': a weight cannot be read; the file may be damaged "
+                       f"({e})") from None
+        problem = _mismatch(layer, arrays)
         if problem:
             if skip_mismatch:
                 continue
-            raise ValueError(f"{source}: {problem}")
-        plan.append((layer, arrs))
+            raise fail(problem)
+        plan.append((layer, arrays))
     for layer, arrs in plan:
         layer.set_weights(convert_for_layer(layer, arrs))
+
+
+def _listed(names: list[str], shown: int = 8) -> str:
+    return ", ".join(f"'{n}'" for n in names[:shown]) + (" …" if len(names) > shown else "")
 
 
 def convert_for_layer(layer, arrays: list[np.ndarray]) -> list[np.ndarray]:
@@ -135,10 +186,17 @@ def load_weights(model, filepath, skip_mismatch: bool = False, by_name: bool = F
     path = Path(os.fspath(filepath))
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such weights file")
+
+    def fail(message: str) -> ModelFileError:
+        return ModelFileError(f"{path.name}: {message}")
     try:
         f = h5py.File(path, "r")
     except OSError as e:
-        raise ValueError(f"{path}: not a readable HDF5 file ({e})") from None
-    with f:
-        group = f["model_weights"] if "model_weights" in f else f
-        read_weights_group(group, model, skip_mismatch, by_name, source=str(path))
+        raise fail(f"not a readable HDF5 file ({e})") from None
+    try:
+        with f:
+            group = hdf5_child(f, "model_weights", fail, "")
+            read_weights_group(f if group is None else group, model, skip_mismatch, by_name,
+                               source=path.name, budget=Budget(budget_for(path), fail))
+    except (OSError, RuntimeError, KeyError) as e:
+        raise fail(f"the file is damaged ({e})") from None

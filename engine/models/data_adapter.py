@@ -121,13 +121,55 @@ def prepare_sample_weight(sw: Any, n: int) -> np.ndarray | None:
     return sw
 
 
-def class_weight_to_sample_weight(class_weight: dict, y: np.ndarray) -> np.ndarray:
+def class_weight_to_sample_weight(class_weight: dict, y: np.ndarray,
+                                  n_classes: int | None = None) -> np.ndarray:
+    """Per-sample weights from ``{class index: weight}``; ``n_classes`` (the model's output
+    width, 2 for one sigmoid unit) bounds the indexes."""
+    if not isinstance(class_weight, dict):
+        raise TypeError(f"class_weight must be a dict {{class index: weight}}, got "
+                         f"{type(class_weight).__name__}")
+    for cls, w in class_weight.items():
+        if not isinstance(cls, (int, np.integer)) or isinstance(cls, bool) or cls < 0 or \
+                (n_classes is not None and cls >= n_classes):
+            known = f"0 to {n_classes - 1}" if n_classes else "whole numbers >= 0"
+            raise ValueError(f"class_weight: class {cls!r} does not exist; the model's classes "
+                             f"are {known}")
+        if not isinstance(w, (int, float, np.integer, np.floating)) or isinstance(w, bool) or \
+                not np.isfinite(w) or w < 0:
+            raise ValueError(f"class_weight: the weight of class {cls} must be a finite number "
+                             f">= 0, got {w!r}")
     labels = y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y), -1)[:, 0]
     labels = labels.astype(np.int64)
     sw = np.ones(len(y))
     for cls, w in class_weight.items():
         sw[labels == int(cls)] = float(w)
     return sw
+
+
+def check_finite(arrays: list, names: list[str]) -> None:
+    """Refuse NaN or inf in input, target or weight arrays, naming the array, the sample and
+    the feature: one NaN cell is enough to turn every weight it reaches into NaN. Cheap when
+    the arrays are clean: a min and a max per array, no temporary copies."""
+    for a, name in zip(arrays, names):
+        if a is None or not isinstance(a, np.ndarray) or a.dtype.kind not in "fc" or not a.size:
+            continue
+        if np.isfinite(a.min()) and np.isfinite(a.max()):
+            continue
+        rows = a.reshape(len(a), -1) if a.ndim > 1 else a.reshape(-1, 1)
+        step = max(1, (1 << 22) // max(1, rows.shape[1]))
+        for start in range(0, len(rows), step):
+            bad = ~np.isfinite(rows[start:start + step])
+            if bad.any():
+                i, j = (int(v) for v in np.argwhere(bad)[0])
+                value = rows[start + i, j]
+                what = "NaN" if np.isnan(value) else ("inf" if value > 0 else "-inf")
+                at = ""
+                if a.ndim > 1:
+                    pos = np.unravel_index(j, a.shape[1:])
+                    at = f", feature {pos[0] if len(pos) == 1 else tuple(int(p) for p in pos)}"
+                raise ValueError(f"{name}: sample {start + i}{at} is {what}; fill or drop it "
+                                 f"before training (one NaN turns every weight it reaches "
+                                 f"into NaN)")
 
 
 def split_validation(arrays: list, fraction: float) -> tuple[list, list]:

@@ -145,6 +145,8 @@ class TrainingLoops:
         self.optimizer.apply(self._params, self._grads)
         for wt in self._constrained:
             wt.value[...] = wt.constraint(wt.value)
+        if not _all_finite(self._params):
+            raise _nonfinite_weight(self.weights)
         return total, outs
 
     def _diagnose_nonfinite(self, xs, total: float) -> NonFiniteError:
@@ -204,8 +206,14 @@ class TrainingLoops:
                 if hasattr(self._losses[k], "check_targets") and yk is not None else yk
         sw = da.prepare_sample_weight(sample_weight, len(xs[0]))
         if class_weight is not None:
-            cw = da.class_weight_to_sample_weight(class_weight, ys[0])
+            width = self._plan.outputs[0].shape[-1] if self._plan.outputs[0].shape else None
+            cw = da.class_weight_to_sample_weight(class_weight, ys[0],
+                                                  2 if width == 1 else width)
             sw = cw if sw is None else sw * cw
+        da.check_finite(xs + ys + [sw],
+                        [f"input '{lyr.name}'" for lyr in self._plan.input_layers] +
+                        [f"targets of output '{n}'" for n in self.output_names] +
+                        ["sample_weight"])
         return xs, ys, sw
 
     def _build_from_data(self, x) -> None:
@@ -222,6 +230,13 @@ class TrainingLoops:
         batch_size = _check_batch_size(batch_size, "batch_size")
         if not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"fit: argument 'epochs' expects a whole number >= 0, got {epochs!r}")
+        for name, value in (("steps_per_epoch", steps_per_epoch),
+                            ("validation_freq", validation_freq)):
+            if (value is not None or name == "validation_freq") and (
+                    not isinstance(value, (int, np.integer)) or isinstance(value, bool) or
+                    value < 1):
+                raise ValueError(f"fit: argument '{name}' expects a whole number >= 1, got "
+                                 f"{value!r}")
         rng = np.random.default_rng(seed)
         if da.is_batch_source(x):
             if y is not None:
@@ -435,6 +450,23 @@ def _check_batch_size(batch_size, name: str) -> int:
             or batch_size < 1:
         raise ValueError(f"argument '{name}' expects a whole number >= 1, got {batch_size!r}")
     return int(batch_size)
+
+
+def _all_finite(a: np.ndarray) -> bool:
+    """No NaN or inf in ``a``: a min and a max, no temporary array."""
+    return not a.size or bool(np.isfinite(a.min()) and np.isfinite(a.max()))
+
+
+def _nonfinite_weight(weights) -> NonFiniteError:
+    """The error naming the first weight that an optimizer step made NaN or inf."""
+    for w in weights:
+        if not _all_finite(w.value):
+            what = "NaN" if np.isnan(w.value).any() else "inf"
+            return NonFiniteError(f"weight '{w.name}' of layer '{w.layer.name}' became {what} "
+                                  f"in the optimizer step (the learning rate is too high or the "
+                                  f"gradients exploded); lower the learning rate or clip the "
+                                  f"gradients (clipnorm)", w.layer)
+    return NonFiniteError("a weight became NaN or inf in the optimizer step", None)
 
 
 def _take(a, key):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -20,14 +21,22 @@ import numpy as np
 
 from engine.graph import GraphDocument, GraphError, build_model
 from engine.io.atomic import atomic_path
+from engine.io.bounded import (
+    MAX_JSON_BYTES,
+    Budget,
+    budget_for,
+    check_dataset,
+    copy_member,
+    hdf5_child,
+    parse_json,
+    read_member,
+)
 from engine.layers.base import shape_only_build
 from engine.project.project import Project, ProjectError, RunRecord, TrainingConfig
 from engine.saving.safe_mode import SafeModeScope, UnsafeCodeError
 
 SCHEMA_VERSION = 1
-MAX_JSON_BYTES = 64 * 1024 * 1024
-MAX_WEIGHTS_BYTES = 4 * 1024 ** 3
-MAX_ARRAY_ELEMENTS = 512 * 1024 ** 2
+MAX_NODES = 20000
 ALLOWED = {"project.json", "weights.h5"}
 
 
@@ -63,11 +72,14 @@ def project_json(project) -> dict:
 def write_project(project, path: Path, keep_backup: bool = True) -> None:
     import h5py
     path = Path(path)
-    text = json.dumps(project_json(project), indent=1, allow_nan=True)
     weights = fitting_weights(project)
+    # which layers' weights the file holds: a reader tells a damaged file (a listed layer is
+    # missing) from a graph edited since training (those layers are simply not listed)
+    text = json.dumps({**project_json(project), "stored_weights": sorted(weights)}, indent=1,
+                      allow_nan=True)
     if keep_backup and path.is_file():
         bak = path.with_name(path.name + ".bak")
-        with atomic_path(bak) as tmp:
+        with atomic_path(bak, mode_from=path) as tmp:
             shutil.copyfile(path, tmp)
     with atomic_path(path) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
@@ -101,14 +113,19 @@ def autosave_path(path) -> Path:
     return path.with_name(path.name + AUTOSAVE_SUFFIX)
 
 
+def autosave_target(project: Project, folder: Path | None = None) -> Path:
+    """Where :func:`autosave_project` writes: beside the project file, or — for a project
+    never saved — ``untitled.loom.autosave`` in ``folder`` (the app passes the platform's
+    application-data folder; without one, ``~/.layerloom``)."""
+    if project.path is not None:
+        return autosave_path(project.path)
+    return Path(folder or Path.home() / ".layerloom") / ("untitled.loom" + AUTOSAVE_SUFFIX)
+
+
 def autosave_project(project: Project, fallback_dir: Path | None = None) -> Path:
     """Write the side file that the app offers to restore after a crash."""
-    if project.path is not None:
-        target = autosave_path(project.path)
-    else:
-        folder = fallback_dir or Path.home() / ".layerloom"
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / ("untitled.loom" + AUTOSAVE_SUFFIX)
+    target = autosave_target(project, fallback_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
     write_project(project, target, keep_backup=False)
     return target
 
@@ -139,54 +156,68 @@ def load_project(path, safe_mode: bool = True) -> Project:
         return read_project(Path(path))
 
 
-
 def read_project(path: Path) -> Project:
     path = Path(path)
+
+    def fail(message: str) -> ProjectError:
+        return _error(path, message)
     if not path.is_file():
-        raise _error(path, "no such file")
+        raise fail("no such file")
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
-        raise _error(path, f"not a LayerLoom project (not a readable zip: {e})") from None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        raise fail(f"not a LayerLoom project (not a readable zip: {e})") from None
     with zf:
-        infos = {}
-        for info in zf.infolist():
-            name = info.filename
-            if name.startswith(("/", "\\")) or ".." in Path(name).parts or ":" in name:
-                raise _error(path, f"contains a suspicious entry name {name!r}")
-            if name in ALLOWED:
-                infos[name] = info
-        if "project.json" not in infos:
-            raise _error(path, "not a LayerLoom project (no project.json inside)")
-        if infos["project.json"].file_size > MAX_JSON_BYTES:
-            raise _error(path, "project.json is implausibly large")
-        try:
-            raw = zf.read("project.json")
-            weights_raw = zf.read("weights.h5") if "weights.h5" in infos and \
-                infos["weights.h5"].file_size <= MAX_WEIGHTS_BYTES else None
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
-            raise _error(path, f"the file is damaged ({e})") from None
-        except Exception as e:  # zlib.error and friends from a corrupted stream
-            raise _error(path, f"the file is damaged ({type(e).__name__}: {e})") from None
-        if "weights.h5" in infos and weights_raw is None:
-            raise _error(path, "weights.h5 is implausibly large")
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except RecursionError:
-        raise _error(path, "project.json is nested too deeply") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise _error(path, f"project.json is not valid JSON ({e})") from None
+        infos = _members(zf, fail)
+        raw = read_member(zf, infos["project.json"], MAX_JSON_BYTES, fail)
+        data = parse_json(raw, "project.json", fail)
+        del raw
+        project, stored = _project_from_json(data, path, fail)
+        del data
+        if "weights.h5" in infos:
+            project.weights = _read_weights(zf, infos["weights.h5"], project, stored, path,
+                                            fail)
+        elif stored:
+            raise fail(f"project.json lists the trained weights of {_names(stored)}, but the "
+                       f"file has no weights.h5 (damaged or cut short)")
+    project.path = path
+    return project
+
+
+def _members(zf: zipfile.ZipFile, fail) -> dict[str, zipfile.ZipInfo]:
+    infos = {}
+    for info in zf.infolist():
+        name = info.filename
+        if name.startswith(("/", "\\")) or ".." in Path(name).parts or ":" in name:
+            raise fail(f"contains a suspicious entry name {name!r}")
+        if name in ALLOWED:
+            if name in infos:
+                raise fail(f"holds {name} twice")
+            infos[name] = info
+    if "project.json" not in infos:
+        raise fail("not a LayerLoom project (no project.json inside)")
+    return infos
+
+
+def _project_from_json(data, path: Path, fail) -> tuple[Project, list[str] | None]:
+    """The project described by project.json, and the layers whose weights it says are
+    stored (None in files written before LayerLoom recorded them)."""
     if not isinstance(data, dict):
-        raise _error(path, "project.json must hold an object")
+        raise fail("project.json must hold an object")
     version = data.get("schema_version")
     if not isinstance(version, int) or isinstance(version, bool):
-        raise _error(path, "project.json has no schema_version")
+        raise fail("project.json has no schema_version")
     if version > SCHEMA_VERSION:
-        raise _error(path, f"was written by a newer LayerLoom (schema {version}; this version "
-                           f"reads up to {SCHEMA_VERSION}); update LayerLoom to open it")
-    _check_code(path, data.get("graph"))
+        raise fail(f"was written by a newer LayerLoom (schema {version}; this version "
+                   f"reads up to {SCHEMA_VERSION}); update LayerLoom to open it")
+    graph = data.get("graph")
+    if isinstance(graph, dict) and isinstance(graph.get("nodes"), list) and \
+            len(graph["nodes"]) > MAX_NODES:
+        raise fail(f"the graph has {len(graph['nodes']):,} layers; LayerLoom opens graphs of "
+                   f"up to {MAX_NODES:,}")
+    _check_code(path, graph)
     try:
-        project = Project(GraphDocument.from_dict(data.get("graph")))
+        project = Project(GraphDocument.from_dict(graph))
         view = data.get("view", {})
         if not isinstance(view, dict):
             raise ProjectError("'view' must be an object")
@@ -200,14 +231,20 @@ def read_project(path: Path) -> Project:
         if not isinstance(runs, list):
             raise ProjectError("'runs' must be a list")
         project.runs = [RunRecord.from_dict(r) for r in runs]
+        stored = data.get("stored_weights")
+        if stored is not None and not (isinstance(stored, list) and
+                                       all(isinstance(n, str) for n in stored)):
+            raise ProjectError("'stored_weights' must be a list of layer names")
     except (GraphError, ProjectError) as e:
-        raise _error(path, str(e)) from None
+        raise fail(str(e)) from None
     except RecursionError:
-        raise _error(path, "project.json is nested too deeply") from None
-    if weights_raw is not None:
-        project.weights = _read_weights(path, weights_raw, project)
-    project.path = path
-    return project
+        raise fail("project.json is nested too deeply") from None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+            MemoryError) as e:
+        text = " ".join(str(e).split())[:200] or type(e).__name__
+        raise fail(f"project.json describes something LayerLoom cannot build "
+                   f"({type(e).__name__}: {text})") from None
+    return project, stored
 
 
 def _check_code(path: Path, graph) -> None:
@@ -220,7 +257,8 @@ def _check_code(path: Path, graph) -> None:
         return
     code = {}
     for n in graph["nodes"]:
-        spec = LAYERS.get(n.get("type")) if isinstance(n, dict) else None
+        kind = n.get("type") if isinstance(n, dict) else None
+        spec = LAYERS.get(kind) if isinstance(kind, str) else None
         if spec is None or not getattr(spec.cls, "holds_code", False):
             continue
         params = n.get("params") if isinstance(n.get("params"), dict) else {}
@@ -234,36 +272,73 @@ def _check_code(path: Path, graph) -> None:
             f"shows the code", code)
 
 
-def _read_weights(path: Path, raw: bytes, project) -> dict[str, list[np.ndarray]]:
-    import h5py
-    out: dict[str, list[np.ndarray]] = {}
-    try:
-        with h5py.File(io.BytesIO(raw), "r") as f:
-            for name, group in f.items():
-                if not isinstance(group, h5py.Group):
-                    raise _error(path, f"weights.h5: '{name}' is not a layer group")
-                arrays = []
-                for i in range(len(group)):
-                    ds = group.get(str(i))
-                    if not isinstance(ds, h5py.Dataset) or ds.dtype.kind != "f":
-                        raise _error(path, f"weights.h5: layer '{name}' weight {i} is missing "
-                                           f"or not floating point")
-                    if ds.size > MAX_ARRAY_ELEMENTS:
-                        raise _error(path, f"weights.h5: layer '{name}' weight {i} is "
-                                           f"implausibly large {ds.shape}")
-                    arrays.append(np.asarray(ds, dtype=np.float32))
-                out[name] = arrays
-    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as e:
-        if type(e).__name__ == "ProjectError":
-            raise
-        raise _error(path, f"weights.h5 is damaged ({e})") from None
-    project.weights = out
-    fitting = fitting_weights(project)
+def _names(names, shown: int = 5) -> str:
+    names = list(names)
+    return ", ".join(f"'{n}'" for n in names[:shown]) + (" …" if len(names) > shown else "")
+
+
+def _expected_shapes(project) -> dict[str, list[tuple[int, ...]]] | None:
+    """The weight shapes of every layer of the graph, or None when the graph has problems
+    (then shapes cannot be known and stored weights are kept as they are)."""
     if project.graph.problems():
-        return out
-    for name in out:
-        if name not in fitting:
-            raise _error(path, f"weights.h5: the weights of layer '{name}' do not fit the graph "
-                               f"(no such layer, or other shapes)")
+        return None
+    with shape_only_build():
+        model = build_model(project.graph)
+    return {layer.name: [w.shape for w in layer.weights] for layer in model.layers}
+
+
+def _read_weights(zf, info, project, stored, path: Path, fail
+                  ) -> dict[str, list[np.ndarray]]:
+    """The arrays of weights.h5: inflated to an unnamed temporary file (real bytes counted),
+    every dataset checked against the graph's shapes and the budget before it is read."""
+    import h5py
+    budget = Budget(budget_for(path), fail)
+    expected = _expected_shapes(project)
+    limit = budget.limit
+    if expected is not None:     # the graph says how big its weights can be
+        shapes = [s for layer in expected.values() for s in layer]
+        values = sum(int(np.prod(s, dtype=np.int64)) for s in shapes)
+        limit = min(limit, 8 * values + 8192 * len(shapes) + (1 << 20))
+    with tempfile.TemporaryFile() as tmp:
+        copy_member(zf, info, tmp, limit, fail)
+        tmp.seek(0)
+        try:
+            with h5py.File(tmp, "r") as f:
+                out = _weights_arrays(f, expected, stored, budget, fail)
+        except ProjectError:
+            raise
+        except (OSError, KeyError, ValueError, TypeError, RuntimeError) as e:
+            raise fail(f"weights.h5 is damaged ({e})") from None
     return out
 
+
+def _weights_arrays(f, expected, stored, budget: Budget, fail) -> dict[str, list[np.ndarray]]:
+    import h5py
+    out: dict[str, list[np.ndarray]] = {}
+    for name in list(f.keys()):
+        group = hdf5_child(f, name, fail, "weights.h5")
+        if not isinstance(group, h5py.Group):
+            raise fail(f"weights.h5: '{name}' is not a layer group")
+        shapes = expected.get(name) if expected is not None else None
+        if expected is not None and (shapes is None or len(group) != len(shapes)):
+            raise fail(f"weights.h5: the weights of layer '{name}' do not fit the graph (no such "
+                       f"layer, or {len(group)} weights where the layer has "
+                       f"{len(shapes or [])})")
+        datasets = []
+        for i in range(len(group)):
+            ds = hdf5_child(group, str(i), fail, "weights.h5")
+            where = f"weights.h5: layer '{name}' weight {i}"
+            if not isinstance(ds, h5py.Dataset) or ds.dtype.kind != "f":
+                raise fail(f"{where} is missing or not floating point")
+            if shapes is not None and tuple(ds.shape) != shapes[i]:
+                raise fail(f"{where} has shape {tuple(ds.shape)}, the graph's layer needs "
+                           f"{shapes[i]}")
+            check_dataset(ds, where, fail, budget, kinds="f")
+            datasets.append(ds)
+        out[name] = [np.asarray(ds[()], dtype=np.float32) for ds in datasets]
+    if stored is not None:
+        lacking = [n for n in stored if n not in out]
+        if lacking:
+            raise fail(f"weights.h5 lacks the trained weights of {_names(lacking)}, which "
+                       f"project.json lists (the file is damaged)")
+    return out

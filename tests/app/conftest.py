@@ -39,12 +39,13 @@ def settings(tmp_path) -> QSettings:
 
 
 @pytest.fixture
-def window(qtbot, settings):
+def window(qtbot, settings, tmp_path):
     from app.main_window import MainWindow
     w = MainWindow(settings=settings, theme="light", restore_state=False,
                    catch_exceptions=False)
     # pytest-qt closes the window before this fixture's teardown: never ask about saving
     w.file_ops.ask_save_changes = lambda: "discard"
+    w.file_ops.autosave_folder = lambda: tmp_path / "app-data"   # not the user's folder
     w.setAttribute(Qt.WA_DeleteOnClose)          # do not let closed windows pile up
     qtbot.addWidget(w)
     w.set_project(canvas_project(small_graph()))

@@ -1,4 +1,6 @@
 """File menu: new, save/open round trip, recent files, autosave recovery, examples, errors."""
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QApplication
@@ -83,13 +85,55 @@ def test_newer_autosave_is_offered_and_recovered(window, tmp_path):
     window.file_ops.save()
     window.editor.add_node("Dropout", (0, 300))
     assert window.file_ops.autosave() == str(project.autosave_path(path))
-    window.file_ops.new_project()
+    # the app crashed here; on the next start the project is opened again
     asked = []
     window.file_ops.ask_restore_autosave = lambda p: asked.append(p) or True
-    assert window.file_ops.open_path(str(path))
+    assert window.file_ops.open_path(str(path), check_modified=False)
     assert asked == [str(path)]
     assert window.editor.doc.node_by_name("dropout") is not None
     assert window.is_modified() and window.project.path == path
+
+
+def test_autosave_follows_the_users_choice(window, tmp_path):
+    path = tmp_path / "work.loom"
+    side = project.autosave_path(path)
+    window.file_ops.ask_save_path = lambda *a: str(path)
+    window.file_ops.save()
+    window.editor.add_node("Dropout", (0, 300))
+    window.file_ops.autosave()
+    window.file_ops.ask_save_changes = lambda: "cancel"
+    window.file_ops.new_project()                     # cancelled: the autosave stays
+    assert side.is_file()
+    window.file_ops.ask_save_changes = lambda: "discard"
+    window.file_ops.new_project()                     # discarded: so is its autosave
+    assert not side.exists()
+    # "No" to recovering an autosave after a crash removes it: it is not offered again
+    window.file_ops.open_path(str(path), check_modified=False)
+    window.editor.add_node("Dropout", (0, 400))
+    window.file_ops.autosave()
+    asked = []
+    window.file_ops.ask_restore_autosave = lambda p: asked.append(p) or False
+    assert window.file_ops.open_path(str(path), check_modified=False)
+    assert asked == [str(path)] and not side.exists()
+    assert window.editor.doc.node_by_name("dropout") is None
+    assert window.file_ops.open_path(str(path), check_modified=False) and len(asked) == 1
+
+
+def test_untitled_autosave_lives_in_the_app_data_folder(window, tmp_path):
+    folder = window.file_ops.autosave_folder()
+    assert window.project.path is None
+    window.editor.add_node("Dropout", (0, 300))
+    saved = window.file_ops.autosave()
+    assert saved == str(folder / "untitled.loom.autosave") and Path(saved).is_file()
+    assert project.load_project(saved).graph.node_by_name("dropout") is not None
+    window.file_ops.ask_save_path = lambda *a: str(tmp_path / "named.loom")
+    assert window.file_ops.save()                     # saved: the untitled autosave goes
+    assert not Path(saved).exists()
+    from PySide6.QtCore import QStandardPaths
+
+    from app.file_ops import FileOps
+    assert FileOps.autosave_folder(window.file_ops) == Path(
+        QStandardPaths.writableLocation(QStandardPaths.AppDataLocation))
 
 
 def test_startup_project_falls_back_to_the_mnist_cnn(window, monkeypatch, tmp_path):
@@ -180,3 +224,24 @@ def test_import_of_a_file_that_is_not_keras_says_why(window, tmp_path):
     assert window.editor.doc is before
     assert "notes.h5" in window.statusBar().currentMessage()
     window._last_error_box.close()
+
+
+def test_hostile_files_are_reported_in_one_line_not_as_unexpected_errors(window, tmp_path):
+    import zipfile
+
+    from tests import bombs
+    loom = tmp_path / "digits.loom"
+    text = bombs.small_project_json().decode().replace('"units": 8', '"units": 1' + "0" * 5000)
+    with zipfile.ZipFile(loom, "w") as z:
+        z.writestr("project.json", text)
+    h5 = bombs.h5_model(tmp_path / "m.h5")
+    import h5py
+    with h5py.File(h5, "r+") as f:
+        f.attrs["model_config"] = "[]"
+    for action, path, title in ((window.file_ops.open_path, loom, "Cannot open project"),
+                                (window.file_ops.import_h5, h5, "Cannot import Keras model")):
+        shown = []
+        window.report_error = lambda t, m: shown.append((t, m))
+        assert not action(str(path))
+        assert len(shown) == 1 and shown[0][0] == title
+        assert shown[0][1].startswith(f"{path.name}: ") and "\n" not in shown[0][1]

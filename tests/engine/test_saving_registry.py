@@ -10,7 +10,7 @@ import pytest
 
 import engine as keras
 from engine import saving
-from engine.io.keras_h5 import KerasFileError
+from engine.io.errors import ModelFileError
 from engine.saving import object_registration
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "keras"
@@ -249,7 +249,7 @@ def test_h5_round_trip_via_registry_custom_objects_and_scope(tmp_path):
     # unregistered: custom_objects= or a scope supply the names
     object_registration.GLOBAL_CUSTOM_OBJECTS.clear()
     object_registration.GLOBAL_CUSTOM_NAMES.clear()
-    with pytest.raises(KerasFileError, match="'MyLayers>ScaledDense'.*custom_objects"):
+    with pytest.raises(ModelFileError, match="'MyLayers>ScaledDense'.*custom_objects"):
         keras.models.load_model(path)
     objs = {"MyLayers>ScaledDense": ScaledDense, "my_package>cube": cube,
             "my_package>SumAbs": SumAbs}

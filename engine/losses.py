@@ -160,6 +160,17 @@ class MeanAbsoluteError(Loss):
         return np.sign(p - y) / p.shape[-1]
 
 
+class MeanAbsolutePercentageError(Loss):
+    """100·mean(|y − p| / max(|y|, ε)) over the last axis (Keras's ε = 1e-7)."""
+    name = "mean_absolute_percentage_error"
+
+    def per_sample(self, y, p):
+        return 100.0 * np.mean(np.abs(p - y) / np.maximum(np.abs(y), EPSILON), axis=-1)
+
+    def raw_gradient(self, y, p):
+        return np.sign(p - y) * (100.0 / p.shape[-1]) / np.maximum(np.abs(y), EPSILON)
+
+
 class Huber(Loss):
     """½e² where |e| ≤ delta, delta·(|e| − ½delta) beyond; mean over the last axis."""
     name = "huber_loss"
@@ -405,19 +416,23 @@ class CosineSimilarity(Loss):
 _FUNCS = {
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "mape": MeanAbsolutePercentageError,
     "binary_crossentropy": BinaryCrossentropy, "bce": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "kl_divergence": KLDivergence, "kld": KLDivergence, "kullback_leibler_divergence": KLDivergence,
     "cosine_similarity": CosineSimilarity, "huber": Huber, "huber_loss": Huber,
 }
-CLASSES = {c.__name__: c for c in (MeanSquaredError, MeanAbsoluteError, Huber, BinaryCrossentropy,
+CLASSES = {c.__name__: c for c in (MeanSquaredError, MeanAbsoluteError,
+                                   MeanAbsolutePercentageError, Huber, BinaryCrossentropy,
                                    CategoricalCrossentropy, SparseCategoricalCrossentropy,
                                    KLDivergence, CosineSimilarity)}
 NAMES = sorted(_FUNCS)
 
 mean_squared_error = mse = MeanSquaredError()
 mean_absolute_error = mae = MeanAbsoluteError()
+mean_absolute_percentage_error = mape = MeanAbsolutePercentageError()
 binary_crossentropy = BinaryCrossentropy()
 categorical_crossentropy = CategoricalCrossentropy()
 sparse_categorical_crossentropy = SparseCategoricalCrossentropy()

@@ -7,6 +7,8 @@ import inspect
 
 import numpy as np
 
+from engine.backend import EPSILON
+
 
 def _weights_for(sample_weight, shape: tuple) -> np.ndarray:
     """Per-sample weights (N,) or (N, 1) broadcast to ``shape`` (N, ...)."""
@@ -163,49 +165,109 @@ class RootMeanSquaredError(Metric):
         return float(np.sqrt(super().result()))
 
 
-class _Confusion(Metric):
-    """True/false positives/negatives at a threshold over all elements (Keras flattens)."""
+class MeanAbsolutePercentageError(Metric):
+    """100·mean(|y − p| / max(|y|, ε)) over the last axis."""
+    name = "mean_absolute_percentage_error"
 
-    def __init__(self, thresholds: float | None = None, name: str | None = None):
-        self.thresholds = 0.5 if thresholds is None else float(thresholds)
+    def values(self, y_true, y_pred):
+        y = _like(y_true, y_pred).astype(np.float64, copy=False)
+        return 100.0 * np.mean(np.abs(y_pred - y) / np.maximum(np.abs(y), EPSILON), axis=-1)
+
+
+def _parse_thresholds(thresholds, who: str) -> np.ndarray:
+    """Keras's thresholds argument (None → 0.5, a number, or a list) as a float32 array."""
+    values = [0.5] if thresholds is None else list(thresholds) if isinstance(
+        thresholds, (list, tuple, np.ndarray)) else [thresholds]
+    try:
+        t = np.array([float(v) for v in values], dtype=np.float32)
+    except (TypeError, ValueError):
+        raise ValueError(f"{who}: thresholds must be a number or a list of numbers in [0, 1], "
+                         f"got {thresholds!r}") from None
+    if t.size == 0 or np.any((t < 0) | (t > 1)) or not np.all(np.isfinite(t)):
+        raise ValueError(f"{who}: thresholds must be in [0, 1], got {thresholds!r}")
+    return t
+
+
+class _Confusion(Metric):
+    """True/false positives/negatives at each threshold, over all elements (Keras flattens):
+    a prediction counts as positive when it is strictly above the threshold. ``class_id``
+    looks only at that column of the last axis. One threshold gives scalar results, several
+    give one value per threshold."""
+
+    def __init__(self, thresholds=None, name: str | None = None, class_id: int | None = None):
+        self._t = _parse_thresholds(thresholds, type(self).__name__)
+        self.thresholds, self.class_id = thresholds, class_id
         super().__init__(name)
 
     def reset_state(self):
-        self.tp = self.fp = self.fn = self.tn = 0.0
+        n = self._t.size
+        self.tp, self.fp, self.fn, self.tn = (np.zeros(n) for _ in range(4))
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = np.asarray(y_pred)
-        truth = _truth_like(y_true, y_pred).reshape(-1)
-        pred = y_pred.reshape(-1) > self.thresholds
-        if sample_weight is None:
-            self.tp += float(np.count_nonzero(pred & truth))
-            self.fp += float(np.count_nonzero(pred & ~truth))
-            self.fn += float(np.count_nonzero(~pred & truth))
-            self.tn += float(np.count_nonzero(~pred & ~truth))
-            return
-        w = _weights_for(sample_weight, y_pred.shape).reshape(-1)
-        self.tp += float(w[pred & truth].sum())
-        self.fp += float(w[pred & ~truth].sum())
-        self.fn += float(w[~pred & truth].sum())
-        self.tn += float(w[~pred & ~truth].sum())
+        truth = _truth_like(y_true, y_pred)
+        w = None if sample_weight is None else _weights_for(sample_weight, y_pred.shape)
+        if self.class_id is not None:
+            truth, y_pred = truth[..., self.class_id], y_pred[..., self.class_id]
+            w = None if w is None else w[..., self.class_id]
+        truth = truth.reshape(-1, 1)
+        above = y_pred.reshape(-1, 1) > self._t                 # (n, thresholds)
+        w = np.ones((truth.shape[0], 1)) if w is None else w.reshape(-1, 1)
+        self.tp += (w * (above & truth)).sum(axis=0)
+        self.fp += (w * (above & ~truth)).sum(axis=0)
+        self.fn += (w * (~above & truth)).sum(axis=0)
+        self.tn += (w * (~above & ~truth)).sum(axis=0)
+
+    def _one(self, values: np.ndarray):
+        return float(values[0]) if values.size == 1 else values.copy()
+
+
+class TruePositives(_Confusion):
+    """The (weighted) number of positive targets predicted above the threshold."""
+    name = "true_positives"
+
+    def result(self):
+        return self._one(self.tp)
+
+
+class FalsePositives(_Confusion):
+    """The (weighted) number of negative targets predicted above the threshold."""
+    name = "false_positives"
+
+    def result(self):
+        return self._one(self.fp)
+
+
+class TrueNegatives(_Confusion):
+    """The (weighted) number of negative targets predicted at or below the threshold."""
+    name = "true_negatives"
+
+    def result(self):
+        return self._one(self.tn)
+
+
+class FalseNegatives(_Confusion):
+    """The (weighted) number of positive targets predicted at or below the threshold."""
+    name = "false_negatives"
+
+    def result(self):
+        return self._one(self.fn)
 
 
 class Precision(_Confusion):
-    """tp / (tp + fp) at threshold 0.5 (0 when nothing was predicted positive)."""
+    """tp / (tp + fp) at each threshold (0 when nothing was predicted positive)."""
     name = "precision"
 
     def result(self):
-        d = self.tp + self.fp
-        return self.tp / d if d else 0.0
+        return self._one(_div(self.tp, self.tp + self.fp))
 
 
 class Recall(_Confusion):
-    """tp / (tp + fn) at threshold 0.5 (0 when there are no positives)."""
+    """tp / (tp + fn) at each threshold (0 when there are no positives)."""
     name = "recall"
 
     def result(self):
-        d = self.tp + self.fn
-        return self.tp / d if d else 0.0
+        return self._one(_div(self.tp, self.tp + self.fn))
 
 
 class F1Score(Metric):
@@ -337,6 +399,10 @@ _BY_NAME = {
     "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
     "rmse": RootMeanSquaredError, "root_mean_squared_error": RootMeanSquaredError,
     "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
+    "mape": MeanAbsolutePercentageError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "true_positives": TruePositives, "false_positives": FalsePositives,
+    "true_negatives": TrueNegatives, "false_negatives": FalseNegatives,
 }
 CLASSES = {c.__name__: c for c in set(_BY_NAME.values()) | {Mean}}
 NAMES = sorted(set(_BY_NAME) | {"accuracy", "acc"})

@@ -174,7 +174,7 @@ class TrainingLoops:
                 logs[f"{name}_loss"] = v / n
         for name, ms in zip(self.output_names, self._metrics):
             for m in ms:
-                logs[f"{name}_{m.name}" if multi else m.name] = float(m.result())
+                logs[f"{name}_{m.name}" if multi else m.name] = _log_value(m.result())
         return logs
 
     # ---------------------------------------------------------------- data
@@ -404,6 +404,13 @@ def _result(logs: dict, return_dict: bool):
         return logs
     values = list(logs.values())
     return values[0] if len(values) == 1 else values
+
+
+def _log_value(result):
+    """A metric's result for the logs: a float, or an array when it has several values (a
+    confusion count at several thresholds); a metric variable gives its value."""
+    value = np.asarray(result, dtype=np.float64)
+    return float(value.reshape(-1)[0]) if value.size == 1 else value
 
 
 def _callbacks_for(model, callbacks, verbose, steps) -> list:

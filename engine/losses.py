@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.backend import EPSILON
+from engine.backend import epsilon
 from engine.kernels import losses as K
 
 
@@ -60,7 +60,7 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 def _clip_range(p: np.ndarray) -> tuple[float, float]:
     """Keras's [1e-7, 1 − 1e-7] rounded to p's dtype (float32: hi = 0.99999988)."""
     f = p.dtype.type
-    return float(f(EPSILON)), float(f(1.0 - EPSILON))
+    return float(f(epsilon())), float(f(1.0 - epsilon()))
 
 
 def _rows(a: np.ndarray) -> np.ndarray:
@@ -165,10 +165,10 @@ class MeanAbsolutePercentageError(Loss):
     name = "mean_absolute_percentage_error"
 
     def per_sample(self, y, p):
-        return 100.0 * np.mean(np.abs(p - y) / np.maximum(np.abs(y), EPSILON), axis=-1)
+        return 100.0 * np.mean(np.abs(p - y) / np.maximum(np.abs(y), epsilon()), axis=-1)
 
     def raw_gradient(self, y, p):
-        return np.sign(p - y) * (100.0 / p.shape[-1]) / np.maximum(np.abs(y), EPSILON)
+        return np.sign(p - y) * (100.0 / p.shape[-1]) / np.maximum(np.abs(y), epsilon())
 
 
 class Huber(Loss):
@@ -384,14 +384,14 @@ class KLDivergence(Loss):
     name = "kl_divergence"
 
     def per_sample(self, y, p):
-        yt = np.clip(y, EPSILON, 1)
-        q = np.clip(p, EPSILON, 1)
+        yt = np.clip(y, epsilon(), 1)
+        q = np.clip(p, epsilon(), 1)
         return np.sum(yt * np.log(yt / q), axis=-1)
 
     def raw_gradient(self, y, p):
-        yt = np.clip(y, EPSILON, 1)
-        inside = (p >= EPSILON) & (p <= 1)
-        return -(inside * yt) / np.clip(p, EPSILON, 1)
+        yt = np.clip(y, epsilon(), 1)
+        inside = (p >= epsilon()) & (p <= 1)
+        return -(inside * yt) / np.clip(p, epsilon(), 1)
 
 
 class CosineSimilarity(Loss):

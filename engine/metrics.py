@@ -7,7 +7,7 @@ import inspect
 
 import numpy as np
 
-from engine.backend import EPSILON
+from engine.backend import epsilon
 
 
 def _weights_for(sample_weight, shape: tuple) -> np.ndarray:
@@ -171,7 +171,7 @@ class MeanAbsolutePercentageError(Metric):
 
     def values(self, y_true, y_pred):
         y = _like(y_true, y_pred).astype(np.float64, copy=False)
-        return 100.0 * np.mean(np.abs(y_pred - y) / np.maximum(np.abs(y), EPSILON), axis=-1)
+        return 100.0 * np.mean(np.abs(y_pred - y) / np.maximum(np.abs(y), epsilon()), axis=-1)
 
 
 def _parse_thresholds(thresholds, who: str) -> np.ndarray:

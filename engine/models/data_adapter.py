@@ -6,7 +6,9 @@ Every mismatch is reported with the input's name, the shape expected and the sha
 """
 from __future__ import annotations
 
+import collections
 import inspect
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -154,3 +156,62 @@ def unpack_batch(batch: Any) -> tuple[Any, Any, Any]:
     if isinstance(batch, list) and len(batch) in (2, 3):
         return (*batch, None) if len(batch) == 2 else tuple(batch)
     return batch, None, None
+
+
+def sequence_batches(seq, steps: int, order_for_pass) -> Iterator:
+    """``steps`` batches of a PyDataset/Sequence ``seq``, pass after pass (a dataset shorter
+    than ``steps`` is cycled): ``order_for_pass(n)`` gives each pass's batch order; the
+    dataset's ``on_epoch_begin`` / ``on_epoch_end`` run around every pass. With
+    ``seq.workers > 1`` up to ``seq.max_queue_size`` batches are read ahead in that many
+    threads, in order (a slow ``__getitem__`` — files, augmentation — overlaps training)."""
+    n = len(seq)
+    workers = int(getattr(seq, "workers", 1) or 1)
+    if getattr(seq, "use_multiprocessing", False):
+        _warn_threads_once(type(seq).__name__)
+    plan = []                          # (batch index, starts a pass, ends a pass)
+    for k in range(steps):
+        if k % n == 0:
+            order = order_for_pass(n)
+        plan.append((int(order[k % n]), k % n == 0, k % n == n - 1 or k == steps - 1))
+    if workers <= 1:
+        for index, first, last in plan:
+            if first and hasattr(seq, "on_epoch_begin"):
+                seq.on_epoch_begin()
+            yield seq[index]
+            if last and hasattr(seq, "on_epoch_end"):
+                seq.on_epoch_end()
+        return
+    yield from _prefetched(seq, plan, workers, int(getattr(seq, "max_queue_size", 10) or 10))
+
+
+def _prefetched(seq, plan, workers: int, depth: int) -> Iterator:
+    """``plan``'s batches read ahead by a thread pool; epoch hooks run between passes, when
+    no read of the pass is pending (so on_epoch_end may reshuffle safely)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pending: collections.deque = collections.deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pydataset") as pool:
+        k = 0
+        while k < len(plan) or pending:
+            # queue reads up to the end of the current pass only
+            while k < len(plan) and len(pending) < depth and (
+                    not pending or not plan[k][1]):
+                index, first, last = plan[k]
+                if first and hasattr(seq, "on_epoch_begin"):
+                    seq.on_epoch_begin()
+                pending.append((pool.submit(seq.__getitem__, index), last))
+                k += 1
+            future, last = pending.popleft()
+            yield future.result()
+            if last and hasattr(seq, "on_epoch_end"):
+                seq.on_epoch_end()
+
+
+_warned_threads: set[str] = set()
+
+
+def _warn_threads_once(name: str) -> None:
+    if name not in _warned_threads:
+        _warned_threads.add(name)
+        warnings.warn(f"{name}: use_multiprocessing=True runs the workers as threads here (the "
+                      f"engine never forks or pickles a dataset)", RuntimeWarning, stacklevel=4)

@@ -10,6 +10,8 @@ import copy
 import itertools
 import math
 import warnings
+from collections.abc import Iterator
+
 import numpy as np
 
 from engine.models import data_adapter as da
@@ -471,6 +473,8 @@ class _BatchStream:
     def __init__(self, model, source, steps, shuffle, rng):
         self.model, self.source, self.shuffle, self.rng = model, source, shuffle, rng
         self.is_seq = hasattr(source, "__len__") and hasattr(source, "__getitem__")
+        if not self.is_seq and not isinstance(source, Iterator):
+            self.source = iter(source)     # an endless PyDataset (no __len__) or an iterable
         if steps is None and not self.is_seq:
             raise ValueError("fit: with a generator, give steps_per_epoch (batches per epoch)")
         # a Sequence shorter than steps_per_epoch is cycled, as Keras 2's fit_generator did
@@ -481,22 +485,16 @@ class _BatchStream:
             if self.is_seq:
                 first = source[0]
             else:
-                first = next(source)
-                self.source = itertools.chain([first], source)
+                first = next(self.source)
+                self.source = itertools.chain([first], self.source)
             model._build_from_data(da.unpack_batch(first)[0])
 
     def _batches(self):
         if self.is_seq:
-            n = len(self.source)
-            for k in range(self.steps):
-                if k % n == 0:
-                    order = np.arange(n)
-                    if self.shuffle and self.rng is not None:
-                        order = self.rng.permutation(order)
-                yield self.source[int(order[k % n])]
-                if k % n == n - 1 or k == self.steps - 1:
-                    if hasattr(self.source, "on_epoch_end"):
-                        self.source.on_epoch_end()
+            shuffled = self.shuffle and self.rng is not None
+            yield from da.sequence_batches(
+                self.source, self.steps,
+                lambda n: self.rng.permutation(n) if shuffled else np.arange(n))
         else:
             for i in range(self.steps):
                 try:

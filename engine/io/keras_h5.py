@@ -124,6 +124,8 @@ def training_config(model) -> dict[str, Any] | None:
     from engine import losses
 
     def name(lo):  # Keras's canonical function names ("mse" → "mean_squared_error")
+        if lo is None:                       # an output compiled without a loss
+            return None
         return {"huber_loss": "huber"}.get(losses.get(lo).name, losses.get(lo).name)
     loss = model._loss_arg
     if isinstance(loss, dict):

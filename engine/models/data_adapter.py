@@ -95,10 +95,24 @@ def check_input_shape(shape: tuple, layer: InputLayer) -> None:
     raise ValueError(msg)
 
 
-def prepare_targets(y: Any, output_names: list[str], n: int) -> list[np.ndarray]:
+def prepare_targets(y: Any, output_names: list[str], n: int,
+                    needed: list[bool] | None = None) -> list[np.ndarray | None]:
+    """One checked target array per output; ``needed[k]`` False (an output compiled without a
+    loss, ``loss=[None, ...]``) lets that target be missing (None). As Keras, ``y`` may then
+    also list only the needed outputs' targets, or name them in a dict."""
+    needed = needed or [True] * len(output_names)
+    if isinstance(y, dict):
+        y = {**{nm: None for nm, need in zip(output_names, needed) if not need}, **y}
+    elif isinstance(y, (list, tuple)) and len(output_names) > 1 and \
+            len(y) == sum(needed) < len(output_names):
+        it = iter(y)
+        y = [next(it) if need else None for need in needed]
     ys = _listify(y, output_names, "outputs")
     out = []
-    for arr, name in zip(ys, output_names):
+    for arr, name, need in zip(ys, output_names, needed):
+        if arr is None and not need:
+            out.append(None)
+            continue
         if arr is None:
             raise ValueError(f"output '{name}': no target data given (y is None)")
         a = _check_ragged(arr, f"targets for output '{name}'")

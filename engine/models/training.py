@@ -36,7 +36,8 @@ class TrainingLoops:
                 losses.get(v)
         elif isinstance(loss, (list, tuple)):
             for v in loss:
-                losses.get(v)
+                if v is not None:        # None: an output without a loss, as Keras
+                    losses.get(v)
         else:
             losses.get(loss)  # fail now on a bad name, not at fit
         self.compiled = True
@@ -68,9 +69,9 @@ class TrainingLoops:
         plan = self._plan
         self._losses = [losses.get(v) if v is not None else None
                         for v in self._per_output(self._loss_arg, "losses")]
-        for name, lo in zip(self.output_names, self._losses):
-            if lo is None:
-                raise ValueError(f"compile: no loss given for output '{name}'")
+        if all(lo is None for lo in self._losses):
+            raise ValueError(f"compile: no loss is given for any output of model "
+                             f"'{self.name}' ({', '.join(self.output_names)})")
         lw = self._per_output(self._loss_weights_arg, "loss_weights", 1.0)
         self._loss_weights = [1.0 if w is None else float(w) for w in lw]
         margs = self._metrics_arg
@@ -110,6 +111,10 @@ class TrainingLoops:
         self._out_losses = []
         for k, out in enumerate(outs):
             loss, y, w = self._losses[k], ys[k], self._loss_weights[k]
+            if loss is None:                      # an output without a loss: no gradient
+                self._out_losses.append(None)
+                grads.append(None)
+                continue
             value = float(loss(y, out, sw))
             self._out_losses.append(value)
             total += w * value
@@ -148,7 +153,7 @@ class TrainingLoops:
             return NonFiniteError(f"the loss became {total}; {e}", e.layer)
         return NonFiniteError(f"the loss became {total} although every layer's output is finite; "
                               f"check the targets (y) for NaN/inf and the loss "
-                              f"'{self._losses[0].name}'", None)
+                              f"'{next(lo for lo in self._losses if lo).name}'", None)
 
     # ---------------------------------------------------------------- metrics and logs
     def _reset_metrics(self) -> None:
@@ -162,8 +167,11 @@ class TrainingLoops:
         self._loss_tracker_sum += loss * n
         self._loss_tracker_n += n
         for k, v in enumerate(self._out_losses):
-            self._out_tracker[k] += v * n
+            if v is not None:
+                self._out_tracker[k] += v * n
         for k, ms in enumerate(self._metrics):
+            if ys[k] is None:                     # no targets for a loss-less output
+                continue
             for m in ms:
                 m.update_state(ys[k], outs[k])
 
@@ -172,8 +180,9 @@ class TrainingLoops:
         logs = {"loss": self._loss_tracker_sum / n}
         multi = len(self.output_names) > 1
         if multi:
-            for name, v in zip(self.output_names, self._out_tracker):
-                logs[f"{name}_loss"] = v / n
+            for name, v, lo in zip(self.output_names, self._out_tracker, self._losses):
+                if lo is not None:
+                    logs[f"{name}_loss"] = v / n
         for name, ms in zip(self.output_names, self._metrics):
             for m in ms:
                 logs[f"{name}_{m.name}" if multi else m.name] = _log_value(m.result())
@@ -185,16 +194,19 @@ class TrainingLoops:
             self._build_from_data(x)
         self._resolve_compile()
         xs = da.prepare_inputs(x, self._plan.input_layers)
-        ys = da.prepare_targets(y, self.output_names, len(xs[0])) if y is not None else None
+        needed = [lo is not None for lo in self._losses]
+        ys = da.prepare_targets(y, self.output_names, len(xs[0]), needed) \
+            if y is not None else None
         if ys is None:
             raise ValueError(f"Model '{self.name}': targets y are required")
         for k, yk in enumerate(ys):
-            ys[k] = self._losses[k].check_targets(yk, self._plan.outputs[k].shape,
-                                                  self.output_names[k]) \
-                if hasattr(self._losses[k], "check_targets") else yk
+            if yk is not None and hasattr(self._losses[k], "check_targets"):
+                ys[k] = self._losses[k].check_targets(yk, self._plan.outputs[k].shape,
+                                                      self.output_names[k])
         sw = da.prepare_sample_weight(sample_weight, len(xs[0]))
         if class_weight is not None:
-            cw = da.class_weight_to_sample_weight(class_weight, ys[0])
+            cw = da.class_weight_to_sample_weight(
+                class_weight, next(yk for yk in ys if yk is not None))
             sw = cw if sw is None else sw * cw
         return xs, ys, sw
 
@@ -408,6 +420,11 @@ def _result(logs: dict, return_dict: bool):
     return values[0] if len(values) == 1 else values
 
 
+def _rows(a, rows):
+    """``a[rows]``; None (no targets for an output without a loss) stays None."""
+    return None if a is None else a[rows]
+
+
 def _log_value(result):
     """A metric's result for the logs: a float, or an array when it has several values (a
     confusion count at several thresholds); a metric variable gives its value."""
@@ -459,11 +476,11 @@ class _ArrayBatches:
         for b in range(self.steps):
             if order is None:
                 sl = slice(b * bs, min((b + 1) * bs, self.n))
-                yield ([a[sl] for a in self.xs], [a[sl] for a in self.ys],
+                yield ([a[sl] for a in self.xs], [_rows(a, sl) for a in self.ys],
                        None if self.sw is None else self.sw[sl])
             else:
                 idx = order[b * bs:(b + 1) * bs]
-                yield ([a[idx] for a in self.xs], [a[idx] for a in self.ys],
+                yield ([a[idx] for a in self.xs], [_rows(a, idx) for a in self.ys],
                        None if self.sw is None else self.sw[idx])
 
 

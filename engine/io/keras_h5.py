@@ -20,7 +20,7 @@ from engine.io import KERAS_VERSION
 from engine.io.atomic import atomic_path
 from engine.io.weights import read_weights_group, write_weights_group
 from engine.models import Sequential, model_from_config
-from engine.models.functional import nodes_in_plan
+from engine.models.functional import keras_layer_order, nodes_in_plan
 
 DTYPE_POLICY = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
                 "registered_name": None}
@@ -89,10 +89,11 @@ def keras_model_config(model) -> dict[str, Any]:
                 "config": {"name": model.name, "trainable": True, "dtype": dict(DTYPE_POLICY),
                            "layers": layers}}
     producer: dict[int, tuple[str, int]] = {}
-    entries = []
+    entries = {}
     for layer in plan.input_layers:
         producer[id(layer.output)] = (layer.name, 0)
-        entries.append({**keras_layer_config(layer), "name": layer.name, "inbound_nodes": []})
+        entries[layer.name] = {**keras_layer_config(layer), "name": layer.name,
+                               "inbound_nodes": []}
     calls = nodes_in_plan(plan)
     for step in plan.steps:
         node = calls[id(step.layer)]
@@ -103,9 +104,9 @@ def keras_model_config(model) -> dict[str, Any]:
                     "config": {"shape": list(t.shape), "dtype": t.dtype,
                                "keras_history": [name, 0, idx]}}
         args = [tensor(t) for t in node.inputs]
-        entries.append({**keras_layer_config(step.layer), "name": step.layer.name,
-                        "inbound_nodes": [{"args": [args] if len(args) > 1 else args,
-                                           "kwargs": {}}]})
+        entries[step.layer.name] = {**keras_layer_config(step.layer), "name": step.layer.name,
+                                    "inbound_nodes": [{"args": [args] if len(args) > 1
+                                                       else args, "kwargs": {}}]}
         for k, t in enumerate(node.outputs):
             producer[id(t)] = (step.layer.name, k)
 
@@ -115,7 +116,9 @@ def keras_model_config(model) -> dict[str, Any]:
     return {"class_name": "Functional",
             "config": {"name": model.name, "trainable": True,
                        "input_layers": [ref(lyr.output) for lyr in plan.input_layers],
-                       "output_layers": [ref(t) for t in plan.outputs], "layers": entries}}
+                       "output_layers": [ref(t) for t in plan.outputs],
+                       # Keras's own order of model.layers, which its loader relies on
+                       "layers": [entries[lyr.name] for lyr in keras_layer_order(plan)]}}
 
 
 def training_config(model) -> dict[str, Any] | None:

@@ -18,10 +18,11 @@ EPSILON = 1e-7  # Keras's default fuzz factor
 _epsilon = EPSILON
 
 
-def floatx() -> str:
-    """The name of the dtype every weight and activation uses: ``"float32"`` (``"float64"``
-    while a gradient check runs), as Keras's ``backend.floatx()``."""
-    return _FLOATX.name
+def floatx() -> np.dtype:
+    """The dtype every weight and activation uses: float32 (float64 while a gradient check
+    runs). Keras returns the name; a numpy dtype compares equal to it (``floatx() ==
+    "float32"``) and prints the same, and the engine passes it to numpy directly."""
+    return _FLOATX
 
 
 def set_floatx(dtype) -> None:

@@ -1,177 +1,10 @@
-"""Stateful metrics, as Keras's: ``update_state(y_true, y_pred, sample_weight=None)`` per batch,
-``result()`` for the epoch so far, ``reset_state()`` between epochs. Each update is a few
-vectorized numpy calls (they run on every training step)."""
+"""Threshold metrics: the confusion counts (TruePositives ...), Precision, Recall, F1Score,
+AUC — counts accumulated over batches, as Keras's."""
 from __future__ import annotations
-
-import inspect
 
 import numpy as np
 
-from engine.backend import epsilon
-
-
-def _weights_for(sample_weight, shape: tuple) -> np.ndarray:
-    """Per-sample weights (N,) or (N, 1) broadcast to ``shape`` (N, ...)."""
-    w = np.asarray(sample_weight, dtype=np.float64)
-    if w.ndim == len(shape) + 1 and w.shape[-1] == 1:
-        w = w[..., 0]
-    w = w.reshape(w.shape + (1,) * (len(shape) - w.ndim))
-    return np.broadcast_to(w, shape)
-
-
-class Metric:
-    """Base: a (weighted) mean of the per-sample ``values(y_true, y_pred)``."""
-    name = "metric"
-
-    def __init__(self, name: str | None = None):
-        if name:
-            self.name = name
-        self.reset_state()
-
-    def reset_state(self) -> None:
-        self.total = 0.0
-        self.count = 0.0
-
-    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
-        values = self.values(np.asarray(y_true), np.asarray(y_pred))
-        if sample_weight is None:
-            self.total += float(np.sum(values))
-            self.count += values.size
-        else:
-            w = _weights_for(sample_weight, values.shape)
-            self.total += float(np.sum(values * w))
-            self.count += float(np.sum(w))
-
-    def values(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-        raise NotImplementedError(f"metric {self.name!r} does not define values()")
-
-    def result(self) -> float:
-        return self.total / self.count if self.count else 0.0
-
-    def get_config(self) -> dict:
-        cfg = {"name": self.name}
-        for p in list(inspect.signature(type(self).__init__).parameters)[1:]:
-            if p != "name" and hasattr(self, p):
-                cfg[p] = getattr(self, p)
-        return cfg
-
-    def __repr__(self) -> str:
-        return f"<metric {self.name}>"
-
-
-class Mean(Metric):
-    """Weighted mean of the values given (the trainer's loss tracker)."""
-    name = "mean"
-
-    def update_state(self, values, sample_weight=None) -> None:  # type: ignore[override]
-        v = np.asarray(values, dtype=np.float64)
-        if sample_weight is None:
-            self.total += float(v.sum())
-            self.count += v.size
-        else:
-            w = _weights_for(sample_weight, v.shape)
-            self.total += float(np.sum(v * w))
-            self.count += float(np.sum(w))
-
-
-def _labels(y_true, y_pred):
-    """Integer labels shaped like ``y_pred`` without its class axis."""
-    y = np.asarray(y_true)
-    return y.reshape(y_pred.shape[:-1]).astype(np.int64)
-
-
-def _like(y_true, y_pred):
-    """y_true reshaped to y_pred's shape when they hold as many values ((N,) vs (N, 1))."""
-    return y_true.reshape(y_pred.shape) if y_true.size == y_pred.size else y_true
-
-
-def _truth_like(y_true, y_pred) -> np.ndarray:
-    """Boolean targets shaped like y_pred: one-hot from class numbers when y_true is sparse."""
-    y = np.asarray(y_true)
-    if y.size != y_pred.size:
-        onehot = np.zeros(y_pred.shape, dtype=bool)
-        np.put_along_axis(onehot, _labels(y, y_pred)[..., None], True, axis=-1)
-        return onehot
-    return y.reshape(y_pred.shape) > 0.5
-
-
-class BinaryAccuracy(Metric):
-    """How often (y_pred > threshold) equals the 0/1 target, per sample over the last axis."""
-    name = "binary_accuracy"
-
-    def __init__(self, name: str | None = None, threshold: float = 0.5):
-        self.threshold = threshold
-        super().__init__(name)
-
-    def values(self, y_true, y_pred):
-        y = _like(y_true, y_pred)
-        return ((y_pred > self.threshold) == (y > 0.5)).reshape(len(y_pred), -1).mean(axis=1)
-
-
-class CategoricalAccuracy(Metric):
-    """argmax(y_true) == argmax(y_pred) (one-hot targets)."""
-    name = "categorical_accuracy"
-
-    def values(self, y_true, y_pred):
-        return np.argmax(y_true, axis=-1) == np.argmax(y_pred, axis=-1)
-
-
-class SparseCategoricalAccuracy(Metric):
-    """class number == argmax(y_pred)."""
-    name = "sparse_categorical_accuracy"
-
-    def values(self, y_true, y_pred):
-        return _labels(y_true, y_pred) == np.argmax(y_pred, axis=-1)
-
-
-class TopKCategoricalAccuracy(Metric):
-    """The target class is among the k highest scores (one-hot or class-number targets)."""
-    name = "top_k_categorical_accuracy"
-
-    def __init__(self, k: int = 5, name: str | None = None):
-        self.k = k
-        super().__init__(name)
-
-    def values(self, y_true, y_pred):
-        labels = np.argmax(y_true, axis=-1) if y_true.shape == y_pred.shape else \
-            _labels(y_true, y_pred)
-        k = min(self.k, y_pred.shape[-1])
-        top = np.argpartition(-y_pred, k - 1, axis=-1)[..., :k]
-        return (top == labels[..., None]).any(axis=-1)
-
-
-class MeanSquaredError(Metric):
-    name = "mean_squared_error"
-
-    def values(self, y_true, y_pred):
-        return np.mean(np.square(y_pred - _like(y_true, y_pred)), axis=-1)
-
-
-class MeanAbsoluteError(Metric):
-    name = "mean_absolute_error"
-
-    def values(self, y_true, y_pred):
-        return np.mean(np.abs(y_pred - _like(y_true, y_pred)), axis=-1)
-
-
-class RootMeanSquaredError(Metric):
-    """√(mean of all squared errors)."""
-    name = "root_mean_squared_error"
-
-    def values(self, y_true, y_pred):
-        return np.square(y_pred - _like(y_true, y_pred))
-
-    def result(self):
-        return float(np.sqrt(super().result()))
-
-
-class MeanAbsolutePercentageError(Metric):
-    """100·mean(|y − p| / max(|y|, ε)) over the last axis."""
-    name = "mean_absolute_percentage_error"
-
-    def values(self, y_true, y_pred):
-        y = _like(y_true, y_pred).astype(np.float64, copy=False)
-        return 100.0 * np.mean(np.abs(y_pred - y) / np.maximum(np.abs(y), epsilon()), axis=-1)
+from engine.metrics.base import Metric, _truth_like, _weights_for, config_from_init
 
 
 def _parse_thresholds(thresholds, who: str) -> np.ndarray:
@@ -197,7 +30,11 @@ class _Confusion(Metric):
     def __init__(self, thresholds=None, name: str | None = None, class_id: int | None = None):
         self._t = _parse_thresholds(thresholds, type(self).__name__)
         self.thresholds, self.class_id = thresholds, class_id
-        super().__init__(name)
+        super().__init__(name=name)
+        self.reset_state()
+
+    def get_config(self):
+        return config_from_init(self)
 
     def reset_state(self):
         n = self._t.size
@@ -282,7 +119,11 @@ class F1Score(Metric):
             raise ValueError(f"F1Score: average must be 'macro', 'micro' or 'weighted', got "
                              f"{average!r}")
         self.average, self.threshold = average or "macro", threshold
-        super().__init__(name)
+        super().__init__(name=name)
+        self.reset_state()
+
+    def get_config(self):
+        return config_from_init(self)
 
     def reset_state(self):
         self.tp = self.fp = self.fn = self.support = None
@@ -339,7 +180,11 @@ class AUC(Metric):
         inner = [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)]
         # float32 like Keras's, so scores equal to a threshold land on the same side
         self._thresholds = np.array([0.0 - eps] + inner + [1.0 + eps], dtype=np.float32)
-        super().__init__(name)
+        super().__init__(name=name)
+        self.reset_state()
+
+    def get_config(self):
+        return config_from_init(self)
 
     def reset_state(self):
         n = self.num_thresholds
@@ -388,62 +233,3 @@ class AUC(Metric):
 def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a / b with 0 where b is 0 (Keras's divide_no_nan)."""
     return np.divide(a, b, out=np.zeros_like(a, dtype=np.float64), where=b != 0)
-
-
-_BY_NAME = {
-    "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
-    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
-    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
-    "sparse_top_k_categorical_accuracy": TopKCategoricalAccuracy, "precision": Precision,
-    "recall": Recall, "f1": F1Score, "f1_score": F1Score, "auc": AUC,
-    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
-    "rmse": RootMeanSquaredError, "root_mean_squared_error": RootMeanSquaredError,
-    "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
-    "mape": MeanAbsolutePercentageError,
-    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
-    "true_positives": TruePositives, "false_positives": FalsePositives,
-    "true_negatives": TrueNegatives, "false_negatives": FalseNegatives,
-}
-CLASSES = {c.__name__: c for c in set(_BY_NAME.values()) | {Mean}}
-NAMES = sorted(set(_BY_NAME) | {"accuracy", "acc"})
-
-
-def _accuracy_for(loss, output_shape) -> Metric:
-    """Keras's choice for 'accuracy': binary for BCE or one unit, sparse for sparse CE."""
-    lname = getattr(loss, "name", "")
-    if "binary" in lname or (output_shape is not None and output_shape[-1] == 1):
-        return BinaryAccuracy()
-    if "sparse" in lname:
-        return SparseCategoricalAccuracy()
-    return CategoricalAccuracy()
-
-
-def get(identifier, loss=None, output_shape=None) -> Metric:
-    """A fresh metric from a name ('accuracy' resolved from the loss and output shape), a
-    class, a Keras config dict or an instance (returned as is)."""
-    if isinstance(identifier, Metric):
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Metric):
-        return identifier()
-    if isinstance(identifier, str):
-        key = identifier.lower()
-        if key in ("accuracy", "acc"):
-            m = _accuracy_for(loss, output_shape)
-        elif key in _BY_NAME:
-            m = _BY_NAME[key]()
-        elif identifier in CLASSES:
-            m = CLASSES[identifier]()
-        else:
-            raise ValueError(f"unknown metric {identifier!r}; valid names: " + ", ".join(NAMES))
-        m.name = identifier
-        return m
-    if isinstance(identifier, dict) and isinstance(identifier.get("class_name"), str):
-        name = identifier["class_name"]
-        cls = CLASSES.get(name) or _BY_NAME.get(name.lower())
-        if cls is None:
-            raise ValueError(f"unknown metric class {name!r}; valid: " + ", ".join(sorted(CLASSES)))
-        cfg = identifier.get("config") or {}
-        ok = set(inspect.signature(cls.__init__).parameters) - {"self"}
-        return cls(**{k: v for k, v in cfg.items() if k in ok})
-    raise ValueError(f"cannot interpret {identifier!r} as a metric; valid names: "
-                     + ", ".join(NAMES))

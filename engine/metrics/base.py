@@ -6,10 +6,11 @@ a few vectorized numpy calls: they run on every training step."""
 from __future__ import annotations
 
 import inspect
-import re
 from typing import Any
 
 import numpy as np
+
+from engine.layers.base import _snake
 
 
 def _weights_for(sample_weight, shape: tuple) -> np.ndarray:
@@ -19,11 +20,6 @@ def _weights_for(sample_weight, shape: tuple) -> np.ndarray:
         w = w[..., 0]
     w = w.reshape(w.shape + (1,) * (len(shape) - w.ndim))
     return np.broadcast_to(w, shape)
-
-
-def _snake(name: str) -> str:
-    s = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
 
 
 class Metric:

@@ -56,6 +56,22 @@ def normalize(x, axis: int = -1, order: int = 2) -> np.ndarray:
     return x / norm
 
 
+def set_random_seed(seed: int) -> None:
+    """Seed every random generator a program may draw from — Python's, numpy's global one,
+    the initializers' and ``engine.random``'s — as ``keras.utils.set_random_seed``. Layers
+    with their own ``seed`` argument keep it."""
+    import random
+
+    from engine import initializers
+    from engine import random as engine_random
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"set_random_seed: expected a whole number >= 0, got {seed!r}")
+    random.seed(int(seed))
+    np.random.seed(int(seed) % 2 ** 32)
+    initializers.set_seed(int(seed))
+    engine_random.set_global_seed(int(seed))
+
+
 class PyDataset:
     """Base class for batch sources, as ``keras.utils.PyDataset`` (``keras.utils.Sequence``
     is the same class).

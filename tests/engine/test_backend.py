@@ -47,3 +47,14 @@ def test_clear_session_restarts_layer_names():
     assert keras.layers.Dense(1).name == "dense_1"
     keras.backend.clear_session()
     assert keras.layers.Dense(1).name == "dense"
+
+
+def test_set_random_seed_makes_initial_weights_repeat():
+    from engine.utils import set_random_seed
+    set_random_seed(5)
+    a = keras.layers.Dense(3)(np.ones((1, 2), np.float32))
+    set_random_seed(5)
+    b = keras.layers.Dense(3)(np.ones((1, 2), np.float32))
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="whole number >= 0"):
+        set_random_seed(-1)

@@ -30,10 +30,11 @@ from typing import Any
 #   pairs                         int, (a, b) or ((a, b), (c, d)): per-side sizes (ZeroPadding2D)
 #   range                         a number or a (lower, upper) pair of numbers (the factors of
 #                                 the Random* augmentation layers, value_range)
+#   function                      Python code: a callable, or its source text (Lambda)
 KINDS = (
     "int", "float", "bool", "str", "choice", "ints", "shape", "axis",
     "activation", "initializer", "regularizer", "constraint", "layer", "dtype", "pairs",
-    "range",
+    "range", "function",
 )
 
 
@@ -291,6 +292,11 @@ def coerce(where: str, p: Param, value: Any) -> Any:
         if any(u < 0 for v in value for u in v):
             _fail(where, p, "sizes >= 0", value)
         return value
+    if k == "function":
+        if callable(value) or isinstance(value, str) or (
+                isinstance(value, dict) and "class_name" in value):
+            return value
+        _fail(where, p, "a function or its source text", value)
     return value  # "layer": checked by the wrapper layer itself
 
 
@@ -328,4 +334,7 @@ def serialize_value(p: Param, value: Any) -> Any:
     if p.kind == "layer":
         from engine.layers.base import serialize_layer
         return serialize_layer(value)
+    if p.kind == "function":
+        from engine.saving.python_code import function_config
+        return function_config(value)
     return value

@@ -5,9 +5,10 @@ their Keras names (and Keras's old aliases), so ``from engine.layers import Dens
 Keras. The family modules imported below are the whole list: there is no other.
 """
 from engine.layers import (augmentation, conv, conv_transpose, core,  # noqa: F401
-                           embedding, lookup, merge, normalization, pooling, preprocessing,
-                           recurrent, separable, wrappers)  # (registers)
-from engine.layers.base import KerasTensor, Layer, deserialize_layer, serialize_layer  # noqa: F401
+                           embedding, lambda_layer, lookup, merge, normalization, pooling,
+                           preprocessing, recurrent, separable, wrappers)  # (registers)
+from engine.layers.base import (KerasTensor, Layer, Weight, deserialize_layer,  # noqa: F401
+                                serialize_layer)
 from engine.layers.core import Input  # noqa: F401
 from engine.registry import ALIASES, LAYERS
 

@@ -231,7 +231,7 @@ def _inbound(entry: dict, where: str) -> list:
         if isinstance(node, dict):
             refs: list = []
             _tensor_histories(node.get("args", []), refs)
-            _tensor_histories(node.get("kwargs", {}), refs)
+            _tensor_histories(_without_mask(node.get("kwargs", {})), refs)
             out.append(refs)
         elif isinstance(node, list):
             out.append([[r[0], r[1], r[2], {}] for r in node])
@@ -239,6 +239,36 @@ def _inbound(entry: dict, where: str) -> list:
             raise KerasFileError(f"{where}: layer '{entry.get('name')}' has an inbound node "
                                  f"of an unknown form: {node!r:.80}")
     return out
+
+
+def _without_mask(kwargs) -> Any:
+    """A call's kwargs without ``mask``: Keras 3 passes a layer its mask as a kwarg computed by
+    op layers (NotEqual, Any ...); our models compute masks themselves."""
+    return {k: v for k, v in kwargs.items() if k != "mask"} if isinstance(kwargs, dict) \
+        else kwargs
+
+
+def _needed_entries(layers: list, cfg: dict) -> list:
+    """The layer entries the outputs depend on (through call arguments other than ``mask``),
+    and the inputs — what remains when Keras's mask-computing op layers are left out."""
+    by_name = {e.get("name"): e for e in layers}
+    wanted = [r[0] for key in ("output_layers", "input_layers")
+              for r in _tensor_refs(cfg.get(key), key, "model")]
+    keep: set = set()
+    while wanted:
+        name = wanted.pop()
+        if name in keep or name not in by_name:
+            continue
+        keep.add(name)
+        for node in by_name[name].get("inbound_nodes") or []:
+            if isinstance(node, dict):
+                refs: list = []
+                _tensor_histories(node.get("args", []), refs)
+                _tensor_histories(_without_mask(node.get("kwargs", {})), refs)
+                wanted += [r[0] for r in refs]
+            elif isinstance(node, list):
+                wanted += [r[0] for r in node if isinstance(r, list) and r]
+    return [e for e in layers if e.get("name") in keep]
 
 
 def _tensor_histories(obj, refs: list) -> None:
@@ -275,7 +305,7 @@ def our_model_config(data: dict[str, Any], where: str = "model") -> dict[str, An
         raise KerasFileError(f"{where}: model class {kind!r} is not supported (Sequential or "
                              f"Functional models only)")
     ours = []
-    for e in layers:
+    for e in _needed_entries(layers, cfg):
         conv = _layer_entry(e, where)
         conv["name"] = e.get("name", conv["config"].get("name"))
         conv["inbound_nodes"] = _inbound(e, where)
@@ -290,7 +320,7 @@ def _layer_entry(entry: dict, where: str) -> dict[str, Any]:
     """One layer of a model config in our form: a built-in type converted by
     :func:`our_layer_config`; a custom class the program registered or passed in
     (``custom_objects``) kept as Keras wrote it, for its own ``from_config``."""
-    from engine.registry import LAYERS, ALIASES
+    from engine.registry import ALIASES, LAYERS
     from engine.saving.object_registration import find_custom_object
     class_name, cfg = entry.get("class_name"), entry.get("config") or {}
     registered = entry.get("registered_name")

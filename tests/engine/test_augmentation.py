@@ -134,3 +134,29 @@ def test_fit_uses_them_in_training_only(tmp_path):
     model.save(tmp_path / "aug.h5")
     again = keras.models.load_model(tmp_path / "aug.h5")
     np.testing.assert_allclose(again.predict(x, verbose=0), p1, rtol=1e-6)
+
+
+def test_real_keras_reads_our_h5(tmp_path):
+    from tests.real_keras import run_real_keras
+    rng = np.random.default_rng(2)
+    x = rng.uniform(0, 255, (4, 10, 9, 3)).astype(np.float32)
+    model = keras.Sequential([
+        keras.Input((10, 9, 3)), L.RandomFlip("horizontal", seed=1),
+        L.RandomRotation((-0.1, 0.2), fill_mode="constant", fill_value=3.0),
+        L.RandomZoom(0.1, (-0.2, 0.1), interpolation="nearest"), L.RandomTranslation(0.1, 0.2),
+        L.RandomContrast(0.3), L.RandomBrightness((-0.1, 0.2), value_range=(0, 255)),
+        L.RandomCrop(8, 9), L.Flatten(), L.Dense(2)])
+    model.save(tmp_path / "aug.h5")
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", model.predict(x, verbose=0))
+    run_real_keras(
+        "import numpy as np, keras\n"
+        "m = keras.models.load_model('aug.h5')\n"
+        "assert [type(l).__name__ for l in m.layers][:7] == ['RandomFlip', 'RandomRotation',"
+        " 'RandomZoom', 'RandomTranslation', 'RandomContrast', 'RandomBrightness', 'RandomCrop']\n"
+        "assert m.layers[1].fill_value == 3.0 and m.layers[6].height == 8\n"
+        "x = np.load('x.npy')\n"
+        # Keras 3.15's RandomCrop passes images through in inference; ours crops the centre
+        # rows 1..8, which is what Keras then sees
+        "np.testing.assert_allclose(m.predict(x[:, 1:9], verbose=0), np.load('y.npy'),"
+        " rtol=1e-5, atol=1e-3)\n", tmp_path)

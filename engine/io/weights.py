@@ -46,10 +46,10 @@ def keras_layer_list(model) -> list:
     """``model.layers`` as real Keras lists them for this model — its legacy .h5 loader pairs
     layers by position: a Functional model's in Keras's graph order (InputLayers included, no
     weights), a Sequential model's in stack order."""
-    from engine.models.functional import keras_layer_order
+    from engine.models.functional import Plan, keras_layer_order
     from engine.models.sequential import Sequential
-    if isinstance(model, Sequential) or getattr(model, "_plan", None) is None:
-        return model.layers
+    if isinstance(model, Sequential) or not isinstance(getattr(model, "_plan", None), Plan):
+        return model.layers        # a subclassed model's CallPlan has no graph to order
     return keras_layer_order(model._plan)
 
 

@@ -5,7 +5,7 @@ import inspect
 
 import numpy as np
 
-from engine.backend import EPSILON
+from engine.backend import epsilon
 from engine.config_object import ConfigObject
 
 
@@ -25,7 +25,7 @@ def _norms(w: np.ndarray, axis) -> np.ndarray:
 
 def _rescale(w: np.ndarray, desired: np.ndarray, norms: np.ndarray) -> np.ndarray:
     """w · desired / (ε + norm), Keras's formula (ε = 1e-7 keeps zero slices at zero)."""
-    return (w * (desired / (w.dtype.type(EPSILON) + norms))).astype(w.dtype, copy=False)
+    return (w * (desired / (w.dtype.type(epsilon()) + norms))).astype(w.dtype, copy=False)
 
 
 class MaxNorm(Constraint):
@@ -58,7 +58,7 @@ class UnitNorm(Constraint):
         self.axis = axis
 
     def __call__(self, w):
-        return (w / (w.dtype.type(EPSILON) + _norms(w, self.axis))).astype(w.dtype, copy=False)
+        return (w / (w.dtype.type(epsilon()) + _norms(w, self.axis))).astype(w.dtype, copy=False)
 
     def get_config(self):
         return {"axis": self.axis}

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.backend import EPSILON
+from engine.backend import epsilon
 from engine.kernels import losses as K
 
 
@@ -60,7 +60,7 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 def _clip_range(p: np.ndarray) -> tuple[float, float]:
     """Keras's [1e-7, 1 − 1e-7] rounded to p's dtype (float32: hi = 0.99999988)."""
     f = p.dtype.type
-    return float(f(EPSILON)), float(f(1.0 - EPSILON))
+    return float(f(epsilon())), float(f(1.0 - epsilon()))
 
 
 def _rows(a: np.ndarray) -> np.ndarray:
@@ -234,6 +234,17 @@ class MeanAbsoluteError(Loss):
 
     def raw_gradient(self, y, p):
         return np.sign(p - y) / p.shape[-1]
+
+
+class MeanAbsolutePercentageError(Loss):
+    """100·mean(|y − p| / max(|y|, ε)) over the last axis (Keras's ε = 1e-7)."""
+    name = "mean_absolute_percentage_error"
+
+    def per_sample(self, y, p):
+        return 100.0 * np.mean(np.abs(p - y) / np.maximum(np.abs(y), epsilon()), axis=-1)
+
+    def raw_gradient(self, y, p):
+        return np.sign(p - y) * (100.0 / p.shape[-1]) / np.maximum(np.abs(y), epsilon())
 
 
 class Huber(Loss):
@@ -449,14 +460,14 @@ class KLDivergence(Loss):
     name = "kl_divergence"
 
     def per_sample(self, y, p):
-        yt = np.clip(y, EPSILON, 1)
-        q = np.clip(p, EPSILON, 1)
+        yt = np.clip(y, epsilon(), 1)
+        q = np.clip(p, epsilon(), 1)
         return np.sum(yt * np.log(yt / q), axis=-1)
 
     def raw_gradient(self, y, p):
-        yt = np.clip(y, EPSILON, 1)
-        inside = (p >= EPSILON) & (p <= 1)
-        return -(inside * yt) / np.clip(p, EPSILON, 1)
+        yt = np.clip(y, epsilon(), 1)
+        inside = (p >= epsilon()) & (p <= 1)
+        return -(inside * yt) / np.clip(p, epsilon(), 1)
 
 
 class CosineSimilarity(Loss):
@@ -502,19 +513,23 @@ def _snake_case(name: str) -> str:
 _FUNCS = {
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "mape": MeanAbsolutePercentageError,
     "binary_crossentropy": BinaryCrossentropy, "bce": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "kl_divergence": KLDivergence, "kld": KLDivergence, "kullback_leibler_divergence": KLDivergence,
     "cosine_similarity": CosineSimilarity, "huber": Huber, "huber_loss": Huber,
 }
-CLASSES = {c.__name__: c for c in (MeanSquaredError, MeanAbsoluteError, Huber, BinaryCrossentropy,
+CLASSES = {c.__name__: c for c in (MeanSquaredError, MeanAbsoluteError,
+                                   MeanAbsolutePercentageError, Huber, BinaryCrossentropy,
                                    CategoricalCrossentropy, SparseCategoricalCrossentropy,
                                    KLDivergence, CosineSimilarity)}
 NAMES = sorted(_FUNCS)
 
 mean_squared_error = mse = MeanSquaredError()
 mean_absolute_error = mae = MeanAbsoluteError()
+mean_absolute_percentage_error = mape = MeanAbsolutePercentageError()
 binary_crossentropy = BinaryCrossentropy()
 categorical_crossentropy = CategoricalCrossentropy()
 sparse_categorical_crossentropy = SparseCategoricalCrossentropy()

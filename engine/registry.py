@@ -13,6 +13,7 @@ when ``engine.layers`` is imported.
 """
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,11 +28,13 @@ from typing import Any
 #   initializer/regularizer/constraint   name, config dict or object from those modules
 #   layer                         a nested layer (Bidirectional, TimeDistributed)
 #   pairs                         int, (a, b) or ((a, b), (c, d)): per-side sizes (ZeroPadding2D)
+#   range                         a number or a (lower, upper) pair of numbers (the factors of
+#                                 the Random* augmentation layers, value_range)
 #   function                      Python code: a callable, or its source text (Lambda)
 KINDS = (
     "int", "float", "bool", "str", "choice", "ints", "shape", "axis",
     "activation", "initializer", "regularizer", "constraint", "layer", "dtype", "pairs",
-    "function",
+    "range", "function",
 )
 
 
@@ -87,7 +90,8 @@ class LayerSpec:
 
 LAYERS: dict[str, LayerSpec] = {}
 CATEGORY_ORDER = ("Input", "Core", "Convolution", "Pooling", "Normalization", "Recurrent",
-                  "Embedding", "Merge", "Reshaping", "Regularization", "Wrappers")
+                  "Embedding", "Merge", "Reshaping", "Regularization", "Augmentation",
+                  "Wrappers")
 
 # Names Keras (2 and 3) uses for the same class; resolved on import of configs.
 ALIASES: dict[str, str] = {
@@ -261,6 +265,17 @@ def coerce(where: str, p: Param, value: Any) -> Any:
             raise ValueError(f"{where}: argument '{p.name}': {e}") from None
     if k == "dtype":
         return str(value)
+    if k == "range":
+        def number(v):
+            if not isinstance(v, numbers.Real) or isinstance(v, bool) or math.isnan(v):
+                _fail(where, p, "a number or a (lower, upper) pair of numbers", value)
+            _check_range(where, p, float(v))
+            return float(v)
+        if isinstance(value, (tuple, list)):
+            if len(value) != 2:
+                _fail(where, p, "a number or a (lower, upper) pair of numbers", value)
+            return (number(value[0]), number(value[1]))
+        return number(value)
     if k == "pairs":
         n = p.length or 2
         if _is_int(value):
@@ -299,7 +314,7 @@ def serialize_value(p: Param, value: Any) -> Any:
     """JSON form of a normalized parameter value (inverse of :func:`coerce`)."""
     if value is None:
         return None
-    if p.kind in ("ints", "shape", "axis") and isinstance(value, tuple):
+    if p.kind in ("ints", "shape", "axis", "range") and isinstance(value, tuple):
         return list(value)
     if p.kind == "pairs":       # n, (rows, cols) or ((top, bottom), (left, right)) as given
         if isinstance(value, numbers.Integral):
@@ -311,9 +326,10 @@ def serialize_value(p: Param, value: Any) -> Any:
         return activations.serialize(value)
     if p.kind in ("initializer", "regularizer", "constraint"):
         import importlib
+
+        from engine.saving import serialize_keras_object
         if type(value) not in importlib.import_module(f"engine.{p.kind}s").CLASSES.values():
-            from engine.saving import serialize_keras_object   # custom: with registered_name
-            return serialize_keras_object(value)
+            return serialize_keras_object(value)            # custom: with its registered_name
         return value.get_config_dict() if hasattr(value, "get_config_dict") else value
     if p.kind == "layer":
         from engine.layers.base import serialize_layer

@@ -1,9 +1,12 @@
-"""Keras's ``keras.utils`` helpers: one-hot labels, normalization, and the ``Sequence`` protocol."""
+"""Keras's ``keras.utils`` helpers: one-hot labels, normalization, ``pad_sequences``, the
+``PyDataset`` (``Sequence``) base class, and the ``keras.saving`` names Keras also exports
+here."""
 from __future__ import annotations
 
 import numpy as np
 
 from engine import backend
+from engine.preprocessing.sequence import pad_sequences  # noqa: F401  (keras.utils.pad_sequences)
 from engine.saving.object_registration import (  # noqa: F401  (keras.utils names them too)
     CustomObjectScope,
     custom_object_scope,
@@ -53,14 +56,33 @@ def normalize(x, axis: int = -1, order: int = 2) -> np.ndarray:
     return x / norm
 
 
-class Sequence:
-    """Base class for batch generators, as ``keras.utils.Sequence`` / ``PyDataset``.
+def set_random_seed(seed: int) -> None:
+    """Seed every random generator a program may draw from — Python's, numpy's global one,
+    the initializers' and ``engine.random``'s — as ``keras.utils.set_random_seed``. Layers
+    with their own ``seed`` argument keep it."""
+    import random
 
-    Subclasses implement ``__len__`` (batches per epoch) and ``__getitem__(index)`` returning
-    ``(x, y)`` or ``(x, y, sample_weight)``; ``on_epoch_end`` runs after every epoch. As in
-    Keras 3, ``workers`` > 1 has ``fit``/``evaluate``/``predict`` fetch up to
-    ``max_queue_size`` batches ahead on that many threads (engine/data/prefetch.py; threads
-    also when ``use_multiprocessing``: ``__getitem__`` must then be thread-safe).
+    from engine import initializers
+    from engine import random as engine_random
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"set_random_seed: expected a whole number >= 0, got {seed!r}")
+    random.seed(int(seed))
+    np.random.seed(int(seed) % 2 ** 32)
+    initializers.set_seed(int(seed))
+    engine_random.set_global_seed(int(seed))
+
+
+class PyDataset:
+    """Base class for batch sources, as ``keras.utils.PyDataset`` (``keras.utils.Sequence``
+    is the same class).
+
+    Subclasses implement ``__getitem__(index)`` returning one whole batch — ``x``, ``(x, y)``
+    or ``(x, y, sample_weight)`` — and ``__len__`` (batches per epoch); without ``__len__``
+    the dataset is endless and ``fit`` needs ``steps_per_epoch``. ``on_epoch_begin`` /
+    ``on_epoch_end`` run around every pass. ``workers > 1`` prepares up to
+    ``max_queue_size`` batches ahead in that many threads (``__getitem__`` must then be
+    thread-safe); ``use_multiprocessing`` is accepted and uses threads as well — the engine
+    never forks or pickles a dataset.
     """
 
     def __init__(self, workers: int = 1, use_multiprocessing: bool = False,
@@ -68,18 +90,61 @@ class Sequence:
         self.workers, self.use_multiprocessing = workers, use_multiprocessing
         self.max_queue_size = max_queue_size
 
-    def __len__(self) -> int:
-        raise NotImplementedError
+    # subclasses that do not call super().__init__ (Keras 2's Sequence) get the defaults
+    @property
+    def workers(self) -> int:
+        return self.__dict__.get("_workers", 1)
+
+    @workers.setter
+    def workers(self, value) -> None:
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{type(self).__name__}: workers must be a whole number >= 1, got "
+                             f"{value!r}")
+        self._workers = int(value)
+
+    @property
+    def use_multiprocessing(self) -> bool:
+        return self.__dict__.get("_use_multiprocessing", False)
+
+    @use_multiprocessing.setter
+    def use_multiprocessing(self, value) -> None:
+        self._use_multiprocessing = bool(value)
+
+    @property
+    def max_queue_size(self) -> int:
+        return self.__dict__.get("_max_queue_size", 10)
+
+    @max_queue_size.setter
+    def max_queue_size(self, value) -> None:
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{type(self).__name__}: max_queue_size must be a whole number >= "
+                             f"1, got {value!r}")
+        self._max_queue_size = int(value)
+
+    @property
+    def num_batches(self) -> int | None:
+        """Batches per epoch, or None for an endless dataset (no ``__len__``)."""
+        return len(self) if hasattr(self, "__len__") else None
 
     def __getitem__(self, index: int):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement __getitem__(index) "
+                                  f"returning one batch")
+
+    def on_epoch_begin(self) -> None:
+        pass
 
     def on_epoch_end(self) -> None:
         pass
 
     def __iter__(self):
-        for i in range(len(self)):
+        n = self.num_batches
+        i = 0
+        while n is None or i < n:
             yield self[i]
+            i += 1
+
+
+Sequence = PyDataset   # Keras 3: keras.utils.Sequence is PyDataset
 
 
 class _NpUtils:

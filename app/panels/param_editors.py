@@ -354,6 +354,10 @@ def parse_text(kind: str, text: str) -> Any:
         return int(text)
     if kind == "float":
         return float(text)
+    if kind == "range":                      # "0.2" or "-0.1, 0.3"
+        parts = [t.strip() for t in text.strip("()[]").split(",") if t.strip()]
+        values = [float(t) for t in parts]
+        return values[0] if len(values) == 1 and "," not in text else values
     if kind in ("layer", "regularizer", "initializer", "constraint") and text[:1] in "{[":
         return json.loads(text)
     return text
@@ -362,7 +366,7 @@ def parse_text(kind: str, text: str) -> Any:
 def format_text(kind: str, value: Any) -> str:
     if value is None:
         return ""
-    if kind in ("shape", "axis", "ints") and isinstance(value, (list, tuple)):
+    if kind in ("shape", "axis", "ints", "range") and isinstance(value, (list, tuple)):
         return ", ".join("None" if v is None else str(v) for v in value)
     if isinstance(value, (dict, list)):
         return json.dumps(value)

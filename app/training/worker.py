@@ -29,7 +29,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from app.training.scoring import EvaluationResult, evaluate_model
 from engine.callbacks import Callback
 from engine.layers.preprocessing import adapt_normalizations
-from engine.metrics import Metric
+from engine.metrics import MeanMetricWrapper
 
 EMIT_HZ = 10.0
 
@@ -127,7 +127,7 @@ def mean_log_keys(model) -> set[str]:
     multi = len(names) > 1
     for name, metrics in zip(names, getattr(model, "_metrics", None) or []):
         for m in metrics:
-            if type(m).result is Metric.result:
+            if type(m).result is MeanMetricWrapper.result:
                 keys.add(f"{name}_{m.name}" if multi else m.name)
     return keys
 

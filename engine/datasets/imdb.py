@@ -76,22 +76,36 @@ def load_data(path: str = "imdb.npz", num_words: int | None = None, skip_top: in
     x_test, labels_test = x_test[order], labels_test[order]
 
     flat, lengths = _flatten(list(x_train) + list(x_test))
+    labels = np.concatenate([labels_train, labels_test]).astype(np.int64)
+    flat, lengths, labels, keep = encode_word_ids(
+        flat, lengths, labels, num_words=num_words, skip_top=skip_top, maxlen=maxlen,
+        start_char=start_char, oov_char=oov_char, index_from=index_from)
     n_train = len(x_train)
+    if maxlen and (not keep[:n_train].any() or not keep[n_train:].any()):
+        raise DataError(f"After filtering for sequences shorter than maxlen={maxlen}, no "
+                        f"sequence was kept. Increase maxlen.")
+    n_train = int(keep[:n_train].sum())
+    xs = _unflatten(flat, lengths)
+    return (xs[:n_train], labels[:n_train]), (xs[n_train:], labels[n_train:])
+
+
+def encode_word_ids(flat, lengths, labels, num_words, skip_top, maxlen, start_char, oov_char,
+                    index_from):
+    """Keras's word-id conventions (imdb, reuters) on sequences given as one flat id array and
+    their lengths: shift ids by ``index_from``, prepend ``start_char``, drop sequences of
+    ``maxlen`` ids or more, map ids outside ``skip_top <= id < num_words`` to ``oov_char`` (or
+    drop them). Returns (flat, lengths, labels, which input sequences were kept)."""
     if index_from:
         flat = flat + index_from
     if start_char is not None:                 # prepend start_char to every sequence
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         flat = np.insert(flat, starts, start_char) if len(lengths) else flat
         lengths = lengths + 1
-    labels = np.concatenate([labels_train, labels_test]).astype(np.int64)
+    keep = np.ones(len(lengths), dtype=bool)
     if maxlen:
         keep = lengths < maxlen
-        if not keep[:n_train].any() or not keep[n_train:].any():
-            raise DataError(f"After filtering for sequences shorter than maxlen={maxlen}, no "
-                            f"sequence was kept. Increase maxlen.")
         flat = flat[np.repeat(keep, lengths)]
         lengths, labels = lengths[keep], labels[keep]
-        n_train = int(keep[:n_train].sum())
     if not num_words:
         num_words = int(flat.max()) if flat.size else 0
     inside = (flat >= skip_top) & (flat < num_words)
@@ -101,15 +115,11 @@ def load_data(path: str = "imdb.npz", num_words: int | None = None, skip_top: in
         owner = np.repeat(np.arange(len(lengths)), lengths)
         lengths = np.bincount(owner[inside], minlength=len(lengths)).astype(np.int64)
         flat = flat[inside]
-    xs = _unflatten(flat, lengths)
-    return (xs[:n_train], labels[:n_train]), (xs[n_train:], labels[n_train:])
+    return flat, lengths, labels, keep
 
 
-def get_word_index(path: str = "imdb_word_index.json", progress: Progress | None = None
-                   ) -> dict[str, int]:
-    """Keras's word → index map of the IMDB data (add ``index_from`` to match ``load_data``)."""
-    file = fetch(path, BASE + "imdb_word_index.json", WORD_INDEX_MD5, progress=progress,
-                 offline_hint=OFFLINE_HINT)
+def read_word_index(file) -> dict[str, int]:
+    """A published word → index JSON file, checked to be one."""
     try:
         index = json.loads(file.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as e:
@@ -118,3 +128,11 @@ def get_word_index(path: str = "imdb_word_index.json", progress: Progress | None
                                               for k, v in index.items()):
         raise DataError("is not a word → index mapping", file)
     return index
+
+
+def get_word_index(path: str = "imdb_word_index.json", progress: Progress | None = None
+                   ) -> dict[str, int]:
+    """Keras's word → index map of the IMDB data (add ``index_from`` to match ``load_data``)."""
+    file = fetch(path, BASE + "imdb_word_index.json", WORD_INDEX_MD5, progress=progress,
+                 offline_hint=OFFLINE_HINT)
+    return read_word_index(file)

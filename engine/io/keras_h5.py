@@ -24,6 +24,7 @@ from engine.io.bounded import Budget, budget_for, hdf5_child, parse_json, read_a
 from engine.io.errors import ModelFileError
 from engine.io.weights import read_weights_group, write_weights_group
 from engine.models import Sequential, model_from_config
+from engine.models.functional import keras_layer_order
 from engine.saving.safe_mode import UnsafeCodeError
 
 DTYPE_POLICY = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
@@ -100,17 +101,19 @@ def keras_model_config(model) -> dict[str, Any]:
         return {"class_name": "__keras_tensor__",
                 "config": {"shape": list(t.shape), "dtype": t.dtype,
                            "keras_history": list(refs[id(t)])}}
-    entries = [{**keras_layer_config(layer), "name": layer.name, "inbound_nodes": []}
-               for layer in plan.input_layers]
+    entries = {layer.name: {**keras_layer_config(layer), "name": layer.name, "inbound_nodes": []}
+               for layer in plan.input_layers}
     for layer, nodes in layer_calls(plan):
         inbound = [_keras_node(layer, node, tensor) for node in nodes]
-        entries.append({**_nested_or_layer(layer), "name": layer.name, "inbound_nodes": inbound})
+        entries[layer.name] = {**_nested_or_layer(layer), "name": layer.name,
+                               "inbound_nodes": inbound}
     return {"class_name": "Functional",
             "config": {"name": model.name, "trainable": True,
                        "input_layers": [list(refs[id(lyr._nodes[0].outputs[0])])
                                         for lyr in plan.input_layers],
                        "output_layers": [list(refs[id(t)]) for t in plan.outputs],
-                       "layers": entries}}
+                       # Keras's own order of model.layers, which its loader relies on
+                       "layers": [entries[lyr.name] for lyr in keras_layer_order(plan)]}}
 
 
 def _nested_or_layer(layer) -> dict[str, Any]:
@@ -139,6 +142,8 @@ def training_config(model) -> dict[str, Any] | None:
     from engine import losses
 
     def name(lo):  # Keras's canonical function names ("mse" → "mean_squared_error")
+        if lo is None:                       # an output compiled without a loss
+            return None
         return {"huber_loss": "huber"}.get(losses.get(lo).name, losses.get(lo).name)
     loss = model._loss_arg
     if isinstance(loss, dict):
@@ -269,7 +274,7 @@ def _inbound(entry: dict, where: str) -> list:
         if isinstance(node, dict):
             refs: list = []
             _tensor_histories(node.get("args", []), refs, what, where)
-            _tensor_histories(node.get("kwargs", {}), refs, what, where)
+            _tensor_histories(_without_mask(node.get("kwargs", {})), refs, what, where)
             if not refs:
                 raise ModelFileError(f"{where}: layer '{name}' is called on no tensor "
                                      f"(its 'args' hold {_short(node.get('args'))})")
@@ -281,6 +286,38 @@ def _inbound(entry: dict, where: str) -> list:
                                  f"expected {{'args': [...], 'kwargs': {{...}}}} or a list of "
                                  f"[layer name, node, tensor, kwargs]")
     return out
+
+
+def _without_mask(kwargs) -> Any:
+    """A call's kwargs without ``mask``: Keras 3 passes a layer its mask as a kwarg computed by
+    op layers (NotEqual, Any ...); our models compute masks themselves."""
+    return {k: v for k, v in kwargs.items() if k != "mask"} if isinstance(kwargs, dict) \
+        else kwargs
+
+
+def _needed_entries(layers: list, cfg: dict, where: str) -> list:
+    """The layer entries the outputs depend on (through call arguments other than ``mask``),
+    and the inputs — what remains when Keras's mask-computing op layers are left out."""
+    by_name = {e.get("name"): e for e in layers}
+    wanted = [r[0] for key in ("output_layers", "input_layers")
+              for r in _tensor_refs(cfg.get(key), key, set(by_name), where)]
+    keep: set = set()
+    while wanted:
+        name = wanted.pop()
+        if name in keep or name not in by_name:
+            continue
+        keep.add(name)
+        nodes = by_name[name].get("inbound_nodes") or []
+        for node in nodes if isinstance(nodes, list) else []:   # _inbound names a bad form
+            what = f"layer '{name}': an input"
+            if isinstance(node, dict):
+                refs: list = []
+                _tensor_histories(node.get("args", []), refs, what, where)
+                _tensor_histories(_without_mask(node.get("kwargs", {})), refs, what, where)
+                wanted += [r[0] for r in refs]
+            elif isinstance(node, list):
+                wanted += [r[0] for r in node if isinstance(r, list) and r]
+    return [e for e in layers if e.get("name") in keep]
 
 
 def _tensor_histories(obj, refs: list, what: str, where: str, depth: int = 0) -> None:
@@ -340,7 +377,7 @@ def our_model_config(data: dict[str, Any], where: str = "model") -> dict[str, An
         raise ModelFileError(f"{where}: model class {_short(kind)} is not supported (Sequential "
                              f"or Functional models only)")
     ours = []
-    for e in layers:
+    for e in _needed_entries(layers, cfg, where):
         conv = _layer_entry(e, where)
         conv["name"] = e.get("name", conv["config"].get("name"))
         conv["inbound_nodes"] = _inbound(e, where)
@@ -357,7 +394,7 @@ def _layer_entry(entry: dict, where: str) -> dict[str, Any]:
     """One layer of a model config in our form: a built-in type converted by
     :func:`our_layer_config`; a custom class the program registered or passed in
     (``custom_objects``) kept as Keras wrote it, for its own ``from_config``."""
-    from engine.registry import LAYERS, ALIASES
+    from engine.registry import ALIASES, LAYERS
     from engine.saving.object_registration import find_custom_object
     class_name, cfg = entry.get("class_name"), entry.get("config") or {}
     if class_name in ("Functional", "Sequential", "Model") and isinstance(cfg, dict) and \

@@ -35,7 +35,7 @@ def _h5py():
 
 def write_weights_group(group, model, keras_version: str | None = None) -> None:
     """Write every layer's weights of ``model`` into the h5py ``group``."""
-    layers = model.layers  # Keras lists InputLayers of Functional models too (no weights)
+    layers = keras_layer_list(model)
     group.attrs["layer_names"] = np.array([lyr.name.encode() for lyr in layers], dtype="S")
     group.attrs["backend"] = "tensorflow"
     group.attrs["keras_version"] = keras_version or KERAS_VERSION
@@ -49,6 +49,17 @@ def write_weights_group(group, model, keras_version: str | None = None) -> None:
         g.attrs["weight_names"] = np.array(names, dtype="S")
     top = group.create_group("top_level_model_weights")
     top.attrs["weight_names"] = np.array([], dtype="S")
+
+
+def keras_layer_list(model) -> list:
+    """``model.layers`` as real Keras lists them for this model — its legacy .h5 loader pairs
+    layers by position: a Functional model's in Keras's graph order (InputLayers included, no
+    weights), a Sequential model's in stack order."""
+    from engine.models.functional import Plan, keras_layer_order
+    from engine.models.sequential import Sequential
+    if isinstance(model, Sequential) or not isinstance(getattr(model, "_plan", None), Plan):
+        return model.layers        # a subclassed model's CallPlan has no graph to order
+    return keras_layer_order(model._plan)
 
 
 def weight_paths(model, layer) -> list[tuple[str, object]]:

@@ -94,6 +94,110 @@ def affine_warp(x, mats, order, fill_mode, cval, out, nworkers):
     return out
 
 
+@njit(cache=True, nogil=True)
+def _tf_coordinate(coord, n, mode):
+    """TensorFlow's ``ImageProjectiveTransformV3`` fill modes (what Keras 3's augmentation
+    layers use), applied to the continuous coordinate before interpolation: 1 ``nearest``
+    clamps; 2 ``reflect`` mirrors about the edges (dcba|abcd|dcba); 3 ``wrap`` repeats — with
+    TensorFlow's own arithmetic, kept as it is, including its quirks far outside the image;
+    0 ``constant`` leaves it (the reads outside give ``cval``)."""
+    if mode == 0:
+        return coord
+    if mode == 2 and n > 1:
+        if coord < 0:
+            sz2 = 2 * n
+            coord = sz2 * int(-coord / sz2) + coord
+            coord = coord + sz2 if coord < -n else -coord - 1
+        elif coord > n - 1:
+            sz2 = 2 * n
+            coord -= sz2 * int(coord / sz2)
+            if coord >= n:
+                coord = sz2 - coord - 1
+    elif mode == 3 and n > 1:
+        if coord < 0:
+            coord += n * (int(-coord / (n - 1)) + 1)
+        elif coord > n - 1:
+            coord -= n * int(coord / (n - 1))
+    elif n <= 1:
+        coord = 0.0
+    return min(max(coord, 0.0), n - 1.0)
+
+
+@njit(cache=True, nogil=True)
+def _tf_round(v):
+    return np.floor(v + 0.5) if v >= 0 else -np.floor(-v + 0.5)   # half away from zero
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def affine_transform_tf(x, mats, order, fill_mode, cval, out):
+    """Warp every image by its own affine map as TensorFlow's ``ImageProjectiveTransformV3``
+    (Keras 3's ``ops.image.affine_transform``): map the source coordinate by the fill mode
+    (:func:`_tf_coordinate`), then read it — nearest (rounded half away from zero) or
+    bilinear, a read outside the image giving ``cval``. x, out: (N, H, W, C); mats: (N, 2, 3)
+    as :func:`affine_warp`'s."""
+    n, h, w, c = x.shape
+    cr = (h - 1) * 0.5
+    cq = (w - 1) * 0.5
+    for b in prange(n):
+        m00, m01, m02 = mats[b, 0, 0], mats[b, 0, 1], mats[b, 0, 2]
+        m10, m11, m12 = mats[b, 1, 0], mats[b, 1, 1], mats[b, 1, 2]
+        for r in range(h):
+            for q in range(w):
+                sr = _tf_coordinate(cr + m00 * (r - cr) + m01 * (q - cq) + m02, h, fill_mode)
+                sq = _tf_coordinate(cq + m10 * (r - cr) + m11 * (q - cq) + m12, w, fill_mode)
+                if order == 0:
+                    ir, iq = int(_tf_round(sr)), int(_tf_round(sq))
+                    inside = 0 <= ir < h and 0 <= iq < w
+                    for k in range(c):
+                        out[b, r, q, k] = x[b, ir, iq, k] if inside else cval
+                    continue
+                r0, q0 = int(np.floor(sr)), int(np.floor(sq))
+                wr, wq = sr - r0, sq - q0
+                for k in range(c):
+                    acc = 0.0
+                    for dr, fr in ((0, 1.0 - wr), (1, wr)):
+                        for dq, fq in ((0, 1.0 - wq), (1, wq)):
+                            i, j = r0 + dr, q0 + dq
+                            v = x[b, i, j, k] if 0 <= i < h and 0 <= j < w else cval
+                            acc += fr * fq * v
+                    out[b, r, q, k] = acc
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def affine_transform_tf_backward(dy, mats, order, fill_mode, dx):
+    """The gradient of :func:`affine_transform_tf` w.r.t. ``x`` (the map and the fill mode's
+    folding of coordinates held fixed): each output pixel's gradient goes back to the pixels
+    it read, with the same weights. dy, dx: (N, H, W, C); dx is zeroed here. Parallel over
+    images, so no two threads add into one element."""
+    n, h, w, c = dy.shape
+    cr = (h - 1) * 0.5
+    cq = (w - 1) * 0.5
+    for b in prange(n):
+        dx[b] = 0.0
+        m00, m01, m02 = mats[b, 0, 0], mats[b, 0, 1], mats[b, 0, 2]
+        m10, m11, m12 = mats[b, 1, 0], mats[b, 1, 1], mats[b, 1, 2]
+        for r in range(h):
+            for q in range(w):
+                sr = _tf_coordinate(cr + m00 * (r - cr) + m01 * (q - cq) + m02, h, fill_mode)
+                sq = _tf_coordinate(cq + m10 * (r - cr) + m11 * (q - cq) + m12, w, fill_mode)
+                if order == 0:
+                    ir, iq = int(_tf_round(sr)), int(_tf_round(sq))
+                    if 0 <= ir < h and 0 <= iq < w:
+                        for k in range(c):
+                            dx[b, ir, iq, k] += dy[b, r, q, k]
+                    continue
+                r0, q0 = int(np.floor(sr)), int(np.floor(sq))
+                wr, wq = sr - r0, sq - q0
+                for dr, fr in ((0, 1.0 - wr), (1, wr)):
+                    for dq, fq in ((0, 1.0 - wq), (1, wq)):
+                        i, j = r0 + dr, q0 + dq
+                        if 0 <= i < h and 0 <= j < w:
+                            for k in range(c):
+                                dx[b, i, j, k] += fr * fq * dy[b, r, q, k]
+    return dx
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def shift_and_brighten(x, shifts, factors, do_shift, do_brightness, nworkers):
     """Keras's channel shift and brightness shift, in place, image by image.

@@ -96,9 +96,11 @@ def _symbolic(name: str, *args):
 class KerasTensor:
     """A symbolic tensor of the Functional API: a shape plus the layer call that made it.
     Python operators and engine ops on it add an op step to the graph (``x * 2``, ``x[:, 0]``,
-    ``ops.mean(x, axis=1)``), as in Keras 3."""
+    ``ops.mean(x, axis=1)``), as in Keras 3. ``_keras_mask``: the symbolic mask flowing with it,
+    if any (engine/layers/masking.py)."""
 
     _keras_tensor = True
+    _keras_mask = None
 
     def __init__(self, shape: Shape, dtype: str = "float32", node: Node | None = None,
                  index: int = 0, name: str | None = None):
@@ -484,6 +486,8 @@ class Layer:
         many = isinstance(out_shape, list)
         node = Node(self, tensors, out_shape if many else [out_shape], self.dtype)
         self._nodes.append(node)
+        from engine.layers.masking import attach_symbolic
+        attach_symbolic(self, tensors, node.outputs)
         return node.outputs if many else node.outputs[0]
 
     def _eager_inputs(self, inputs):

@@ -151,12 +151,16 @@ def call_layer(layer, args: tuple, kwargs: dict):
         return _call_symbolic_builtin(layer, args, kwargs)
     if training is None:
         training = current_training()
+    from engine.layers import masking
+    given = kwargs.get("mask")
+    mask = given if given is not None else masking.mask_of(args[0])
     if layer._runs_call:
-        return run_call(layer, args, kwargs, bool(training))
+        out = run_call(layer, args, kwargs, bool(training), mask=mask)
+        return masking.attach_eager(layer, args[0], out, mask)
     inputs = _builtin_inputs(layer, args, kwargs)
-    mask = kwargs.get("mask")
     with _CallScope(layer, bool(training)):
-        return run_builtin(layer, inputs, bool(training), mask)
+        out = run_builtin(layer, inputs, bool(training), mask)
+    return masking.attach_eager(layer, inputs, out, mask)
 
 
 def _is_tensorish(o) -> bool:
@@ -319,6 +323,8 @@ def _call_symbolic_user(layer, args, kwargs, template, tensors):
     node = Node(layer, list(tensors), shapes, dtypes, template=None if simple else template,
                 out_template=None if isinstance(out_template, _Slot) else out_template)
     layer._nodes.append(node)
+    from engine.layers.masking import attach_symbolic
+    attach_symbolic(layer, list(tensors), node.outputs)
     layer.output_shape = fill(out_template, shapes)
     return fill(out_template, node.outputs)
 
@@ -340,9 +346,14 @@ def infer_outputs(layer, template, tensors, input_shapes):
                                dtype=np.dtype(t.dtype) if t.dtype != "string" else np.float32)
                       for t in tensors]
             args, kwargs = fill(template, arrays)
+            flowing = getattr(tensors[0], "_keras_mask", None) if tensors else None
+            stand_in = None
+            if flowing is not None and "mask" in layer._call_params and "mask" not in kwargs:
+                from engine.layers.masking import mask_array
+                stand_in = mask_array(flowing, size)      # the mask call() will get
             with paused():
                 try:
-                    out = run_call(layer, args, kwargs, training=False)
+                    out = run_call(layer, args, kwargs, training=False, mask=stand_in)
                 except Exception as e:
                     raise type(e)(f"{layer.where}: could not infer its output shape by running "
                                   f"call() on zeros of shape {[a.shape for a in arrays]}: {e}. "

@@ -395,7 +395,10 @@ class GaussianNoise(Layer):
 
 
 def as_input_array(layer: InputLayer, x) -> np.ndarray:
-    """Convert user data for ``layer``: float inputs to floatx, integer inputs kept integer."""
+    """Convert user data for ``layer``: float inputs to floatx, integer inputs kept integer,
+    string inputs (for StringLookup) as Python strings."""
+    if layer.dtype == "string":
+        return np.asarray(x, dtype=object)
     if layer.dtype.startswith(("int", "uint")):
         arr = np.asarray(x)
         if arr.dtype.kind == "f":

@@ -7,6 +7,7 @@ Every mismatch is reported with the input's name, the shape expected and the sha
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -93,10 +94,24 @@ def check_input_shape(shape: tuple, layer: InputLayer) -> None:
     raise ValueError(msg)
 
 
-def prepare_targets(y: Any, output_names: list[str], n: int) -> list[np.ndarray]:
+def prepare_targets(y: Any, output_names: list[str], n: int,
+                    needed: list[bool] | None = None) -> list[np.ndarray | None]:
+    """One checked target array per output; ``needed[k]`` False (an output compiled without a
+    loss, ``loss=[None, ...]``) lets that target be missing (None). As Keras, ``y`` may then
+    also list only the needed outputs' targets, or name them in a dict."""
+    needed = needed or [True] * len(output_names)
+    if isinstance(y, dict):
+        y = {**{nm: None for nm, need in zip(output_names, needed) if not need}, **y}
+    elif isinstance(y, (list, tuple)) and len(output_names) > 1 and \
+            len(y) == sum(needed) < len(output_names):
+        it = iter(y)
+        y = [next(it) if need else None for need in needed]
     ys = _listify(y, output_names, "outputs")
     out = []
-    for arr, name in zip(ys, output_names):
+    for arr, name, need in zip(ys, output_names, needed):
+        if arr is None and not need:
+            out.append(None)
+            continue
         if arr is None:
             raise ValueError(f"output '{name}': no target data given (y is None)")
         a = _check_ragged(arr, f"targets for output '{name}'")
@@ -196,3 +211,38 @@ def unpack_batch(batch: Any) -> tuple[Any, Any, Any]:
     if isinstance(batch, list) and len(batch) in (2, 3):
         return (*batch, None) if len(batch) == 2 else tuple(batch)
     return batch, None, None
+
+
+def sequence_batches(seq, steps: int, order_for_pass) -> Iterator:
+    """``steps`` batches of a PyDataset/Sequence ``seq``, pass after pass (a dataset shorter
+    than ``steps`` is cycled): ``order_for_pass(n)`` gives each pass's batch order; the
+    dataset's ``on_epoch_begin`` / ``on_epoch_end`` run around every pass. With
+    ``seq.workers > 1`` up to ``seq.max_queue_size`` batches of the pass are read ahead in that
+    many threads, in order (engine/data/prefetch.py: a slow ``__getitem__`` — files,
+    augmentation — overlaps training). Reads never cross a pass, so ``on_epoch_end`` may
+    reshuffle safely."""
+    from engine.data.prefetch import prefetch_settings, prefetched   # engine.data: ~0.2 s
+    n = len(seq)
+    workers, depth = prefetch_settings(seq)
+    if workers and getattr(seq, "use_multiprocessing", False):
+        _warn_threads_once(type(seq).__name__)
+    k = 0
+    while k < steps:
+        order = order_for_pass(n)
+        count = min(n, steps - k)
+        if hasattr(seq, "on_epoch_begin"):
+            seq.on_epoch_begin()
+        yield from prefetched(seq.__getitem__, (int(i) for i in order[:count]), workers, depth)
+        k += count
+        if hasattr(seq, "on_epoch_end"):
+            seq.on_epoch_end()
+
+
+_warned_threads: set[str] = set()
+
+
+def _warn_threads_once(name: str) -> None:
+    if name not in _warned_threads:
+        _warned_threads.add(name)
+        warnings.warn(f"{name}: use_multiprocessing=True runs the workers as threads here (the "
+                      f"engine never forks or pickles a dataset)", RuntimeWarning, stacklevel=4)

@@ -278,3 +278,50 @@ def isolate_execution(model) -> None:
         raise ValueError(f"Model '{getattr(model, 'name', model)}' is not built yet; build it "
                          f"before giving it its own execution lock")
     plan.lock = threading.RLock()
+
+
+def keras_layer_order(plan: Plan) -> list[Layer]:
+    """The order in which Keras 3 lists a Functional model's layers (``model.layers``) when it
+    builds the model from the same graph: by decreasing depth from the outputs, ties broken by
+    first visit in a depth-first walk from the outputs (Keras's ``map_graph``). Keras loads a
+    legacy .h5 file's weights by this position, so files must list layers in this order; the
+    Plan's own order (one branch after the other) may differ for several branches."""
+    input_ids = {id(t) for t in plan.inputs}
+    finished: set[int] = set()
+    nodes: list[Node] = []                 # from the inputs towards the outputs
+    first_visit: dict[int, int] = {}       # id(layer) -> order of its first visit
+
+    def walk(t: KerasTensor) -> None:
+        node = t.node
+        if node is None or id(node) in finished:
+            return
+        is_input = not node.inputs
+        if not is_input and id(t) in input_ids:
+            finished.add(id(node))
+            return
+        first_visit.setdefault(id(node.layer), len(first_visit))
+        for parent in node.inputs:
+            walk(parent)
+        finished.add(id(node))
+        nodes.append(node)
+
+    for t in plan.outputs:
+        walk(t)
+    in_graph = {id(n) for n in nodes}
+    node_depth: dict[int, int] = {}
+    layer_depth: dict[int, int] = {}
+    layers: dict[int, Layer] = {}
+    for node in reversed(nodes):
+        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
+        layer_depth[id(node.layer)] = node_depth[id(node)] = depth
+        layers[id(node.layer)] = node.layer
+        for parent in node.inputs:
+            if parent.node is not None and id(parent.node) in in_graph:
+                node_depth[id(parent.node)] = max(depth + 1,
+                                                  node_depth.get(id(parent.node), 0))
+    for t in plan.inputs:                  # an input no output depends on is still listed
+        if id(t.node.layer) not in layer_depth:
+            layer_depth[id(t.node.layer)], first_visit[id(t.node.layer)] = 0, -1
+            layers[id(t.node.layer)] = t.node.layer
+    return sorted(layers.values(), key=lambda lyr: (-layer_depth[id(lyr)],
+                                                    first_visit[id(lyr)]))

@@ -56,13 +56,17 @@ def functional_from_config(cls, config: dict[str, Any]):
     """A Functional model (of class ``cls``) from :func:`functional_config`'s form."""
     if "layers" not in config or not isinstance(config["layers"], list):
         raise ValueError("model config: missing the 'layers' list")
+    # layers are known by their entry's name, which references use — as Keras does: a custom
+    # layer whose get_config() leaves out "name" is rebuilt with a new name
     layers: dict[str, Layer] = {}
+    key: dict[int, str] = {}
     pending: list[tuple[Layer, int, list]] = []
     for entry in config["layers"]:
         layer = deserialize_layer(entry)
-        if layer.name in layers:
-            raise ValueError(f"model config: two layers are named '{layer.name}'")
-        layers[layer.name] = layer
+        name = entry.get("name") or layer.name
+        if name in layers:
+            raise ValueError(f"model config: two layers are named '{name}'")
+        layers[name], key[id(layer)] = layer, name
         for n, inbound in enumerate(entry.get("inbound_nodes") or []):
             pending.append((layer, n, inbound))
     outputs: dict[tuple[str, int], list[KerasTensor]] = {}
@@ -75,7 +79,7 @@ def functional_from_config(cls, config: dict[str, Any]):
         progress = []
         for item in pending:
             layer, n, inbound = item
-            if n > 0 and (layer.name, n - 1) not in outputs:
+            if n > 0 and (key[id(layer)], n - 1) not in outputs:
                 continue                      # a layer's calls are replayed in their order
             try:
                 args = [outputs[(ref[0], ref[1])][ref[2]] for ref in inbound]
@@ -85,14 +89,15 @@ def functional_from_config(cls, config: dict[str, Any]):
                 raise ValueError(f"model config: layer '{layer.name}' takes an output that its "
                                  f"source does not have ({inbound})") from None
             out = layer(args if len(args) > 1 else args[0])
-            outputs[(layer.name, n)] = list(out) if isinstance(out, (list, tuple)) else [out]
+            outputs[(key[id(layer)], n)] = list(out) if isinstance(out, (list, tuple)) \
+                else [out]
             progress.append(item)
         if not progress:
             missing = sorted({ref[0] for _, _, inbound in pending for ref in inbound
                               if ref[0] not in layers})
             what = (f"takes inputs from undefined layers {missing}" if missing
                     else "has a cycle or a call whose inputs never exist")
-            raise ValueError(f"model config: layer '{pending[0][0].name}' {what}")
+            raise ValueError(f"model config: layer '{key[id(pending[0][0])]}' {what}")
         pending = [p for p in pending if p not in progress]
 
     def pick(refs):

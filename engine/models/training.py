@@ -10,6 +10,8 @@ import copy
 import itertools
 import math
 import warnings
+from collections.abc import Iterator
+
 import numpy as np
 
 from engine.layers.base import predicting
@@ -156,7 +158,7 @@ class TrainingLoops:
             return NonFiniteError(f"the loss became {total}; {e}", e.layer)
         return NonFiniteError(f"the loss became {total} although every layer's output is finite; "
                               f"check the targets (y) for NaN/inf and the loss "
-                              f"'{self._losses[0].name}'", None)
+                              f"'{next(lo for lo in self._losses if lo).name}'", None)
 
     # ---------------------------------------------------------------- metrics and logs
     def _reset_metrics(self) -> None:
@@ -170,22 +172,25 @@ class TrainingLoops:
         self._loss_tracker_sum += loss * n
         self._loss_tracker_n += n
         for k, v in enumerate(self._out_losses):
-            self._out_tracker[k] += v * n
+            if v is not None:
+                self._out_tracker[k] += v * n
         for k, ms in enumerate(self._metrics):
+            if ys[k] is None:                     # no targets for a loss-less output
+                continue
             for m in ms:
-                if ys[k] is not None:
-                    m.update_state(ys[k], outs[k])
+                m.update_state(ys[k], outs[k])
 
     def _logs(self) -> dict[str, float]:
         n = max(self._loss_tracker_n, 1)
         logs = {"loss": self._loss_tracker_sum / n}
         multi = len(self.output_names) > 1
         if multi:
-            for name, v in zip(self.output_names, self._out_tracker):
-                logs[f"{name}_loss"] = v / n
+            for name, v, lo in zip(self.output_names, self._out_tracker, self._losses):
+                if lo is not None:
+                    logs[f"{name}_loss"] = v / n
         for name, ms in zip(self.output_names, self._metrics):
             for m in ms:
-                logs[f"{name}_{m.name}" if multi else m.name] = float(m.result())
+                logs[f"{name}_{m.name}" if multi else m.name] = _log_value(m.result())
         return logs
 
     # ---------------------------------------------------------------- data
@@ -194,20 +199,22 @@ class TrainingLoops:
             self._build_from_data(x)
         self._resolve_compile()
         xs = da.prepare_inputs(x, self._plan.input_layers)
-        if y is None and all(lo is None for lo in self._losses):
+        needed = [lo is not None for lo in self._losses]
+        if y is None and not any(needed):
             ys = [None] * len(self.output_names)     # add_loss-only models need no targets
         elif y is None:
             raise ValueError(f"Model '{self.name}': targets y are required")
         else:
-            ys = da.prepare_targets(y, self.output_names, len(xs[0]))
+            ys = da.prepare_targets(y, self.output_names, len(xs[0]), needed)
         for k, yk in enumerate(ys):
-            ys[k] = self._losses[k].check_targets(yk, self._plan.outputs[k].shape,
-                                                  self.output_names[k]) \
-                if hasattr(self._losses[k], "check_targets") and yk is not None else yk
+            if yk is not None and hasattr(self._losses[k], "check_targets"):
+                ys[k] = self._losses[k].check_targets(yk, self._plan.outputs[k].shape,
+                                                      self.output_names[k])
         sw = da.prepare_sample_weight(sample_weight, len(xs[0]))
         if class_weight is not None:
-            width = self._plan.outputs[0].shape[-1] if self._plan.outputs[0].shape else None
-            cw = da.class_weight_to_sample_weight(class_weight, ys[0],
+            k = next(i for i, yk in enumerate(ys) if yk is not None)
+            width = self._plan.outputs[k].shape[-1] if self._plan.outputs[k].shape else None
+            cw = da.class_weight_to_sample_weight(class_weight, ys[k],
                                                   2 if width == 1 else width)
             sw = cw if sw is None else sw * cw
         da.check_finite(xs + ys + [sw],
@@ -428,6 +435,13 @@ def _result(logs: dict, return_dict: bool):
     return values[0] if len(values) == 1 else values
 
 
+def _log_value(result):
+    """A metric's result for the logs: a float, or an array when it has several values (a
+    confusion count at several thresholds); a metric variable gives its value."""
+    value = np.asarray(result, dtype=np.float64)
+    return float(value.reshape(-1)[0]) if value.size == 1 else value
+
+
 def _callbacks_for(model, callbacks, verbose, steps) -> list:
     """evaluate's and predict's callbacks, told their model and parameters as fit does."""
     cbs = list(callbacks or [])
@@ -507,6 +521,8 @@ class _BatchStream:
     def __init__(self, model, source, steps, shuffle, rng):
         self.model, self.source, self.shuffle, self.rng = model, source, shuffle, rng
         self.is_seq = hasattr(source, "__len__") and hasattr(source, "__getitem__")
+        if not self.is_seq and not isinstance(source, Iterator):
+            self.source = iter(source)     # an endless PyDataset (no __len__) or an iterable
         if steps is None and not self.is_seq:
             raise ValueError("fit: with a generator, give steps_per_epoch (batches per epoch)")
         # a Sequence shorter than steps_per_epoch is cycled, as Keras 2's fit_generator did
@@ -517,29 +533,16 @@ class _BatchStream:
             if self.is_seq:
                 first = source[0]
             else:
-                first = next(source)
-                self.source = itertools.chain([first], source)
+                first = next(self.source)
+                self.source = itertools.chain([first], self.source)
             model._build_from_data(da.unpack_batch(first)[0])
 
     def _batches(self):
         if self.is_seq:
-            # one pass over the Sequence at a time (the last may be cut short by steps), its
-            # batches fetched ahead on worker threads when it asks for them (PyDataset's
-            # `workers`; engine/data/prefetch.py), always in this order
-            from engine.data.prefetch import prefetch_settings, prefetched  # engine.data: ~0.2 s
-            n = len(self.source)
-            workers, depth = prefetch_settings(self.source)
-            k = 0
-            while k < self.steps:
-                order = np.arange(n)
-                if self.shuffle and self.rng is not None:
-                    order = self.rng.permutation(order)
-                count = min(n, self.steps - k)
-                yield from prefetched(self.source.__getitem__,
-                                      (int(i) for i in order[:count]), workers, depth)
-                k += count
-                if hasattr(self.source, "on_epoch_end"):
-                    self.source.on_epoch_end()
+            shuffled = self.shuffle and self.rng is not None
+            yield from da.sequence_batches(
+                self.source, self.steps,
+                lambda n: self.rng.permutation(n) if shuffled else np.arange(n))
         else:
             for i in range(self.steps):
                 try:

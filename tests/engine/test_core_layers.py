@@ -118,7 +118,7 @@ def test_float64_mode_keeps_float64():
         layer = Dense(2)
         y = layer(np.ones((1, 3)))
         assert y.dtype == np.float64
-    assert backend.floatx() == np.float32
+    assert backend.floatx() == "float32"
 
 
 def test_dropout_serial_kernels_equal_the_parallel_ones():

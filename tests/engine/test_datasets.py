@@ -270,3 +270,74 @@ def test_bundled_sentences_are_real_and_parsed_on_tabs_and_newlines_only():
         bundled.sentence_texts(("twitter",))
     (a, _), _ = sentences.load_data(test_fraction=0.5, seed=1, sources=("yelp",))
     assert len(a) == 500
+
+
+# ------------------------------------------------------------------ Reuters
+def reuters_reference(xs, labels, num_words=None, skip_top=0, maxlen=None, test_split=0.2,
+                      seed=113, start_char=1, oov_char=2, index_from=3):
+    """Keras's reuters.load_data algorithm, list by list."""
+    idx = np.arange(len(xs))
+    np.random.RandomState(seed).shuffle(idx)
+    xs, labels = xs[idx], labels[idx]
+    if start_char is not None:
+        xs = [[start_char] + [w + index_from for w in x] for x in xs]
+    elif index_from:
+        xs = [[w + index_from for w in x] for x in xs]
+    if maxlen:
+        keep = [i for i, x in enumerate(xs) if len(x) < maxlen]
+        xs, labels = [xs[i] for i in keep], labels[keep]
+    num_words = num_words or max(max(x) for x in xs)
+    if oov_char is not None:
+        xs = [[w if skip_top <= w < num_words else oov_char for w in x] for x in xs]
+    else:
+        xs = [[w for w in x if skip_top <= w < num_words] for x in xs]
+    cut = int(len(xs) * (1 - test_split))
+    return (xs[:cut], list(labels[:cut])), (xs[cut:], list(labels[cut:]))
+
+
+@pytest.fixture
+def reuters_arrays(monkeypatch):
+    from engine.datasets import reuters
+    rng = np.random.default_rng(4)
+    arrays = {"x": ragged([rng.integers(1, 40, rng.integers(1, 12)).tolist()
+                           for _ in range(37)]), "y": rng.integers(0, 46, 37)}
+    data = npz_bytes(**arrays)
+    monkeypatch.setattr(reuters, "SHA256", sha(data))
+    serve(monkeypatch, {reuters.BASE + "reuters.npz": data})
+    return arrays
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"num_words": 12, "skip_top": 5}, {"maxlen": 6},
+                                    {"oov_char": None, "num_words": 15, "test_split": 0.5},
+                                    {"start_char": None, "index_from": 0, "seed": 1}])
+def test_reuters_matches_keras_semantics(reuters_arrays, kwargs):
+    from engine.datasets import reuters
+    (x, y), (xt, yt) = reuters.load_data(**kwargs, **QUIET)
+    (rx, ry), (rxt, ryt) = reuters_reference(reuters_arrays["x"], reuters_arrays["y"],
+                                             **kwargs)
+    assert list(x) == rx and list(xt) == rxt
+    assert y.tolist() == ry and yt.tolist() == ryt and y.dtype == np.int64
+    assert x.dtype == object and all(isinstance(s, list) for s in x)
+
+
+def test_reuters_labels_word_index_refusals_and_offline_hint(monkeypatch):
+    import engine as keras
+    from engine.datasets import reuters
+    names = keras.datasets.reuters.get_label_names()
+    assert len(names) == 46 and names[3] == "earn" and names[-1] == "lead"
+    data = json.dumps({"the": 1, "said": 2}).encode()
+    monkeypatch.setattr(reuters, "WORD_INDEX_MD5", hashlib.md5(data).hexdigest())
+    evil = npz_bytes(x=np.array([Evil()], dtype=object), y=[1])
+    monkeypatch.setattr(reuters, "SHA256", sha(evil))
+    server = serve(monkeypatch, {reuters.BASE + "reuters_word_index.json": data,
+                                 reuters.BASE + "reuters.npz": evil})
+    assert reuters.get_word_index(**QUIET) == {"the": 1, "said": 2}
+    with pytest.raises(DataError, match="refusing to load builtins.print"):
+        reuters.load_data(**QUIET)
+    with pytest.raises(ValueError, match="test_split must be in"):
+        reuters.load_data(test_split=1.0)
+    server.offline = True
+    reuters_dir = download.data_dir() / "reuters.npz"
+    reuters_dir.unlink(missing_ok=True)
+    with pytest.raises(DatasetUnavailableError, match="No Reuters data is bundled"):
+        reuters.load_data()

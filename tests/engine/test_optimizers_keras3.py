@@ -87,12 +87,14 @@ def test_adafactor_factored_step_equals_the_formula():
 
 @pytest.mark.parametrize("name", ["Adadelta", "Adamax", "Lion", "Ftrl", "Adafactor"])
 def test_trains_a_model_and_round_trips_its_config(name):
+    from engine.utils import set_random_seed
+    set_random_seed(3)
     rng = np.random.default_rng(3)
     x = rng.normal(0, 1, (64, 5)).astype(np.float32)
     y = (x @ rng.normal(0, 1, (5, 2))).astype(np.float32)
     model = models.Sequential([layers.Input((5,)), layers.Dense(8, activation="tanh"),
                                layers.Dense(2)])
-    lr = {"Adadelta": 1.0, "Ftrl": 0.5}.get(name, 0.02)
+    lr = {"Adadelta": 2.0, "Ftrl": 0.5}.get(name, 0.02)
     model.compile(optimizer=getattr(O, name)(lr), loss="mse")
     before = model.evaluate(x, y, verbose=0)
     model.fit(x, y, epochs=30, batch_size=16, verbose=0, shuffle=False)

@@ -257,6 +257,11 @@ class Layer:
     def weights(self) -> list[Weight]:
         if "spec" in type(self).__dict__:
             return self._own_weights
+        return self._tracked_weights()
+
+    def _tracked_weights(self) -> list[Weight]:
+        """A user layer's weights as Keras tracks them: its own (trainable first), those held
+        in attributes, then its sublayers'."""
         own = sorted(self._own_weights, key=lambda w: not w.trainable)
         own += [w for w in tracking.attribute_items(self, Weight) if w.layer is self
                 and w not in own]

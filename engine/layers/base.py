@@ -380,8 +380,9 @@ class Layer:
     def maybe_build(self, input_shape) -> None:
         if not self.built:
             self.input_shape = input_shape
-            if self._runs_call:
+            if self._runs_call:       # a layer with call(): its output shape by running it
                 calling.build_user_layer(self, input_shape)
+                self.output_shape = calling.output_shape_for(self, input_shape)
                 return
             self.build(input_shape)
             self.output_shape = self.compute_output_shape(input_shape)
@@ -588,7 +589,7 @@ def deserialize_layer(data: dict[str, Any], custom_objects=None) -> Layer:
             and "layers" in config:
         from engine.models.config import model_from_config
         return model_from_config({"class_name": name, "config": config},
-                                 custom_objects=custom_objects)
+                                 custom_objects=custom_objects, safe_mode=None)
     if cls is None:
         try:
             cls = get_spec(name).cls

@@ -86,6 +86,12 @@ class GraphEditor(QObject):
             return msg
         return self._push(SetParamCommand(self.doc, node_id, name, value))
 
+    def trust_code(self, node_ids: list[str] | None = None) -> None:
+        """Let the code of these nodes (all when None) run: the user read it and trusts it
+        (not an edit of the graph, so not on the undo stack)."""
+        self.doc.trust_code(node_ids)
+        self.status.emit("The code now runs; its shapes are being worked out")
+
     def rename(self, node_id: str, name: str) -> str | None:
         if self.doc.node(node_id).name == name.strip():
             return None

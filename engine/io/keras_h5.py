@@ -60,6 +60,8 @@ def keras_layer_config(layer) -> dict[str, Any]:
         return {**serialize_keras_object(layer), "class_name": get_registered_name(type(layer))}
     cfg = layer.get_config()
     spec = layer.spec
+    if spec.type_name == "CustomLayer":       # the canvas's code: its registered class
+        return {**layer.keras_config(dict(DTYPE_POLICY)), "class_name": layer.registered_name}
     if spec.type_name == "InputLayer":
         return {"class_name": "InputLayer",
                 "config": {"batch_shape": list(layer.batch_shape), "dtype": layer.dtype,
@@ -288,6 +290,8 @@ def _layer_entry(entry: dict, where: str) -> dict[str, Any]:
             isinstance(cfg.get("layers"), list):      # a model used as a layer
         return our_model_config(entry, where)
     custom = find_custom_object(class_name, registered)
+    if custom is None and isinstance(entry.get("layerloom_source"), str):
+        return dict(entry)                    # a canvas CustomLayer (deserialize_layer)
     if custom is None and ALIASES.get(class_name, class_name) not in LAYERS:
         custom = find_custom_object(class_name, registered, loose=True)
     if custom is None:
@@ -332,6 +336,14 @@ def _config_of(path, f) -> dict:
         return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
     except (json.JSONDecodeError, RecursionError, UnicodeDecodeError) as e:
         raise KerasFileError(f"{path.name}: model_config is not valid JSON ({e})") from None
+
+
+def code_in_file(filepath) -> dict[str, str]:
+    """{layer name: code} of the layers in a .h5 model that hold code (nothing is run)."""
+    from engine.saving.layer_source import code_in_model_config
+    path, f = _open(filepath)
+    with f:
+        return code_in_model_config(_config_of(path, f))
 
 
 def load_model(filepath, compile: bool = True):

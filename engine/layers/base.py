@@ -585,6 +585,9 @@ def deserialize_layer(data: dict[str, Any], custom_objects=None) -> Layer:
     name, registered = data["class_name"], data.get("registered_name")
     config = data.get("config", {})
     cls = find_custom_object(name, registered, custom_objects)
+    if cls is None and isinstance(data.get("layerloom_source"), str):
+        from engine.layers.custom_layer import CustomLayer
+        return CustomLayer.from_keras_config(data)      # (runs only with consent)
     if cls is None and name in _MODEL_CLASSES and isinstance(config, dict) \
             and "layers" in config:
         from engine.models.config import model_from_config

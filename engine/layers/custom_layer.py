@@ -88,3 +88,18 @@ class CustomLayer(Layer):
         if build is not None:
             out["build_config"] = build
         return out
+
+    @classmethod
+    def from_keras_config(cls, data: dict[str, Any]) -> CustomLayer:
+        """The layer :meth:`keras_config` wrote (its code runs only with consent)."""
+        config = data.get("config") if isinstance(data.get("config"), dict) else {}
+        class_name = str(data.get("registered_name") or data.get("class_name") or "")
+        class_name = class_name.split(">")[-1]
+        kwargs = {k: config[k] for k in ("name", "trainable") if k in config}
+        dtype = config.get("dtype")
+        if isinstance(dtype, dict):
+            dtype = (dtype.get("config") or {}).get("name")
+        layer = cls(class_name=class_name, source=data[SOURCE_KEY], dtype=dtype, **kwargs)
+        if data.get("build_config"):
+            layer.build_from_config(data["build_config"])
+        return layer

@@ -132,15 +132,17 @@ class UnsafeProjectError(ProjectError, UnsafeCodeError):
         self.code = code
 
 
-def load_project(path, safe_mode: bool = True) -> Project:
+def load_project(path, safe_mode: bool = True, inert_code: bool = False) -> Project:
     """Read a ``.loom`` file (:class:`ProjectError` with one line when it cannot be read).
-    A project whose nodes hold code opens only with ``safe_mode=False``."""
+    A project whose nodes hold code opens only with ``safe_mode=False`` — or, with
+    ``inert_code``, with those nodes inert: in ``graph.untrusted``, never run (the app opens
+    files so and asks, showing the code, before ``graph.trust_code()``)."""
     with SafeModeScope(safe_mode):
-        return read_project(Path(path))
+        return read_project(Path(path), inert_code=inert_code)
 
 
 
-def read_project(path: Path) -> Project:
+def read_project(path: Path, inert_code: bool = False) -> Project:
     path = Path(path)
     if not path.is_file():
         raise _error(path, "no such file")
@@ -184,9 +186,11 @@ def read_project(path: Path) -> Project:
     if version > SCHEMA_VERSION:
         raise _error(path, f"was written by a newer LayerLoom (schema {version}; this version "
                            f"reads up to {SCHEMA_VERSION}); update LayerLoom to open it")
-    _check_code(path, data.get("graph"))
+    if not inert_code:
+        _check_code(path, data.get("graph"))
     try:
-        project = Project(GraphDocument.from_dict(data.get("graph")))
+        project = Project(GraphDocument.from_dict(data.get("graph"),
+                                                  trust_code=False if inert_code else None))
         view = data.get("view", {})
         if not isinstance(view, dict):
             raise ProjectError("'view' must be an object")
@@ -212,7 +216,7 @@ def read_project(path: Path) -> Project:
 
 def _check_code(path: Path, graph) -> None:
     """Refuse, in safe mode, a graph whose nodes hold Python code (before anything runs it)."""
-    from engine.registry import LAYERS
+    from engine.registry import CODE_KINDS, LAYERS
     from engine.saving.python_code import source_of
     from engine.saving.safe_mode import in_safe_mode
     if not in_safe_mode() or not isinstance(graph, dict) or not isinstance(graph.get("nodes"),
@@ -224,7 +228,7 @@ def _check_code(path: Path, graph) -> None:
         if spec is None or not getattr(spec.cls, "holds_code", False):
             continue
         params = n.get("params") if isinstance(n.get("params"), dict) else {}
-        sources = [source_of(v) for v in params.values()]
+        sources = [source_of(params.get(p.name)) for p in spec.params if p.kind in CODE_KINDS]
         code[str(n.get("name"))] = "\n".join(s for s in sources if s) or "(code)"
     if code:
         raise UnsafeProjectError(

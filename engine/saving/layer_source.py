@@ -159,10 +159,40 @@ def expression_of(function_source: str | None) -> str:
     return function_source
 
 
+def code_in_model_config(config) -> dict[str, str]:
+    """{layer name: its code} for the layers of a model config (Keras's or ours, nested models
+    included) that hold code — what a consent dialog shows before a file is loaded."""
+    from engine.saving.python_code import source_of
+    found: dict[str, str] = {}
+
+    def walk(obj, depth: int) -> None:
+        if depth > 64:
+            return
+        if isinstance(obj, list):
+            for v in obj:
+                walk(v, depth + 1)
+            return
+        if not isinstance(obj, dict):
+            return
+        cfg = obj.get("config") if isinstance(obj.get("config"), dict) else {}
+        name = str(cfg.get("name") or obj.get("name") or "?")
+        if isinstance(obj.get("layerloom_source"), str):
+            found[name] = obj["layerloom_source"]
+        elif obj.get("class_name") == "CustomLayer" and isinstance(cfg.get("source"), str):
+            found[name] = cfg["source"]
+        elif obj.get("class_name") == "Lambda":
+            found[name] = source_of(cfg.get("function")) or \
+                "(Python bytecode only, which LayerLoom does not run)"
+        for v in obj.values():
+            walk(v, depth + 1)
+    walk(config, 0)
+    return found
+
+
 # ------------------------------------------------------------------------------- running
 def source_filename(where: str) -> str:
     """The file name tracebacks show for a node's code (how :func:`error_line` finds it)."""
-    return f"<layerloom code: {where}>"
+    return f"<{where}>"          # (as engine.saving.python_code compiles a Lambda's)
 
 
 def compile_layer_source(source: str, class_name: str, where: str) -> dict:

@@ -149,11 +149,13 @@ class CodeEditor(QPlainTextEdit):
         self.gutter = _Gutter(self)
         self.error_line: int | None = None
         self.error_message = ""
+        self._line_to_show: int | None = None
         self._setting = False
         self.highlighter = PythonHighlighter(self.document(), self._dark())
         self.blockCountChanged.connect(self._update_gutter_width)
         self.updateRequest.connect(self._update_gutter)
         self.textChanged.connect(self._changed)
+        self.verticalScrollBar().rangeChanged.connect(self._range_changed)
         self._update_gutter_width()
         self.setMinimumHeight(self.fontMetrics().lineSpacing() * min(lines, 4) + 12)
         self._lines = lines
@@ -195,6 +197,25 @@ class CodeEditor(QPlainTextEdit):
             selections.append(sel)
         self.setExtraSelections(selections)
         self.gutter.update()
+        if line is not None and not self.hasFocus():
+            self.show_line(line)
+
+    def show_line(self, line: int) -> None:
+        """Scroll so that ``line`` is in view (the cursor stays where it is); before the
+        editor is laid out, once it is."""
+        self._line_to_show = line
+        bar = self.verticalScrollBar()
+        shown = self.viewport().height() // self.fontMetrics().lineSpacing()
+        want = max(0, line - max(1, shown) // 2)
+        if shown < 1 or bar.maximum() + shown < self.blockCount():
+            return                              # not laid out yet: when it is
+        self._line_to_show = None
+        if not bar.value() < line <= bar.value() + shown - 1:
+            bar.setValue(min(want, bar.maximum()))
+
+    def _range_changed(self, _lo: int, _hi: int) -> None:
+        if self._line_to_show is not None:
+            self.show_line(self._line_to_show)
 
     def event(self, event) -> bool:
         if event.type() == event.Type.ToolTip and self.error_line is not None:
@@ -284,6 +305,8 @@ class CodeEditor(QPlainTextEdit):
         super().resizeEvent(event)
         cr = self.contentsRect()
         self.gutter.setGeometry(QRect(cr.left(), cr.top(), self.gutter_width(), cr.height()))
+        if self._line_to_show is not None:
+            self.show_line(self._line_to_show)
 
     def paint_gutter(self, event) -> None:
         dark = 1 if self._dark() else 0

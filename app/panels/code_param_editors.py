@@ -5,13 +5,21 @@ Both commit what is typed after a short pause (and at once on leaving the field 
 Ctrl+Enter), so the node's shape and errors follow the typing; consecutive commits merge into
 one undo step (SetParamCommand). Syntax is checked right away in the editor with ``ast`` —
 parsing runs nothing —; errors from running the code come back from shape inference and are
-marked by the inspector (:meth:`CodeParamEditor.mark_error`).
+marked by the inspector (:meth:`CodeParamEditor.mark_error`). The inspector is narrow: 'Open
+in a window' shows the same text (one QTextDocument, two views) in a large editor.
 """
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.panels.code_editor import CodeEditor
 from app.panels.param_editors import ParamEditor
@@ -31,6 +39,8 @@ class _Editor(CodeEditor):
         self.single_line = single_line
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
+        if self.owner.released:
+            return
         enter = event.key() in (Qt.Key_Return, Qt.Key_Enter)
         if enter and (self.single_line or event.modifiers() & Qt.ControlModifier):
             self.owner.commit_now()
@@ -39,7 +49,8 @@ class _Editor(CodeEditor):
 
     def focusOutEvent(self, event) -> None:
         super().focusOutEvent(event)
-        self.owner.commit_now()
+        if not self.owner.released:
+            self.owner.commit_now()
 
 
 class CodeParamEditor(ParamEditor):
@@ -47,7 +58,7 @@ class CodeParamEditor(ParamEditor):
     state (or the error of the last run)."""
 
     single_line = False
-    lines = 16
+    lines = 8           # its size hint; it stretches to the room the inspector has
 
     def __init__(self, param: Param, where: str = "", parent=None):
         super().__init__(param, parent)
@@ -56,6 +67,18 @@ class CodeParamEditor(ParamEditor):
         col = QVBoxLayout(box)
         col.setContentsMargins(0, 0, 0, 0)
         col.setSpacing(3)
+        self.window_: QDialog | None = None          # the large editor, once opened
+        if not self.single_line:                      # title, help and the large-window button
+            row = QHBoxLayout()
+            title = QLabel(f"<b>{param.name}</b> <span style='color:gray'>— {param.help}</span>")
+            title.setWordWrap(True)
+            self.open_button = QToolButton(box)
+            self.open_button.setText("Open in a window")
+            self.open_button.setToolTip("Edit this code in a large window (the same text)")
+            self.open_button.clicked.connect(self.open_window)
+            row.addWidget(title, 1)
+            row.addWidget(self.open_button, 0, Qt.AlignTop)
+            col.addLayout(row)
         self.editor = _Editor(self, self.lines, self.single_line)
         self.status = QLabel(box)
         self.status.setWordWrap(True)
@@ -70,6 +93,7 @@ class CodeParamEditor(ParamEditor):
         self.editor.edited.connect(self._edited)
         self._shown: str | None = None
         self._run_error: tuple[int | None, str] | None = None
+        self.released = False         # the inspector let go of this form: commit no more
 
     # ------------------------------------------------------------------ value
     def _show(self, value) -> None:
@@ -89,7 +113,18 @@ class CodeParamEditor(ParamEditor):
         self._check_syntax()
         self._timer.start()
 
+    def release(self, commit: bool) -> None:
+        """The form is going away: commit what was typed (``commit``), then never again."""
+        if commit and not self.released:
+            self.commit_now()
+        self._timer.stop()
+        self.released = True
+        if self.window_ is not None:
+            self.window_.close()
+
     def commit_now(self) -> None:
+        if self.released:
+            return
         self._timer.stop()
         text = self.editor.code()
         if text != self._shown:
@@ -128,9 +163,40 @@ class CodeParamEditor(ParamEditor):
         self._say(message or "", bad=bool(message))
 
     def _say(self, text: str, bad: bool = False) -> None:
-        self.status.setText(f"⚠ {text}" if text else "")
-        self.status.setStyleSheet("color: #d93636" if bad else "")
-        self.status.setVisible(bool(text))
+        for label in self._labels():
+            label.setText(f"⚠ {text}" if text else "")
+            label.setStyleSheet("color: #d93636" if bad else "")
+            label.setVisible(bool(text))
+        if self.window_ is not None:
+            self.window_.editor.mark_error(self.editor.error_line, self.editor.error_message)
+
+    def _labels(self) -> list[QLabel]:
+        return [self.status] + ([self.window_.status] if self.window_ is not None else [])
+
+    # ------------------------------------------------------------------ large window
+    def open_window(self) -> QDialog:
+        """A large editor on the same text (edits in either commit the same way)."""
+        if self.window_ is None:
+            # a child of this editor, and owner of the shared text: whatever is deleted first,
+            # no view is left with a deleted document
+            dialog = QDialog(self)
+            dialog.setWindowTitle(f"{self.where} — {self.param.name}")
+            dialog.resize(820, 620)
+            col = QVBoxLayout(dialog)
+            dialog.editor = _Editor(self, 30, single_line=False)
+            dialog.editor.setDocument(self.editor.document())   # one text, two views
+            self.editor.document().setParent(dialog)
+            dialog.editor.edited.connect(self._edited)
+            dialog.status = QLabel(dialog)
+            dialog.status.setWordWrap(True)
+            dialog.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
+            col.addWidget(dialog.editor, 1)
+            col.addWidget(dialog.status)
+            self.window_ = dialog
+            self._check_syntax()
+        self.window_.show()
+        self.window_.raise_()
+        return self.window_
 
 
 class ExpressionEditor(CodeParamEditor):

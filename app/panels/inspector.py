@@ -52,6 +52,7 @@ class InspectorPanel(QScrollArea):
 
     # ------------------------------------------------------------------ document
     def set_document(self, doc: GraphDocument) -> None:
+        self._release_editors(commit=False)       # (typing not committed belongs to the old)
         if self.doc is not None:
             self.doc.unsubscribe(self._on_event)
         self.doc = doc
@@ -78,8 +79,10 @@ class InspectorPanel(QScrollArea):
         """Show the form of the one selected node, or a note for none / several."""
         if len(node_ids) == 1 and self.doc is not None and node_ids[0] in self.doc.nodes:
             if node_ids[0] != self.node_id:
+                self._release_editors(commit=True)
                 self._build(node_ids[0])
             return
+        self._release_editors(commit=True)
         self.node_id = None
         self.editors = {}
         self.name_edit = self.info_label = self.message = self.trust_box = None
@@ -87,6 +90,16 @@ class InspectorPanel(QScrollArea):
             self._show_placeholder(f"{len(node_ids)} layers selected.")
         else:
             self._show_placeholder("Select a layer to edit its parameters.")
+
+    def _release_editors(self, commit: bool) -> None:
+        """Before the form goes: code typed but not committed yet is committed (or dropped),
+        and the code editors stop committing (a focus change while the form is deleted must
+        not edit the document)."""
+        editors = list(self.editors.values())
+        alive = self.doc is not None and self.node_id in self.doc.nodes
+        for ed in editors:
+            if hasattr(ed, "release"):
+                ed.release(commit and alive)
 
     def _show_placeholder(self, text: str) -> None:
         label = QLabel(text)
@@ -150,14 +163,11 @@ class InspectorPanel(QScrollArea):
             label = QLabel(p.name)
             label.setToolTip(p.help)
             if p.kind == "code":
-                wide.append((label, ed))
+                wide.append(ed)                      # (it shows its own title and help)
             else:
                 (advanced if p.advanced else form).addRow(label, ed)
         outer.addLayout(form)
-        for label, ed in wide:
-            label.setText(f"{label.text()} <span style='color:gray'>— {label.toolTip()}</span>")
-            label.setWordWrap(True)
-            outer.addWidget(label)
+        for ed in wide:
             outer.addWidget(ed, 1)
 
         if advanced.rowCount():

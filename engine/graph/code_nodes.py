@@ -79,7 +79,8 @@ def describe_error(exc: BaseException, where: str) -> tuple[str, int | None]:
             break
     else:
         root, frame = exc, None
-    text = str(root).strip().strip("'\"") or type(root).__name__
+    text = str(root.args[0]) if isinstance(root, KeyError) and root.args else str(root)
+    text = text.strip() or type(root).__name__
     if frame is None:
         if not isinstance(root, (ValueError, TypeError, KeyError)):
             return f"{type(root).__name__}: {text}", None

@@ -270,3 +270,64 @@ def test_importing_an_h5_with_code_asks_first(window, qtbot, tmp_path):
     node = window.editor.doc.node_by_name("custom")
     assert node.type_name == "CustomLayer" and node.params["class_name"] == "Softmax10"
     assert window.editor.doc.info[node.id].output_shapes == [(None, 10)]
+
+
+def test_code_editor_keys_highlighting_and_the_large_window(window, qtbot):
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QTextCursor
+    nid = window.add_layer_at("CustomLayer", None)
+    param = window.inspector.editors["source"]
+    ed = param.editor
+    ed.setPlainText("")
+    ed.setFocus()
+    qtbot.keyClicks(ed, "def call(self, x):")
+    qtbot.keyClick(ed, Qt.Key_Return)
+    assert ed.code() == "def call(self, x):\n    "          # indented after ':'
+    qtbot.keyClick(ed, Qt.Key_Tab)
+    assert ed.code().endswith("\n        ")                  # Tab = 4 spaces
+    qtbot.keyClick(ed, Qt.Key_Backspace)
+    assert ed.code().endswith("\n    ")                      # back by one level
+    qtbot.keyClicks(ed, "return x")
+    ed.selectAll()
+    qtbot.keyClick(ed, Qt.Key_Backtab)
+    assert ed.code() == "def call(self, x):\nreturn x"
+    ed.selectAll()
+    qtbot.keyClick(ed, Qt.Key_Tab)
+    assert ed.code() == "    def call(self, x):\n    return x"
+    block = ed.document().firstBlock()
+    formats = {(r.start, r.length) for r in block.layout().formats()}
+    assert (4, 3) in formats and (8, 4) in formats          # 'def' and the name 'call'
+    ed.moveCursor(QTextCursor.End)
+    ed.setPlainText("def call(self, x):\n    return x\n")
+    param.commit_now()
+    assert window.editor.doc.nodes[nid].params["source"] == "def call(self, x):\n    return x\n"
+    dialog = param.open_window()
+    assert dialog.editor.document() is ed.document()          # one text, two views
+    dialog.editor.moveCursor(QTextCursor.End)
+    dialog.editor.insertPlainText("\ndef build(self, shape):\n    pass\n")
+    assert "def build(self, shape)" in ed.code()
+    assert "build() must take" in dialog.status.text()       # checked in both views
+    assert dialog.editor.error_line == 4 and ed.error_line == 4
+    qtbot.waitUntil(lambda: not param.pending(), timeout=5000)
+    assert "def build(self, shape)" in window.editor.doc.nodes[nid].params["source"]
+    window.scene.select_nodes([])                             # the inspector lets go of it
+    QApplication.processEvents()
+    assert window.inspector.editors == {}
+
+
+def test_consent_dialog_shows_each_layers_code(qtbot):
+    from app.code_consent import CodeConsentDialog
+    code = {"custom": "def call(self, x):\n    return x\n", "scale": "lambda x: x * 2"}
+    dialog = CodeConsentDialog("p.loom", code)
+    qtbot.addWidget(dialog)
+    assert dialog.viewer.code() == code["custom"] and dialog.viewer.isReadOnly()
+    dialog.layers.setCurrentRow(1)
+    assert dialog.viewer.code() == "lambda x: x * 2"
+    assert dialog.inert_button.isDefault()                    # the safe answer is the default
+    dialog.inert_button.click()
+    assert dialog.choice == "inert"
+    dialog = CodeConsentDialog("m.h5", code, can_open_inert=False)
+    qtbot.addWidget(dialog)
+    assert dialog.inert_button.parent() is None or not dialog.inert_button.isVisibleTo(dialog)
+    dialog.trust_button.click()
+    assert dialog.choice == "trust"

@@ -82,6 +82,11 @@ def keras_layer_config(layer) -> dict[str, Any]:
 
 
 def keras_model_config(model) -> dict[str, Any]:
+    if not model._functional:
+        raise ValueError(f"Model '{model.name}' is a subclassed model (its call() is Python "
+                         f"code): an .h5 file holds Functional and Sequential models only. "
+                         f"Save its weights with model.save_weights(...) and rebuild the model "
+                         f"in code, or write it with the Functional API")
     model._require_built("config")
     plan = model._plan
     if isinstance(model, Sequential):

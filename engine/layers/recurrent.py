@@ -162,7 +162,7 @@ class RNNBase(Layer):
             return [out] + [(n, self.units)] * self.n_states
         return out
 
-    def compute_mask(self, inputs, mask):
+    def compute_mask(self, inputs, mask=None):
         mask = mask[0] if isinstance(mask, list) else mask
         out = mask if self.return_sequences else None
         return [out] + [None] * self.n_states if self.return_state else out

@@ -56,7 +56,7 @@ def create_window(args: argparse.Namespace, settings: QSettings | None = None):
         window.settings.setValue("theme", args.theme)
     project = window.file_ops.startup_project(args.open)
     window.set_project(project)
-    if args.trust_code:
+    if getattr(args, "trust_code", False):      # (callers may build args themselves)
         window.editor.trust_code()
     elif not screenshot:               # code in the project runs only if the user says so
         QTimer.singleShot(0, window.file_ops.offer_trust)

@@ -247,6 +247,12 @@ def _child_main() -> None:
     import engine.layers  # noqa: F401  (registers the layer types before the memory cap)
     from engine.graph.code_nodes import infer_code_node, where_of
     from engine.graph.document import GraphNode
+    from engine.registry import get_spec
+    for type_name in ("CustomLayer", "Lambda"):   # first calls import and load kernels: not
+        spec = get_spec(type_name)                # on the user's time limit
+        params = {p.name: p.suggested if p.suggested is not None else p.default
+                  for p in spec.params}
+        infer_code_node(GraphNode("w", type_name, "warm_up", params), (None, 4))
     _cap_memory()
     out.write(json.dumps({"ready": True}) + "\n")
     for line in sys.stdin:

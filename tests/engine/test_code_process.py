@@ -33,7 +33,7 @@ def test_code_shapes_in_a_child_process_survive_runaway_code(tmp_path):
         assert doc.info[c].pending and doc.info[d].pending      # asked, not waited for
         assert any("still being worked out" in m for _, m in doc.problems())
         info = _answer(doc, runner, answered, c)
-        assert info.output_shapes == [(None, 32)] and info.params == 192
+        assert info.output_shapes == [(None, 32)] and info.params == 192, info
         assert doc.info[d].output_shapes == [(None, 3)]
 
         doc.set_param(c, "source", "def call(self, x):\n    n = 0\n    while True:\n"

@@ -247,3 +247,19 @@ def test_class_source_is_the_checked_body_in_a_registered_class():
             class_source("T", hostile, "w")
     with pytest.raises(CodeError):
         class_source("T(object): pass\nimport os\nclass U", DENSE_SOURCE, "w")
+
+
+def test_cli_runs_code_in_a_project_only_with_trust_code(tmp_path, capsys):
+    from engine.cli import main
+    marker = tmp_path / "ran.txt"
+    doc, _ = graph_with("CustomLayer", {"source": marker_source(marker)})
+    marker.unlink()
+    path = save_project(Project(doc), tmp_path / "p.loom")
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "hold Python code" in err and "--trust-code info" in err and len(err.splitlines()) == 1
+    assert not marker.exists()
+    assert main(["--trust-code", "info", str(path)]) == 0
+    assert "(None, 4)" in capsys.readouterr().out and marker.exists()
+    with pytest.raises(UnsafeProjectError):       # (the permission ended with the command)
+        load_project(path)

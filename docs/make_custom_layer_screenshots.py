@@ -9,6 +9,7 @@ code is opened.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import tempfile
@@ -52,7 +53,7 @@ def graph():
              ("Dropout", {"rate": 0.2}, "dropout"),
              ("Dense", {"units": 10, "activation": "softmax"}, "classes")]
     ids = [doc.add_node(t, p, n, (k * 250.0, 0.0)).id for k, (t, p, n) in enumerate(nodes)]
-    for a, b in zip(ids, ids[1:]):
+    for a, b in itertools.pairwise(ids):
         doc.connect(a, b)
     return doc
 

@@ -331,3 +331,55 @@ def test_consent_dialog_shows_each_layers_code(qtbot):
     assert dialog.inert_button.parent() is None or not dialog.inert_button.isVisibleTo(dialog)
     dialog.trust_button.click()
     assert dialog.choice == "trust"
+
+
+def test_pasted_code_from_outside_does_not_run(window, qtbot, tmp_path):
+    from PySide6.QtGui import QGuiApplication
+
+    from app import clipboard
+    marker = tmp_path / "ran.txt"
+    doc = window.editor.doc
+    window.code_shapes.close()
+    source = GraphDocument()
+    nid = source.add_node("CustomLayer", {"source": marker_source(marker)}, "c").id
+    text = clipboard.fragment_to_text(clipboard.make_fragment(source, [nid]))
+    QGuiApplication.clipboard().setText(text)            # plain text, e.g. from a web page
+    (pasted,) = window.editor.paste()
+    window.editor.connect(doc.node_by_name("dense").id, 0, pasted, 0)
+    assert pasted in doc.untrusted and "not been trusted" in doc.info[pasted].error
+    (copy,) = window.editor.duplicate([pasted])           # a copy of it stays inert too
+    assert copy in doc.untrusted
+    qtbot.wait(200)
+    assert not marker.exists() and window.code_shapes.process is None
+    window.editor.trust_code([pasted])
+    assert settled(window, qtbot, pasted).output_shapes == [(None, 64)] and marker.exists()
+    marker.unlink()
+    window.editor.copy([pasted])                          # copied in this window: trusted
+    (again,) = window.editor.paste()
+    assert again not in doc.untrusted
+
+
+def test_opening_at_startup_asks_in_the_real_dialog(qtbot, settings, tmp_path, monkeypatch):
+    from app import code_consent
+    from app.main import create_window, parse_args
+    from engine.project import Project, save_project
+    marker = tmp_path / "ran.txt"
+    doc = code_graph(marker_source(marker))
+    marker.unlink()
+    path = save_project(Project(doc), tmp_path / "p.loom")
+    shown = []
+
+    def exec_(dialog):
+        shown.append(dict(dialog.code))
+        dialog.trust_button.click()
+        return 1
+    monkeypatch.setattr(code_consent.CodeConsentDialog, "exec", exec_)
+    window = create_window(parse_args(["--open", str(path)]), settings=settings)
+    qtbot.addWidget(window)
+    window.file_ops.ask_save_changes = lambda: "discard"
+    assert window.editor.doc.untrusted and not marker.exists()     # inert until asked
+    qtbot.waitUntil(lambda: bool(shown), timeout=5000)
+    assert "open(" in shown[0]["custom"]
+    nid = window.editor.doc.node_by_name("custom").id
+    assert settled(window, qtbot, nid).output_shapes == [(None, 784)] and marker.exists()
+    window.code_shapes.close()

@@ -22,7 +22,8 @@ def make_fragment(doc: GraphDocument, node_ids: list[str]) -> dict[str, Any]:
     keep = set(chosen)
     return {
         "format": FORMAT, "version": 1,
-        "nodes": [json.loads(json.dumps(doc.nodes[nid].to_dict())) for nid in chosen],
+        "nodes": [{**json.loads(json.dumps(doc.nodes[nid].to_dict())),
+                   **({"untrusted": True} if nid in doc.untrusted else {})} for nid in chosen],
         "edges": [e.to_dict() for e in doc.edges if e.src in keep and e.dst in keep],
     }
 

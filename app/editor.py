@@ -86,6 +86,12 @@ class GraphEditor(QObject):
             return msg
         return self._push(SetParamCommand(self.doc, node_id, name, value))
 
+    def trust_code(self, node_ids: list[str] | None = None) -> None:
+        """Let the code of these nodes (all when None) run: the user read it and trusts it
+        (not an edit of the graph, so not on the undo stack)."""
+        self.doc.trust_code(node_ids)
+        self.status.emit("The code now runs; its shapes are being worked out")
+
     def rename(self, node_id: str, name: str) -> str | None:
         if self.doc.node(node_id).name == name.strip():
             return None
@@ -235,7 +241,8 @@ class GraphEditor(QObject):
     def paste(self, at: tuple[float, float] | None = None) -> list[str]:
         """Insert the clipboard's layers (at ``at``, else shifted from where they were copied)."""
         mime = QGuiApplication.clipboard().mimeData()
-        if mime is not None and mime.hasFormat(clipboard.MIME_TYPE):
+        ours = mime is not None and mime.hasFormat(clipboard.MIME_TYPE)
+        if ours:
             text = bytes(mime.data(clipboard.MIME_TYPE)).decode("utf-8")
         else:
             text = QGuiApplication.clipboard().text()
@@ -250,7 +257,7 @@ class GraphEditor(QObject):
         else:
             ox, oy = clipboard.fragment_origin(fragment)
             offset = (at[0] - ox, at[1] - oy)
-        return self._insert(fragment, offset, "Paste")
+        return self._insert(fragment, offset, "Paste", foreign=not ours)
 
     def duplicate(self, node_ids: list[str]) -> list[str]:
         """Copies of the nodes next to the originals (the clipboard is left alone)."""
@@ -259,12 +266,22 @@ class GraphEditor(QObject):
             return []
         return self._insert(fragment, (PASTE_OFFSET, PASTE_OFFSET), "Duplicate")
 
-    def _insert(self, fragment: dict, offset: tuple[float, float], verb: str) -> list[str]:
+    def _insert(self, fragment: dict, offset: tuple[float, float], verb: str,
+                foreign: bool = False) -> list[str]:
         try:
             nodes, edges = clipboard.prepare_insert(self.doc, fragment, offset)
         except ValueError as e:
             self.status.emit(f"Cannot {verb.lower()}: {e}")
             return []
+        # code from outside this window (plain text pasted), or copied from code not trusted,
+        # does not run until the user trusts it — marked before the nodes exist
+        inert = {new["id"] for raw, new in zip(fragment["nodes"], nodes)
+                 if getattr(get_spec(new["type"]).cls, "holds_code", False)
+                 and (foreign or raw.get("untrusted"))}
+        if inert:
+            self.doc.untrusted |= inert
+            self.status.emit("The pasted code was not run: review it in the inspector and "
+                             "choose 'Trust and run'")
         n = len(nodes)
         cmd = InsertFragmentCommand(self.doc, f"{verb} {n} layer{'s' if n != 1 else ''}",
                                     nodes, edges)

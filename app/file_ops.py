@@ -3,6 +3,10 @@
 Projects are read and written by ``engine.project`` (atomic saves, autosave side files);
 Keras HDF5 and scripts by ``engine.io``. Heavy modules are imported when first used, so they
 stay off the start-up path. Dialogs are small methods (``ask_*``) that tests replace.
+
+Code in files (Custom layer and Lambda nodes) never runs without consent: projects are read
+with their code inert, then :meth:`FileOps.ask_trust_code` shows the code and asks; a Keras
+file with code is refused until the user trusts it.
 """
 from __future__ import annotations
 
@@ -67,6 +71,12 @@ class FileOps(QObject):
         """Where untitled projects are autosaved: the platform's application-data folder."""
         return Path(QStandardPaths.writableLocation(QStandardPaths.AppDataLocation))
 
+    def ask_trust_code(self, file_name: str, code: dict[str, str],
+                       can_open_inert: bool = True) -> str:
+        """'trust', 'inert' (open with that code not run) or 'cancel', after showing it."""
+        from app.code_consent import ask_trust_code
+        return ask_trust_code(self.w, file_name, code, can_open_inert)
+
     def _last_dir(self) -> str:
         return str(self.settings.value("last_dir", str(Path.home())))
 
@@ -98,13 +108,18 @@ class FileOps(QObject):
                 source = str(autosave)
             elif autosave:
                 self._remove(autosave)   # the user does not want those changes back
-            project = load_project(source)
+            project = load_project(source, inert_code=True)
             project.path = Path(path)
         except (ProjectError, OSError) as e:
             self.w.report_error("Cannot open project", str(e))
             self.forget_recent(path)
             return False
+        trust = self.consent(project, Path(path).name)
+        if trust is None:
+            return False
         self.w.set_project(project, modified=source != path)
+        if trust:
+            self.w.editor.trust_code()
         self.add_recent(path)
         self._remember_dir(path)
         self.settings.setValue("last_project", str(Path(path).resolve()))
@@ -117,13 +132,18 @@ class FileOps(QObject):
             return False
         from engine.project import ProjectError, load_project
         try:
-            project = load_project(path)
+            project = load_project(path, inert_code=True)
         except (ProjectError, OSError) as e:
             self.w.report_error("Cannot open example", str(e))
+            return False
+        trust = self.consent(project, Path(path).name)
+        if trust is None:
             return False
         project.path = None
         project.view = {}               # fit the example to this window
         self.w.set_project(project)
+        if trust:
+            self.w.editor.trust_code()
         log.info("opened example %s", Path(path).name)
         return True
 
@@ -134,8 +154,8 @@ class FileOps(QObject):
         candidates = [path] if path else [self.settings.value("last_project", ""), None]
         for candidate in candidates:
             if candidate and Path(candidate).is_file():
-                try:
-                    project = load_project(candidate)
+                try:       # (code in it stays inert: the window asks once it is shown)
+                    project = load_project(candidate, inert_code=True)
                     project.path = Path(candidate)
                     return project
                 except (ProjectError, OSError) as e:
@@ -144,7 +164,7 @@ class FileOps(QObject):
                         raise
         if DEFAULT_EXAMPLE.is_file():
             try:
-                project = load_project(DEFAULT_EXAMPLE)
+                project = load_project(DEFAULT_EXAMPLE, inert_code=True)
                 project.path = None
                 project.view = {}
                 return project
@@ -158,6 +178,30 @@ class FileOps(QObject):
             log.warning("could not build the MNIST CNN example: %s", e)
         project.view = {}
         return project
+
+    def consent(self, project, file_name: str) -> bool | None:
+        """Ask whether the code in ``project`` (read with its code inert) may run: True
+        (trust), False (keep it inert), None (cancel: do not open it). No code: True."""
+        untrusted = project.graph.untrusted
+        if not untrusted:
+            return True
+        code = {project.graph.nodes[nid].name: project.graph.code_nodes()[nid]
+                for nid in sorted(untrusted)}
+        answer = self.ask_trust_code(file_name, code)
+        if answer == "cancel":
+            return None
+        if answer == "inert":
+            log.warning("%s: the code of %s was not run (not trusted)", file_name,
+                        ", ".join(code))
+        return answer == "trust"
+
+    def offer_trust(self) -> None:
+        """Ask about code left inert in the project now shown (after start-up)."""
+        project = self.w.project
+        if project is not None and project.graph.untrusted:
+            name = Path(project.path).name if project.path else project.graph.name
+            if self.consent(project, name):
+                self.w.editor.trust_code()
 
     def save(self) -> bool:
         if self.w.project.path is None:
@@ -273,8 +317,24 @@ class FileOps(QObject):
         from engine.graph import graph_from_keras_file
         from engine.io.errors import ModelFileError
         from engine.project import Project
+        from engine.saving.safe_mode import UnsafeCodeError
         try:
-            graph = graph_from_keras_file(path)
+            try:
+                graph = graph_from_keras_file(path)
+            except UnsafeCodeError as e:         # the file holds code: show it, ask
+                from engine.io.keras_h5 import code_in_file
+                code = code_in_file(path) or {e.where: e.source}
+                if self.ask_trust_code(Path(path).name, code, can_open_inert=False) != "trust":
+                    self.w.show_status(f"Not imported: {Path(path).name} holds code that was "
+                                       f"not trusted")
+                    return False
+                try:
+                    graph = graph_from_keras_file(path, safe_mode=False)
+                except (ModelFileError, OSError):
+                    raise
+                except Exception as e:  # noqa: BLE001 — the trusted code itself failed
+                    raise ModelFileError(f"{Path(path).name}: its code failed: "
+                                         f"{type(e).__name__}: {e}") from None
         except (ModelFileError, OSError) as e:  # the message starts with the file's name
             self.w.report_error("Cannot import Keras model", str(e))
             return False

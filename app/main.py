@@ -5,6 +5,7 @@
     layerloom --theme dark          light or dark (remembered)
     layerloom --open m.loom --screenshot out.png [--select conv2d] [--size 1600x1000]
                                     render the window with the file loaded, save a PNG, exit
+    layerloom --open m.loom --trust-code    run its Custom/Lambda code without asking
 
 Keep this module's imports light: the window must paint within 2 s of a cold start, so numba
 compilation and heavy engine modules (HDF5, training) load when first used.
@@ -13,9 +14,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 
@@ -30,6 +32,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--size", default="1600x1000", metavar="WxH",
                         help="window size for --screenshot (default 1600x1000)")
     parser.add_argument("--theme", choices=("light", "dark"), help="colour theme")
+    parser.add_argument("--trust-code", action="store_true", help="run the code of Custom "
+                        "layer and Lambda nodes in the opened project without asking (only "
+                        "for files you trust)")
     return parser.parse_args(argv)
 
 
@@ -51,6 +56,10 @@ def create_window(args: argparse.Namespace, settings: QSettings | None = None):
         window.settings.setValue("theme", args.theme)
     project = window.file_ops.startup_project(args.open)
     window.set_project(project)
+    if getattr(args, "trust_code", False):      # (callers may build args themselves)
+        window.editor.trust_code()
+    elif not screenshot:               # code in the project runs only if the user says so
+        QTimer.singleShot(0, window.file_ops.offer_trust)
     if not args.open and not screenshot and window.start_page.wanted_at_startup():
         window.start_page.show()          # the last project waits behind it
     if args.open and not screenshot:
@@ -68,6 +77,11 @@ def take_screenshot(window, path: str, size: str = "1600x1000",
     window.resize(w, h)
     window.show()
     app.processEvents()
+    app.processEvents()
+    deadline = time.monotonic() + 120
+    while window.code_shapes.busy() and time.monotonic() < deadline:   # code nodes' shapes
+        app.processEvents()
+        time.sleep(0.02)
     app.processEvents()
     window.scene.flush()
     if select:

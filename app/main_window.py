@@ -31,6 +31,7 @@ from app.canvas.node_item import WIDTH as NODE_WIDTH
 from app.canvas.scene import GraphScene
 from app.canvas.view import GraphView
 from app.canvas_interactions import CanvasInteractions
+from app.code_shapes import CodeShapeRunner
 from app.editor import GraphEditor
 from app.exception_hook import ExceptionHook
 from app.file_ops import FileOps
@@ -65,6 +66,8 @@ class MainWindow(QMainWindow):
 
         self.undo_stack = QUndoStack(self)
         self.editor = GraphEditor(self.undo_stack, self)
+        self.code_shapes = CodeShapeRunner(self)     # code nodes' shapes, in a child process
+        self.code_shapes.attach(self.editor.doc)
         self.scene = GraphScene(self.theme, self)
         self.view = GraphView(self.scene)
         self.setCentralWidget(self.view)
@@ -205,6 +208,7 @@ class MainWindow(QMainWindow):
             self.update_title()
 
     def _document_replaced(self, doc) -> None:
+        self.code_shapes.attach(doc)
         self.scene.set_document(doc)
         self.summary.set_document(doc)
         self.problems.set_document(doc)
@@ -420,4 +424,5 @@ class MainWindow(QMainWindow):
         self.exception_hook.uninstall()
         self.log_panel.detach()
         self.scene.detach()
+        self.code_shapes.close()
         event.accept()

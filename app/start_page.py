@@ -211,7 +211,7 @@ class StartPage(QWidget):
     def _description(path: Path) -> str:
         from engine.project import ProjectError, load_project
         try:
-            return describe_project(load_project(path))
+            return describe_project(load_project(path, inert_code=True))
         except (ProjectError, OSError):
             return "cannot be read"
 

@@ -7,7 +7,8 @@
     layerloom-cli import MODEL.h5 OUT.loom
 
 Errors print one line on stderr and exit with status 2. Ctrl-C during ``train`` stops after the
-current batch and saves what was learned.
+current batch and saves what was learned. Code in files (Custom layer and Lambda nodes) runs
+only with ``layerloom-cli --trust-code ...`` (Keras's ``safe_mode=False``).
 """
 from __future__ import annotations
 
@@ -204,6 +205,8 @@ def cmd_import(args) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="layerloom-cli", description=__doc__.splitlines()[0])
+    ap.add_argument("--trust-code", action="store_true", help="run the Python code that "
+                    "Custom layer and Lambda nodes in the file hold (only for files you trust)")
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("info", help="describe a project or a Keras .h5 model")
     p.add_argument("file")
@@ -242,8 +245,17 @@ def _file_errors() -> tuple[type[BaseException], ...]:
 def main(argv=None) -> int:
     errors = _file_errors()
     args = build_parser().parse_args(argv)
+    from contextlib import nullcontext
+
+    from engine.saving.safe_mode import CodeAllowed, UnsafeCodeError
     try:
-        args.func(args)
+        with CodeAllowed() if args.trust_code else nullcontext():
+            args.func(args)
+    except UnsafeCodeError as e:
+        print(f"layerloom-cli: {str(e).splitlines()[0].split('. If you trust')[0]}; if you "
+              f"trust the file, run layerloom-cli --trust-code {' '.join(argv or sys.argv[1:])}",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("layerloom-cli: interrupted", file=sys.stderr)
         return 130

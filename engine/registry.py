@@ -31,11 +31,13 @@ from typing import Any
 #   range                         a number or a (lower, upper) pair of numbers (the factors of
 #                                 the Random* augmentation layers, value_range)
 #   function                      Python code: a callable, or its source text (Lambda)
+#   code                          Python source text of several lines (CustomLayer's body)
 KINDS = (
     "int", "float", "bool", "str", "choice", "ints", "shape", "axis",
     "activation", "initializer", "regularizer", "constraint", "layer", "dtype", "pairs",
-    "range", "function",
+    "range", "function", "code",
 )
+CODE_KINDS = ("function", "code")   # parameters holding code: run only with consent
 
 
 @dataclass(frozen=True)
@@ -193,9 +195,9 @@ def coerce(where: str, p: Param, value: Any) -> Any:
         if not isinstance(value, (bool, int)) or (_is_int(value) and value not in (0, 1)):
             _fail(where, p, "True or False", value)
         return bool(value)
-    if k == "str":
+    if k in ("str", "code"):
         if not isinstance(value, str):
-            _fail(where, p, "a string", value)
+            _fail(where, p, "a string" if k == "str" else "Python source text", value)
         return value
     if k == "choice":
         if isinstance(value, str):

@@ -21,6 +21,7 @@ class NodeCard:
     shape_text: str                        # compact output shape, "" when unknown
     params: int
     error: str | None
+    pending: bool                          # its code is still running to find the shape
     inputs: tuple[bool, ...]               # one per input port drawn: connected?
     outputs: tuple[bool, ...]              # one per output port drawn: connected?
 
@@ -55,6 +56,10 @@ def format_value(value: Any) -> str:
         if all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in value):
             return "×".join("?" if v is None else str(v) for v in value)
         return ", ".join(format_value(v) for v in value)
+    if isinstance(value, dict) and value.get("class_name") == "__lambda__":
+        from engine.saving.layer_source import expression_of  # a Lambda: its expression
+        from engine.saving.python_code import source_of
+        return expression_of(source_of(value)) or "…"
     if isinstance(value, dict):
         inner = value.get("config") if isinstance(value.get("config"), dict) else {}
         return str(inner.get("name") or value.get("class_name") or "…")
@@ -94,6 +99,7 @@ def node_card(doc: GraphDocument, node_id: str, wiring: Wiring | None = None) ->
     shape_text = ""
     params = 0
     error = None
+    pending = info is not None and info.pending
     if info is not None:
         params = info.params
         error = info.error
@@ -105,6 +111,6 @@ def node_card(doc: GraphDocument, node_id: str, wiring: Wiring | None = None) ->
     return NodeCard(node_id=node_id, type_name=spec.type_name, name=node.name,
                     category=spec.category, help=spec.help,
                     rows=key_rows(node.params, spec.key_params),
-                    shape_text=shape_text, params=params, error=error,
+                    shape_text=shape_text, params=params, error=error, pending=pending,
                     inputs=tuple(i in ins for i in range(n_in)),
                     outputs=tuple(i in outs for i in range(doc.output_port_count(node_id))))

@@ -178,6 +178,9 @@ class NodeItem(QGraphicsItem):
             p.setPen(QColor(theme.error))
             p.drawText(foot, Qt.AlignVCenter | Qt.AlignLeft,
                        fm.elidedText("⚠ " + c.error, Qt.ElideRight, foot.width()))
+        elif c.pending:
+            p.setPen(QColor(theme.node_dim_text))
+            p.drawText(foot, Qt.AlignVCenter | Qt.AlignLeft, "running its code…")
         else:
             count = f"{c.params:,} params" if c.params else "no params"
             shape = c.shape_text or "?"

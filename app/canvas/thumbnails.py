@@ -80,7 +80,7 @@ class ThumbnailCache:
             return image
         from engine.project import ProjectError, load_project
         try:
-            project = load_project(path)
+            project = load_project(path, inert_code=True)
         except (ProjectError, OSError):
             return None
         image = render_graph(project.graph, theme, size)

@@ -4,6 +4,8 @@ Each parameter gets the editor of its kind (spin boxes with the declared range, 
 choices, check boxes, tuple editors, activation/initializer combos). A change goes through the
 GraphEditor — an undoable command that re-runs shape inference — and a refused value is shown
 on the field with the document's reason. The form follows the document, so undo/redo updates it.
+Code (a Custom layer's source) gets a code editor across the panel's width; code read from a
+file that the user has not trusted is shown with a 'Trust and run' button and does not run.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QScrollArea,
     QToolButton,
     QVBoxLayout,
@@ -37,6 +40,7 @@ class InspectorPanel(QScrollArea):
         self.name_edit: QLineEdit | None = None
         self.info_label: QLabel | None = None
         self.message: QLabel | None = None        # why the last edit was refused
+        self.trust_box: QFrame | None = None       # shown for code not trusted yet
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.NoFrame)
         self._info_timer = QTimer(self)
@@ -48,6 +52,7 @@ class InspectorPanel(QScrollArea):
 
     # ------------------------------------------------------------------ document
     def set_document(self, doc: GraphDocument) -> None:
+        self._release_editors(commit=False)       # (typing not committed belongs to the old)
         if self.doc is not None:
             self.doc.unsubscribe(self._on_event)
         self.doc = doc
@@ -66,7 +71,7 @@ class InspectorPanel(QScrollArea):
                 ed.set_value(self.doc.node(nid).params.get(payload["name"]))
         elif event == "renamed" and nid == self.node_id and self.name_edit is not None:
             self.name_edit.setText(payload["name"])
-        elif event == "shapes":
+        elif event in ("shapes", "trusted"):
             self._info_timer.start()
 
     # ------------------------------------------------------------------ building the form
@@ -74,15 +79,27 @@ class InspectorPanel(QScrollArea):
         """Show the form of the one selected node, or a note for none / several."""
         if len(node_ids) == 1 and self.doc is not None and node_ids[0] in self.doc.nodes:
             if node_ids[0] != self.node_id:
+                self._release_editors(commit=True)
                 self._build(node_ids[0])
             return
+        self._release_editors(commit=True)
         self.node_id = None
         self.editors = {}
-        self.name_edit = self.info_label = self.message = None
+        self.name_edit = self.info_label = self.message = self.trust_box = None
         if node_ids:
             self._show_placeholder(f"{len(node_ids)} layers selected.")
         else:
             self._show_placeholder("Select a layer to edit its parameters.")
+
+    def _release_editors(self, commit: bool) -> None:
+        """Before the form goes: code typed but not committed yet is committed (or dropped),
+        and the code editors stop committing (a focus change while the form is deleted must
+        not edit the document)."""
+        editors = list(self.editors.values())
+        alive = self.doc is not None and self.node_id in self.doc.nodes
+        for ed in editors:
+            if hasattr(ed, "release"):
+                ed.release(commit and alive)
 
     def _show_placeholder(self, text: str) -> None:
         label = QLabel(text)
@@ -123,6 +140,10 @@ class InspectorPanel(QScrollArea):
         self.message.setStyleSheet("color: #d93636")
         self.message.hide()
         outer.addWidget(self.message)
+        self.trust_box = self._trust_box(node_id) if getattr(spec.cls, "holds_code", False) \
+            else None
+        if self.trust_box is not None:
+            outer.addWidget(self.trust_box)
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
@@ -133,6 +154,7 @@ class InspectorPanel(QScrollArea):
         advanced = QFormLayout()
         advanced.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         where = f"{spec.type_name} '{node.name}'"
+        wide = []                           # code editors: across the panel, under the form
         for p in spec.params:
             ed = make_editor(p, where)
             ed.set_value(node.params.get(p.name))
@@ -140,8 +162,13 @@ class InspectorPanel(QScrollArea):
             self.editors[p.name] = ed
             label = QLabel(p.name)
             label.setToolTip(p.help)
-            (advanced if p.advanced else form).addRow(label, ed)
+            if p.kind == "code":
+                wide.append(ed)                      # (it shows its own title and help)
+            else:
+                (advanced if p.advanced else form).addRow(label, ed)
         outer.addLayout(form)
+        for ed in wide:
+            outer.addWidget(ed, 1)
 
         if advanced.rowCount():
             toggle = QToolButton()
@@ -160,7 +187,8 @@ class InspectorPanel(QScrollArea):
             toggle.toggled.connect(flip)
             outer.addWidget(toggle)
             outer.addWidget(box)
-        outer.addStretch(1)
+        if not wide:
+            outer.addStretch(1)
         self.setWidget(page)
         self._update_info()
 
@@ -168,8 +196,13 @@ class InspectorPanel(QScrollArea):
         if self.node_id is None or self.info_label is None or self.node_id not in self.doc.nodes:
             return
         info = self.doc.info.get(self.node_id)
+        self._mark_code_errors(info)
+        if self.trust_box is not None:
+            self.trust_box.setVisible(self.node_id in self.doc.untrusted)
         if info is None:
             self.info_label.setText("")
+        elif info.pending:
+            self.info_label.setText("<i>working out the output shape: running its code…</i>")
         elif info.error:
             self.info_label.setText(f"<span style='color:#d93636'>⚠ {info.error}</span>")
         else:
@@ -177,6 +210,32 @@ class InspectorPanel(QScrollArea):
                                   else info.output_shapes[0]) if info.output_shapes else "?"
             self.info_label.setText(f"output <b>{shape}</b> &nbsp;·&nbsp; "
                                     f"<b>{info.params:,}</b> parameters")
+
+    def _mark_code_errors(self, info) -> None:
+        """Show the error of running the node's code on the line it happened (code editors)."""
+        for ed in self.editors.values():
+            if hasattr(ed, "mark_error"):
+                located = info is not None and info.error and info.error_line is not None
+                ed.mark_error(info.error_line if located else None,
+                              info.error if located else None)
+
+    def _trust_box(self, node_id: str) -> QFrame:
+        """'This code comes from a file …  [Trust and run]' for an untrusted code node."""
+        box = QFrame()
+        box.setObjectName("trust_box")
+        box.setStyleSheet("#trust_box { border: 1px solid #e08a1e; border-radius: 4px; }")
+        row = QHBoxLayout(box)
+        row.setContentsMargins(8, 6, 8, 6)
+        text = QLabel("This code comes from a file and has <b>not run</b>. Read it: if you "
+                      "trust it, let it run.")
+        text.setWordWrap(True)
+        button = QPushButton("Trust and run")
+        button.setToolTip("Run this layer's code (shape inference, training, export)")
+        button.clicked.connect(lambda: self.editor.trust_code([node_id]))
+        row.addWidget(text, 1)
+        row.addWidget(button)
+        box.setVisible(node_id in self.doc.untrusted)
+        return box
 
     # ------------------------------------------------------------------ edits
     def _commit(self, name: str, value) -> None:

@@ -477,4 +477,7 @@ def make_editor(param: Param, where: str = "") -> ParamEditor:
         return RegularizerEditor(param)
     if k == "dtype":
         return ComboEditor(param, list(DTYPES))
+    if k in ("code", "function"):
+        from app.panels.code_param_editors import CodeParamEditor, ExpressionEditor
+        return (CodeParamEditor if k == "code" else ExpressionEditor)(param, where)
     return TextEditor(param, where)

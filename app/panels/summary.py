@@ -85,6 +85,8 @@ class SummaryPanel(DocumentPanel):
             info = doc.info.get(nid)
             if info is None or info.error:
                 shape = "error" if info is not None else "?"
+            elif not info.output_shapes:
+                shape = "…" if info.pending else "?"      # (its code is still running)
             else:
                 shape = format_shape(info.output_shapes if len(info.output_shapes) > 1
                                      else info.output_shapes[0])

@@ -94,6 +94,7 @@ def _check_drawable(step) -> None:
                          f"canvas draws each layer once, so it cannot show the sharing")
 
 
-def graph_from_keras_file(filepath) -> GraphDocument:
-    """A Keras model file as an editable GraphDocument (with automatic layout)."""
-    return document_from_model(load_model(filepath, compile=False))
+def graph_from_keras_file(filepath, safe_mode: bool = True) -> GraphDocument:
+    """A Keras model file as an editable GraphDocument (with automatic layout). Code in the
+    file (Lambda, Custom layers) runs only with ``safe_mode=False``."""
+    return document_from_model(load_model(filepath, compile=False, safe_mode=safe_mode))

@@ -3,11 +3,16 @@
 Every edit is a method that returns what is needed to undo it; listeners (plain callables
 ``listener(event, payload)``) hear about each change, so the canvas follows the document.
 Shape inference is incremental: a node's result is memoized on (type, parameters, input shapes),
-so an edit re-infers only what it changed.
+so an edit re-infers only what it changed. Nodes that hold code (CustomLayer, Lambda) run it to
+find their shape (:mod:`engine.graph.code_nodes`): not at all while they are ``untrusted``
+(read from a file without consent), and through ``code_runner`` when one is set (the app's
+child process, which can stop a runaway loop; its answer may come later: the node is
+``pending`` until then).
 
 Events: ``node_added`` {node}, ``node_removed`` {node_id}, ``edge_added`` {edge},
 ``edge_removed`` {edge}, ``param_changed`` {node_id, name, value}, ``renamed`` {node_id, name},
-``moved`` {node_id, position}, ``shapes`` {} (after re-inference), ``reset`` {}.
+``moved`` {node_id, position}, ``shapes`` {} (after re-inference), ``reset`` {}, ``trusted`` {}
+(code nodes may now run).
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.graph.code_nodes import code_of, holds_code, infer_code_node
 from engine.graph.layout import layered_layout
 from engine.layers.base import _snake, shape_only_build
 from engine.registry import LayerSpec, coerce, get_spec, serialize_value
@@ -65,6 +71,8 @@ class NodeInfo:
     output_shapes: list[tuple] = field(default_factory=list)   # one per output port
     params: int = 0
     error: str | None = None
+    error_line: int | None = None     # the line of the node's own code the error is on
+    pending: bool = False             # a code node whose shape is still being worked out
 
     @property
     def output_shape(self):
@@ -84,6 +92,8 @@ class GraphDocument:
         self._ids = itertools.count(1)
         self._memo: dict[tuple, NodeInfo] = {}
         self._dirty = True
+        self.untrusted: set[str] = set()   # code nodes from a file whose code must not run
+        self.code_runner = None            # .infer(node, in_shapes) -> NodeInfo | None (later)
 
     # ------------------------------------------------------------------ notifications
     def subscribe(self, listener: Listener) -> None:
@@ -369,16 +379,30 @@ class GraphDocument:
             shapes = []
             for e in edges:
                 src = info.get(e.src)
+                if src is not None and src.pending:
+                    return NodeInfo(pending=True)
                 if src is None or src.error or e.src_port >= len(src.output_shapes):
                     return NodeInfo(error=f"input from '{self.nodes[e.src].name}' has no shape "
                                           f"(fix that node first)")
                 shapes.append(tuple(src.output_shapes[e.src_port]))
             in_shapes = shapes if (want is None or want > 1) else shapes[0]
+        code = holds_code(spec)
+        if code and node.id in self.untrusted:
+            return NodeInfo(error="its code comes from a file and has not been trusted, so it "
+                                  "was not run; review it in the inspector and choose "
+                                  "'Trust and run'")
         key = (spec.type_name, _freeze(node.params), _freeze(in_shapes))
         hit = self._memo.get(key)
         if hit is not None:
             return hit
-        result = self._compute(node, spec, in_shapes)
+        if code and self.code_runner is not None:
+            result = self.code_runner.infer(node, in_shapes)
+            if result is None:
+                return NodeInfo(pending=True)
+        elif code:
+            result = infer_code_node(node, in_shapes)
+        else:
+            result = self._compute(node, spec, in_shapes)
         if len(self._memo) > 20000:
             self._memo.clear()
         self._memo[key] = result
@@ -404,6 +428,8 @@ class GraphDocument:
         if self._dirty:
             self.infer_shapes()
         out = [(nid, i.error) for nid, i in self.info.items() if i.error]
+        out += [(nid, "its output shape is still being worked out (running its code)")
+                for nid, i in self.info.items() if i.pending and holds_code(self.nodes[nid].spec)]
         if not self.input_nodes():
             out.append((None, "the graph has no Input node"))
         if not self.output_nodes():
@@ -415,14 +441,26 @@ class GraphDocument:
 
     validate = problems
 
+    # ------------------------------------------------------------------ code
+    def code_nodes(self) -> dict[str, str]:
+        """{node id: the code it holds} for the nodes that hold code."""
+        return {nid: code_of(n) for nid, n in self.nodes.items() if holds_code(n.spec)}
+
+    def trust_code(self, node_ids=None) -> None:
+        """Let the code of these nodes (all when None) run, and infer their shapes."""
+        self.untrusted -= set(self.untrusted if node_ids is None else node_ids)
+        self._changed("trusted")
+
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "nodes": [n.to_dict() for n in self.nodes.values()],
                 "edges": [e.to_dict() for e in self.edges]}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> GraphDocument:
-        """Rebuild a document from :meth:`to_dict` output, checking every field."""
+    def from_dict(cls, data: dict[str, Any], trust_code: bool | None = None) -> GraphDocument:
+        """Rebuild a document from :meth:`to_dict` output, checking every field. Nodes that
+        hold code stay ``untrusted`` (never run) unless ``trust_code`` — by default, unless
+        it is read in safe mode (:mod:`engine.saving.safe_mode`)."""
         _expect(isinstance(data, dict), "expected an object with 'nodes' and 'edges'")
         nodes, edges = data.get("nodes", []), data.get("edges", [])
         _expect(isinstance(nodes, list) and isinstance(edges, list), "'nodes' and 'edges' must be lists")
@@ -454,6 +492,11 @@ class GraphDocument:
                     f"edge {i} refers to a node that does not exist")
             _expect(e["src_port"] >= 0 and e["dst_port"] >= 0, f"edge {i}: negative port")
             doc.edges.append(Edge(e["src"], e["src_port"], e["dst"], e["dst_port"]))
+        if trust_code is None:
+            from engine.saving.safe_mode import in_safe_mode
+            trust_code = not in_safe_mode()
+        if not trust_code:
+            doc.untrusted = set(doc.code_nodes())
         ids = [int(k[1:]) for k in doc.nodes if k.startswith("n") and k[1:].isdigit()]
         doc._ids = itertools.count(max(ids, default=0) + 1)
         doc.listeners = listeners

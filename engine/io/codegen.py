@@ -10,12 +10,15 @@ Projects and model files are hostile until checked, so every piece of their text
 script through :mod:`engine.io.pysource`: layer types, initializers, optimizers, losses, metrics,
 data set names and callback arguments are checked against the engine's own tables, everything
 else is a ``repr`` of a plain literal. A value that fails raises :class:`ScriptValueError`.
+The one exception, the user's own trusted code (Custom layer and Lambda nodes), goes through
+:mod:`engine.io.code_export`.
 """
 from __future__ import annotations
 
 import builtins
 from typing import Any
 
+from engine.io import code_export
 from engine.io.pysource import (
     ScriptValueError,
     accepted_arguments,
@@ -63,6 +66,8 @@ def _param_code(kind: str, value: Any, what: str) -> str:
 def layer_call(node) -> str:
     """``layers.Dense(units=10, activation='softmax', name='out')`` for one graph node."""
     spec = get_spec(node.type_name)
+    if spec.type_name == "CustomLayer":
+        return code_export.custom_layer_call(node, call, literal)
     defaults = {p.name: p for p in spec.params}
     args = []
     for name, value in node.params.items():
@@ -70,6 +75,9 @@ def layer_call(node) -> str:
         if p is None or name == "data_format":
             continue
         if value == serialize_value(p, p.default) or (value is None and p.default is None):
+            continue
+        if p.kind == "function":
+            args.append(f"{name}={code_export.lambda_code(value, f'layer {node.name!r}')}")
             continue
         args.append(f"{name}={_param_code(p.kind, value, f'layer {node.name!r} {name}')}")
     args.append(f"name={literal(node.name, 'layer name')}")
@@ -80,7 +88,8 @@ def model_code(graph) -> list[str]:
     order, cyclic = graph.topological_order()
     if cyclic:
         raise ValueError("the graph has a cycle; fix it before exporting")
-    used: set[str] = set()
+    used: set[str] = {n.params.get("class_name") for n in graph.nodes.values()
+                      if n.type_name == "CustomLayer"} - {None}   # (classes defined above)
     var: dict[str, str] = {}
     lines = []
     for nid in order:
@@ -203,7 +212,10 @@ def keras_script(graph, training, weights_path: str | None = None, flavour: str 
     first = graph.input_nodes()
     in_shape = tuple(first[0].params.get("shape") or ()) if first else ()
     title = f"{graph.name}: exported from LayerLoom ({flavour} flavour)."
-    lines = [literal(title, "model name"), HEADER[flavour],
+    classes, _ = code_export.class_definitions(graph)
+    code_header = [code_export.CODE_IMPORTS[flavour] + "import numpy as np\n", *classes] \
+        if code_export.code_nodes(graph) else []
+    lines = [literal(title, "model name"), HEADER[flavour], *code_header,
              f"INPUT_SHAPE = {literal(in_shape, 'input shape')}", "", *model_code(graph), "",
              _compile_line(training)]
     if weights_path:

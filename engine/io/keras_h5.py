@@ -61,6 +61,8 @@ def keras_layer_config(layer) -> dict[str, Any]:
         return {**serialize_keras_object(layer), "class_name": get_registered_name(type(layer))}
     cfg = layer.get_config()
     spec = layer.spec
+    if spec.type_name == "CustomLayer":       # the canvas's code: its registered class
+        return {**layer.keras_config(dict(DTYPE_POLICY)), "class_name": layer.registered_name}
     if spec.type_name == "InputLayer":
         return {"class_name": "InputLayer",
                 "config": {"batch_shape": list(layer.batch_shape), "dtype": layer.dtype,
@@ -402,6 +404,8 @@ def _layer_entry(entry: dict, where: str) -> dict[str, Any]:
         return our_model_config(entry, where)
     registered = entry.get("registered_name")
     custom = find_custom_object(class_name, registered)
+    if custom is None and isinstance(entry.get("layerloom_source"), str):
+        return dict(entry)                    # a canvas CustomLayer (deserialize_layer)
     if custom is None and ALIASES.get(class_name, class_name) not in LAYERS:
         custom = find_custom_object(class_name, registered, loose=True)
     if custom is None:
@@ -453,6 +457,14 @@ def _json_attribute(f, name: str, path: Path, fail):
     if data is None:
         raise fail(f"attribute '{name}' is null")
     return data
+
+
+def code_in_file(filepath) -> dict[str, str]:
+    """{layer name: code} of the layers in a .h5 model that hold code (nothing is run)."""
+    from engine.saving.layer_source import code_in_model_config
+    path, f = _open(filepath)
+    with f:
+        return code_in_model_config(_config_of(path, f))
 
 
 def load_model(filepath, compile: bool = True):

@@ -5,8 +5,9 @@ their Keras names (and Keras's old aliases), so ``from engine.layers import Dens
 Keras. The family modules imported below are the whole list: there is no other.
 """
 from engine.layers import (augmentation, conv, conv_transpose, core,  # noqa: F401
-                           embedding, lambda_layer, lookup, masking, merge, normalization,
-                           pooling, preprocessing, recurrent, separable, wrappers)  # (registers)
+                           custom_layer, embedding, lambda_layer, lookup, masking, merge,
+                           normalization, pooling, preprocessing, recurrent, separable,
+                           wrappers)  # (registers)
 from engine.layers.base import (KerasTensor, Layer, Weight, deserialize_layer,  # noqa: F401
                                 serialize_layer)
 from engine.layers.core import Input  # noqa: F401

@@ -332,6 +332,11 @@ class Layer:
     def weights(self) -> list[Weight]:
         if "spec" in type(self).__dict__:
             return self._own_weights
+        return self._tracked_weights()
+
+    def _tracked_weights(self) -> list[Weight]:
+        """A user layer's weights as Keras tracks them: its own (trainable first), those held
+        in attributes, then its sublayers'."""
         own = sorted(self._own_weights, key=lambda w: not w.trainable)
         for w in tracking.attribute_items(self, Weight):
             if w.layer is None:           # a keras.Variable made outside add_weight: adopt it
@@ -660,6 +665,9 @@ def deserialize_layer(data: dict[str, Any], custom_objects=None) -> Layer:
     name, registered = data["class_name"], data.get("registered_name")
     config = data.get("config", {})
     cls = find_custom_object(name, registered, custom_objects)
+    if cls is None and isinstance(data.get("layerloom_source"), str):
+        from engine.layers.custom_layer import CustomLayer
+        return CustomLayer.from_keras_config(data)      # (runs only with consent)
     if cls is None and name in _MODEL_CLASSES and isinstance(config, dict) \
             and "layers" in config:
         from engine.models.config import model_from_config

@@ -149,14 +149,16 @@ class UnsafeProjectError(ProjectError, UnsafeCodeError):
         self.code = code
 
 
-def load_project(path, safe_mode: bool = True) -> Project:
+def load_project(path, safe_mode: bool = True, inert_code: bool = False) -> Project:
     """Read a ``.loom`` file (:class:`ProjectError` with one line when it cannot be read).
-    A project whose nodes hold code opens only with ``safe_mode=False``."""
+    A project whose nodes hold code opens only with ``safe_mode=False`` — or, with
+    ``inert_code``, with those nodes inert: in ``graph.untrusted``, never run (the app opens
+    files so and asks, showing the code, before ``graph.trust_code()``)."""
     with SafeModeScope(safe_mode):
-        return read_project(Path(path))
+        return read_project(Path(path), inert_code=inert_code)
 
 
-def read_project(path: Path) -> Project:
+def read_project(path: Path, inert_code: bool = False) -> Project:
     path = Path(path)
 
     def fail(message: str) -> ProjectError:
@@ -172,7 +174,7 @@ def read_project(path: Path) -> Project:
         raw = read_member(zf, infos["project.json"], MAX_JSON_BYTES, fail)
         data = parse_json(raw, "project.json", fail)
         del raw
-        project, stored = _project_from_json(data, path, fail)
+        project, stored = _project_from_json(data, path, fail, inert_code)
         del data
         if "weights.h5" in infos:
             project.weights = _read_weights(zf, infos["weights.h5"], project, stored, path,
@@ -199,7 +201,8 @@ def _members(zf: zipfile.ZipFile, fail) -> dict[str, zipfile.ZipInfo]:
     return infos
 
 
-def _project_from_json(data, path: Path, fail) -> tuple[Project, list[str] | None]:
+def _project_from_json(data, path: Path, fail,
+                       inert_code: bool = False) -> tuple[Project, list[str] | None]:
     """The project described by project.json, and the layers whose weights it says are
     stored (None in files written before LayerLoom recorded them)."""
     if not isinstance(data, dict):
@@ -215,9 +218,11 @@ def _project_from_json(data, path: Path, fail) -> tuple[Project, list[str] | Non
             len(graph["nodes"]) > MAX_NODES:
         raise fail(f"the graph has {len(graph['nodes']):,} layers; LayerLoom opens graphs of "
                    f"up to {MAX_NODES:,}")
-    _check_code(path, graph)
+    if not inert_code:
+        _check_code(path, graph)
     try:
-        project = Project(GraphDocument.from_dict(graph))
+        project = Project(GraphDocument.from_dict(
+            graph, trust_code=False if inert_code else None))
         view = data.get("view", {})
         if not isinstance(view, dict):
             raise ProjectError("'view' must be an object")
@@ -249,7 +254,7 @@ def _project_from_json(data, path: Path, fail) -> tuple[Project, list[str] | Non
 
 def _check_code(path: Path, graph) -> None:
     """Refuse, in safe mode, a graph whose nodes hold Python code (before anything runs it)."""
-    from engine.registry import LAYERS
+    from engine.registry import CODE_KINDS, LAYERS
     from engine.saving.python_code import source_of
     from engine.saving.safe_mode import in_safe_mode
     if not in_safe_mode() or not isinstance(graph, dict) or not isinstance(graph.get("nodes"),
@@ -262,7 +267,7 @@ def _check_code(path: Path, graph) -> None:
         if spec is None or not getattr(spec.cls, "holds_code", False):
             continue
         params = n.get("params") if isinstance(n.get("params"), dict) else {}
-        sources = [source_of(v) for v in params.values()]
+        sources = [source_of(params.get(p.name)) for p in spec.params if p.kind in CODE_KINDS]
         code[str(n.get("name"))] = "\n".join(s for s in sources if s) or "(code)"
     if code:
         raise UnsafeProjectError(

@@ -130,6 +130,9 @@ def _serialize_function(fn) -> dict:
 
 def _serialize_layer(layer) -> dict:
     cls = type(layer)
+    if hasattr(layer, "keras_config"):           # the canvas's CustomLayer: its class
+        from engine.io.keras_h5 import DTYPE_POLICY
+        return layer.keras_config(dict(DTYPE_POLICY))
     if "spec" in cls.__dict__:                   # a built-in layer: Keras 3's own form
         from engine.io.keras_h5 import keras_layer_config
         return {"module": "keras.layers", **keras_layer_config(layer), "registered_name": None}

@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES_DIR = ROOT / "examples"
 DEFAULT_EXAMPLE = EXAMPLES_DIR / "mnist_cnn.loom"
 PROJECT_FILTER = "LayerLoom projects (*.loom)"
-H5_FILTER = "Keras HDF5 models (*.h5 *.hdf5 *.keras.h5)"
+H5_FILTER = "Keras HDF5 models (*.h5 *.hdf5)"
+KERAS_FILTER = "Keras 3 models (*.keras)"
+MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5)"
 MAX_RECENT = 10
 AUTOSAVE_MS = 120_000
 
@@ -240,18 +242,21 @@ class FileOps(QObject):
 
     # ------------------------------------------------------------------ Keras files
     def import_h5_dialog(self) -> None:
-        path = self.ask_open_path("Import Keras model", H5_FILTER + ";;All files (*)")
+        path = self.ask_open_path("Import Keras model", MODEL_FILTER + ";;All files (*)")
         if path:
             self.import_h5(path)
 
     def import_h5(self, path: str) -> bool:
-        """Open a Keras .h5 model as a new editable project (laid out automatically)."""
+        """Open a Keras model (.keras archive or .h5) as a new editable project, laid out
+        automatically, with the model's weights and training settings."""
         if not self.maybe_save():
             return False
-        from engine.graph import graph_from_keras_file
-        from engine.project import Project
+        from engine.graph import document_from_model
+        from engine.project import Project, TrainingConfig
+        from engine.saving import load_model
         try:
-            graph = graph_from_keras_file(path)
+            model = load_model(path)
+            graph = document_from_model(model)
         except Exception as e:  # noqa: BLE001 — any unreadable file is reported, not raised
             self.w.report_error("Cannot import Keras model", f"{Path(path).name}: {e}")
             return False
@@ -259,6 +264,8 @@ class FileOps(QObject):
         project = Project.new()
         project.graph = graph
         project.view = {}
+        project.store_weights(model)
+        project.training = TrainingConfig.from_model(model)
         self.w.set_project(project, modified=True)
         self._remember_dir(path)
         log.info("imported %s (%d layers)", path, len(graph.nodes))
@@ -269,10 +276,23 @@ class FileOps(QObject):
         if path:
             self.export_h5(path)
 
+    def export_keras_dialog(self) -> None:
+        path = self.ask_save_path("Export Keras model", KERAS_FILTER, f"{self._stem()}.keras")
+        if path:
+            self.export_model(path)
+
     def export_h5(self, path: str) -> bool:
+        return self.export_model(path)
+
+    def export_model(self, path: str) -> bool:
+        """The model with the project's weights and training settings: ``.keras`` (Keras 3)
+        or ``.h5`` (legacy HDF5), by the file's extension."""
         def write() -> None:
-            from engine.io.keras_h5 import save_model
-            save_model(self.w.project.build_model(), path, overwrite=True)
+            from engine.saving import save_model
+            project = self.w.project
+            model = project.build_model()
+            model.compile(**project.training.compile_args())
+            save_model(model, path, overwrite=True)
         return self._export("Keras model", path, write)
 
     def export_script_dialog(self) -> None:

@@ -1,10 +1,10 @@
 """``layerloom-cli``: LayerLoom without a screen (terminals, servers, CI). Qt-free.
 
-    layerloom-cli info FILE                       project (.loom) or Keras model (.h5)
+    layerloom-cli info FILE                       project (.loom) or Keras model (.keras/.h5)
     layerloom-cli train PROJECT [--epochs N] [--out OUT.loom]
     layerloom-cli evaluate PROJECT
-    layerloom-cli export PROJECT OUT.h5|OUT.py [--flavour keras|engine]
-    layerloom-cli import MODEL.h5 OUT.loom
+    layerloom-cli export PROJECT OUT.keras|OUT.h5|OUT.py [--flavour keras|engine]
+    layerloom-cli import MODEL.keras|MODEL.h5 OUT.loom
 
 Errors print one line on stderr and exit with status 2. Ctrl-C during ``train`` stops after the
 current batch and saves what was learned.
@@ -35,7 +35,7 @@ def _table(rows: list[tuple]) -> str:
 def cmd_info(args) -> None:
     path = Path(args.file)
     if path.suffix.lower() in (".h5", ".hdf5", ".keras"):
-        from engine.io.keras_h5 import load_model
+        from engine.saving import load_model
         model = load_model(path, compile=False)
         model.summary()
         return
@@ -148,7 +148,7 @@ def cmd_evaluate(args) -> None:
 def cmd_export(args) -> None:
     project = _load_project(args.project)
     out = Path(args.out)
-    if out.suffix.lower() == ".h5":
+    if out.suffix.lower() in (".keras", ".h5"):
         model = _compiled_model(project)
         model.save(out)
     elif out.suffix.lower() == ".py":
@@ -159,17 +159,19 @@ def cmd_export(args) -> None:
         with atomic_path(out) as tmp:
             tmp.write_text(text)
     else:
-        raise CliError(f"{out.name}: export to .h5 (Keras model) or .py (Keras script)")
+        raise CliError(f"{out.name}: export to .keras (Keras 3 model), .h5 (legacy Keras "
+                       f"model) or .py (Keras script)")
     print(f"wrote {out}")
 
 
 def cmd_import(args) -> None:
     from engine.graph import document_from_model
+    from engine.project import Project, TrainingConfig, save_project
     from engine.saving import load_model
-    from engine.project import Project, save_project
-    model = load_model(args.model, compile=False)
+    model = load_model(args.model)
     project = Project(document_from_model(model))
     project.store_weights(model)
+    project.training = TrainingConfig.from_model(model)
     out = save_project(project, args.out)
     print(f"wrote {out}: {len(project.graph.nodes)} layers")
 
@@ -177,7 +179,7 @@ def cmd_import(args) -> None:
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="layerloom-cli", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("info", help="describe a project or a Keras .h5 model")
+    p = sub.add_parser("info", help="describe a project or a Keras model (.keras or .h5)")
     p.add_argument("file")
     p.set_defaults(func=cmd_info)
     p = sub.add_parser("train", help="train a project on its data source")
@@ -188,12 +190,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="evaluate a project's model on its test data")
     p.add_argument("project")
     p.set_defaults(func=cmd_evaluate)
-    p = sub.add_parser("export", help="export a project as a Keras .h5 model or a .py script")
+    p = sub.add_parser("export", help="export a project as a Keras model (.keras, .h5) or a "
+                                      ".py script")
     p.add_argument("project")
     p.add_argument("out")
     p.add_argument("--flavour", choices=("keras", "engine"), default="keras")
     p.set_defaults(func=cmd_export)
-    p = sub.add_parser("import", help="turn a Keras .h5 model into a project")
+    p = sub.add_parser("import", help="turn a Keras model (.keras or .h5) into a project")
     p.add_argument("model")
     p.add_argument("out")
     p.set_defaults(func=cmd_import)

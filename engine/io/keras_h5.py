@@ -127,13 +127,23 @@ def training_config(model) -> dict[str, Any] | None:
         loss = [name(v) for v in loss]
     else:
         loss = name(loss)
-    metrics = model._metrics_arg
-    if metrics is not None:
-        metrics = [m if isinstance(m, str) else getattr(m, "name", str(m))
-                   for m in (metrics if isinstance(metrics, (list, tuple)) else [metrics])]
+    metrics = _metric_names(model._metrics_arg)
+    if metrics is not None and not isinstance(metrics, (list, dict)):
+        metrics = [metrics]
     opt = model.optimizer
     return {"loss": loss, "metrics": metrics, "weighted_metrics": None, "loss_weights": None,
             "optimizer_config": {"class_name": type(opt).__name__, "config": opt.get_config()}}
+
+
+def _metric_names(metrics):
+    """Metric objects → their names, keeping the nesting (one list per output, or a dict)."""
+    if metrics is None or isinstance(metrics, str):
+        return metrics
+    if isinstance(metrics, dict):
+        return {k: _metric_names(v) for k, v in metrics.items()}
+    if isinstance(metrics, (list, tuple)):
+        return [_metric_names(m) for m in metrics]
+    return getattr(metrics, "name", str(metrics))
 
 
 def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
@@ -316,18 +326,36 @@ def _load_open(path, f, compile: bool):
 def _compile_from(model, raw, path) -> None:
     try:
         tc = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    except (json.JSONDecodeError, RecursionError, UnicodeDecodeError) as e:
+        warnings.warn(f"{path.name}: the training configuration is not valid JSON ({e}); "
+                      f"the model is loaded uncompiled", RuntimeWarning, stacklevel=3)
+        return
+    compile_from_training_config(model, tc, path.name)
+
+
+def _metrics_from_file(metrics):
+    """Saved metrics (names or serialized objects, nested per output) → names."""
+    if isinstance(metrics, list):
+        return [_metrics_from_file(m) for m in metrics if m is not None]
+    if isinstance(metrics, dict):
+        if "class_name" in metrics:
+            return (metrics.get("config") or {}).get("name")
+        return {k: _metrics_from_file(v) for k, v in metrics.items()}
+    return metrics
+
+
+def compile_from_training_config(model, tc: dict, where: str) -> None:
+    """Compile ``model`` as a saved training configuration says (optimizer, loss, metrics);
+    a configuration we cannot follow leaves the model uncompiled with a warning."""
+    try:
         opt = tc.get("optimizer_config") or "rmsprop"
         if isinstance(opt, dict):
             opt = {"class_name": opt.get("class_name"), "config": opt.get("config") or {}}
         loss = tc.get("loss")
         if isinstance(loss, dict) and "class_name" in loss:
             loss = _plain(loss)
-        metrics = tc.get("metrics")
-        if isinstance(metrics, list):
-            metrics = [m if isinstance(m, str) else (m.get("config", {}).get("name")
-                                                     if isinstance(m, dict) else m)
-                       for m in metrics if m is not None]
+        metrics = _metrics_from_file(tc.get("metrics"))
         model.compile(optimizer=opt, loss=loss, metrics=metrics or None)
     except (ValueError, TypeError, KeyError, AttributeError) as e:
-        warnings.warn(f"{path.name}: the training configuration could not be restored ({e}); "
+        warnings.warn(f"{where}: the training configuration could not be restored ({e}); "
                       f"the model is loaded uncompiled", RuntimeWarning, stacklevel=3)

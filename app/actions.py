@@ -85,6 +85,8 @@ class WindowActions:
         export.addAction(self._action("export_h5", "Keras legacy HDF5 (.h5)…",
                                       fo.export_h5_dialog,
                                       tip="Save the model as a Keras legacy HDF5 file"))
+        export.addAction(self._action("export_onnx", "ONNX (.onnx)…", fo.export_onnx_dialog,
+                                      tip="Save the model for ONNX Runtime, Netron, TensorRT"))
         export.addAction(self._action("export_script", "Keras Python script (.py)…",
                                       fo.export_script_dialog, ["Ctrl+Shift+E"],
                                       "Write a Keras script that builds and trains this model"))

@@ -296,6 +296,19 @@ class FileOps(QObject):
             save_model(model, path, overwrite=True)
         return self._export("Keras model", path, write)
 
+    def export_onnx_dialog(self) -> None:
+        path = self.ask_save_path("Export ONNX model", "ONNX models (*.onnx)",
+                                  f"{self._stem()}.onnx")
+        if path:
+            self.export_onnx(path)
+
+    def export_onnx(self, path: str) -> bool:
+        """The model with the project's weights as ONNX (inference graph)."""
+        def write() -> None:
+            from engine.io.onnx_export import export_onnx
+            export_onnx(self.w.project.build_model(), path)
+        return self._export("ONNX model", path, write)
+
     def export_script_dialog(self) -> None:
         path = self.ask_save_path("Export Keras script", "Python scripts (*.py)",
                                   f"{self._stem()}.py")

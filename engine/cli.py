@@ -1,9 +1,10 @@
 """``layerloom-cli``: LayerLoom without a screen (terminals, servers, CI). Qt-free.
 
     layerloom-cli info FILE                       project (.loom) or Keras model (.keras/.h5)
-    layerloom-cli train PROJECT [--epochs N] [--out OUT.loom]
+    layerloom-cli train PROJECT [--epochs N] [--backend engine|keras] [--devices N]
+                                  [--out OUT.loom]
     layerloom-cli evaluate PROJECT
-    layerloom-cli export PROJECT OUT.keras|OUT.h5|OUT.py [--flavour keras|engine]
+    layerloom-cli export PROJECT OUT.keras|OUT.h5|OUT.onnx|OUT.py [--flavour keras|engine]
     layerloom-cli import MODEL.keras|MODEL.h5 OUT.loom
 
 Errors print one line on stderr and exit with status 2. Ctrl-C during ``train`` stops after the
@@ -82,12 +83,20 @@ def cmd_train(args) -> None:
     from engine.layers.preprocessing import adapt_normalizations
     from engine.project import RunRecord, save_project
     project = _load_project(args.project)
+    t = project.training
     if args.epochs is not None:
-        project.training.epochs = args.epochs
+        t.epochs = args.epochs
+    if args.backend is not None:
+        t.run_on = args.backend
+    if args.devices is not None:
+        t.devices = args.devices
+    if t.devices != 1 and t.run_on != "keras":
+        raise CliError(f"--devices {t.devices}: data-parallel training runs on Keras; add "
+                       f"--backend keras")
+    fit, backend = _fit_function(t)
     data = _data(project)
     model = _compiled_model(project)
-    t = project.training
-    record = RunRecord(settings=t.to_dict())
+    record = RunRecord(settings=t.to_dict(), backend=backend, devices=t.devices)
 
     class Interrupt(Callback):
         def on_train_batch_end(self, batch, logs=None):
@@ -113,9 +122,9 @@ def cmd_train(args) -> None:
         print(f"adapted {', '.join(adapted)} to {n_fit:,} training samples", file=sys.stderr)
     old = signal.signal(signal.SIGINT, on_sigint)
     try:
-        hist = model.fit(data.x_train, data.y_train, batch_size=t.batch_size, epochs=t.epochs,
-                         validation_split=t.validation_split, verbose=1, seed=t.seed,
-                         callbacks=[*t.callbacks(), Interrupt()])
+        hist = fit(model, data.x_train, data.y_train, batch_size=t.batch_size,
+                   epochs=t.epochs, validation_split=t.validation_split, verbose=1, seed=t.seed,
+                   callbacks=[*t.callbacks(), Interrupt()])
     finally:
         signal.signal(signal.SIGINT, old)
     record.history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
@@ -129,6 +138,20 @@ def cmd_train(args) -> None:
     print(f"saved {out} ({record.status})")
     if err:
         raise CliError(str(err))
+
+
+def _fit_function(t) -> tuple:
+    """(fit(model, x, y, **kwargs), backend label) for where the settings say to train."""
+    if t.run_on != "keras":
+        return (lambda model, *a, **kw: model.fit(*a, **kw)), "engine"
+    from engine.keras_backend.fit import fit
+    from engine.keras_backend.probe import probe
+    info = probe()
+    if not info.ok:
+        raise CliError(info.error)
+    print(f"training on {info.describe()}", file=sys.stderr)
+    return (lambda model, *a, **kw: fit(model, *a, devices=t.devices, **kw)), \
+        f"keras/{info.backend}"
 
 
 def cmd_evaluate(args) -> None:
@@ -151,6 +174,9 @@ def cmd_export(args) -> None:
     if out.suffix.lower() in (".keras", ".h5"):
         model = _compiled_model(project)
         model.save(out)
+    elif out.suffix.lower() == ".onnx":
+        from engine.io.onnx_export import export_onnx
+        export_onnx(project.build_model(), out)
     elif out.suffix.lower() == ".py":
         from engine.io.atomic import atomic_path
         from engine.io.codegen import keras_script
@@ -160,7 +186,7 @@ def cmd_export(args) -> None:
             tmp.write_text(text)
     else:
         raise CliError(f"{out.name}: export to .keras (Keras 3 model), .h5 (legacy Keras "
-                       f"model) or .py (Keras script)")
+                       f"model), .onnx (ONNX) or .py (Keras script)")
     print(f"wrote {out}")
 
 
@@ -185,13 +211,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a project on its data source")
     p.add_argument("project")
     p.add_argument("--epochs", type=int)
+    p.add_argument("--backend", choices=("engine", "keras"),
+                   help="train on LayerLoom's engine or on Keras 3 (default: the project's "
+                        "setting)")
+    p.add_argument("--devices", type=int,
+                   help="data-parallel devices when training on Keras (default: the project's "
+                        "setting)")
     p.add_argument("--out")
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("evaluate", help="evaluate a project's model on its test data")
     p.add_argument("project")
     p.set_defaults(func=cmd_evaluate)
-    p = sub.add_parser("export", help="export a project as a Keras model (.keras, .h5) or a "
-                                      ".py script")
+    p = sub.add_parser("export", help="export a project as a Keras model (.keras, .h5), an "
+                                      "ONNX model (.onnx) or a .py script")
     p.add_argument("project")
     p.add_argument("out")
     p.add_argument("--flavour", choices=("keras", "engine"), default="keras")

@@ -102,8 +102,8 @@ class TrainingController(QObject):
                                    "Forget the trained weights and start afresh")
         self.evaluate_action = action("Evaluate", self.evaluate, "F7",
                                       "Score the trained model on the held-out data")
-        self.export_h5_action = action("Export Trained Model (.h5)...", self.export_h5, None,
-                                       "Save the trained model as a Keras HDF5 file")
+        self.export_h5_action = action("Export Trained Model...", self.export_h5, None,
+                                       "Save the trained model as a Keras file (.keras or .h5)")
         self.export_script_action = action("Export Keras Script...", self.export_script, None,
                                            "Write a Keras Python script with the trained weights")
         self.actions = [self.train_action, self.pause_action, self.resume_action,
@@ -465,13 +465,15 @@ class TrainingController(QObject):
 
     # ------------------------------------------------------------ export
     def export_h5(self, path: str | None = None) -> Path | None:
-        """Save the trained model as Keras HDF5 (asks for a file name when ``path`` is None)."""
+        """Save the trained model as a Keras file, .keras or .h5 by the name's extension
+        (asks for a file name when ``path`` is None)."""
         model = self.session.model
         if model is None:
             return None
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self.parent_widget, "Export trained model",
-                                                  f"{model.name}.h5", "Keras HDF5 (*.h5)")
+            path, _ = QFileDialog.getSaveFileName(
+                self.parent_widget, "Export trained model", f"{model.name}.keras",
+                "Keras 3 model (*.keras);;Keras legacy HDF5 (*.h5)")
             if not path:
                 return None
         try:

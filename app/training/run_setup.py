@@ -259,7 +259,9 @@ def make_job(model, data: TrainingData, config, epochs_done: int, train: bool = 
                        evaluation=data.evaluation, batch_size=int(config.batch_size),
                        epochs=epochs_done + int(config.epochs), initial_epoch=epochs_done,
                        callbacks=make_callbacks(config) if train else [], seed=config.seed,
-                       train=train, class_names=data.class_names)
+                       train=train, class_names=data.class_names,
+                       run_on=getattr(config, "run_on", "engine"),
+                       devices=int(getattr(config, "devices", 1)))
 
 
 def thin(x: np.ndarray, y: np.ndarray, limit: int = MAX_BATCH_HISTORY) -> tuple[list, list]:
@@ -291,15 +293,17 @@ def record_run(project, job: TrainingJob, outcome: RunOutcome, started: float, b
                for k, vals in outcome.history.items()}
     record = RunRecord(started=started, finished=time.time(), settings=settings,
                        history=history, batch_history=batch_history, status=outcome.status,
-                       message=message)
+                       message=message, backend=outcome.backend,
+                       devices=job.devices if job.run_on == "keras" else 1)
     project.add_run(record)
     return record
 
 
 # ------------------------------------------------------------------ export
 def export_h5(model, path: str | Path) -> Path:
-    """The trained model as a Keras HDF5 file."""
-    from engine.io.keras_h5 import save_model
+    """The trained model (compiled: its training settings go with it) as a Keras file:
+    ``.keras`` (Keras 3) or ``.h5`` (legacy HDF5), by the extension."""
+    from engine.saving import save_model
     path = Path(path)
     save_model(model, str(path), overwrite=True)
     return path

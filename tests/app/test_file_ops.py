@@ -181,6 +181,19 @@ def test_exported_h5_carries_the_training_configuration(window, tmp_path):
     assert tc["optimizer_config"]["class_name"].lower() == window.project.training.optimizer
 
 
+def test_export_onnx_from_the_file_menu(window, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    path = tmp_path / "model.onnx"
+    window.project.store_weights(window.project.build_model())     # "trained" weights
+    window.file_ops.ask_save_path = lambda *a: str(path)
+    window.actions.actions["export_onnx"].trigger()
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    model = window.project.build_model()
+    x = np.random.default_rng(0).random((2, *model.inputs[0].shape[1:])).astype(np.float32)
+    (y,) = sess.run(None, {sess.get_inputs()[0].name: x})
+    assert np.abs(y - model.predict(x, verbose=0)).max() <= 1e-5
+
+
 def test_export_keras_script(window, tmp_path):
     pytest.importorskip("engine.io.codegen")
     path = tmp_path / "model.py"

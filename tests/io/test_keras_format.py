@@ -76,12 +76,6 @@ def test_every_layer_round_trips_through_the_archive(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
-def test_unknown_suffix_is_refused_with_the_two_choices(tmp_path):
-    model, _, _ = _trained_mlp()
-    with pytest.raises(ValueError, match=r"\.keras .*\.h5"):
-        model.save(tmp_path / "m.bin")
-
-
 def test_legacy_hdf5_under_a_keras_name_still_opens(tmp_path):
     model, x, _ = _trained_mlp()
     model.save(tmp_path / "m.h5")

@@ -25,6 +25,13 @@ SLOTS: dict[str, Callable] = {
     "Nadam": lambda o: [[("momentum", "m"), ("velocity", "v")]],
 }
 SLOTS["AdamW"] = SLOTS["Adam"]
+SLOTS.update({
+    "Adadelta": lambda o: [[("accumulated_grad", "acc_grad"),
+                            ("accumulated_delta_var", "acc_delta")]],
+    "Adamax": lambda o: [[("momentum", "m"), ("norm", "u")]],
+    "Lion": lambda o: [[("momentum", "m")]],
+    "Ftrl": lambda o: [[("accumulator", "acc"), ("linear", "linear")]],
+})
 # scalars Keras keeps after the slots
 EXTRA_SCALARS: dict[str, tuple[str, ...]] = {"Nadam": ("u_product",)}
 
@@ -94,6 +101,7 @@ def set_optimizer_from_keras(model, arrays: list[np.ndarray]) -> bool:
     if len(body) != len(pairs) + len(extras) or any(
             tuple(np.shape(a)) != w.shape for a, (_s, _b, w) in zip(body, pairs)):
         return False
+    model._bind_parameters()           # builds the optimizer for the model's layout
     opt.build(n)
     for a, (_slot, buffer, w) in zip(body, pairs):
         start, stop = offsets[id(w)]

@@ -121,3 +121,32 @@ def test_batches_split_evenly_over_devices():
     assert even_for_devices([x, x], y, 32, 1)[2] == 0
     with pytest.raises(KerasBackendError, match="batch size 33 does not split over 2"):
         even_for_devices(x, y, 33, 2)
+
+
+@pytest.mark.parametrize("optimizer", [
+    {"class_name": "SGD", "config": {"learning_rate": 0.1, "momentum": 0.9}},
+    {"class_name": "RMSprop", "config": {"momentum": 0.5, "centered": True}},
+    {"class_name": "Adagrad", "config": {"learning_rate": 0.1}},
+    {"class_name": "Adam", "config": {"amsgrad": True}},
+    {"class_name": "AdamW", "config": {}}, {"class_name": "Nadam", "config": {}},
+    {"class_name": "Adadelta", "config": {"learning_rate": 1.0}},
+    {"class_name": "Adamax", "config": {}}, {"class_name": "Lion", "config": {}},
+    {"class_name": "Ftrl", "config": {"learning_rate": 0.1}}])
+def test_optimizer_state_carries_over_to_keras_and_back(keras, optimizer):
+    from engine.keras_backend.convert import compile_keras, copy_weights_back, optimizer_back
+    x, y = _blobs(32)
+    model = Sequential([L.Input((4,)), L.Dense(5, activation="tanh", name="h"),
+                        L.Dense(3, activation="softmax", name="out")], name="opt")
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    for _ in range(3):
+        model.train_on_batch(x, y)
+    kmodel = to_keras(keras, model)
+    compile_keras(keras, model, kmodel)
+    kmodel.train_on_batch(x, y)          # the 4th step on Keras, from the engine's state
+    model.train_on_batch(x, y)           # and on the engine
+    ours = model.get_weights()
+    copy_weights_back(kmodel, model)
+    for a, b in zip(ours, model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-6)
+    optimizer_back(kmodel, model)
+    assert model.optimizer.iterations == 4

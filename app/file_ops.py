@@ -316,10 +316,9 @@ class FileOps(QObject):
             self.export_script(path)
 
     def export_script(self, path: str) -> bool:
-        def write() -> None:
-            from engine.io.codegen import keras_script
-            text = keras_script(self.w.project.graph, self.w.project.training)
-            Path(path).write_text(text, encoding="utf-8")
+        def write() -> None:          # with the project's weights and data beside it
+            from engine.io.script_export import export_script
+            export_script(self.w.project, path)
         return self._export("Keras script", path, write)
 
     def _export(self, what: str, path: str, write) -> bool:

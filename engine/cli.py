@@ -178,12 +178,10 @@ def cmd_export(args) -> None:
         from engine.io.onnx_export import export_onnx
         export_onnx(project.build_model(), out)
     elif out.suffix.lower() == ".py":
-        from engine.io.atomic import atomic_path
-        from engine.io.codegen import keras_script
-        text = keras_script(project.graph, project.training, flavour=args.flavour,
-                            data_source=project.data_source)
-        with atomic_path(out) as tmp:
-            tmp.write_text(text)
+        from engine.io.script_export import export_script
+        written = export_script(project, out, flavour=args.flavour)
+        for extra in written[1:]:
+            print(f"wrote {extra}")
     else:
         raise CliError(f"{out.name}: export to .keras (Keras 3 model), .h5 (legacy Keras "
                        f"model), .onnx (ONNX) or .py (Keras script)")

@@ -15,7 +15,6 @@ import numpy as np
 from app.training.worker import RunOutcome, TrainingJob
 from engine import initializers
 from engine.models.data_adapter import split_validation
-from engine.io.atomic import atomic_path
 from engine.utils import to_categorical
 
 MAX_BATCH_HISTORY = 2000      # per-batch points kept in a run record (evenly thinned)
@@ -311,15 +310,7 @@ def export_h5(model, path: str | Path) -> Path:
 
 def export_script(project, model, path: str | Path) -> Path:
     """A Keras script for the project; with a trained ``model``, its weights are saved next
-    to the script (``<script>.weights.h5``) and loaded by it."""
-    from engine.io.codegen import keras_script
-    path = Path(path)
-    weights_path = None
-    if model is not None:
-        weights_path = path.with_suffix(".weights.h5")
-        model.save_weights(str(weights_path))
-    text = keras_script(project.graph, project.training,
-                        weights_path=None if weights_path is None else weights_path.name)
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return path
+    to the script (``<script>.weights.h5``) and loaded by it, as are the project's arrays when
+    the script cannot read its data source by itself (``<script>_data.npz``)."""
+    from engine.io.script_export import export_script as write_script
+    return write_script(project, path, model=model)[0]

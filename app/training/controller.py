@@ -34,8 +34,10 @@ from app.training.activations import ActivationPreview
 from app.training.dashboard import TrainingDashboard
 from app.training.data_panel import DataPanel
 from app.training.evaluation import EvaluationView
+from app.training.runs_panel import RunsPanel
 from app.training.settings_panel import SettingsPanel
-from app.training.worker import RunOutcome, TrainingJob, TrainingWorker
+from app.training.try_it import TryItPanel
+from app.training.worker import RunOutcome, TrainingJob, TrainingWorker, weights_by_layer
 
 HighlightCallback = Callable[[str | None, str], None]
 DASHBOARD_MIN_HEIGHT = 360
@@ -76,6 +78,12 @@ class TrainingController(QObject):
         self.log = QPlainTextEdit(parent)           # epoch lines; warnings also go to `log`
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(5000)
+        self.runs_panel = RunsPanel(parent)       # every run; selected ones overlaid
+        self.runs_panel.overlays_chosen.connect(self.dashboard.set_overlaid)
+        self.dashboard.overlays_changed.connect(self.runs_panel.select_ids)
+        self.runs_panel.runs_changed.connect(self._runs_edited)
+        self.try_it = TryItPanel(parent)          # predictions from weight snapshots
+        self.try_it.weights_wanted.connect(self._send_weights)
         self.data_panel.changed.connect(self._settings_edited)
         self.settings_panel.changed.connect(self._settings_edited)
         self.docks: dict[str, QDockWidget] = {}
@@ -114,7 +122,9 @@ class TrainingController(QObject):
         if not self.docks:
             for key, title, widget in (("data", "Data", self.data_panel),
                                        ("settings", "Training Settings", self.settings_panel),
+                                       ("try_it", "Try it", self.try_it),
                                        ("dashboard", "Training", self.dashboard),
+                                       ("runs", "Runs", self.runs_panel),
                                        ("evaluation", "Evaluation", self.evaluation),
                                        ("activations", "Activations", self.activations),
                                        ("training_log", "Training Log", self.log)):
@@ -131,8 +141,10 @@ class TrainingController(QObject):
         main_window.addDockWidget(right, docks["data"])
         main_window.addDockWidget(right, docks["settings"])
         main_window.tabifyDockWidget(docks["data"], docks["settings"])
+        main_window.addDockWidget(right, docks["try_it"])
+        main_window.tabifyDockWidget(docks["settings"], docks["try_it"])
         main_window.addDockWidget(bottom, docks["dashboard"])
-        for key in ("evaluation", "activations", "training_log"):
+        for key in ("runs", "evaluation", "activations", "training_log"):
             main_window.addDockWidget(bottom, docks[key])
             main_window.tabifyDockWidget(docks["dashboard"], docks[key])
         docks["dashboard"].raise_()
@@ -167,6 +179,8 @@ class TrainingController(QObject):
         self.settings_panel.set_project(project)
         self.dashboard.clear()
         self.dashboard.set_history(list(getattr(project, "runs", []) or []))
+        self.runs_panel.set_project(project)
+        self.try_it.set_project(project)
         self.evaluation.clear()
         self.activations.set_model(None)
         self._arrays = self._data = None
@@ -297,12 +311,14 @@ class TrainingController(QObject):
         w.paused.connect(self._paused)
         w.resumed.connect(self._resumed)
         w.evaluated.connect(self._evaluated)
+        w.weights_snapshot.connect(self._weights_snapshot)
         w.finished.connect(self._finished)
         self._job_started = time.time()
         if "dashboard" in self.docks and job.train:
             self._show_dashboard()
         self.thread.start()
         self._update_actions()
+        self.try_it.set_training(job.train)
         self.running_changed.emit(True)
         self._set_status("training" if job.train else "evaluating")
 
@@ -354,6 +370,7 @@ class TrainingController(QObject):
         self.activations.set_model(None)
         self._log("Reset: the next run starts from new random weights")
         self._update_actions()
+        self._send_weights()
 
     # ------------------------------------------------------------ worker signals
     def _run_started(self, info: dict) -> None:
@@ -409,6 +426,7 @@ class TrainingController(QObject):
         if model is not None and self._data is not None:
             self.activations.set_data(*self._data.preview())
         self._update_actions()
+        self.try_it.set_training(False)
         self.running_changed.emit(False)
         self._set_status("")
         self.run_finished.emit(outcome)
@@ -424,7 +442,15 @@ class TrainingController(QObject):
         if outcome.status in ("completed", "stopped"):
             project.store_weights(job.model)
         self.dashboard.set_history(list(project.runs))
+        self.runs_panel.refresh()
         self.project_modified.emit()
+
+    def _runs_edited(self) -> None:
+        """A run was renamed, annotated or deleted in the Runs panel."""
+        project = self.project
+        if project is not None:
+            self.dashboard.set_history(list(project.runs))
+            self.project_modified.emit()
 
     def _report(self, outcome: RunOutcome) -> None:
         if outcome.status == "diverged":
@@ -435,6 +461,27 @@ class TrainingController(QObject):
             log.error("training failed:\n%s", outcome.details or outcome.message)
             self._warn("Training failed", outcome.message)
             self.dashboard.set_status("Failed", outcome.message)
+
+    # ------------------------------------------------------------ Try it
+    def _send_weights(self) -> None:
+        """Answer the Try it panel: while training runs, the worker copies the weights
+        between two batches (``_weights_snapshot``); otherwise the idle model's weights, or
+        the ones saved in the project."""
+        if self.worker is not None and self.worker.job.train and not self._worker_waiting:
+            self.worker.request_snapshot()
+            return
+        model, project = self.session.model, self.project
+        if model is not None:
+            n = self.session.epochs_done
+            label = f"trained for {n} epoch{'s' if n != 1 else ''}" if n else "initial"
+            self.try_it.set_weights(weights_by_layer(model), label)
+        elif getattr(project, "weights", None):
+            self.try_it.set_weights(project.weights, "saved in the project")
+        else:
+            self.try_it.set_weights(None, "")
+
+    def _weights_snapshot(self, weights: dict, epoch: int, step: int) -> None:
+        self.try_it.set_weights(weights, f"live from training, epoch {epoch + 1}, batch {step}")
 
     # ------------------------------------------------------------ shutdown
     def stop_and_wait(self) -> None:

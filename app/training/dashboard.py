@@ -11,7 +11,7 @@ import time
 from datetime import datetime
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -48,6 +48,8 @@ def format_duration(seconds: float | None) -> str:
 
 class TrainingDashboard(QWidget):
     """Live plots and progress of the running (or last) training run."""
+
+    overlays_changed = Signal(object)     # run ids overlaid, after a Compare-menu toggle
 
     def __init__(self, parent: QWidget | None = None, actions: list[QAction] | None = None):
         super().__init__(parent)
@@ -353,6 +355,7 @@ class TrainingDashboard(QWidget):
         self.compare_menu.clear()
         for number, run in numbered:
             act = self.compare_menu.addAction(run_label(run, number))
+            act.setData(str(run.id))
             act.setCheckable(True)
             act.setChecked(str(run.id) in self._overlay_checked)
             act.toggled.connect(lambda on, rid=str(run.id): self._toggle_overlay(rid, on))
@@ -361,6 +364,18 @@ class TrainingDashboard(QWidget):
 
     def _toggle_overlay(self, run_id: str, on: bool) -> None:
         (self._overlay_checked.add if on else self._overlay_checked.discard)(run_id)
+        self._apply_overlays()
+        self.overlays_changed.emit(set(self._overlay_checked))
+
+    def set_overlaid(self, run_ids) -> None:
+        """Overlay exactly these runs (chosen in the Runs panel); the Compare menu follows."""
+        self._overlay_checked = {str(r) for r in run_ids}
+        for act in self.compare_menu.actions():
+            rid = act.data()
+            if rid is not None:
+                act.blockSignals(True)
+                act.setChecked(rid in self._overlay_checked)
+                act.blockSignals(False)
         self._apply_overlays()
 
     def _apply_overlays(self) -> None:
@@ -378,7 +393,7 @@ class TrainingDashboard(QWidget):
                     continue
                 start = int((getattr(run, "settings", None) or {}).get("initial_epoch", 0))
                 x = np.arange(start + 1, start + n + 1, dtype=np.float64)
-                curves.append((f"run {self._run_numbers[str(run.id)]}", x,
+                curves.append((run.display_name(self._run_numbers[str(run.id)]), x,
                                None if train is None else np.asarray(train, dtype=np.float64),
                                None if val is None else np.asarray(val, dtype=np.float64)))
             plot.set_overlays(curves)
@@ -391,4 +406,4 @@ def run_label(run, number: int) -> str:
     when = ""
     if isinstance(started, (int, float)):
         when = datetime.fromtimestamp(started).strftime(" · %Y-%m-%d %H:%M")
-    return f"run {number} · {n} epochs · {run.status}{when}"
+    return f"{run.display_name(number)} · {n} epochs · {run.status}{when}"

@@ -292,7 +292,8 @@ def record_run(project, job: TrainingJob, outcome: RunOutcome, started: float, b
                for k, vals in outcome.history.items()}
     record = RunRecord(started=started, finished=time.time(), settings=settings,
                        history=history, batch_history=batch_history, status=outcome.status,
-                       message=message, backend=outcome.backend,
+                       message=message, duration=round(outcome.seconds, 3) or None,
+                       backend=outcome.backend,
                        devices=job.devices if job.run_on == "keras" else 1)
     project.add_run(record)
     return record

@@ -86,6 +86,7 @@ class RunOutcome:
     history: dict[str, list[float]] = field(default_factory=dict)
     epochs_done: int = 0              # absolute epoch count reached
     backend: str = "engine"           # where it ran: "engine" or "keras/<backend>"
+    seconds: float = 0.0              # training time, pauses excluded
 
 
 def learning_rate(optimizer: Any) -> float | None:
@@ -182,6 +183,7 @@ class TrainingWorker(QObject):
     paused = Signal()
     resumed = Signal()
     evaluated = Signal(object)        # EvaluationResult
+    weights_snapshot = Signal(object, int, int)   # {layer: arrays}, epoch, batch (on request)
     finished = Signal(object)         # RunOutcome (always last, also after a failure)
 
     def __init__(self, job: TrainingJob):
@@ -201,6 +203,7 @@ class TrainingWorker(QObject):
         self._prev_logs: dict[str, float] = {}
         self._prev_seen = 0
         self._abort = False
+        self._snapshot_wanted = False
         self._history: dict[str, list[float]] = {}   # per-epoch logs, also kept on failure
         self._epochs_seen = job.initial_epoch
         self.outcome: RunOutcome | None = None     # set just before `finished` is emitted
@@ -220,6 +223,11 @@ class TrainingWorker(QObject):
         self.job.model.stop_training = True
         self._go.set()
 
+    def request_snapshot(self) -> None:
+        """Ask for a copy of the weights, taken after the current batch (``weights_snapshot``):
+        consistent, and the training thread is never stopped for it."""
+        self._snapshot_wanted = True
+
     @property
     def is_paused(self) -> bool:
         return not self._go.is_set()
@@ -232,6 +240,7 @@ class TrainingWorker(QObject):
         try:
             if job.train:
                 outcome = self._fit()
+                outcome.seconds = self._training_seconds()
             if job.evaluation is not None and not self._abort and \
                     outcome.status in ("completed", "stopped"):
                 self.log_line.emit(f"Evaluating on {len(_first(job.evaluation[0]))} samples...")
@@ -246,9 +255,14 @@ class TrainingWorker(QObject):
             outcome = RunOutcome("failed", f"{type(e).__name__}: {e}",
                                  details=traceback.format_exc(), history=self._history,
                                  epochs_done=self._epochs_seen,
-                                 backend="keras" if job.run_on == "keras" else "engine")
+                                 backend="keras" if job.run_on == "keras" else "engine",
+                                 seconds=self._training_seconds() if job.train else 0.0)
         self.outcome = outcome
         self.finished.emit(outcome)
+
+    def _training_seconds(self) -> float:
+        """Seconds since training began, pauses excluded (0 before it began)."""
+        return time.perf_counter() - self._t0 - self._paused_for if self._t0 else 0.0
 
     def _fit(self) -> RunOutcome:
         job, model = self.job, self.job.model
@@ -334,6 +348,9 @@ class TrainingWorker(QObject):
         if now - self._last_emit >= 1.0 / EMIT_HZ:
             self._flush(now)
         self.gate.wait_open()
+        if self._snapshot_wanted:
+            self._snapshot_wanted = False
+            self.weights_snapshot.emit(weights_by_layer(model), epoch, step)
         if self._stop.is_set():
             model.stop_training = True
             return
@@ -368,6 +385,11 @@ class TrainingWorker(QObject):
             self.batches.emit(self._pending)
             self._pending = []
         self._last_emit = time.perf_counter() if now is None else now
+
+
+def weights_by_layer(model) -> dict[str, list]:
+    """Copies of a model's weights by layer name (a snapshot another model can load)."""
+    return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
 
 
 def _first(x):

@@ -10,7 +10,8 @@ import numpy as np
 
 # Layers keep per-call caches for their backward pass, so one model must not run in two threads
 # at once (the app's training thread and a GUI preview of activations): this lock serializes
-# every forward and backward pass.
+# every forward and backward pass. A model that shares no layer with another may get a lock of
+# its own (isolate_execution) and then runs beside the others.
 EXECUTION_LOCK = threading.RLock()
 
 from engine.layers.base import KerasTensor, Layer, Node
@@ -41,6 +42,7 @@ class Plan:
     def __init__(self, inputs: list[KerasTensor], outputs: list[KerasTensor]):
         self.inputs = list(inputs)
         self.outputs = list(outputs)
+        self.lock = EXECUTION_LOCK
         slot: dict[int, int] = {}
 
         def slot_of(t: KerasTensor) -> int:
@@ -117,7 +119,7 @@ class Plan:
     # ------------------------------------------------------------------ forward
     def forward(self, xs: list[np.ndarray], training: bool, check_finite: bool = False,
                 upto: Layer | None = None) -> list[np.ndarray]:
-        with EXECUTION_LOCK:
+        with self.lock:
             return self._forward(xs, training, check_finite, upto)
 
     def _forward(self, xs, training, check_finite, upto):
@@ -156,7 +158,7 @@ class Plan:
     # ------------------------------------------------------------------ backward
     def backward(self, output_grads: list[np.ndarray | None]) -> None:
         """Propagate gradients from the outputs; every weight's ``grad`` is written."""
-        with EXECUTION_LOCK:
+        with self.lock:
             self._backward(output_grads)
 
     def _backward(self, output_grads) -> None:
@@ -194,3 +196,15 @@ def nodes_in_plan(plan: Plan) -> dict[int, Any]:
             slot_nodes[id(node.layer)] = node
             stack.extend(node.inputs)
     return slot_nodes
+
+
+def isolate_execution(model) -> None:
+    """Give ``model`` its own execution lock, so its forward passes run beside other models'
+    (a preview model built from a graph next to the model being trained) instead of waiting
+    for them. Only for a model whose layers no other model uses: shared layer objects would
+    have their per-call caches overwritten."""
+    plan = getattr(model, "_plan", None)
+    if plan is None:
+        raise ValueError(f"Model '{getattr(model, 'name', model)}' is not built yet; build it "
+                         f"before giving it its own execution lock")
+    plan.lock = threading.RLock()

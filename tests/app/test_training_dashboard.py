@@ -1,6 +1,4 @@
 """The live dashboard: buffered redraws, log scale, crosshair, run overlays, progress."""
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 
@@ -12,6 +10,7 @@ from app.training.dashboard import (
     run_label,
 )
 from app.training.worker import BatchPoint, FrameGate
+from engine.project import RunRecord
 
 
 def _points(epoch, steps=10, start=1, loss0=2.0):
@@ -86,11 +85,11 @@ def test_crosshair_reads_values_in_every_plot(dash):
 
 
 def test_overlay_of_earlier_runs(dash):
-    runs = [SimpleNamespace(id="a1", status="completed", started=1764000000.0,
-                            settings={"initial_epoch": 0},
-                            history={"loss": [1.0, 0.5], "val_loss": [1.1, 0.7],
-                                     "learning_rate": [0.1, 0.1]}),
-            SimpleNamespace(id="b2", status="diverged", settings={}, history={})]
+    runs = [RunRecord(id="a1", status="completed", started=1764000000.0,
+                      settings={"initial_epoch": 0},
+                      history={"loss": [1.0, 0.5], "val_loss": [1.1, 0.7],
+                               "learning_rate": [0.1, 0.1]}),
+            RunRecord(id="b2", status="diverged", settings={}, history={})]
     dash.set_history(runs)
     assert dash.compare_btn.isEnabled() and len(dash.compare_menu.actions()) == 1
     dash.compare_menu.actions()[0].setChecked(True)

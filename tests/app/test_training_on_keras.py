@@ -49,7 +49,9 @@ def test_keras_run_feeds_the_dashboard_and_comes_back_into_the_project(keras_har
     assert out.status == "completed" and out.epochs_done == 3, out.message
     assert len(c.dashboard.plots["loss"].raw.xData) == 3 * 8
     run = project.runs[-1]
-    assert (run.backend, run.devices) == ("keras/jax", 1)
+    assert (run.backend, run.devices) == ("keras/jax", 1) and run.duration > 0
+    from app.training.runs_panel import backend_title
+    assert backend_title(run.backend, 2) == "Keras 3 (jax) × 2"
     assert set(run.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert run.history["accuracy"][-1] > 0.8
     model = c.session.model                         # the trained weights are the engine's now

@@ -148,9 +148,9 @@ class SettingsPanel(QScrollArea):
             [("monitor", "val_loss"), ("factor", 0.5), ("patience", 2), ("min_lr", 1e-6)])
         lay.addWidget(self.es_group)
         lay.addWidget(self.lr_group)
-        self.run_on = RunOnGroup(inner)
+        self.run_on = RunOnGroup(inner)           # where training runs: the first choice
         self.run_on.changed.connect(self._store)
-        lay.addWidget(self.run_on)
+        lay.insertWidget(0, self.run_on)
         lay.addStretch(1)
         self.hint = QLabel("", inner)
         self.hint.setWordWrap(True)

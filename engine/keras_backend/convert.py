@@ -99,7 +99,12 @@ def compile_keras(keras, model, kmodel) -> None:
     except Exception as e:  # noqa: BLE001
         raise KerasBackendError(f"optimizer {cc['optimizer']['class_name']}: Keras cannot "
                                 f"build it with these settings ({e})") from None
-    kmodel.compile(optimizer=optimizer, loss=cc["loss"], metrics=cc["metrics"])
+    try:
+        kmodel.compile(optimizer=optimizer, loss=cc["loss"], metrics=cc["metrics"])
+    except Exception as e:  # noqa: BLE001 - an unknown loss or metric name, mostly
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise KerasBackendError(f"loss {cc['loss']!r} / metrics {cc['metrics']!r}: Keras "
+                                f"cannot compile the model with them ({msg})") from None
     kmodel.optimizer.build(kmodel.trainable_variables)
     arrays = keras_optimizer_arrays(model)
     variables = kmodel.optimizer.variables

@@ -89,11 +89,12 @@ def _import(path: Path):
     return module
 
 
+@pytest.mark.parametrize("flavour", ["keras", "engine"])
 @pytest.mark.parametrize("kind", ["npz", "npy", "hdf5", "idx", "image_folder"])
-def test_the_script_reads_the_same_arrays_from_the_same_files(kind, tmp_path, keras):
+def test_the_script_reads_the_same_arrays_from_the_same_files(kind, flavour, tmp_path, keras):
     shape, source = _sources(tmp_path)[kind]
     project = _project(shape, source)
-    written = export_script(project, tmp_path / f"{kind}_script.py")
+    written = export_script(project, tmp_path / f"{kind}_script.py", flavour=flavour)
     assert written == [tmp_path / f"{kind}_script.py"]            # no copy of the data
     text = written[0].read_text()
     assert unexpected_in_script(text) == [] and repr(source["path"]) in text

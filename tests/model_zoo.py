@@ -4,7 +4,7 @@ batch-norm statistics) cannot hide a weight that went to the wrong place."""
 import numpy as np
 
 from engine import layers as L
-from engine.models import Model
+from engine.models import Model, Sequential
 
 
 def every_layer_model(name: str = "zoo") -> Model:
@@ -53,3 +53,16 @@ def every_layer_inputs(n: int = 3, seed: int = 1) -> list[np.ndarray]:
     return [rng.normal(size=(n, 6, 6, 3)).astype(np.float32),
             rng.normal(size=(n, 5, 4)).astype(np.float32),
             rng.integers(0, 10, (n, 5)).astype(np.int32)]
+
+
+def trained_mlp(batch_norm: bool = False):
+    """(model, x, y): a small compiled Sequential MLP trained 2 epochs with Adam (8 steps)."""
+    layers = [L.Input((4,)), L.Dense(5, activation="relu", name="hidden")]
+    layers += [L.BatchNormalization(name="bn")] if batch_norm else []
+    model = Sequential(layers + [L.Dense(3, activation="softmax", name="out")], name="mlp")
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 4)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 32)]
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    return model, x, y

@@ -15,20 +15,9 @@ from engine.io.keras_format import MAX_CONFIG_BYTES, keras3_model_config
 from engine.io.keras_h5 import KerasFileError
 from engine.models import Sequential
 from engine.saving import load_model, save_model
-from tests.model_zoo import every_layer_inputs, every_layer_model
+from tests.model_zoo import every_layer_inputs, every_layer_model, trained_mlp
 
 X = every_layer_inputs()
-
-
-def _trained_mlp():
-    model = Sequential([L.Input((4,)), L.Dense(5, activation="relu", name="hidden"),
-                        L.Dense(3, activation="softmax", name="out")], name="mlp")
-    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(32, 4)).astype(np.float32)
-    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 32)]
-    model.fit(x, y, batch_size=8, epochs=2, verbose=0)
-    return model, x, y
 
 
 def test_archive_has_keras3_members_and_config(tmp_path):
@@ -55,7 +44,7 @@ def test_archive_has_keras3_members_and_config(tmp_path):
 
 
 def test_engine_round_trip_keeps_predictions_compile_and_optimizer_state(tmp_path):
-    model, x, y = _trained_mlp()
+    model, x, y = trained_mlp()
     model.save(tmp_path / "m.keras")
     back = load_model(tmp_path / "m.keras")
     np.testing.assert_array_equal(back.predict(x, verbose=0), model.predict(x, verbose=0))
@@ -77,7 +66,7 @@ def test_every_layer_round_trips_through_the_archive(tmp_path):
 
 
 def test_legacy_hdf5_under_a_keras_name_still_opens(tmp_path):
-    model, x, _ = _trained_mlp()
+    model, x, _ = trained_mlp()
     model.save(tmp_path / "m.h5")
     (tmp_path / "m.h5").rename(tmp_path / "old.keras")
     np.testing.assert_array_equal(load_model(tmp_path / "old.keras").predict(x, verbose=0),
@@ -93,7 +82,7 @@ def _archive(path, members: dict[str, bytes], compression=zipfile.ZIP_DEFLATED):
 
 
 def _valid_members(tmp_path) -> dict[str, bytes]:
-    model, _, _ = _trained_mlp()
+    model, _, _ = trained_mlp()
     model.save(tmp_path / "ok.keras")
     with zipfile.ZipFile(tmp_path / "ok.keras") as zf:
         return {n: zf.read(n) for n in zf.namelist()}

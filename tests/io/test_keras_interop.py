@@ -6,11 +6,9 @@ import warnings
 import numpy as np
 import pytest
 
-from engine import layers as L
 from engine.io.keras3_weights import keras_layer_order
-from engine.models import Sequential
 from engine.saving import load_model
-from tests.model_zoo import every_layer_inputs, every_layer_model, perturb
+from tests.model_zoo import every_layer_inputs, every_layer_model, perturb, trained_mlp
 
 X = every_layer_inputs()
 
@@ -45,10 +43,8 @@ def test_weights_h5_goes_both_ways(zoo):
     perturb(other, seed=7)
     other.compile(optimizer="adam", loss=["mse", "mse"])
     other.save_weights(folder / "ours.weights.h5")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        km.load_weights(folder / "ours.weights.h5")
-    assert not [str(w.message) for w in caught if "Skipping" in str(w.message)]
+    _, caught = _load_recording_warnings(km.load_weights, folder / "ours.weights.h5")
+    assert not [m for m in caught if "Skipping" in m]
     assert _max_diff(other.predict(X, verbose=0), km(X, training=False)) <= 1e-5
     for layer in km.layers:                          # now let Keras write new values
         layer.set_weights([w * 1.25 for w in layer.get_weights()])
@@ -57,26 +53,19 @@ def test_weights_h5_goes_both_ways(zoo):
     assert _max_diff(model.predict(X, verbose=0), km(X, training=False)) <= 1e-5
 
 
-def _trained_mlp():
-    model = Sequential([L.Input((4,)), L.Dense(5, activation="relu", name="hidden"),
-                        L.BatchNormalization(name="bn"),
-                        L.Dense(3, activation="softmax", name="out")], name="mlp")
-    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(32, 4)).astype(np.float32)
-    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 32)]
-    model.fit(x, y, batch_size=8, epochs=2, verbose=0)
-    return model, x, y
+def _load_recording_warnings(load, path):
+    """(what ``load(path)`` returns, the warning messages it gave)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = load(path)
+    return value, [str(w.message) for w in caught]
 
 
 def test_keras_gets_our_optimizer_state_without_warnings(tmp_path, keras):
-    model, x, _ = _trained_mlp()
+    model, x, _ = trained_mlp(batch_norm=True)
     model.save(tmp_path / "m.keras")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        km = keras.saving.load_model(tmp_path / "m.keras")
-    assert not [w for w in caught if "optimizer" in str(w.message).lower()], \
-        [str(w.message) for w in caught]
+    km, caught = _load_recording_warnings(keras.saving.load_model, tmp_path / "m.keras")
+    assert not [m for m in caught if "optimizer" in m.lower()], caught
     assert int(km.optimizer.iterations.numpy()) == 8
     names = [v.path.split("/")[-1] for v in km.optimizer.variables]
     assert names[2:4] == ["mlp_hidden_kernel_momentum", "mlp_hidden_kernel_velocity"]
@@ -86,12 +75,10 @@ def test_keras_gets_our_optimizer_state_without_warnings(tmp_path, keras):
 
 
 def test_legacy_h5_carries_the_training_configuration(tmp_path, keras):
-    model, x, _ = _trained_mlp()
+    model, x, _ = trained_mlp(batch_norm=True)
     model.save(tmp_path / "m.h5")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        km = keras.models.load_model(tmp_path / "m.h5")
-    assert not [w for w in caught if "training configuration" in str(w.message)]
+    km, caught = _load_recording_warnings(keras.models.load_model, tmp_path / "m.h5")
+    assert not [m for m in caught if "training configuration" in m]
     assert type(km.optimizer).__name__ == "Adam"
     assert getattr(km.loss, "__name__", km.loss) == "categorical_crossentropy"
     assert np.abs(km.predict(x, verbose=0) - model.predict(x, verbose=0)).max() <= 1e-5

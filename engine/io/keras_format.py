@@ -16,10 +16,13 @@ built from that config can hold (its weights, an optimizer's slots and HDF5's bo
 from __future__ import annotations
 
 import json
+import lzma
 import os
+import struct
 import tempfile
 import time
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,9 @@ MAX_MEMBERS = 10_000
 # own bookkeeping
 WEIGHTS_FACTOR, WEIGHTS_SLACK = 4, 16 << 20
 CHUNK = 1 << 20
+# what zipfile, zlib, h5py and json raise for a damaged archive (one error type for users)
+DAMAGED = (OSError, RuntimeError, KeyError, ValueError, TypeError, EOFError, NotImplementedError,
+           zipfile.BadZipFile, zlib.error, struct.error, lzma.LZMAError, RecursionError)
 
 
 # ------------------------------------------------------------------------------ write
@@ -142,7 +148,7 @@ def _open_archive(path: Path) -> zipfile.ZipFile:
         raise KerasFileError(f"{path}: no such file")
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
+    except DAMAGED as e:
         raise KerasFileError(f"{path.name}: not a .keras archive (a zip file with "
                              f"{CONFIG}): {e}") from None
     names = zf.namelist()
@@ -182,8 +188,7 @@ def load_keras(filepath, compile: bool = True):
             return _load_open(zf, where, compile)
     except KerasFileError:
         raise
-    except (OSError, RuntimeError, KeyError, ValueError, TypeError, zipfile.BadZipFile,
-            EOFError) as e:
+    except DAMAGED as e:
         raise KerasFileError(f"{where}: the file is damaged ({e})") from None
 
 

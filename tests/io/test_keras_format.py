@@ -153,3 +153,25 @@ def test_config_of_a_sequential_model_is_keras_shaped():
     assert cfg["class_name"] == "Sequential" and cfg["build_config"] == {"input_shape":
                                                                           [None, 3]}
     assert "compile_config" not in cfg
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_randomly_damaged_archives_raise_only_the_named_error(tmp_path):
+    """Stored and deflated archives with flipped bytes and cut ends: every failure is a
+    KerasFileError (zlib, zip-version and HDF5 errors included)."""
+    import random
+    members = _valid_members(tmp_path)
+    rng = random.Random(0)
+    for compression in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raw = _archive(tmp_path / "base.keras", members, compression).read_bytes()
+        for _ in range(120):
+            damaged = bytearray(raw)
+            for _ in range(rng.randint(1, 12)):
+                damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+            if rng.random() < 0.2:
+                damaged = damaged[:rng.randrange(len(damaged))]
+            (tmp_path / "d.keras").write_bytes(bytes(damaged))
+            try:
+                load_model(tmp_path / "d.keras")
+            except KerasFileError as e:
+                assert "\n" not in str(e)

@@ -31,9 +31,11 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
 def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
     """Load a Keras model file: a Keras 3 ``.keras`` archive or a Keras 3 / Keras 2 legacy
     HDF5 file. ``custom_objects``: name → class or function for custom objects the file names
-    that are not registered."""
+    that are not registered. Code the file holds (a Lambda's function) runs only with
+    ``safe_mode=False``."""
     from engine.io import keras_format, keras_h5
-    with custom_objects_added(custom_objects):
+    from engine.saving.safe_mode import SafeModeScope
+    with custom_objects_added(custom_objects), SafeModeScope(safe_mode):
         if keras_format.is_keras_archive(filepath):
             return keras_format.load_keras(filepath, compile=compile)
         return keras_h5.load_model(filepath, compile=compile)

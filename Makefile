@@ -22,7 +22,7 @@ test: setup
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest tests
 
 bench: setup
-	$(BIN)/python -m bench.throughput
+	$(BIN)/python -m bench.under_load
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -20,7 +20,6 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 
 import engine  # noqa: E402,F401  (first, as a user script would: sets OpenBLAS options before numpy)
 from bench.workloads.lstm import engine_lstm, keras_lstm, make_data, torch_lstm  # noqa: E402

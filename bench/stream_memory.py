@@ -11,7 +11,6 @@ memory next to what loading the whole folder as float32 would take. The last lin
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import shutil
 import sys
@@ -20,7 +19,6 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 
 import engine  # noqa: E402,F401
 

@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 
 import engine  # noqa: E402,F401  (before numpy: it sets OpenBLAS's thread options, see there)
 

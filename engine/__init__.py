@@ -6,15 +6,9 @@
 to_categorical``, ``keras.preprocessing.sequence.pad_sequences``), imported on first use.
 """
 import importlib
-import os
 
-# After each matrix product OpenBLAS's worker threads spin for 2^28 cycles (~0.1 s) before they
-# sleep, and meanwhile fight numba's threads for the cores: layers that alternate BLAS products
-# and numba kernels (GRU/SimpleRNN time loops, Dense next to numba activations) lose up to half
-# their speed (the seed IMDB LSTM, before its loop moved into numba: 460 → 680 samples/s with
-# 2^20 cycles, ~0.4 ms). OpenBLAS reads this when numpy loads it, so it applies when engine is
-# imported before numpy.
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
+# Who owns the cores (numba's pool; BLAS on one thread): set before numpy and numba load.
+from engine import threading_policy  # noqa: E402,F401
 
 from engine.layers.core import Input  # noqa: E402,F401
 

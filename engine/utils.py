@@ -54,11 +54,19 @@ def normalize(x, axis: int = -1, order: int = 2) -> np.ndarray:
 
 
 class Sequence:
-    """Base class for batch generators, as ``keras.utils.Sequence``.
+    """Base class for batch generators, as ``keras.utils.Sequence`` / ``PyDataset``.
 
     Subclasses implement ``__len__`` (batches per epoch) and ``__getitem__(index)`` returning
-    ``(x, y)`` or ``(x, y, sample_weight)``; ``on_epoch_end`` runs after every epoch.
+    ``(x, y)`` or ``(x, y, sample_weight)``; ``on_epoch_end`` runs after every epoch. As in
+    Keras 3, ``workers`` > 1 has ``fit``/``evaluate``/``predict`` fetch up to
+    ``max_queue_size`` batches ahead on that many threads (engine/data/prefetch.py; threads
+    also when ``use_multiprocessing``: ``__getitem__`` must then be thread-safe).
     """
+
+    def __init__(self, workers: int = 1, use_multiprocessing: bool = False,
+                 max_queue_size: int = 10):
+        self.workers, self.use_multiprocessing = workers, use_multiprocessing
+        self.max_queue_size = max_queue_size
 
     def __len__(self) -> int:
         raise NotImplementedError

@@ -281,7 +281,7 @@ class TrainingController(QObject):
                 return False
             if not self._read_data(project):
                 return False
-            self._data = run_setup.split_data(self._arrays, project.training.validation_split)
+            self._data = self._split(project)
             model, rebuilt = self.session.model_for(project)
             if rebuilt and self.session.epochs_done == 0:     # fresh weights: fresh plots
                 self._continue_plots = False
@@ -303,6 +303,27 @@ class TrainingController(QObject):
                                    self._continue_plots)
         self._launch(job)
         return True
+
+    def _split(self, project) -> run_setup.TrainingData:
+        """This run's data: the arrays with their validation split, or a streamed source's
+        batch Sequences (built, and a sample decoded, off the GUI thread)."""
+        cfg = project.training
+        if not isinstance(self._arrays, run_setup.StreamedSource):
+            return run_setup.split_data(self._arrays, cfg.validation_split)
+        streamed = self._arrays
+        data = run_responsive(
+            lambda: run_setup.stream_data(streamed, cfg.validation_split, cfg.batch_size,
+                                          cfg.loss),
+            busy=self.dashboard, status=self.dashboard.set_status,
+            message="Preparing the streamed data...")
+        self.data_panel.show_stream_progress(*data.x_train.first_pass,
+                                             decoded_bytes=streamed.decoded_bytes)
+        return data
+
+    def _stream_progress(self, *_signal_args) -> None:
+        """The Data panel's count of the first pass over a streamed folder."""
+        if self.worker is not None and self._data is not None and self._data.streamed:
+            self.data_panel.show_stream_progress(*self._data.x_train.first_pass)
 
     def _read_data(self, project) -> bool:
         """Read the project's data source once (off the GUI thread, the window stays alive);
@@ -335,7 +356,7 @@ class TrainingController(QObject):
             model, _ = self.session.model_for(project)
             if not self._read_data(project):
                 return
-            data = run_setup.split_data(self._arrays, project.training.validation_split)
+            data = self._split(project)
         except run_setup.SetupError as e:
             self.activations.show_message(f"Cannot preview the trained model: {e}")
             return
@@ -355,6 +376,9 @@ class TrainingController(QObject):
         # into the GUI thread (a lambda would run in the training thread)
         w.started.connect(self._run_started)
         w.batches.connect(self.dashboard.add_batches)
+        if self._data is not None and self._data.streamed:
+            w.batches.connect(self._stream_progress)
+            w.epoch_end.connect(self._stream_progress)
         w.epoch_end.connect(self._epoch_end)
         w.log_line.connect(self._log)
         w.paused.connect(self._paused)

@@ -140,6 +140,10 @@ class DataPanel(QWidget):
         self.info = QLabel("No data source yet.", self)
         self.info.setWordWrap(True)
         lay.addWidget(self.info)
+        self.stream_label = QLabel("", self)      # a streamed folder: how far the first pass is
+        self.stream_label.setWordWrap(True)
+        self.stream_label.hide()
+        lay.addWidget(self.stream_label)
         self.balance_plot = themed_plot(self)
         self.balance_plot.setMinimumHeight(110)
         self.balance_plot.setMaximumHeight(160)
@@ -411,6 +415,7 @@ class DataPanel(QWidget):
         self.message.setStyleSheet("")
         self.message.setText("")
         self._show_summary(summary)
+        self._show_stream_plan(source, summary)
         if store and self.project is not None:
             self.project.data_source = source.to_dict()
             self._stored = dict(self.project.data_source)
@@ -427,7 +432,35 @@ class DataPanel(QWidget):
         self.message.setStyleSheet(ERROR_STYLE)
         self.message.setText(text)
 
+    def _show_stream_plan(self, source, summary) -> None:
+        """An image folder the Train button will stream (app.training.run_setup): say so."""
+        if source.kind != "image_folder":
+            return
+        from app.training.run_setup import STREAM_ABOVE_BYTES
+        n = summary.count + summary.test_count + summary.validation_count
+        size = n * int(np.prod(summary.sample_shape)) * 4
+        if source.streaming or size > STREAM_ABOVE_BYTES:
+            self._stream_size = size
+            self.stream_label.setText(f"<b>Streamed</b>: {n:,} images ({size / 2**20:,.0f} MB "
+                                      f"as one array) are decoded batch by batch while "
+                                      f"training, a few batches ahead, not held in memory")
+            self.stream_label.show()
+
+    def show_stream_progress(self, done: int, total: int, decoded_bytes: int | None = None
+                             ) -> None:
+        """The training data is streamed from disk: say so, with the first pass's progress."""
+        if decoded_bytes is not None:
+            self._stream_size = decoded_bytes
+        size = getattr(self, "_stream_size", None)
+        what = f" ({size / 2**20:,.0f} MB as one array)" if size else ""
+        progress = (f"first pass: all {total:,} images read" if done >= total else
+                    f"first pass: {done:,} / {total:,} images read ({100 * done / total:.0f}%)")
+        self.stream_label.setText(f"<b>Streamed</b> from disk while training{what}, decoded "
+                                  f"a few batches ahead; {progress}")
+        self.stream_label.show()
+
     def _clear_summary(self) -> None:
+        self.stream_label.hide()
         self.info.setText("No data source yet.")
         self.bars.setOpts(x=[], height=[])
         self.samples.set_samples([])

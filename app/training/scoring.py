@@ -126,10 +126,12 @@ def _classification(kind, logs, x, labels, y_pred, conf, true_p, c, class_names)
 
 
 def evaluate_model(model, x, y, batch_size: int = 32,
-                   class_names: list[str] | None = None) -> EvaluationResult:
-    """``model.evaluate`` + ``model.predict`` on ``(x, y)``, scored (first output only)."""
+                   class_names: list[str] | None = None,
+                   predict_batch_size: int | None = None) -> EvaluationResult:
+    """``model.evaluate`` + ``model.predict`` on ``(x, y)``, scored (first output only).
+    ``predict`` runs in batches of ``predict_batch_size`` (default: 256 or the batch size)."""
     logs = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
-    pred = model.predict(x, batch_size=max(batch_size, 256), verbose=0)
+    pred = model.predict(x, batch_size=predict_batch_size or max(batch_size, 256), verbose=0)
     if isinstance(pred, list):
         pred = pred[0]
         y = y[0] if isinstance(y, (list, tuple)) else next(iter(y.values())) \

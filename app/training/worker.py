@@ -246,9 +246,11 @@ class TrainingWorker(QObject):
             if job.evaluation is not None and not self._abort and \
                     outcome.status in ("completed", "stopped"):
                 self.log_line.emit(f"Evaluating on {len(_first(job.evaluation[0]))} samples...")
-                result: EvaluationResult = evaluate_model(job.model, job.evaluation[0],
-                                                          job.evaluation[1], job.batch_size,
-                                                          job.class_names)
+                # streamed data: predict in training-sized batches too (the app's memory)
+                result: EvaluationResult = evaluate_model(
+                    job.model, job.evaluation[0], job.evaluation[1], job.batch_size,
+                    job.class_names,
+                    predict_batch_size=job.batch_size if _is_sequence(job.x) else None)
                 self.evaluated.emit(result)
         except KerasBackendError as e:     # cannot run on Keras: the message says why
             outcome = RunOutcome("failed", str(e), history=self._history,
@@ -272,7 +274,7 @@ class TrainingWorker(QObject):
         adapted = adapt_normalizations(model, job.x)
         if adapted:
             self.log_line.emit(f"Adapted {', '.join(adapted)} to the training data (mean and "
-                               f"variance of {len(_first(job.x)):,} samples)")
+                               f"variance of {_adapted_count(job.x):,} samples)")
         fit, backend = self._fit_function()
         fit(job.x, job.y, batch_size=job.batch_size, epochs=job.epochs, verbose=0,
             callbacks=[SignalCallback(self)] + list(job.callbacks),
@@ -330,7 +332,7 @@ class TrainingWorker(QObject):
         self._steps = int(params.get("steps") or 0)
         if self._stop.is_set():
             model.stop_training = True
-        n = len(_first(self.job.x)) if self.job.x is not None else 0
+        n = sample_count(self.job.x) if self.job.x is not None else 0
         self._samples = n
         self._mean_keys = mean_log_keys(model)
         self.started.emit({"epochs": self.job.epochs, "steps": self._steps,
@@ -399,6 +401,25 @@ class TrainingWorker(QObject):
             self.batches.emit(self._pending)
             self._pending = []
         self._last_emit = time.perf_counter() if now is None else now
+
+
+def _adapted_count(x) -> int:
+    """Samples adapt_normalizations used: all of arrays, the first 4,096 of a Sequence."""
+    n = sample_count(x)
+    return min(n, 4096) if _is_sequence(x) else n
+
+
+def _is_sequence(x) -> bool:
+    return hasattr(x, "__getitem__") and hasattr(x, "on_epoch_end")
+
+
+def sample_count(x) -> int:
+    """Training samples in ``x``: arrays (or a list/dict of them), or a streamed Sequence of
+    batches (its ``n``; else batches × the first batch's size)."""
+    if _is_sequence(x):
+        n = getattr(x, "n", None)
+        return int(n) if n is not None else len(x) * len(_first(x[0][0]))
+    return len(_first(x))
 
 
 def weights_by_layer(model) -> dict[str, list]:

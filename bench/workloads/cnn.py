@@ -8,6 +8,7 @@ import numpy as np
 
 from bench.workloads.peers import median, run_peer
 
+IDLE_TARGET = 2.0      # issue 16: engine / best peer on an idle machine
 BATCH = 128
 
 TORCH = r"""

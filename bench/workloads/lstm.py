@@ -12,6 +12,7 @@ import numpy as np
 
 from bench.workloads.peers import median, run_peer
 
+IDLE_TARGET = 1.5      # issue 16: engine / best peer on an idle machine
 BATCH = 32
 VOCAB = 10000
 MAXLEN = 200

@@ -7,6 +7,7 @@ import numpy as np
 
 from bench.workloads.peers import median, run_peer
 
+IDLE_TARGET = 3.0      # issue 16: engine / best peer on an idle machine
 BATCH = 32
 
 TORCH = r"""
@@ -39,12 +40,17 @@ print(json.dumps({"rates": rates[1:], "version": keras.__version__}))
 """
 
 
-def engine_mlp(x: np.ndarray, y: np.ndarray, epochs: int = 3) -> dict:
+def build_engine_mlp():
     from engine.layers import Dense, Flatten
     from engine.models import Sequential
     model = Sequential([Flatten(input_shape=(28, 28)), Dense(128, activation="relu"),
                         Dense(10, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def engine_mlp(x: np.ndarray, y: np.ndarray, epochs: int = 3) -> dict:
+    model = build_engine_mlp()
     rates = []
     for epoch in range(epochs + 1):      # epoch 0 warms up (numba compile, caches)
         t = time.perf_counter()

@@ -22,6 +22,14 @@ def peer_python(name: str) -> str | None:
     return path if Path(path).is_file() else None
 
 
+def _peer_base_environment() -> dict:
+    try:
+        from engine.threading_policy import peer_environment
+    except ImportError:
+        return dict(os.environ)
+    return peer_environment()
+
+
 def run_peer(name: str, code: str, arrays: dict[str, np.ndarray], threads: int = 2,
              timeout: float = 1800) -> dict | None:
     """Run ``code`` (which reads DATA, an npz path, and prints a JSON line) in the peer's venv."""
@@ -32,7 +40,9 @@ def run_peer(name: str, code: str, arrays: dict[str, np.ndarray], threads: int =
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data.npz"
         np.savez(data, **arrays)
-        env = dict(os.environ, OMP_NUM_THREADS=str(threads), TF_NUM_INTRAOP_THREADS=str(threads),
+        # without the engine's thread settings (GOMP_SPINCOUNT ...): the peer runs as it would alone
+        env = dict(_peer_base_environment(), OMP_NUM_THREADS=str(threads),
+                   TF_NUM_INTRAOP_THREADS=str(threads),
                    TF_NUM_INTEROP_THREADS="1", TF_CPP_MIN_LOG_LEVEL="3", DATA=str(data),
                    THREADS=str(threads))
         out = subprocess.run([python, "-c", code], env=env, capture_output=True, text=True,

@@ -364,7 +364,8 @@ class DataSource:
 
     def stream(self, batch_size: int = 32, shuffle: bool = True) -> StreamedData:
         """The source as (x, y) batch sequences for ``model.fit``. An image folder is decoded
-        batch by batch (memory: one batch), other kinds are loaded and batched."""
+        batch by batch on background threads, a few batches ahead (memory: those batches);
+        other kinds are loaded and batched."""
         if self.kind != "image_folder":
             d = self.load()
             seqs = [None if x is None else ArraySequence(x, y, batch_size, s, self.seed)
@@ -388,6 +389,23 @@ class DataSource:
                 self.one_hot, shuffle_it, self.seed, self.skip_bad_files)
         return StreamedData(seq(train, shuffle), seq(val, False), seq(test, False), classes,
                             len(train))
+
+    def decoded_bytes(self) -> int | None:
+        """What an image folder's images take as one float32 array (its files counted, the
+        first readable image decoded for its size); None for other kinds."""
+        if self.kind != "image_folder":
+            return None
+        files, _ = img_io.list_image_folder(self._path())
+        for path, _ in files:
+            try:
+                img = img_io.load_image(path, self.target_size, self.color_mode,
+                                        self.interpolation)
+            except DataError:
+                if not self.skip_bad_files:
+                    raise
+                continue
+            return len(files) * img.size * 4
+        raise DataError("none of the images can be read", self.path)
 
     def summary(self, n_samples: int = 16) -> Summary:
         """Counts, shape, class balance, value range and a few samples, for display. An

@@ -7,6 +7,8 @@ Fill modes (what a sample outside the image reads), as ``scipy.ndimage`` / Keras
 import numpy as np
 from numba import njit, prange
 
+from engine.kernels.parallel import fetch_add
+
 FILL_MODES = {"constant": 0, "nearest": 1, "reflect": 2, "wrap": 3}
 
 
@@ -27,7 +29,7 @@ def _source_index(i, n, mode):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def affine_warp(x, mats, order, fill_mode, cval, out):
+def affine_warp(x, mats, order, fill_mode, cval, out, nworkers):
     """Warp every image of a batch by its own affine map.
 
     x: (N, H, W, C) float32 or float64; mats: (N, 2, 3) float64; out: (N, H, W, C), x's dtype.
@@ -39,56 +41,61 @@ def affine_warp(x, mats, order, fill_mode, cval, out):
     n, h, w, c = x.shape
     cr = (h - 1) * 0.5
     cq = (w - 1) * 0.5
-    for b in prange(n):
-        m00, m01, m02 = mats[b, 0, 0], mats[b, 0, 1], mats[b, 0, 2]
-        m10, m11, m12 = mats[b, 1, 0], mats[b, 1, 1], mats[b, 1, 2]
-        for r in range(h):
-            dr = r - cr
-            for q in range(w):
-                dq = q - cq
-                sr = cr + m00 * dr + m01 * dq + m02
-                sq = cq + m10 * dr + m11 * dq + m12
-                if order == 0:
-                    ir = _source_index(int(np.floor(sr + 0.5)), h, fill_mode)
-                    iq = _source_index(int(np.floor(sq + 0.5)), w, fill_mode)
-                    if ir < 0 or iq < 0:
+    counter = np.zeros(1, np.int64)
+    for _ in prange(nworkers):
+        while True:
+            b = fetch_add(counter, 0)
+            if b >= n:
+                break
+            m00, m01, m02 = mats[b, 0, 0], mats[b, 0, 1], mats[b, 0, 2]
+            m10, m11, m12 = mats[b, 1, 0], mats[b, 1, 1], mats[b, 1, 2]
+            for r in range(h):
+                dr = r - cr
+                for q in range(w):
+                    dq = q - cq
+                    sr = cr + m00 * dr + m01 * dq + m02
+                    sq = cq + m10 * dr + m11 * dq + m12
+                    if order == 0:
+                        ir = _source_index(int(np.floor(sr + 0.5)), h, fill_mode)
+                        iq = _source_index(int(np.floor(sq + 0.5)), w, fill_mode)
+                        if ir < 0 or iq < 0:
+                            for k in range(c):
+                                out[b, r, q, k] = cval
+                        else:
+                            for k in range(c):
+                                out[b, r, q, k] = x[b, ir, iq, k]
+                        continue
+                    fr0 = np.floor(sr)
+                    fq0 = np.floor(sq)
+                    wr = sr - fr0
+                    wq = sq - fq0
+                    w00 = (1.0 - wr) * (1.0 - wq)
+                    w01 = (1.0 - wr) * wq
+                    w10 = wr * (1.0 - wq)
+                    w11 = wr * wq
+                    i0 = int(fr0)
+                    j0 = int(fq0)
+                    if 0 <= i0 and i0 + 1 < h and 0 <= j0 and j0 + 1 < w:   # inside: no fill
                         for k in range(c):
-                            out[b, r, q, k] = cval
-                    else:
-                        for k in range(c):
-                            out[b, r, q, k] = x[b, ir, iq, k]
-                    continue
-                fr0 = np.floor(sr)
-                fq0 = np.floor(sq)
-                wr = sr - fr0
-                wq = sq - fq0
-                w00 = (1.0 - wr) * (1.0 - wq)
-                w01 = (1.0 - wr) * wq
-                w10 = wr * (1.0 - wq)
-                w11 = wr * wq
-                i0 = int(fr0)
-                j0 = int(fq0)
-                if 0 <= i0 and i0 + 1 < h and 0 <= j0 and j0 + 1 < w:   # inside: no fill
+                            out[b, r, q, k] = (w00 * x[b, i0, j0, k] + w01 * x[b, i0, j0 + 1, k] +
+                                               w10 * x[b, i0 + 1, j0, k] +
+                                               w11 * x[b, i0 + 1, j0 + 1, k])
+                        continue
+                    r0 = _source_index(int(fr0), h, fill_mode)
+                    r1 = _source_index(int(fr0) + 1, h, fill_mode)
+                    q0 = _source_index(int(fq0), w, fill_mode)
+                    q1 = _source_index(int(fq0) + 1, w, fill_mode)
                     for k in range(c):
-                        out[b, r, q, k] = (w00 * x[b, i0, j0, k] + w01 * x[b, i0, j0 + 1, k] +
-                                           w10 * x[b, i0 + 1, j0, k] +
-                                           w11 * x[b, i0 + 1, j0 + 1, k])
-                    continue
-                r0 = _source_index(int(fr0), h, fill_mode)
-                r1 = _source_index(int(fr0) + 1, h, fill_mode)
-                q0 = _source_index(int(fq0), w, fill_mode)
-                q1 = _source_index(int(fq0) + 1, w, fill_mode)
-                for k in range(c):
-                    v00 = x[b, r0, q0, k] if r0 >= 0 and q0 >= 0 else cval
-                    v01 = x[b, r0, q1, k] if r0 >= 0 and q1 >= 0 else cval
-                    v10 = x[b, r1, q0, k] if r1 >= 0 and q0 >= 0 else cval
-                    v11 = x[b, r1, q1, k] if r1 >= 0 and q1 >= 0 else cval
-                    out[b, r, q, k] = w00 * v00 + w01 * v01 + w10 * v10 + w11 * v11
+                        v00 = x[b, r0, q0, k] if r0 >= 0 and q0 >= 0 else cval
+                        v01 = x[b, r0, q1, k] if r0 >= 0 and q1 >= 0 else cval
+                        v10 = x[b, r1, q0, k] if r1 >= 0 and q0 >= 0 else cval
+                        v11 = x[b, r1, q1, k] if r1 >= 0 and q1 >= 0 else cval
+                        out[b, r, q, k] = w00 * v00 + w01 * v01 + w10 * v10 + w11 * v11
     return out
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def shift_and_brighten(x, shifts, factors, do_shift, do_brightness):
+def shift_and_brighten(x, shifts, factors, do_shift, do_brightness, nworkers):
     """Keras's channel shift and brightness shift, in place, image by image.
 
     x: (N, H, W, C) float32 or float64; shifts, factors: (N,) float64.
@@ -98,33 +105,38 @@ def shift_and_brighten(x, shifts, factors, do_shift, do_brightness):
     factors[b], truncated to 0..255, and stretched back.
     """
     n, h, w, c = x.shape
-    for b in prange(n):
-        lo = x[b, 0, 0, 0]
-        hi = lo
-        for r in range(h):
-            for q in range(w):
-                for k in range(c):
-                    v = x[b, r, q, k]
-                    lo = min(lo, v)
-                    hi = max(hi, v)
-        if do_shift:
-            s = shifts[b]
+    counter = np.zeros(1, np.int64)
+    for _ in prange(nworkers):
+        while True:
+            b = fetch_add(counter, 0)
+            if b >= n:
+                break
+            lo = x[b, 0, 0, 0]
+            hi = lo
             for r in range(h):
                 for q in range(w):
                     for k in range(c):
-                        x[b, r, q, k] = min(max(x[b, r, q, k] + s, lo), hi)
-            lo, hi = min(max(lo + s, lo), hi), min(max(hi + s, lo), hi)
-        if do_brightness:
-            f = factors[b]
-            outside = lo < 0 or hi > 255
-            span = hi - lo if hi > lo else 1.0
-            for r in range(h):
-                for q in range(w):
-                    for k in range(c):
-                        v = np.float64(x[b, r, q, k])
-                        if outside:
-                            v = (v - lo) / span * 255.0
-                        v = np.floor(min(max(v, 0.0), 255.0))
-                        v = np.floor(min(v * f, 255.0))
-                        x[b, r, q, k] = v / 255.0 * span + lo if outside else v
+                        v = x[b, r, q, k]
+                        lo = min(lo, v)
+                        hi = max(hi, v)
+            if do_shift:
+                s = shifts[b]
+                for r in range(h):
+                    for q in range(w):
+                        for k in range(c):
+                            x[b, r, q, k] = min(max(x[b, r, q, k] + s, lo), hi)
+                lo, hi = min(max(lo + s, lo), hi), min(max(hi + s, lo), hi)
+            if do_brightness:
+                f = factors[b]
+                outside = lo < 0 or hi > 255
+                span = hi - lo if hi > lo else 1.0
+                for r in range(h):
+                    for q in range(w):
+                        for k in range(c):
+                            v = np.float64(x[b, r, q, k])
+                            if outside:
+                                v = (v - lo) / span * 255.0
+                            v = np.floor(min(max(v, 0.0), 255.0))
+                            v = np.floor(min(v * f, 255.0))
+                            x[b, r, q, k] = v / 255.0 * span + lo if outside else v
     return x

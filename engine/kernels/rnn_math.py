@@ -14,8 +14,9 @@ import math
 
 import numpy as np
 from numba import njit, types
-from numba.core import cgutils
-from numba.extending import intrinsic, overload
+from numba.extending import overload
+
+from engine.kernels.parallel import fetch_add  # noqa: F401  (the block kernels import it from here)
 
 OPT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
 
@@ -252,25 +253,3 @@ def matmul_acc_tn(a, w, z):
                     for j in range(g_dim):
                         zr[j] += a0 * wk[j]
         n += rows
-
-
-@intrinsic
-def fetch_add(typingctx, counter, index):
-    """Atomically: old = counter[index]; counter[index] += 1; return old. counter: 1-D int64.
-
-    The threads of a parallel kernel take work items from a shared counter this way (dynamic
-    scheduling; numba's OpenMP prange splits its range statically).
-    """
-    if not (isinstance(counter, types.Array) and counter.dtype == types.int64
-            and counter.ndim == 1 and isinstance(index, types.Integer)):
-        return None
-    sig = types.int64(counter, index)
-
-    def codegen(context, builder, sig, args):
-        aryty, idxty = sig.args
-        ary = context.make_array(aryty)(context, builder, args[0])
-        idx = context.cast(builder, args[1], idxty, types.intp)
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [idx])
-        one = context.get_constant(types.int64, 1)
-        return builder.atomic_rmw("add", ptr, one, "seq_cst")
-    return sig, codegen

@@ -22,7 +22,9 @@ several times (shared layers).
 """
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 from collections import defaultdict
 from typing import Any
 
@@ -36,9 +38,29 @@ from engine.registry import LayerSpec, coerce, get_spec, serialize_value
 Shape = tuple  # (None, d1, d2, ...)
 
 _name_counters: dict[str, int] = defaultdict(int)
+_predict_state = threading.local()
 # the keyword arguments Keras's base Layer takes
 _BASE_KWARGS = ("name", "trainable", "dtype", "input_shape", "input_dim", "batch_input_shape",
                 "batch_size", "batch_shape")
+
+
+@contextlib.contextmanager
+def predicting():
+    """While ``model.predict`` / ``evaluate`` run a forward pass, no backward pass follows it:
+    layers may then skip what only backward needs (the LSTM keeps no per-step states).
+    ``forward(x, training=False)`` alone still keeps them (a custom loop may differentiate
+    it)."""
+    old = getattr(_predict_state, "on", False)
+    _predict_state.on = True
+    try:
+        yield
+    finally:
+        _predict_state.on = old
+
+
+def is_predicting() -> bool:
+    """True inside :func:`predicting` (on this thread)."""
+    return getattr(_predict_state, "on", False)
 
 
 def reset_name_counters() -> None:

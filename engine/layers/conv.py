@@ -12,6 +12,7 @@ from engine.kernels.conv import (bias_relu_grad, col2im, conv_direct_dw, conv_di
                                  conv_direct_forward, conv_output_size, im2col)
 from engine.kernels.conv_pool import (conv_relu_pool_backward, conv_relu_pool_backward_s1,
                                       conv_relu_pool_forward, conv_relu_pool_forward_s1)
+from engine.kernels.gemm import matmul
 
 # Up to this many taps (KH·KW·Cin) a direct numba loop beats im2col + sgemm (measured on the
 # seed CNN's 3×3×1 first layer: 4.0 ms im2col + 4.9 ms sgemm + 0.9 ms relu → 1.6 ms direct).
@@ -215,7 +216,7 @@ class _Conv(Layer):
                 mode = "im2col"
                 cols = np.empty((n * oh * ow, kh * kw * c), dtype=x4.dtype)
                 im2col(x4, *geo, cols)
-            z = cols @ self.kernel.value.reshape(-1, self.filters)
+            z = matmul(cols, self.kernel.value.reshape(-1, self.filters))
             if self.bias is not None:
                 z += self.bias.value
             y = self._act.forward(z)
@@ -247,7 +248,7 @@ class _Conv(Layer):
             conv_direct_dw(cols, dz4, sh, sw, dh, dw, ph, pw,
                            self.kernel.grad.reshape(kh, kw, c, f))
         else:
-            np.matmul(cols.T, dz, out=self.kernel.grad.reshape(-1, f))
+            matmul(cols.T, dz, self.kernel.grad.reshape(-1, f))
         if not self.need_dx:
             return None
         if mode == "direct":
@@ -255,7 +256,7 @@ class _Conv(Layer):
             conv_direct_dx(dz.reshape(shape4[0], oh, ow, f),
                            self.kernel.value.reshape(kh, kw, c, f), sh, sw, dh, dw, ph, pw, dx)
         else:
-            dcols = dz @ self.kernel.value.reshape(-1, f).T
+            dcols = matmul(dz, self.kernel.value.reshape(-1, f).T)
             if mode == "pointwise":
                 dx = dcols.reshape(shape4)
             else:
@@ -349,7 +350,7 @@ class Conv2DTranspose(Layer):
         (oh, ow), (ph, pw) = self._sizes(h, w)
         geo = (kh, kw, sh, sw, dh, dw, ph, pw, h, w)
         kmat = self.kernel.value.reshape(-1, c)               # (kh·kw·filters, cin)
-        cols = x.reshape(-1, c) @ kmat.T                      # every input pixel's footprint
+        cols = matmul(x.reshape(-1, c), kmat.T)               # every input pixel's footprint
         z = np.empty((n, oh, ow, self.filters), dtype=x.dtype)
         col2im(np.ascontiguousarray(cols), *geo, z)
         if self.bias is not None:
@@ -369,10 +370,10 @@ class Conv2DTranspose(Layer):
         kh, kw = geo[0], geo[1]
         dcols = np.empty((n * h * w, kh * kw * self.filters), dtype=x.dtype)
         im2col(dz, *geo, dcols)
-        np.matmul(dcols.T, x.reshape(-1, c), out=self.kernel.grad.reshape(-1, c))
+        matmul(dcols.T, x.reshape(-1, c), self.kernel.grad.reshape(-1, c))
         if not self.need_dx:
             return None
-        return (dcols @ self.kernel.value.reshape(-1, c)).reshape(x.shape)
+        return matmul(dcols, self.kernel.value.reshape(-1, c)).reshape(x.shape)
 
 
 @register("Reshaping", "Pads images with zero rows and columns: (top, bottom), (left, right).",

@@ -4,8 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 from engine import activations, backend
-from engine.kernels.dropout import (PARALLEL_MIN, dropout_backward, dropout_backward_serial,
-                                    dropout_forward, dropout_forward_serial)
+from engine import threading_policy as policy
+from engine.kernels.dropout import (CHUNK, PARALLEL_MIN, dropout_backward,
+                                    dropout_backward_serial, dropout_forward,
+                                    dropout_forward_serial)
+from engine.kernels.gemm import matmul
 from engine.layers.base import KerasTensor, Layer, Node
 from engine.registry import Param, register
 
@@ -135,7 +138,7 @@ class Dense(Layer):
     def forward(self, x, training=False):
         self._x_shape = x.shape
         x2 = x.reshape(-1, x.shape[-1])
-        z = x2 @ self.kernel.value
+        z = matmul(x2, self.kernel.value)
         if self.bias is not None:
             z += self.bias.value
         self._x2 = x2
@@ -148,12 +151,12 @@ class Dense(Layer):
         # z = x·W + b, y = act(z):  dz = act'(z)·dy, dW = xᵀ·dz, db = Σ dz, dx = dz·Wᵀ
         dy = dy.reshape(-1, self.units)
         dz = dy if self.fused_output_grad else self._act.backward(self._z, self._y, dy)
-        np.matmul(self._x2.T, dz, out=self.kernel.grad)
+        matmul(self._x2.T, dz, self.kernel.grad)
         if self.bias is not None:
             np.sum(dz, axis=0, out=self.bias.grad)
         if not self.need_dx:
             return None
-        return (dz @ self.kernel.value.T).reshape(self._x_shape)
+        return matmul(dz, self.kernel.value.T).reshape(self._x_shape)
 
 
 @register("Core", "Applies an activation function elementwise (softmax: over the last axis).",
@@ -243,9 +246,12 @@ class Dropout(Layer):
         x = np.ascontiguousarray(x)
         y = np.empty_like(x)
         keep = np.empty(x.shape, dtype=np.uint8)
-        kernel = dropout_forward if x.size >= PARALLEL_MIN else dropout_forward_serial
-        kernel(x.reshape(-1), int(self._rng.integers(0, 2 ** 63)), int(self.rate * 2 ** 32), scale,
-               y.reshape(-1), keep.reshape(-1))
+        args = (x.reshape(-1), int(self._rng.integers(0, 2 ** 63)), int(self.rate * 2 ** 32),
+                scale, y.reshape(-1), keep.reshape(-1))
+        if x.size >= PARALLEL_MIN:
+            dropout_forward(*args, -(-x.size // CHUNK), policy.threads())
+        else:
+            dropout_forward_serial(*args)
         self._mask = (keep, scale)
         return y
 
@@ -256,8 +262,11 @@ class Dropout(Layer):
             keep, scale = self._mask
             dy = np.ascontiguousarray(dy)
             dx = np.empty_like(dy)
-            kernel = dropout_backward if dy.size >= PARALLEL_MIN else dropout_backward_serial
-            kernel(dy.reshape(-1), keep.reshape(-1), scale, dx.reshape(-1))
+            args = (dy.reshape(-1), keep.reshape(-1), scale, dx.reshape(-1))
+            if dy.size >= PARALLEL_MIN:
+                dropout_backward(*args, -(-dy.size // CHUNK), policy.threads())
+            else:
+                dropout_backward_serial(*args)
             return dx
         return dy * self._mask
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine import threading_policy as policy
 from engine.kernels.conv import conv_output_size
 from engine.kernels.pooling import (avgpool_backward, avgpool_forward, maxpool2x2_backward,
                                     maxpool2x2_forward, maxpool_backward, maxpool_forward)
@@ -71,17 +72,19 @@ class _Pool(Layer):
         (kh, kw), (sh, sw) = self._geometry()
         (oh, ow), (ph, pw) = self._sizes((h, w) if self.rank == 2 else (w,))
         out = np.empty((n, oh, ow, c), dtype=x4.dtype)
+        # each output reads a window of inputs: about kh·kw operations per output value
+        nworkers = policy.workers(out.size * kh * kw, n)
         if self.mode == "max":
             arg = np.empty((n, oh, ow, c), dtype=np.int32)
             self._two = (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0)
             if self._two:
-                maxpool2x2_forward(x4, out, arg)
+                maxpool2x2_forward(x4, out, arg, nworkers)
             else:
-                maxpool_forward(x4, kh, kw, sh, sw, ph, pw, out, arg)
+                maxpool_forward(x4, kh, kw, sh, sw, ph, pw, out, arg, nworkers)
             self._cache = (x4.shape, arg)
         else:
             count = np.empty((oh, ow), dtype=np.int32)
-            avgpool_forward(x4, kh, kw, sh, sw, ph, pw, out, count)
+            avgpool_forward(x4, kh, kw, sh, sw, ph, pw, out, count, nworkers)
             self._cache = (x4.shape, (kh, kw, sh, sw, ph, pw, count))
         return out[:, 0] if self.rank == 1 else out
 
@@ -90,16 +93,17 @@ class _Pool(Layer):
             return dy
         shape4, extra = self._cache
         dy4 = np.ascontiguousarray(dy[:, None] if self.rank == 1 else dy)
+        nworkers = policy.workers(4 * int(np.prod(shape4)), shape4[0])
         if self.mode == "max" and self._two:
             dx = np.empty(shape4, dtype=dy4.dtype)
-            maxpool2x2_backward(dy4, extra, dx)
+            maxpool2x2_backward(dy4, extra, dx, nworkers)
         elif self.mode == "max":
             dx = np.empty((shape4[0], int(np.prod(shape4[1:]))), dtype=dy4.dtype)
-            maxpool_backward(dy4, extra, dx)
+            maxpool_backward(dy4, extra, dx, nworkers)
             dx = dx.reshape(shape4)
         else:
             dx = np.empty(shape4, dtype=dy4.dtype)
-            avgpool_backward(dy4, *extra, dx)
+            avgpool_backward(dy4, *extra, dx, nworkers)
         return dx[:, 0] if self.rank == 1 else dx
 
 

@@ -238,16 +238,29 @@ def _batches(data, batch_size, steps, where):
         yield np.asarray(item)
 
 
+def _adapt_inputs(x) -> list:
+    """The input arrays to adapt from: x's arrays, or a streamed Sequence's first batches (up
+    to 4,096 samples, 256 MB)."""
+    from engine.models.data_adapter import is_batch_source
+    if is_batch_source(x) and hasattr(x, "__getitem__"):
+        from engine.data.streaming import sample_batches
+        x = sample_batches(x, 4096, 256 << 20)[0]
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
 def adapt_normalizations(model, x, batch_size: int = 256) -> list[str]:
     """Adapt every not-yet-adapted Normalization layer of ``model`` that reads a model input
-    directly, from that input's data ``x`` (an array, or a list of arrays for several inputs).
-    Returns the names of the layers adapted (for a log line)."""
+    directly, from that input's data ``x`` (an array, a list of arrays for several inputs, or
+    a Sequence of batches: its first batches). Returns the names of the layers adapted (for a
+    log line)."""
     inputs = list(getattr(model, "inputs", []) or [])
-    xs = list(x) if isinstance(x, (list, tuple)) else [x]
     done = []
+    xs = None
     for layer in getattr(model, "layers", []):
         if not isinstance(layer, Normalization) or layer.adapted or not layer._nodes:
             continue
+        if xs is None:
+            xs = _adapt_inputs(x)
         source = layer._nodes[0].inputs[0]
         if source not in inputs or len(xs) != len(inputs):
             continue

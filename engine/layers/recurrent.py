@@ -22,9 +22,12 @@ import numba
 import numpy as np
 
 from engine import activations
+from engine import threading_policy as policy
 from engine.kernels import recurrent as K
+from engine.kernels.gemm import matmul
+from engine.kernels.recurrent_infer import lstm_predict_blocks
 from engine.kernels.rnn_math import CODES
-from engine.layers.base import Layer
+from engine.layers.base import Layer, is_predicting
 from engine.registry import Param, register
 
 
@@ -211,7 +214,7 @@ class RNNBase(Layer):
         self._dropped_state = training and self.recurrent_dropout > 0
         if not project:
             return self._xin.reshape(n, t_len, d)
-        xw = self._xin @ self.kernel.value
+        xw = matmul(self._xin, self.kernel.value)
         if self.bias is not None:
             xw += self._input_bias()
         self._nchunks = _threads(n)
@@ -284,11 +287,11 @@ class RNNBase(Layer):
 
     def _input_grads(self, dxw: np.ndarray):
         """Kernel gradient and dx from dxw (N·T, G), the gradient of x·kernel."""
-        np.matmul(self._xin.T, dxw, out=self.kernel.grad)
+        matmul(self._xin.T, dxw, self.kernel.grad)
         if not self.need_dx:
             return None
         n, t_len = self._mask.shape
-        dx = (dxw @ self.kernel.value.T).reshape(n, t_len, -1)
+        dx = matmul(dxw, self.kernel.value.T).reshape(n, t_len, -1)
         if self._dmask is not None:
             dx *= self._dmask
         if self.go_backwards:
@@ -322,7 +325,7 @@ class SimpleRNN(RNNBase):
         K.simple_rnn_backward(u_t, self._rmask, self._mask, self._hs, dseq, dh, dz, self._act,
                               self._nchunks)
         dz2 = dz.reshape(-1, self.units)
-        np.matmul(self._state_inputs(self._hs).T, dz2, out=self.recurrent_kernel.grad)
+        matmul(self._state_inputs(self._hs).T, dz2, self.recurrent_kernel.grad)
         if self.bias is not None:
             np.sum(dz2, axis=0, out=self.bias.grad)
         return self._with_state_grads(self._input_grads(dz2))
@@ -353,6 +356,8 @@ class LSTM(RNNBase):
         xin = self._prepare(x, training, mask, project=False)
         n, t_len, d = xin.shape
         dtype = xin.dtype
+        if not training and dtype == np.float32 and is_predicting():
+            return self._predict(xin)
         hs = self._initial_states(n, t_len, dtype)
         cs = self._initial_states(n, t_len, dtype, 1)
         gates = np.empty((n, t_len, 4 * self.units), dtype)
@@ -366,6 +371,27 @@ class LSTM(RNNBase):
 
     def _workers(self, n: int) -> int:
         return max(1, min(numba.get_num_threads(), -(-n // self.block_rows)))
+
+    def _predict(self, xin: np.ndarray):
+        """Inference: the time loop keeps only the current states (kernels/recurrent_infer)."""
+        n, t_len, d = xin.shape
+        u, dtype = self.units, xin.dtype
+        flops = 2.0 * n * t_len * (d + u) * 4 * u
+        nworkers = policy.workers(flops, n)
+        rows = max(4, min(64, -(-n // (2 * nworkers))))       # ~2 blocks per thread
+        h_last, c_last = np.empty((n, u), dtype), np.empty((n, u), dtype)
+        hseq = np.empty((n, t_len if self.return_sequences else 0, u), dtype)
+        wu = np.ascontiguousarray(np.concatenate([self.kernel.value,
+                                                  self.recurrent_kernel.value]))
+        bias = self.bias.value if self.bias is not None else np.zeros(4 * u, dtype)
+        lstm_predict_blocks(xin, wu, bias, self._mask, h_last, c_last, hseq, self._act,
+                            self._rec_act, rows, nworkers)
+        zero_out = self.zero_output_for_mask and self._masked
+        if self.return_sequences:
+            out = hseq * self._mask[:, :, None] if zero_out else hseq
+        else:
+            out = h_last * self._mask[:, -1:] if zero_out else h_last
+        return [out, h_last, c_last] if self.return_state else out
 
     def backward(self, dy):
         dtype = self._hs.dtype
@@ -454,13 +480,13 @@ class GRU(RNNBase):
         grad = self.recurrent_kernel.grad
         if self.reset_after:
             drec2 = drec.reshape(-1, 3 * u)
-            np.matmul(h_in.T, drec2, out=grad)
+            matmul(h_in.T, drec2, grad)
             if self.bias is not None:
                 np.sum(dxw2, axis=0, out=self.bias.grad[0])
                 np.sum(drec2, axis=0, out=self.bias.grad[1])
         else:
-            grad[:, :2 * u] = h_in.T @ dxw2[:, :2 * u]
-            grad[:, 2 * u:] = self._rec_h.reshape(n * t_len, u).T @ dxw2[:, 2 * u:]
+            grad[:, :2 * u] = matmul(h_in.T, dxw2[:, :2 * u])
+            grad[:, 2 * u:] = matmul(self._rec_h.reshape(n * t_len, u).T, dxw2[:, 2 * u:])
             if self.bias is not None:
                 np.sum(dxw2, axis=0, out=self.bias.grad)
         return self._with_state_grads(self._input_grads(dxw2))

@@ -12,6 +12,7 @@ import math
 import warnings
 import numpy as np
 
+from engine.layers.base import predicting
 from engine.models import data_adapter as da
 from engine.models.functional import NonFiniteError
 from engine.progbar import Progbar
@@ -322,7 +323,8 @@ class TrainingLoops:
         _call(cbs, "on_test_begin", {})
         for step, (xb, yb, swb) in enumerate(batches):
             _call(cbs, "on_test_batch_begin", step, {})
-            loss, outs, _ = self._compute_loss_and_grads(xb, yb, swb, training=False)
+            with predicting():
+                loss, outs, _ = self._compute_loss_and_grads(xb, yb, swb, training=False)
             self._update_metrics(loss, yb, outs, len(xb[0]))
             if cbs:
                 _call(cbs, "on_test_batch_end", step, self._logs())
@@ -368,7 +370,8 @@ class TrainingLoops:
         parts = []
         for step, xb in enumerate(batches):
             _call(cbs, "on_predict_batch_begin", step, {})
-            parts.append(self._plan.forward(xb, training=False))
+            with predicting():
+                parts.append(self._plan.forward(xb, training=False))
             if cbs:
                 out = parts[-1]
                 _call(cbs, "on_predict_batch_end", step,
@@ -488,16 +491,23 @@ class _BatchStream:
 
     def _batches(self):
         if self.is_seq:
+            # one pass over the Sequence at a time (the last may be cut short by steps), its
+            # batches fetched ahead on worker threads when it asks for them (PyDataset's
+            # `workers`; engine/data/prefetch.py), always in this order
+            from engine.data.prefetch import prefetch_settings, prefetched  # engine.data: ~0.2 s
             n = len(self.source)
-            for k in range(self.steps):
-                if k % n == 0:
-                    order = np.arange(n)
-                    if self.shuffle and self.rng is not None:
-                        order = self.rng.permutation(order)
-                yield self.source[int(order[k % n])]
-                if k % n == n - 1 or k == self.steps - 1:
-                    if hasattr(self.source, "on_epoch_end"):
-                        self.source.on_epoch_end()
+            workers, depth = prefetch_settings(self.source)
+            k = 0
+            while k < self.steps:
+                order = np.arange(n)
+                if self.shuffle and self.rng is not None:
+                    order = self.rng.permutation(order)
+                count = min(n, self.steps - k)
+                yield from prefetched(self.source.__getitem__,
+                                      (int(i) for i in order[:count]), workers, depth)
+                k += count
+                if hasattr(self.source, "on_epoch_end"):
+                    self.source.on_epoch_end()
         else:
             for i in range(self.steps):
                 try:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 from engine import backend
+from engine import threading_policy as policy
 from engine.data.images import array_to_img, img_to_array, load_img, save_img  # noqa: F401
 from engine.kernels.augment import FILL_MODES, affine_warp, shift_and_brighten
 from engine.preprocessing.image_iterators import (DirectoryIterator,  # noqa: F401
@@ -228,16 +229,18 @@ class ImageDataGenerator:
     def augment_batch(self, x: np.ndarray, params: dict[str, np.ndarray]) -> np.ndarray:
         """A float batch (N, H, W, C) transformed image by image by ``params``."""
         m = affine_matrices(params)
+        # about 20 operations per value; a background (prefetch) thread gets one worker
+        nworkers = policy.workers(20.0 * x.size, len(x))
         if not _is_identity(m):
             x = affine_warp(np.ascontiguousarray(x), m, self.interpolation_order,
-                            FILL_MODES[self.fill_mode], self.cval, np.empty_like(x))
+                            FILL_MODES[self.fill_mode], self.cval, np.empty_like(x), nworkers)
         shifts, factors = params["channel_shift_intensity"], params["brightness"]
         if shifts is not None or factors is not None:
             unused = np.zeros(len(x))
             x = shift_and_brighten(np.ascontiguousarray(x),
                                    unused if shifts is None else shifts.astype(np.float64),
                                    unused if factors is None else factors.astype(np.float64),
-                                   shifts is not None, factors is not None)
+                                   shifts is not None, factors is not None, nworkers)
         return x
 
     def transform_batch(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -127,12 +127,14 @@ def test_dropout_serial_kernels_equal_the_parallel_ones():
                                         dropout_forward, dropout_forward_serial)
     x = np.random.default_rng(0).standard_normal(5000).astype(np.float32)
     outs = []
-    for fwd, bwd in ((dropout_forward, dropout_backward),
-                     (dropout_forward_serial, dropout_backward_serial)):
+    for fwd, bwd, extra in ((dropout_forward, dropout_backward, (7, 2)),   # 7 chunks, 2 threads
+                            (dropout_forward, dropout_backward, (1, 1)),
+                            (dropout_forward_serial, dropout_backward_serial, ())):
         y, keep, dx = np.empty_like(x), np.empty(x.size, np.uint8), np.empty_like(x)
-        fwd(x, 12345, int(0.3 * 2 ** 32), np.float32(1 / 0.7), y, keep)
-        bwd(x, keep, np.float32(1 / 0.7), dx)
+        fwd(x, 12345, int(0.3 * 2 ** 32), np.float32(1 / 0.7), y, keep, *extra)
+        bwd(x, keep, np.float32(1 / 0.7), dx, *extra)
         outs.append((y, keep, dx))
-    for a, b in zip(*outs):
-        np.testing.assert_array_equal(a, b)
+    for other in outs[1:]:
+        for a, b in zip(outs[0], other):
+            np.testing.assert_array_equal(a, b)
     assert 0.25 < 1 - outs[0][1].mean() < 0.35

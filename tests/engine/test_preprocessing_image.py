@@ -73,15 +73,15 @@ def test_width_shift_range_shifts_horizontally():
 def test_fill_modes(mode, expected, order):
     row = np.arange(5, dtype=np.float64).reshape(1, 1, 5, 1)    # float64 works too
     reads_left = np.array([[[1.0, 0, 0], [0, 1, -2]]])          # column q reads q - 2
-    out = affine_warp(row, reads_left, order, FILL_MODES[mode], 9.0, np.empty_like(row))
+    out = affine_warp(row, reads_left, order, FILL_MODES[mode], 9.0, np.empty_like(row), 1)
     assert out.dtype == np.float64 and out.ravel().tolist() == expected
 
 
 def test_bilinear_interpolates_and_nearest_does_not():
     row = np.array([[[[0.0], [10.0]]]], np.float32)
     half = np.array([[[1.0, 0, 0], [0, 1, 0.25]]])
-    assert affine_warp(row, half, 1, 1, 0.0, np.empty_like(row))[0, 0, 0, 0] == 2.5
-    assert affine_warp(row, half, 0, 1, 0.0, np.empty_like(row))[0, 0, 0, 0] == 0.0
+    assert affine_warp(row, half, 1, 1, 0.0, np.empty_like(row), 1)[0, 0, 0, 0] == 2.5
+    assert affine_warp(row, half, 0, 1, 0.0, np.empty_like(row), 1)[0, 0, 0, 0] == 0.0
 
 
 def test_channel_shift_and_brightness():

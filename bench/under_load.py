@@ -1,0 +1,139 @@
+"""Training speed with 0, 1 and 2 busy background processes: engine vs PyTorch and Keras.
+
+    python -m bench.under_load [workload ...] [--loads 0,1,2] [--epochs 3] [--no-peers]
+
+Every workload in bench/workloads/ (a module with ``main_results(epochs, peers)``; by default
+all of them) runs at each load level: this script starts the busy processes itself
+(bench/load.py: pure-Python spin loops, stopped when the level ends and bounded in time), then
+runs the engine and the peers one after the other under that load, each a warm-up epoch and
+``--epochs`` timed epochs (median samples/s). It prints one table per workload with the ratio
+engine / best peer and the issue-16 target (idle: MLP 3x, CNN 2x, LSTM 1.5x, a module's
+IDLE_TARGET; 2 busy processes: 1.0x), and a summary. Before each level it records the machine's
+load average and how busy the cores were *before* our own load started: figures taken while
+other people's programs ran are not idle figures. ``make bench`` runs this script.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import pkgutil
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import engine  # noqa: F401  (first: the threading policy sets its defaults before numpy loads)
+from bench.load import busy_processes, cpu_busy_fraction, load_average
+from engine import threading_policy
+
+LOADED_TARGET = 1.0          # with two busy processes: at least the best peer
+NOT_WORKLOADS = {"peers", "mnist_data"}
+
+
+def discover() -> list[str]:
+    import bench.workloads as pkg
+    names = []
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name in NOT_WORKLOADS or info.name.startswith("_"):
+            continue
+        mod = importlib.import_module(f"bench.workloads.{info.name}")
+        if hasattr(mod, "main_results"):
+            names.append(info.name)
+    order = {"mlp": 0, "cnn": 1, "lstm": 2}
+    return sorted(names, key=lambda n: (order.get(n, 9), n))
+
+
+def idle_target(name: str) -> float:
+    return float(getattr(importlib.import_module(f"bench.workloads.{name}"), "IDLE_TARGET", 1.0))
+
+
+def run_level(names: list[str], busy: int, epochs: int, peers: tuple) -> dict:
+    before = {"load_avg": load_average(), "cpu_busy": cpu_busy_fraction(1.0)}
+    print(f"\n### {busy} busy process(es); before starting them: load average "
+          f"{before['load_avg']:.2f}, cores {100 * before['cpu_busy']:.0f}% busy", flush=True)
+    results = {}
+    with busy_processes(busy):
+        for name in names:
+            t = time.perf_counter()
+            mod = importlib.import_module(f"bench.workloads.{name}")
+            try:
+                results[name] = mod.main_results(epochs, peers)
+            except Exception as e:  # noqa: BLE001 - one broken workload must not end the run
+                print(f"  {name}: failed: {type(e).__name__}: {e}")
+                continue
+            rates = ", ".join(f"{k} {v:,.0f}" for k, v in results[name].items())
+            print(f"  {name:12s} {rates}  ({time.perf_counter() - t:.0f} s)", flush=True)
+    return {"busy": busy, "before": before, "results": results}
+
+
+def ratio(rates: dict) -> tuple[str, float] | None:
+    peers = {k: v for k, v in rates.items() if k != "engine"}
+    if not peers or "engine" not in rates:
+        return None
+    best = max(peers, key=peers.get)
+    return best, rates["engine"] / peers[best]
+
+
+def report(levels: list[dict], names: list[str]) -> list[str]:
+    """Prints the tables; returns the lines of workloads below target."""
+    misses = []
+    print("\n" + "=" * 78)
+    print("samples/s (median of the timed epochs); ratio = engine / best peer")
+    for name in names:
+        print(f"\n{name}")
+        print(f"  {'busy':>4s} {'engine':>10s} {'torch':>10s} {'keras':>10s}  "
+              f"{'ratio':>6s} {'vs':6s} {'target':>6s}")
+        for level in levels:
+            rates = level["results"].get(name)
+            if rates is None:
+                print(f"  {level['busy']:>4d}  failed")
+                continue
+            cells = " ".join(f"{rates[k]:10,.0f}" if k in rates else f"{'-':>10s}"
+                             for k in ("engine", "torch", "keras"))
+            r = ratio(rates)
+            target = (idle_target(name) if level["busy"] == 0 else
+                      LOADED_TARGET if level["busy"] >= 2 else None)
+            if r is None:
+                print(f"  {level['busy']:>4d} {cells}")
+                continue
+            mark = ""
+            if target is not None:
+                mark = f"{target:5.1f}x " + ("ok" if r[1] >= target else "BELOW")
+                if r[1] < target:
+                    misses.append(f"{name} with {level['busy']} busy: {r[1]:.2f}x {r[0]} "
+                                  f"(target {target:.1f}x)")
+            print(f"  {level['busy']:>4d} {cells}  {r[1]:5.2f}x {r[0]:6s} {mark}")
+    return misses
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("workloads", nargs="*", help="default: every module in bench/workloads")
+    ap.add_argument("--loads", default="0,1,2", help="busy process counts, e.g. 0,2")
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--json", type=Path, help="also write the figures here")
+    args = ap.parse_args(argv)
+    names = args.workloads or discover()
+    loads = [int(v) for v in args.loads.split(",") if v.strip()]
+    peers = () if args.no_peers else ("torch", "keras")
+    print(f"python {platform.python_version()} on {platform.machine()}; workloads "
+          f"{', '.join(names)}; loads {loads}; {args.epochs} timed epochs after a warm-up")
+    print("threading policy:", json.dumps(threading_policy.describe()))
+    levels = [run_level(names, busy, args.epochs, peers) for busy in loads]
+    misses = report(levels, names)
+    print("\nbelow target: " + ("; ".join(misses) if misses else "none"))
+    quiet = all(lv["before"]["cpu_busy"] < 0.15 for lv in levels)
+    print("machine was " + ("quiet" if quiet else
+                            "NOT quiet (others' programs ran): figures are indicative"))
+    if args.json:
+        args.json.write_text(json.dumps({"policy": threading_policy.describe(), "levels": levels},
+                                        indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,279 @@
+"""Matrix products on numba's threads: single-threaded BLAS sgemm per tile, tiles from a counter.
+
+BLAS runs on one thread (engine/threading_policy.py). A product big enough for two cores is cut
+into tiles of the output (or, when the output is small and the inner dimension long, into
+slices of the inner dimension with one partial product each, added in slice order); numba's
+workers take tiles from a shared counter and call sgemm on each. So products share the cores the
+way every other kernel does, and a descheduled thread only delays its current tile.
+
+``sgemm`` is also callable from inside other numba kernels (row-major, operands given by their
+data address, ``ld`` = row stride in elements)::
+
+    sgemm(trans_a, trans_b, m, n, k, alpha, a.ctypes.data, lda, b.ctypes.data, ldb,
+          beta, c.ctypes.data, ldc)           # C = alpha·op(A)·op(B) + beta·C, float32
+
+It calls numpy's own OpenBLAS (``cblas_sgemm``, found through threadpoolctl). Where numpy uses
+another BLAS, the same symbol is bound to a numba loop with the same arguments (correct, slower),
+so compiled kernels link the same way everywhere.
+"""
+from __future__ import annotations
+
+import ctypes
+
+import llvmlite.binding as llvm
+import numpy as np
+from llvmlite import ir
+from numba import carray, cfunc, njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from engine import threading_policy as policy
+from engine.kernels.parallel import fetch_add
+
+_SYMBOL = "layerloom_cblas_sgemm_ilp64"    # what compiled kernels call (int64 sizes)
+_ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
+_SIG = "void(int32, int32, int32, int64, int64, int64, float32, intp, int64, intp, int64, " \
+       "float32, intp, int64)"
+
+
+def _openblas_sgemm() -> tuple[int, bool] | None:
+    """(address of numpy's OpenBLAS cblas_sgemm, whether its sizes are 64-bit) or None."""
+    ctl = policy.blas_controller()
+    if ctl is None or not ctl.filepath:
+        return None
+    lib = ctypes.CDLL(ctl.filepath)
+    for prefix in ("scipy_", ""):
+        for suffix in ("64_", "_64", ""):
+            fn = getattr(lib, f"{prefix}cblas_sgemm{suffix}", None)
+            if fn is None:
+                continue
+            config = getattr(lib, f"{prefix}openblas_get_config{suffix}", None)
+            ilp64 = bool(suffix)
+            if config is not None:
+                config.restype = ctypes.c_char_p
+                ilp64 = b"USE64BITINT" in (config() or b"")
+            return ctypes.cast(fn, ctypes.c_void_p).value, ilp64
+    return None
+
+
+def _loop_sgemm(order, ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc):
+    """cblas_sgemm (row-major) as plain loops, for a numpy without OpenBLAS."""
+    rows_a = k if ta == TRANS else m
+    rows_b = n if tb == TRANS else k
+    a = carray(_ptr(pa), (rows_a, lda))
+    b = carray(_ptr(pb), (rows_b, ldb))
+    c = carray(_ptr(pc), (m, ldc))
+    for i in range(m):
+        for j in range(n):
+            s = np.float32(0)
+            for p in range(k):
+                av = a[p, i] if ta == TRANS else a[i, p]
+                bv = b[j, p] if tb == TRANS else b[p, j]
+                s += av * bv
+            c[i, j] = alpha * s + (beta * c[i, j] if beta != 0 else np.float32(0))
+
+
+@intrinsic
+def _ptr(typingctx, address):
+    """The float32 pointer at an integer address (for carray)."""
+    if not isinstance(address, types.Integer):
+        return None
+    sig = types.CPointer(types.float32)(address)
+
+    def codegen(context, builder, sig, args):
+        return builder.inttoptr(args[0], context.get_value_type(sig.return_type))
+    return sig, codegen
+
+
+def _bind() -> str:
+    """Registers _SYMBOL with LLVM; returns what it is bound to."""
+    found = _openblas_sgemm()
+    if found is not None and found[1]:
+        llvm.add_symbol(_SYMBOL, found[0])
+        return "openblas"
+    if found is not None:          # 32-bit sizes: a trampoline that narrows them
+        c_int, c_long, c_float, c_void = ctypes.c_int32, ctypes.c_int32, ctypes.c_float, \
+            ctypes.c_void_p
+        proto = ctypes.CFUNCTYPE(None, c_int, c_int, c_int, c_long, c_long, c_long, c_float,
+                                 c_void, c_long, c_void, c_long, c_float, c_void, c_long)
+        lp64 = proto(found[0])
+
+        def narrow(order, ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc):
+            lp64(order, ta, tb, np.int32(m), np.int32(n), np.int32(k), alpha, pa,
+                 np.int32(lda), pb, np.int32(ldb), beta, pc, np.int32(ldc))
+        llvm.add_symbol(_SYMBOL, cfunc(_SIG)(narrow).address)
+        return "openblas-lp64"
+    llvm.add_symbol(_SYMBOL, cfunc(_SIG)(_loop_sgemm).address)
+    return "numba-loops"
+
+
+BOUND_TO = _bind()
+# Products run in tiles on numba's threads with a real BLAS under them, unless BLAS was given
+# threads of its own (LAYERLOOM_BLAS_THREADS > 1: then numpy's product uses them).
+TILED = BOUND_TO.startswith("openblas") and policy.blas_threads_wanted() == 1
+
+
+@intrinsic
+def _cblas_sgemm(typingctx, ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc):
+    sig = types.void(types.int32, types.int32, types.int64, types.int64, types.int64,
+                     types.float32, types.intp, types.int64, types.intp, types.int64,
+                     types.float32, types.intp, types.int64)
+
+    def codegen(context, builder, sig, args):
+        i32, i64, f32 = ir.IntType(32), ir.IntType(64), ir.FloatType()
+        vp = ir.IntType(8).as_pointer()
+        fnty = ir.FunctionType(ir.VoidType(), [i32, i32, i32, i64, i64, i64, f32, vp, i64, vp,
+                                               i64, f32, vp, i64])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, _SYMBOL)
+        ta_, tb_, m_, n_, k_, al, pa_, lda_, pb_, ldb_, be, pc_, ldc_ = args
+        builder.call(fn, [ir.Constant(i32, _ROW_MAJOR), ta_, tb_, m_, n_, k_, al,
+                          builder.inttoptr(pa_, vp), lda_, builder.inttoptr(pb_, vp), ldb_, be,
+                          builder.inttoptr(pc_, vp), ldc_])
+        return context.get_dummy_value()
+    return sig, codegen
+
+
+@njit(cache=True, nogil=True, inline="always")
+def sgemm(trans_a, trans_b, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc):
+    """C = alpha·op(A)·op(B) + beta·C on the calling thread; row-major float32 operands by data
+    address; op(X) = Xᵀ when trans_x. C is (m, n); op(A) (m, k); op(B) (k, n)."""
+    _cblas_sgemm(np.int32(TRANS if trans_a else NO_TRANS), np.int32(TRANS if trans_b else NO_TRANS),
+                 np.int64(m), np.int64(n), np.int64(k), np.float32(alpha), pa, np.int64(lda), pb,
+                 np.int64(ldb), np.float32(beta), pc, np.int64(ldc))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _tile(t, gn, tm, tn, m, n, ta, tb, k, alpha, pa, lda, pb, ldb, beta, pc, ldc):
+    i0 = (t // gn) * tm
+    j0 = (t % gn) * tn
+    a_off = i0 if ta else i0 * lda        # rows i0.. of op(A)
+    b_off = j0 * ldb if tb else j0        # columns j0.. of op(B)
+    sgemm(ta, tb, min(tm, m - i0), min(tn, n - j0), k, alpha, pa + 4 * a_off, lda,
+          pb + 4 * b_off, ldb, beta, pc + 4 * (i0 * ldc + j0), ldc)
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _gemm_tiles(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, tm, tn, nworkers):
+    """C in tiles of tm × tn, taken by nworkers threads from a counter."""
+    gn = (n + tn - 1) // tn
+    total = ((m + tm - 1) // tm) * gn
+    counter = np.zeros(1, np.int64)
+    for _ in prange(nworkers):
+        while True:
+            t = fetch_add(counter, 0)
+            if t >= total:
+                break
+            _tile(t, gn, tm, tn, m, n, ta, tb, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _gemm_ksplit(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, nslices, nworkers,
+                 part):
+    """C = alpha·Σ_s op(A)[:, slice s]·op(B)[slice s, :] + beta·C; part: (nslices, m, n)
+    scratch. The partial products are added in slice order (the result does not depend on
+    which thread computed which slice)."""
+    counter = np.zeros(1, np.int64)
+    for _ in prange(nworkers):
+        while True:
+            s = fetch_add(counter, 0)
+            if s >= nslices:
+                break
+            k0 = s * k // nslices
+            kk = (s + 1) * k // nslices - k0
+            a_off = k0 * lda if ta else k0
+            b_off = k0 if tb else k0 * ldb
+            sgemm(ta, tb, m, n, kk, np.float32(1), pa + 4 * a_off, lda, pb + 4 * b_off, ldb,
+                  np.float32(0), part[s].ctypes.data, n)
+    _add_slices(part, alpha, beta, pc, ldc)
+
+
+@njit(cache=True, nogil=True)
+def _add_slices(part, alpha, beta, pc, ldc):
+    nslices, m, n = part.shape
+    c = carray(_ptr(pc), (m, ldc))
+    for i in range(m):
+        for j in range(n):
+            s = part[0, i, j]
+            for q in range(1, nslices):
+                s += part[q, i, j]
+            c[i, j] = alpha * s + (beta * c[i, j] if beta != 0 else np.float32(0))
+
+
+def _operand(x: np.ndarray) -> tuple[np.ndarray, bool, int]:
+    """(array whose rows are contiguous, transposed?, row stride in elements) for a 2-D float32
+    operand: C-ordered rows as they are, a transposed C array (x.T) without a copy."""
+    s0, s1 = x.strides
+    if s1 == 4 and s0 >= 4 * x.shape[1] and s0 % 4 == 0:
+        return x, False, s0 // 4
+    if s0 == 4 and s1 >= 4 * x.shape[0] and s1 % 4 == 0:
+        return x.T, True, s1 // 4
+    x = np.ascontiguousarray(x)
+    return x, False, x.shape[1]
+
+
+# The shortest side of a tile. Each tile's sgemm packs its own copy of the operand rows or
+# columns it shares with the other tiles; measured as process CPU time against one call
+# (load average ~12, so only ratios are meaningful): 64-row tiles of (256, 784) @ (784, 128)
+# cost 1.02x the CPU of one call, 32-row 1.18x; (9, 86528) @ (86528, 32) cut into 16-column
+# tiles 3.1x, into 4 inner slices 1.13x.
+MIN_TILE = 64
+MIN_SLICE = 256            # inner-dimension slices of the k-split
+
+
+def _plan(m: int, n: int, k: int, nworkers: int) -> tuple[str, int, int]:
+    """How to cut the product: ("tiles", tm, tn), ("ksplit", nslices, 0) or ("serial", 0, 0).
+
+    Tiles cut the longer side of the output into at most policy.chunks() pieces of at least
+    MIN_TILE; a small output with a long inner dimension (a convolution's weight gradient,
+    (kh·kw·c, N·OH·OW) @ (N·OH·OW, f)) is cut along the inner dimension instead."""
+    nchunks = policy.chunks(2.0 * m * n * k, max(m, n, k), nworkers)
+    for side in sorted((("rows", m), ("cols", n)), key=lambda t: -t[1]):
+        g = min(nchunks, side[1] // MIN_TILE)
+        if g >= nworkers:
+            if side[0] == "rows":
+                return "tiles", -(-m // g), n
+            return "tiles", m, -(-n // g)
+    g = min(nchunks, k // MIN_SLICE)
+    if g >= nworkers:
+        return "ksplit", g, 0
+    return "serial", 0, 0
+
+
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *,
+           accumulate: bool = False) -> np.ndarray:
+    """out = a @ b (out += a @ b with accumulate) for 2-D a (m, k), b (k, n).
+
+    float32 products of at least ``policy.PARALLEL_MIN_FLOPS`` run in tiles on numba's threads;
+    smaller ones, and other dtypes, are one numpy call on the calling thread. ``a`` and ``b``
+    may be transposed views (``x.T``) — no copy is made for them. ``out`` must be a C-contiguous
+    (m, n) array when given.
+    """
+    m, k = a.shape
+    n = b.shape[1]
+    if b.shape[0] != k:
+        raise ValueError(f"matmul: a is {a.shape} and b is {b.shape}; a's columns must equal "
+                         f"b's rows")
+    if out is None:
+        out = np.zeros((m, n), np.result_type(a, b)) if accumulate else \
+            np.empty((m, n), np.result_type(a, b))
+    flops = 2.0 * m * n * k
+    nworkers = policy.workers(flops)
+    plan = _plan(m, n, k, nworkers) if nworkers > 1 else ("serial", 0, 0)
+    if (plan[0] == "serial" or not TILED or a.dtype != np.float32 or b.dtype != np.float32
+            or out.dtype != np.float32 or not out.flags.c_contiguous or k == 0):
+        if accumulate:
+            out += a @ b
+        else:
+            np.matmul(a, b, out=out)
+        return out
+    a2, ta, lda = _operand(a)
+    b2, tb, ldb = _operand(b)
+    beta = 1.0 if accumulate else 0.0
+    if plan[0] == "tiles":
+        _gemm_tiles(ta, tb, m, n, k, 1.0, a2.ctypes.data, lda, b2.ctypes.data, ldb, beta,
+                    out.ctypes.data, n, plan[1], plan[2], nworkers)
+    else:
+        part = np.empty((plan[1], m, n), np.float32)
+        _gemm_ksplit(ta, tb, m, n, k, 1.0, a2.ctypes.data, lda, b2.ctypes.data, ldb, beta,
+                     out.ctypes.data, n, plan[1], nworkers, part)
+    return out

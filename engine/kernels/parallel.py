@@ -1,0 +1,50 @@
+"""Dynamic work sharing for numba's parallel kernels (the policy: engine/threading_policy.py).
+
+A parallel kernel runs one loop per worker thread; each worker takes chunk numbers from a shared
+counter until none are left, so a thread the OS slows down takes fewer chunks instead of holding
+up the others (numba's ``prange`` splits its range statically)::
+
+    @njit(parallel=True, cache=True, nogil=True)
+    def kernel(x, out, nchunks, nworkers):
+        counter = np.zeros(1, np.int64)
+        for _ in prange(nworkers):
+            while True:
+                c = fetch_add(counter, 0)
+                if c >= nchunks:
+                    break
+                lo, hi = chunk_range(c, nchunks, x.shape[0])
+                ...                          # the rows lo..hi-1
+"""
+from __future__ import annotations
+
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+
+@intrinsic
+def fetch_add(typingctx, counter, index):
+    """Atomically: old = counter[index]; counter[index] += 1; return old. counter: 1-D int64.
+
+    The threads of a parallel kernel take work items from a shared counter this way (dynamic
+    scheduling; numba's OpenMP prange splits its range statically).
+    """
+    if not (isinstance(counter, types.Array) and counter.dtype == types.int64
+            and counter.ndim == 1 and isinstance(index, types.Integer)):
+        return None
+    sig = types.int64(counter, index)
+
+    def codegen(context, builder, sig, args):
+        aryty, idxty = sig.args
+        ary = context.make_array(aryty)(context, builder, args[0])
+        idx = context.cast(builder, args[1], idxty, types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [idx])
+        one = context.get_constant(types.int64, 1)
+        return builder.atomic_rmw("add", ptr, one, "seq_cst")
+    return sig, codegen
+
+
+@njit(cache=True, nogil=True, inline="always")
+def chunk_range(chunk, nchunks, n):
+    """Items [lo, hi) of chunk ``chunk`` when n items are cut into nchunks near-equal chunks."""
+    return chunk * n // nchunks, (chunk + 1) * n // nchunks

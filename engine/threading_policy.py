@@ -1,0 +1,259 @@
+"""The engine's threading policy: who owns the cores, how many threads each pool uses, and when.
+
+**numba owns the cores.** Every parallel kernel runs on its OpenMP pool: one thread per core
+this process may run on (``os.sched_getaffinity``) while the machine is otherwise idle, twice
+as many while other programs keep those cores busy (measured every PROBE_SECONDS; see "how
+many threads, and when" below). **BLAS gets one thread**:
+OpenBLAS is set to a single thread (threadpoolctl) as soon as the engine is imported, and the
+products worth two cores run on numba's threads instead — :func:`engine.kernels.gemm.matmul`
+cuts the output into tiles and each numba thread calls the single-threaded sgemm on the tiles it
+takes from a shared counter. So there is one pool of worker threads in the process, never two
+pools spinning against each other, and no product is split statically between threads.
+
+Why, measured on this 2-core machine (AMD EPYC, numpy's OpenBLAS 0.3.31 'SkylakeX' kernels):
+
+- OpenBLAS's own two threads split a product statically and wait for each other by spinning and
+  ``sched_yield``. While other programs used the cores (load average 2), the seed CNN's
+  (128, 5408) @ (5408, 128) took 1.1-9.6 ms median per call with two OpenBLAS threads against
+  2.1-2.4 ms with one, and single calls stalled for 50-171 ms (one thread: at most 15 ms). In
+  a process that also runs numba's pool the median reached 112 ms: the "x @ W 5-85x slower for
+  a whole process" of issue 16. With one BLAS thread there is nothing to stall on. The seed
+  MLP in fresh processes (bench/launch_spread.py, load average 16-17, 8 runs each): with
+  OpenBLAS's own two threads (the former policy) an epoch took 33-54 s and 5.4-10.5 CPU-s (its
+  threads spin and yield while they wait for each other); with this policy 0.22-3.5 s and
+  0.22-0.53 CPU-s.
+- numba's workers sleep right after each parallel region (``GOMP_SPINCOUNT=0``): by default GNU
+  OpenMP keeps them spinning for ~0.1-1 ms, stealing the core from the next BLAS call or from the
+  other programs on a busy desktop (seed CNN: default spin 2,760 samples/s, 100,000: 3,290,
+  10,000: 5,110, 0: 6,880; numba's workqueue layer 6,010, and workqueue is not safe when the
+  app's training thread and the GUI thread both run kernels).
+- Work is shared dynamically: a parallel kernel runs one loop per worker, and each worker takes
+  chunks from an atomic counter (:func:`engine.kernels.parallel.fetch_add`) until none are left.
+  numba's ``prange`` splits its range statically, so one thread that the OS deschedules for a
+  time slice (a few ms on a busy machine) holds up the whole step; with chunks the other thread
+  takes its share. Chunks are a few times more than the threads, none smaller than
+  ``MIN_CHUNK_FLOPS`` of work.
+- Small work stays on the calling thread: below ``PARALLEL_MIN_FLOPS`` waking the second thread
+  costs more than it saves (dropout on 16k elements: 36 µs parallel, 6 µs serial).
+
+Environment variables are only defaults: a user's own ``NUMBA_NUM_THREADS``, ``GOMP_SPINCOUNT``
+or ``LAYERLOOM_BLAS_THREADS`` win. The variables this module set are listed in ``ENV_APPLIED``,
+so that benchmarks can start peer frameworks without them (``peer_environment``).
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+# ---------------------------------------------------------------- before numpy and numba load
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+_ENV_DEFAULTS = {
+    # the pool: twice the cores this process may use (numba counts all the machine's cores);
+    # kernels use one thread per core, all of them while other programs load the cores
+    "NUMBA_NUM_THREADS": str(2 * CORES),
+    "GOMP_SPINCOUNT": "0",             # read when libgomp loads (numba's first parallel kernel)
+}
+ENV_APPLIED: dict[str, str] = {}
+for _name, _value in _ENV_DEFAULTS.items():
+    if _name not in os.environ:
+        os.environ[_name] = _value
+        ENV_APPLIED[_name] = _value
+
+import numpy as np  # noqa: E402  (after the variables above)
+
+# ---------------------------------------------------------------- decisions, with their figures
+# Below this many floating-point operations a product or kernel runs on the calling thread.
+# Waking numba's second thread and joining it costs 6-13 µs here (an empty parallel region:
+# min 6 µs, median 9 µs at load average 5); cutting a (32, 784) @ (784, 128) product (6.4 MFLOP,
+# 75 µs on one thread) into two tiles costs 1.2-1.4x its CPU time, so it gains ~15 µs at best.
+PARALLEL_MIN_FLOPS = 4_000_000
+# The smallest chunk a worker takes from the counter: smaller chunks cost more in per-chunk
+# overhead (re-packed operands, counter traffic) than they save in balance.
+MIN_CHUNK_FLOPS = 2_000_000
+# Chunks per thread in a parallel kernel: enough that a descheduled thread's unfinished chunk is
+# a small part of the step, few enough that per-chunk overhead stays small.
+CHUNKS_PER_THREAD = 4
+
+
+def blas_threads_wanted() -> int:
+    """BLAS threads: 1 (see the module docstring), or LAYERLOOM_BLAS_THREADS."""
+    value = os.environ.get("LAYERLOOM_BLAS_THREADS", "1")
+    try:
+        return max(1, int(value))
+    except ValueError:
+        raise ValueError(f"LAYERLOOM_BLAS_THREADS: expected a whole number of threads, "
+                         f"found {value!r}") from None
+
+
+# ---------------------------------------------------------------- how many threads, and when
+# While the machine is otherwise idle, a parallel kernel uses one thread per core. While other
+# programs keep the cores busy it uses the whole pool (twice the cores): the OS shares the cores
+# between runnable threads, so two threads against two busy processes get one core between
+# them, four get 1.3. With work taken from a counter the extra threads cost little (each takes
+# chunks while it runs). Measured on the seed CNN at load average ~18 (other people's
+# programs), samples/s: 2 threads 1,603 / 1,746 / 993 / 2,599, 4 threads 3,560 / 3,320 /
+# 2,827 / 4,774; per CPU-second both ~5,700 (no work wasted). "Busy" is measured, at most
+# every PROBE_SECONDS, as the CPU time of the cores this process may use minus its own.
+CONTENDED_CORES = 0.3       # others using more than this (cores' worth): use the whole pool
+PROBE_SECONDS = 0.5
+_local = threading.local()
+_probe_lock = threading.Lock()
+
+
+class _LoadProbe:
+    """Other programs' CPU use on this process's cores, from /proc/stat (Linux)."""
+
+    def __init__(self):
+        self.at: float | None = None
+        self.busy = self.own = 0.0
+        self.contended = False
+        self.others = 0.0               # cores' worth, over the last probe interval
+        self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def _busy_seconds(self) -> float | None:
+        cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+        try:
+            with open("/proc/stat") as f:
+                total = 0
+                for line in f:
+                    if not line.startswith("cpu") or line.startswith("cpu "):
+                        continue
+                    name, *fields = line.split()
+                    if not name[3:].isdigit():
+                        break
+                    if cpus is not None and int(name[3:]) not in cpus:
+                        continue
+                    v = [int(x) for x in fields[:8]]
+                    total += sum(v) - v[3] - v[4]          # all but idle and iowait
+        except OSError:
+            return None
+        return total / self.tick
+
+    def update(self, now: float) -> None:
+        busy, own = self._busy_seconds(), time.process_time()
+        if busy is None:
+            self.at = now
+            return
+        if self.at is not None and now > self.at:
+            self.others = max(0.0, ((busy - self.busy) - (own - self.own)) / (now - self.at))
+            # hysteresis: back to one thread per core only once the others are well below
+            limit = CONTENDED_CORES / 2 if self.contended else CONTENDED_CORES
+            self.contended = self.others > limit
+        self.at, self.busy, self.own = now, busy, own
+
+
+_load = _LoadProbe()
+
+
+def pool_size() -> int:
+    """Threads in numba's pool (NUMBA_NUM_THREADS)."""
+    import numba
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
+def threads() -> int:
+    """numba threads the calling thread's parallel kernels use now (see above), applied to
+    numba (its setting is per calling thread); 1 in a background thread."""
+    if getattr(_local, "background", False):
+        return 1
+    now = time.monotonic()
+    if _load.at is None or now - _load.at >= PROBE_SECONDS:
+        with _probe_lock:
+            if _load.at is None or now - _load.at >= PROBE_SECONDS:
+                _load.update(now)
+    pool = pool_size()
+    n = pool if _load.contended else min(CORES, pool)
+    if getattr(_local, "applied", None) != n:
+        import numba
+        numba.set_num_threads(n)
+        _local.applied = n
+    return n
+
+
+def background_thread() -> None:
+    """Call at the start of a helper thread (data prefetch, decoding): its numba kernels run on
+    that thread alone. numba's thread count is per calling thread, and a parallel kernel called
+    from a second thread starts a second OpenMP team: with a training step running at the same
+    time that is twice as many busy threads as cores."""
+    import numba
+    numba.set_num_threads(1)
+    _local.background = True
+    _local.applied = 1
+
+
+def workers(flops: float, items: int | None = None) -> int:
+    """How many threads a kernel with ``flops`` of work (over ``items`` independent items, when
+    it cannot be cut finer) should use: 1 below PARALLEL_MIN_FLOPS, else up to every thread."""
+    if flops < PARALLEL_MIN_FLOPS:
+        return 1
+    n = threads()
+    if items is not None:
+        n = min(n, items)
+    return max(1, n)
+
+
+def chunks(flops: float, items: int, nworkers: int) -> int:
+    """How many chunks to cut ``items`` into for ``nworkers`` threads: CHUNKS_PER_THREAD per
+    thread, none much below MIN_CHUNK_FLOPS, a multiple of ``nworkers``, never more than
+    ``items``."""
+    if nworkers <= 1:
+        return 1
+    want = nworkers * CHUNKS_PER_THREAD
+    by_size = max(1, int(flops // MIN_CHUNK_FLOPS))
+    n = min(want, max(by_size, nworkers))
+    n = -(-n // nworkers) * nworkers         # a whole number per thread: 3 chunks on 2 threads
+    return max(1, min(items, n))             # would take 2/3 of the time, 4 take 1/2
+
+
+# ---------------------------------------------------------------- BLAS, through threadpoolctl
+_blas = None          # the OpenBLAS controller, when numpy uses OpenBLAS
+
+
+def blas_controller():
+    """threadpoolctl's controller of numpy's OpenBLAS, or None (other BLAS, or none found)."""
+    return _blas
+
+
+def _limit_blas() -> None:
+    global _blas
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:               # an install without it: BLAS keeps its own threads
+        return
+    found = [lib for lib in ThreadpoolController().lib_controllers
+             if lib.internal_api == "openblas"]
+    # numpy's own copy first (other packages may load another OpenBLAS)
+    found.sort(key=lambda lib: "numpy" not in (lib.filepath or ""))
+    _blas = found[0] if found else None
+    if _blas is not None:
+        _blas.set_num_threads(blas_threads_wanted())
+
+
+_limit_blas()
+
+
+def describe() -> dict:
+    """The policy in force, for benchmark headers and bug reports."""
+    import numba
+    info = {"cores": CORES, "numba_threads": threads(), "numba_pool": pool_size(),
+            "others_busy_cores": round(_load.others, 2),
+            "numba_layer": os.environ.get("NUMBA_THREADING_LAYER", "default"),
+            "gomp_spincount": os.environ.get("GOMP_SPINCOUNT"),
+            "numba": numba.__version__, "numpy": np.__version__}
+    if _blas is not None:
+        info.update(blas=f"OpenBLAS {_blas.version} {_blas.architecture}",
+                    blas_threads=_blas.get_num_threads())
+    else:
+        info.update(blas="not controlled (not OpenBLAS, or threadpoolctl missing)")
+    return info
+
+
+def peer_environment(base: dict | None = None) -> dict:
+    """``base`` (default os.environ) without the defaults this module applied: what another
+    framework started from this process (a benchmark peer) would have seen without the engine."""
+    env = dict(os.environ if base is None else base)
+    for name in ENV_APPLIED:
+        env.pop(name, None)
+    return env

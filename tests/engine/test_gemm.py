@@ -1,0 +1,136 @@
+"""engine.kernels.gemm: tiled products on numba's threads against float64 numpy products."""
+import ctypes
+
+import numpy as np
+import pytest
+from numba import cfunc, njit
+
+from engine import threading_policy as policy
+from engine.kernels import gemm
+
+SHAPES = [(1, 1, 1), (3, 5, 7), (32, 784, 128), (784, 32, 128), (17, 300, 45), (9, 4000, 5),
+          (130, 70, 3)]
+
+
+def _rel_err(c, ref):
+    return float(np.abs(c - ref).max() / max(1e-12, np.abs(ref).max()))
+
+
+def _views(x):
+    """x as C-ordered, as a transposed C array, and as a row slice of a wider array."""
+    wide = np.zeros((x.shape[0], x.shape[1] + 3), x.dtype)
+    wide[:, 1:1 + x.shape[1]] = x
+    return [x, np.ascontiguousarray(x.T).T, wide[:, 1:1 + x.shape[1]]]
+
+
+@pytest.fixture
+def always_parallel(monkeypatch):
+    """Every product takes the tiled path, however small (so small shapes test it)."""
+    monkeypatch.setattr(policy, "PARALLEL_MIN_FLOPS", 0)
+    monkeypatch.setattr(policy, "MIN_CHUNK_FLOPS", 1)
+    monkeypatch.setattr(gemm, "MIN_TILE", 2)
+    monkeypatch.setattr(gemm, "MIN_SLICE", 2)
+
+
+@pytest.mark.parametrize("m,k,n", SHAPES)
+def test_matmul_matches_numpy_for_every_operand_layout(m, k, n, always_parallel):
+    rng = np.random.default_rng(m * 1000 + k + n)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    for av in _views(a):
+        for bv in _views(b):
+            assert _rel_err(gemm.matmul(av, bv), ref) < 1e-5
+            out = np.full((m, n), 2.0, np.float32)
+            gemm.matmul(av, bv, out, accumulate=True)
+            assert _rel_err(out - 2.0, ref) < 1e-5
+
+
+@pytest.mark.parametrize("plan", ["tiles_rows", "tiles_cols", "ksplit"])
+def test_each_way_of_cutting_a_product(plan, always_parallel):
+    rng = np.random.default_rng(1)
+    m, k, n = 40, 500, 48
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    c = np.full((m, n), np.nan, np.float32)
+    a2, ta, lda = gemm._operand(a.T.copy().T)      # a transposed operand
+    b2, tb, ldb = gemm._operand(b)
+    if plan == "ksplit":
+        part = np.empty((5, m, n), np.float32)
+        gemm._gemm_ksplit(ta, tb, m, n, k, 1.0, a2.ctypes.data, lda, b2.ctypes.data, ldb, 0.0,
+                          c.ctypes.data, n, 5, 2, part)
+    else:
+        tm, tn = (7, n) if plan == "tiles_rows" else (m, 11)
+        gemm._gemm_tiles(ta, tb, m, n, k, 1.0, a2.ctypes.data, lda, b2.ctypes.data, ldb, 0.0,
+                         c.ctypes.data, n, tm, tn, 2)
+    assert _rel_err(c, ref) < 1e-5
+
+
+def test_plan_cuts_the_long_side_and_slices_long_inner_products():
+    # _plan(m, n, k): output (m, n), inner dimension k
+    assert gemm._plan(2048, 128, 128, 2) == ("tiles", 256, 128)        # 8 row tiles
+    assert gemm._plan(32, 128, 784, 2) == ("tiles", 32, 64)            # two column tiles
+    assert gemm._plan(9, 32, 86528, 2)[0] == "ksplit"                  # conv weight gradient
+    assert gemm._plan(40, 40, 40, 2)[0] == "serial"                    # nothing worth cutting
+    for m, k, n in ((2048, 128, 128), (32, 784, 128), (300, 300, 300)):
+        _, tm, tn = gemm._plan(m, n, k, 2)
+        assert min(tm, tn) >= min(m, n, gemm.MIN_TILE)
+
+
+def test_results_do_not_depend_on_thread_timing(always_parallel):
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((64, 3000)).astype(np.float32)
+    b = rng.standard_normal((3000, 40)).astype(np.float32)
+    first = gemm.matmul(a, b)
+    for _ in range(5):
+        np.testing.assert_array_equal(gemm.matmul(a, b), first)
+
+
+def test_float64_and_small_products_are_plain_numpy():
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((5, 4)), rng.standard_normal((4, 3))
+    np.testing.assert_allclose(gemm.matmul(a, b), a @ b, rtol=1e-12)
+    assert gemm.matmul(a, b).dtype == np.float64
+
+
+def test_shape_mismatch_names_both_shapes():
+    with pytest.raises(ValueError, match=r"a is \(2, 3\) and b is \(4, 5\)"):
+        gemm.matmul(np.zeros((2, 3), np.float32), np.zeros((4, 5), np.float32))
+
+
+def test_empty_inner_dimension_gives_zeros():
+    out = gemm.matmul(np.zeros((3, 0), np.float32), np.zeros((0, 4), np.float32))
+    np.testing.assert_array_equal(out, np.zeros((3, 4)))
+
+
+@njit(cache=True, nogil=True)
+def _product_in_a_kernel(a, b, c):
+    m, k = a.shape
+    gemm.sgemm(False, True, m, b.shape[0], k, 2.0, a.ctypes.data, k, b.ctypes.data, k, 0.0,
+               c.ctypes.data, b.shape[0])
+
+
+def test_sgemm_called_from_a_numba_kernel():
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((6, 9)).astype(np.float32)
+    b = rng.standard_normal((5, 9)).astype(np.float32)      # used transposed
+    c = np.empty((6, 5), np.float32)
+    _product_in_a_kernel(a, b, c)
+    assert _rel_err(c, 2.0 * a.astype(np.float64) @ b.T) < 1e-5
+
+
+def test_loop_fallback_matches_cblas_semantics():
+    """The numba loops bound when numpy has no OpenBLAS: same arguments, same result."""
+    fn = cfunc(gemm._SIG)(gemm._loop_sgemm)
+    proto = ctypes.CFUNCTYPE(None, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32,
+                             ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_float,
+                             ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64,
+                             ctypes.c_float, ctypes.c_void_p, ctypes.c_int64)(fn.address)
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((7, 4)).astype(np.float32)      # used transposed: op(A) (4, 7)
+    b = rng.standard_normal((7, 3)).astype(np.float32)
+    c = np.ones((4, 3), np.float32)
+    proto(101, gemm.TRANS, gemm.NO_TRANS, 4, 3, 7, 0.5, a.ctypes.data, 4, b.ctypes.data, 3,
+          2.0, c.ctypes.data, 3)
+    assert _rel_err(c, 0.5 * a.T.astype(np.float64) @ b + 2.0) < 1e-5

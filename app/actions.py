@@ -75,11 +75,18 @@ class WindowActions:
         m.addAction(self._action("save_as", "Save &As…", fo.save_as, ["Ctrl+Shift+S"],
                                  "Save the project under a new name"))
         m.addSeparator()
-        m.addAction(self._action("import_h5", "&Import Keras .h5…", fo.import_h5_dialog,
-                                 ["Ctrl+I"], "Open a Keras HDF5 model as an editable graph"))
+        m.addAction(self._action("import_h5", "&Import Keras Model…", fo.import_h5_dialog,
+                                 ["Ctrl+I"], "Open a Keras model (.keras or .h5) as an "
+                                 "editable graph"))
         export = self.menus["export"] = m.addMenu("E&xport")
-        export.addAction(self._action("export_h5", "Keras model (.h5)…", fo.export_h5_dialog,
-                                      ["Ctrl+E"], "Save the model as a Keras HDF5 file"))
+        export.addAction(self._action("export_keras", "Keras model (.keras)…",
+                                      fo.export_keras_dialog, ["Ctrl+E"],
+                                      "Save the model as a Keras 3 .keras file"))
+        export.addAction(self._action("export_h5", "Keras legacy HDF5 (.h5)…",
+                                      fo.export_h5_dialog,
+                                      tip="Save the model as a Keras legacy HDF5 file"))
+        export.addAction(self._action("export_onnx", "ONNX (.onnx)…", fo.export_onnx_dialog,
+                                      tip="Save the model for ONNX Runtime, Netron, TensorRT"))
         export.addAction(self._action("export_script", "Keras Python script (.py)…",
                                       fo.export_script_dialog, ["Ctrl+Shift+E"],
                                       "Write a Keras script that builds and trains this model"))

@@ -28,7 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES_DIR = ROOT / "examples"
 DEFAULT_EXAMPLE = EXAMPLES_DIR / "mnist_cnn.loom"
 PROJECT_FILTER = "LayerLoom projects (*.loom)"
-H5_FILTER = "Keras HDF5 models (*.h5 *.hdf5 *.keras.h5)"
+H5_FILTER = "Keras HDF5 models (*.h5 *.hdf5)"
+KERAS_FILTER = "Keras 3 models (*.keras)"
+MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5)"
 MAX_RECENT = 10
 AUTOSAVE_MS = 120_000
 
@@ -306,21 +308,23 @@ class FileOps(QObject):
 
     # ------------------------------------------------------------------ Keras files
     def import_h5_dialog(self) -> None:
-        path = self.ask_open_path("Import Keras model", H5_FILTER + ";;All files (*)")
+        path = self.ask_open_path("Import Keras model", MODEL_FILTER + ";;All files (*)")
         if path:
             self.import_h5(path)
 
     def import_h5(self, path: str) -> bool:
-        """Open a Keras .h5 model as a new editable project (laid out automatically)."""
+        """Open a Keras model (.keras archive or .h5) as a new editable project, laid out
+        automatically, with the model's weights and training settings."""
         if not self.maybe_save():
             return False
-        from engine.graph import graph_from_keras_file
+        from engine.graph import document_from_model
         from engine.io.errors import ModelFileError
-        from engine.project import Project
+        from engine.project import Project, TrainingConfig
+        from engine.saving import load_model
         from engine.saving.safe_mode import UnsafeCodeError
         try:
             try:
-                graph = graph_from_keras_file(path)
+                model = load_model(path)
             except UnsafeCodeError as e:         # the file holds code: show it, ask
                 from engine.io.keras_h5 import code_in_file
                 code = code_in_file(path) or {e.where: e.source}
@@ -329,12 +333,13 @@ class FileOps(QObject):
                                        f"not trusted")
                     return False
                 try:
-                    graph = graph_from_keras_file(path, safe_mode=False)
+                    model = load_model(path, safe_mode=False)
                 except (ModelFileError, OSError):
                     raise
                 except Exception as e:  # noqa: BLE001 — the trusted code itself failed
                     raise ModelFileError(f"{Path(path).name}: its code failed: "
                                          f"{type(e).__name__}: {e}") from None
+            graph = document_from_model(model)
         except (ModelFileError, OSError) as e:  # the message starts with the file's name
             self.w.report_error("Cannot import Keras model", str(e))
             return False
@@ -342,6 +347,8 @@ class FileOps(QObject):
         project = Project.new()
         project.graph = graph
         project.view = {}
+        project.store_weights(model)
+        project.training = TrainingConfig.from_model(model)
         self.w.set_project(project, modified=True)
         self._remember_dir(path)
         log.info("imported %s (%d layers)", path, len(graph.nodes))
@@ -352,11 +359,37 @@ class FileOps(QObject):
         if path:
             self.export_h5(path)
 
+    def export_keras_dialog(self) -> None:
+        path = self.ask_save_path("Export Keras model", KERAS_FILTER, f"{self._stem()}.keras")
+        if path:
+            self.export_model(path)
+
     def export_h5(self, path: str) -> bool:
+        return self.export_model(path)
+
+    def export_model(self, path: str) -> bool:
+        """The model with the project's weights and training settings: ``.keras`` (Keras 3)
+        or ``.h5`` (legacy HDF5), by the file's extension."""
         def write() -> None:
-            from engine.io.keras_h5 import save_model
-            save_model(self.w.project.build_model(), path, overwrite=True)
+            from engine.saving import save_model
+            project = self.w.project
+            model = project.build_model()
+            model.compile(**project.training.compile_args())
+            save_model(model, path, overwrite=True)
         return self._export("Keras model", path, write)
+
+    def export_onnx_dialog(self) -> None:
+        path = self.ask_save_path("Export ONNX model", "ONNX models (*.onnx)",
+                                  f"{self._stem()}.onnx")
+        if path:
+            self.export_onnx(path)
+
+    def export_onnx(self, path: str) -> bool:
+        """The model with the project's weights as ONNX (inference graph)."""
+        def write() -> None:
+            from engine.io.onnx_export import export_onnx
+            export_onnx(self.w.project.build_model(), path)
+        return self._export("ONNX model", path, write)
 
     def export_script_dialog(self) -> None:
         path = self.ask_save_path("Export Keras script", "Python scripts (*.py)",
@@ -365,12 +398,9 @@ class FileOps(QObject):
             self.export_script(path)
 
     def export_script(self, path: str) -> bool:
-        def write() -> None:
-            from engine.io.atomic import atomic_path
-            from engine.io.codegen import keras_script
-            text = keras_script(self.w.project.graph, self.w.project.training)
-            with atomic_path(path) as tmp:
-                tmp.write_text(text, encoding="utf-8")
+        def write() -> None:          # with the project's weights and data beside it
+            from engine.io.script_export import export_script
+            export_script(self.w.project, path)
         return self._export("Keras script", path, write)
 
     def _export(self, what: str, path: str, write) -> bool:

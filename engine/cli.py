@@ -1,10 +1,11 @@
 """``layerloom-cli``: LayerLoom without a screen (terminals, servers, CI). Qt-free.
 
-    layerloom-cli info FILE                       project (.loom) or Keras model (.h5)
-    layerloom-cli train PROJECT [--epochs N] [--out OUT.loom]
+    layerloom-cli info FILE                       project (.loom) or Keras model (.keras/.h5)
+    layerloom-cli train PROJECT [--epochs N] [--backend engine|keras] [--devices N]
+                                  [--out OUT.loom]
     layerloom-cli evaluate PROJECT
-    layerloom-cli export PROJECT OUT.h5|OUT.py [--flavour keras|engine]
-    layerloom-cli import MODEL.h5 OUT.loom
+    layerloom-cli export PROJECT OUT.keras|OUT.h5|OUT.onnx|OUT.py [--flavour keras|engine]
+    layerloom-cli import MODEL.keras|MODEL.h5 OUT.loom
 
 Errors print one line on stderr and exit with status 2. Ctrl-C during ``train`` stops after the
 current batch and saves what was learned. Code in files (Custom layer and Lambda nodes) runs
@@ -36,7 +37,7 @@ def _table(rows: list[tuple]) -> str:
 def cmd_info(args) -> None:
     path = Path(args.file)
     if path.suffix.lower() in (".h5", ".hdf5", ".keras"):
-        from engine.io.keras_h5 import load_model
+        from engine.saving import load_model
         model = load_model(path, compile=False)
         model.summary()
         return
@@ -108,12 +109,20 @@ def cmd_train(args) -> None:
     from engine.layers.preprocessing import adapt_normalizations
     from engine.project import RunRecord, save_project
     project = _load_project(args.project)
+    t = project.training
     if args.epochs is not None:
-        project.training.epochs = args.epochs
+        t.epochs = args.epochs
+    if args.backend is not None:
+        t.run_on = args.backend
+    if args.devices is not None:
+        t.devices = args.devices
+    if t.devices != 1 and t.run_on != "keras":
+        raise CliError(f"--devices {t.devices}: data-parallel training runs on Keras; add "
+                       f"--backend keras")
+    fit, backend = _fit_function(t)
     data = _data(project)
     model = _compiled_model(project)
-    t = project.training
-    record = RunRecord(settings=t.to_dict())
+    record = RunRecord(settings=t.to_dict(), backend=backend, devices=t.devices)
 
     class Interrupt(Callback):
         def on_train_batch_end(self, batch, logs=None):
@@ -142,7 +151,8 @@ def cmd_train(args) -> None:
     try:
         hist = _fit(model, data.x_train, data.y_train, batch_size=t.batch_size,
                     epochs=t.epochs, validation_split=t.validation_split, verbose=1,
-                    seed=t.seed, callbacks=[*_callbacks(t), Interrupt()])
+                    seed=t.seed, callbacks=[*_callbacks(t), Interrupt()],
+                    _fn=lambda *a, **kw: fit(model, *a, **kw))
     finally:
         signal.signal(signal.SIGINT, old)
     record.history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
@@ -158,6 +168,20 @@ def cmd_train(args) -> None:
     print(f"saved {out} ({record.status})")
     if err:
         raise CliError(str(err))
+
+
+def _fit_function(t) -> tuple:
+    """(fit(model, x, y, **kwargs), backend label) for where the settings say to train."""
+    if t.run_on != "keras":
+        return (lambda model, *a, **kw: model.fit(*a, **kw)), "engine"
+    from engine.keras_backend.fit import fit
+    from engine.keras_backend.probe import probe
+    info = probe()
+    if not info.ok:
+        raise CliError(info.error)
+    print(f"training on {info.describe()}", file=sys.stderr)
+    return (lambda model, *a, **kw: fit(model, *a, devices=t.devices, **kw)), \
+        f"keras/{info.backend}"
 
 
 def cmd_evaluate(args) -> None:
@@ -177,28 +201,31 @@ def cmd_evaluate(args) -> None:
 def cmd_export(args) -> None:
     project = _load_project(args.project)
     out = Path(args.out)
-    if out.suffix.lower() == ".h5":
+    if out.suffix.lower() in (".keras", ".h5"):
         model = _compiled_model(project)
         model.save(out)
+    elif out.suffix.lower() == ".onnx":
+        from engine.io.onnx_export import export_onnx
+        export_onnx(project.build_model(), out)
     elif out.suffix.lower() == ".py":
-        from engine.io.atomic import atomic_path
-        from engine.io.codegen import keras_script
-        text = keras_script(project.graph, project.training, flavour=args.flavour,
-                            data_source=project.data_source)
-        with atomic_path(out) as tmp:
-            tmp.write_text(text)
+        from engine.io.script_export import export_script
+        written = export_script(project, out, flavour=args.flavour)
+        for extra in written[1:]:
+            print(f"wrote {extra}")
     else:
-        raise CliError(f"{out.name}: export to .h5 (Keras model) or .py (Keras script)")
+        raise CliError(f"{out.name}: export to .keras (Keras 3 model), .h5 (legacy Keras "
+                       f"model), .onnx (ONNX) or .py (Keras script)")
     print(f"wrote {out}")
 
 
 def cmd_import(args) -> None:
     from engine.graph import document_from_model
+    from engine.project import Project, TrainingConfig, save_project
     from engine.saving import load_model
-    from engine.project import Project, save_project
-    model = load_model(args.model, compile=False)
+    model = load_model(args.model)
     project = Project(document_from_model(model))
     project.store_weights(model)
+    project.training = TrainingConfig.from_model(model)
     out = save_project(project, args.out)
     print(f"wrote {out}: {len(project.graph.nodes)} layers")
 
@@ -208,23 +235,30 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--trust-code", action="store_true", help="run the Python code that "
                     "Custom layer and Lambda nodes in the file hold (only for files you trust)")
     sub = ap.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("info", help="describe a project or a Keras .h5 model")
+    p = sub.add_parser("info", help="describe a project or a Keras model (.keras or .h5)")
     p.add_argument("file")
     p.set_defaults(func=cmd_info)
     p = sub.add_parser("train", help="train a project on its data source")
     p.add_argument("project")
     p.add_argument("--epochs", type=int)
+    p.add_argument("--backend", choices=("engine", "keras"),
+                   help="train on LayerLoom's engine or on Keras 3 (default: the project's "
+                        "setting)")
+    p.add_argument("--devices", type=int,
+                   help="data-parallel devices when training on Keras (default: the project's "
+                        "setting)")
     p.add_argument("--out")
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("evaluate", help="evaluate a project's model on its test data")
     p.add_argument("project")
     p.set_defaults(func=cmd_evaluate)
-    p = sub.add_parser("export", help="export a project as a Keras .h5 model or a .py script")
+    p = sub.add_parser("export", help="export a project as a Keras model (.keras, .h5), an "
+                                      "ONNX model (.onnx) or a .py script")
     p.add_argument("project")
     p.add_argument("out")
     p.add_argument("--flavour", choices=("keras", "engine"), default="keras")
     p.set_defaults(func=cmd_export)
-    p = sub.add_parser("import", help="turn a Keras .h5 model into a project")
+    p = sub.add_parser("import", help="turn a Keras model (.keras or .h5) into a project")
     p.add_argument("model")
     p.add_argument("out")
     p.set_defaults(func=cmd_import)

@@ -154,3 +154,16 @@ class _NpUtils:
 
 
 np_utils = _NpUtils()
+
+
+def load_img(path, color_mode: str = "rgb", target_size=None, interpolation: str = "nearest",
+             keep_aspect_ratio: bool = False):
+    """Keras's ``keras.utils.load_img``: a PIL image (see :func:`engine.data.images.load_img`)."""
+    from engine.data.images import load_img as load
+    return load(path, color_mode, target_size, interpolation, keep_aspect_ratio)
+
+
+def img_to_array(img, data_format: str | None = None, dtype=None) -> np.ndarray:
+    """Keras's ``keras.utils.img_to_array``: (H, W, C) float array of a PIL image."""
+    from engine.data.images import img_to_array as to_array
+    return to_array(img, data_format, dtype)

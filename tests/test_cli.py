@@ -50,6 +50,18 @@ def test_train_evaluate_export_import(project, tmp_path, capsys):
     assert main(["info", str(tmp_path / "m.h5")]) == 0
 
 
+def test_keras_archive_export_and_import_keep_weights_and_settings(project, tmp_path, capsys):
+    assert main(["train", str(project), "--epochs", "1"]) == 0
+    assert main(["export", str(project), str(tmp_path / "m.keras")]) == 0
+    assert main(["info", str(tmp_path / "m.keras")]) == 0
+    assert "dense_1" in capsys.readouterr().out
+    assert main(["import", str(tmp_path / "m.keras"), str(tmp_path / "back.loom")]) == 0
+    back, p = load_project(tmp_path / "back.loom"), load_project(project)
+    np.testing.assert_array_equal(back.weights["dense_1"][0], p.weights["dense_1"][0])
+    assert back.training.loss == "sparse_categorical_crossentropy"
+    assert back.training.optimizer_args == {"learning_rate": 0.01}
+
+
 def test_exported_scripts(project, tmp_path):
     for flavour in ("keras", "engine"):
         out = tmp_path / f"exported_{flavour}.py"

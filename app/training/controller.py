@@ -115,8 +115,9 @@ class TrainingController(QObject):
         self.evaluate_action = action("Evaluate", self.evaluate, "F7",
                                       "Score the trained model on the held-out data")
         self.exports = TrainedExports(self)
-        self.export_h5_action = action("Export Trained Model (.h5)...", self.exports.export_h5,
-                                       None, "Save the trained model as a Keras HDF5 file")
+        self.export_h5_action = action("Export Trained Model...", self.exports.export_h5,
+                                       None, "Save the trained model as a Keras file (.keras "
+                                       "or .h5)")
         self.export_script_action = action(
             "Export Keras Script...", self.exports.export_script, None,
             "Write a Keras Python script with the trained weights")

@@ -14,7 +14,6 @@ import numpy as np
 
 from app.training.worker import RunOutcome, TrainingJob
 from engine import initializers
-from engine.io.atomic import atomic_path
 from engine.models.data_adapter import split_validation
 from engine.utils import to_categorical
 
@@ -317,7 +316,9 @@ def make_job(model, data: TrainingData, config, epochs_done: int, train: bool = 
                        evaluation=data.evaluation, batch_size=int(config.batch_size),
                        epochs=epochs_done + int(config.epochs), initial_epoch=epochs_done,
                        callbacks=make_callbacks(config) if train else [], seed=config.seed,
-                       train=train, class_names=data.class_names)
+                       train=train, class_names=data.class_names,
+                       run_on=getattr(config, "run_on", "engine"),
+                       devices=int(getattr(config, "devices", 1)))
 
 
 def thin(x: np.ndarray, y: np.ndarray, limit: int = MAX_BATCH_HISTORY) -> tuple[list, list]:
@@ -349,15 +350,18 @@ def record_run(project, job: TrainingJob, outcome: RunOutcome, started: float, b
                for k, vals in outcome.history.items()}
     record = RunRecord(started=started, finished=time.time(), settings=settings,
                        history=history, batch_history=batch_history, status=outcome.status,
-                       message=message, duration=round(outcome.seconds, 3) or None)
+                       message=message, duration=round(outcome.seconds, 3) or None,
+                       backend=outcome.backend,
+                       devices=job.devices if job.run_on == "keras" else 1)
     project.add_run(record)
     return record
 
 
 # ------------------------------------------------------------------ export
 def export_h5(model, path: str | Path) -> Path:
-    """The trained model as a Keras HDF5 file."""
-    from engine.io.keras_h5 import save_model
+    """The trained model (compiled: its training settings go with it) as a Keras file:
+    ``.keras`` (Keras 3) or ``.h5`` (legacy HDF5), by the extension."""
+    from engine.saving import save_model
     path = Path(path)
     save_model(model, str(path), overwrite=True)
     return path
@@ -365,15 +369,7 @@ def export_h5(model, path: str | Path) -> Path:
 
 def export_script(project, model, path: str | Path) -> Path:
     """A Keras script for the project; with a trained ``model``, its weights are saved next
-    to the script (``<script>.weights.h5``) and loaded by it."""
-    from engine.io.codegen import keras_script
-    path = Path(path)
-    weights_path = None
-    if model is not None:
-        weights_path = path.with_suffix(".weights.h5")
-        model.save_weights(str(weights_path))
-    text = keras_script(project.graph, project.training,
-                        weights_path=None if weights_path is None else weights_path.name)
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return path
+    to the script (``<script>.weights.h5``) and loaded by it, as are the project's arrays when
+    the script cannot read its data source by itself (``<script>_data.npz``)."""
+    from engine.io.script_export import export_script as write_script
+    return write_script(project, path, model=model)[0]

@@ -44,7 +44,11 @@ EDITABLE = {"name", "note"}
 NO_PARENT = QModelIndex()
 
 
-def backend_title(backend: str) -> str:
+def backend_title(backend: str, devices: int = 1) -> str:
+    """"LayerLoom engine", or "Keras 3 (jax)" and "Keras 3 (jax) × 2" for Keras runs."""
+    if backend.startswith("keras/"):
+        title = f"Keras 3 ({backend.removeprefix('keras/')})"
+        return title + (f" × {devices}" if devices > 1 else "")
     return BACKEND_TITLES.get(backend, backend or BACKEND_TITLES["engine"])
 
 
@@ -141,7 +145,7 @@ class RunsModel(QAbstractTableModel):
         if key == "duration":
             return format_duration(run_seconds(run))
         if key == "backend":
-            return backend_title(run.backend)
+            return backend_title(run.backend, getattr(run, "devices", 1))
         if key == "note":
             return run.note if editing else run.note.replace("\n", " ")
         value = final_value((run.history or {}).get(key.removeprefix("metric:")))

@@ -1,5 +1,6 @@
 """The training settings panel: optimizer and its arguments, loss, metrics, batch size, epochs,
-validation split, early stopping, learning-rate reduction on plateau, and the seed.
+validation split, early stopping, learning-rate reduction on plateau, the seed, and where
+training runs (the engine or Keras 3, :mod:`app.training.run_on`).
 
 It edits ``project.training`` (a ``TrainingConfig``) in place and emits ``changed``. The
 optimizer's argument fields are generated from the optimizer class's constructor, so a new
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.flow_layout import FlowLayout
+from app.training.run_on import RunOnGroup
 from engine import losses, metrics, optimizers
 
 MONITORS = ("val_loss", "loss", "val_accuracy", "accuracy")
@@ -150,6 +152,9 @@ class SettingsPanel(QScrollArea):
             [("monitor", "val_loss"), ("factor", 0.5), ("patience", 2), ("min_lr", 1e-6)])
         lay.addWidget(self.es_group)
         lay.addWidget(self.lr_group)
+        self.run_on = RunOnGroup(inner)           # where training runs: the first choice
+        self.run_on.changed.connect(self._store)
+        lay.insertWidget(0, self.run_on)
         lay.addStretch(1)
         self.hint = QLabel("", inner)
         self.hint.setWordWrap(True)
@@ -229,6 +234,7 @@ class SettingsPanel(QScrollArea):
                 self.seed_box.setValue(int(cfg.seed))
             self._load_group(self.es_group, self.es, cfg.early_stopping)
             self._load_group(self.lr_group, self.lr, cfg.reduce_lr)
+            self.run_on.set_values(getattr(cfg, "run_on", "engine"), getattr(cfg, "devices", 1))
         finally:
             self._loading = False
         self._update_hint()
@@ -295,6 +301,8 @@ class SettingsPanel(QScrollArea):
         cfg.seed = self.seed_box.value() if self.seed_check.isChecked() else None
         cfg.early_stopping = self._group_values(self.es_group, self.es)
         cfg.reduce_lr = self._group_values(self.lr_group, self.lr)
+        cfg.run_on = self.run_on.run_on
+        cfg.devices = self.run_on.devices.value()
         self._update_hint()
         self.changed.emit()
 

@@ -1,4 +1,4 @@
-"""Training → Export Trained Model (.h5) and Export Keras Script: ask where, write the model
+"""Training → Export Trained Model (.keras or .h5) and Export Keras Script: ask where, write the model
 being trained (or the project's stored weights after a reopen), and say what failed."""
 from __future__ import annotations
 
@@ -33,11 +33,13 @@ class TrainedExports:
         return c.session.model
 
     def export_h5(self, path: str | None = None) -> Path | None:
-        """Save the trained model as Keras HDF5 (asks for a file name when ``path`` is None)."""
+        """Save the trained model as a Keras file, ``.keras`` or ``.h5`` by the name's
+        extension (asks for a file name when ``path`` is None)."""
         model = self.trained_model()
         if model is None:
             return None
-        path = path or self._ask("Export trained model", f"{model.name}.h5", "Keras HDF5 (*.h5)")
+        path = path or self._ask("Export trained model", f"{model.name}.keras",
+                                 "Keras 3 model (*.keras);;Keras legacy HDF5 (*.h5)")
         if not path:
             return None
         try:

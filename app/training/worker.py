@@ -28,6 +28,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from app.training.scoring import EvaluationResult, evaluate_model
 from engine.callbacks import Callback
+from engine.keras_backend import KerasBackendError
 from engine.layers.preprocessing import adapt_normalizations
 from engine.metrics import MeanMetricWrapper
 
@@ -70,6 +71,8 @@ class TrainingJob:
     shuffle: bool = True
     train: bool = True
     class_names: list[str] | None = None
+    run_on: str = "engine"            # "engine" or "keras" (Keras 3, see engine.keras_backend)
+    devices: int = 1                  # data-parallel devices on Keras
 
 
 @dataclass
@@ -82,6 +85,7 @@ class RunOutcome:
     details: str = ""                 # traceback text for 'failed'
     history: dict[str, list[float]] = field(default_factory=dict)
     epochs_done: int = 0              # absolute epoch count reached
+    backend: str = "engine"           # where it ran: "engine" or "keras/<backend>"
     seconds: float = 0.0              # training time, pauses excluded
 
 
@@ -248,10 +252,14 @@ class TrainingWorker(QObject):
                     job.class_names,
                     predict_batch_size=job.batch_size if _is_sequence(job.x) else None)
                 self.evaluated.emit(result)
+        except KerasBackendError as e:     # cannot run on Keras: the message says why
+            outcome = RunOutcome("failed", str(e), history=self._history,
+                                 epochs_done=self._epochs_seen, backend="keras")
         except Exception as e:  # noqa: BLE001 - shown to the user; the thread must report back
             outcome = RunOutcome("failed", f"{type(e).__name__}: {e}",
                                  details=traceback.format_exc(), history=self._history,
                                  epochs_done=self._epochs_seen,
+                                 backend="keras" if job.run_on == "keras" else "engine",
                                  seconds=self._training_seconds() if job.train else 0.0)
         self.outcome = outcome
         self.finished.emit(outcome)
@@ -267,11 +275,34 @@ class TrainingWorker(QObject):
         if adapted:
             self.log_line.emit(f"Adapted {', '.join(adapted)} to the training data (mean and "
                                f"variance of {_adapted_count(job.x):,} samples)")
-        model.fit(job.x, job.y, batch_size=job.batch_size, epochs=job.epochs, verbose=0,
-                  callbacks=[SignalCallback(self)] + list(job.callbacks),
-                  validation_data=job.validation, shuffle=job.shuffle,
-                  initial_epoch=job.initial_epoch, seed=job.seed)
+        fit, backend = self._fit_function()
+        fit(job.x, job.y, batch_size=job.batch_size, epochs=job.epochs, verbose=0,
+            callbacks=[SignalCallback(self)] + list(job.callbacks),
+            validation_data=job.validation, shuffle=job.shuffle,
+            initial_epoch=job.initial_epoch, seed=job.seed)
         self._flush()
+        outcome = self._outcome()
+        outcome.backend = backend
+        return outcome
+
+    def _fit_function(self):
+        """(fit(x, y, **kwargs), backend label): the engine's ``model.fit`` or Keras 3's."""
+        job = self.job
+        if job.run_on != "keras":
+            return job.model.fit, "engine"
+        from engine.keras_backend.fit import fit
+        from engine.keras_backend.probe import probe
+        self.log_line.emit("Loading Keras...")
+        info = probe()
+        if not info.ok:
+            raise KerasBackendError(info.error)
+        self.log_line.emit(f"Training on {info.describe()}"
+                           + (f", data-parallel over {job.devices}" if job.devices > 1 else ""))
+        return (lambda *a, **kw: fit(job.model, *a, devices=job.devices, **kw)), \
+            f"keras/{info.backend}"
+
+    def _outcome(self) -> RunOutcome:
+        job, model = self.job, self.job.model
         hist, done = self._history, self._epochs_seen
         err = getattr(model, "training_error", None)
         if err is not None:
@@ -336,6 +367,9 @@ class TrainingWorker(QObject):
             return
         if not self._go.is_set():
             self._flush(now)
+            sync = getattr(model, "sync_to_engine", None)
+            if sync is not None:        # on Keras: let the preview see the weights so far
+                sync()
             self.paused.emit()
             self.log_line.emit(f"Paused at epoch {epoch + 1}, batch {step}")
             t = time.perf_counter()

@@ -16,6 +16,7 @@ The one exception, the user's own trusted code (Custom layer and Lambda nodes), 
 from __future__ import annotations
 
 import builtins
+import re
 from typing import Any
 
 from engine.io import code_export
@@ -118,14 +119,31 @@ def model_code(graph) -> list[str]:
     return lines
 
 
-def _data_code(data_source: dict | None, flavour: str) -> list[str]:
+def _data_code(data_source: dict | None, flavour: str, data_file: str | None
+               ) -> tuple[list[str], list[str]]:
+    """(module-level helper lines, ``load_data`` lines) for the project's data source."""
+    from engine.io.script_data import BY_PATH, beside_lines, by_path_lines
     source = data_source if isinstance(data_source, dict) else {}
+    if data_file is not None:
+        return [], beside_lines(data_file)
+    if source.get("kind") in BY_PATH and (source.get("kind") != "keras_dataset" or
+                                          not source.get("path")):
+        try:
+            return by_path_lines(source)
+        except (OSError, ValueError) as e:    # an unreadable file: say so where data goes
+            if isinstance(e, ScriptValueError):
+                raise
+            return [], _load_lines_failed(f"the data source could not be read ({e})")
     lines = _load_lines(source, flavour)
     if source.get("one_hot") and source.get("kind") in ("bundled", "keras_dataset", "npz"):
         ret = lines.pop()
         lines += ["    y_train = keras.utils.to_categorical(y_train)",
                   "    y_test = keras.utils.to_categorical(y_test, y_train.shape[-1])", ret]
-    return lines
+    return [], lines
+
+
+def _load_lines_failed(message: str) -> list[str]:
+    return ["def load_data():", f"    raise SystemExit({literal(message, 'data message')})"]
 
 
 def _load_lines(source: dict, flavour: str) -> list[str]:
@@ -200,35 +218,125 @@ def _callbacks(training) -> list[str]:
     return out
 
 
+SAFE_FILE = re.compile(r"[A-Za-z0-9_.-]{1,100}\Z")
+USAGE = """
+# Run:   python {file} [--epochs N]{distribute}
+#
+# It builds the model, loads the weights saved beside it (when the project had trained
+# weights), compiles it with the project's settings, trains on the project's data and prints
+# the test metrics.{distribute_doc}
+"""
+DISTRIBUTE_DOC = """
+#
+# --distribute: data-parallel training over every device Keras sees — each batch is split
+# across them: keras.distribution.DataParallel on JAX (KERAS_BACKEND=jax), MirroredStrategy
+# on TensorFlow (several GPUs of one machine). On several machines (TensorFlow), start the
+# script on each with TF_CONFIG naming the cluster and this machine's place in it, e.g.
+#   TF_CONFIG='{"cluster": {"worker": ["host1:12345", "host2:12345"]},
+#               "task": {"type": "worker", "index": 0}}' python {file} --distribute
+# (index 1 on host2); --distribute then uses MultiWorkerMirroredStrategy. The batch size is
+# per step over all devices: keep it a multiple of the number of devices."""
+DISTRIBUTION = '''
+
+def distribution_scope(distribute):
+    """Where the model is built and trained: one device, or data-parallel over all."""
+    if not distribute:
+        return contextlib.nullcontext()
+    backend = keras.backend.backend()
+    if backend == "jax":
+        return keras.distribution.DataParallel(
+            devices=keras.distribution.list_devices()).scope()
+    if backend == "tensorflow":
+        import tensorflow as tf
+        if os.environ.get("TF_CONFIG"):
+            return tf.distribute.MultiWorkerMirroredStrategy().scope()
+        return tf.distribute.MirroredStrategy().scope()
+    raise SystemExit("--distribute needs the JAX or TensorFlow backend (KERAS_BACKEND)")
+
+
+def split_evenly(x, y, distribute):
+    """JAX splits every batch evenly over the devices: leave out the few samples of a last
+    batch that would not split."""
+    if not distribute or keras.backend.backend() != "jax" or x is None:
+        return x, y
+    devices = len(keras.distribution.list_devices())
+    keep = len(x) - (len(x) % BATCH_SIZE) % devices
+    return x[:keep], y[:keep]
+'''
+
+
 def keras_script(graph, training, weights_path: str | None = None, flavour: str = "keras",
-                 data_source: dict | None = None) -> str:
+                 data_source: dict | None = None, data_file: str | None = None,
+                 script_name: str = "script.py") -> str:
     """The Python source of a script that rebuilds, compiles and trains ``graph``.
 
-    Raises :class:`ScriptValueError` when a name or value from the project cannot be
-    written safely (an unknown optimizer, a callback argument that is not a Python name ...).
+    ``weights_path`` and ``data_file`` are file names beside the script (its trained weights,
+    and the arrays of a data source it cannot read by itself); ``script_name`` appears in the
+    usage comment. Raises :class:`ScriptValueError` when a name or value from the project
+    cannot be written safely (an unknown optimizer, a callback argument that is not a Python
+    name ...).
     """
     if flavour not in HEADER:
         raise ValueError(f"flavour must be 'keras' or 'engine', got {flavour!r}")
+    keras_flavour = flavour == "keras"
     first = graph.input_nodes()
     in_shape = tuple(first[0].params.get("shape") or ()) if first else ()
     title = f"{graph.name}: exported from LayerLoom ({flavour} flavour)."
     classes, _ = code_export.class_definitions(graph)
-    code_header = [code_export.CODE_IMPORTS[flavour] + "import numpy as np\n", *classes] \
+    code_header = [code_export.CODE_IMPORTS[flavour], *classes] \
         if code_export.code_nodes(graph) else []
-    lines = [literal(title, "model name"), HEADER[flavour], *code_header,
-             f"INPUT_SHAPE = {literal(in_shape, 'input shape')}", "", *model_code(graph), "",
-             _compile_line(training)]
-    if weights_path:
-        lines.append(call("model.load_weights", literal(str(weights_path), "weights path")))
+    file = script_name if isinstance(script_name, str) and SAFE_FILE.match(script_name) \
+        else "script.py"                                  # a comment: plain names only
+    usage = USAGE.format(file=file, distribute=" [--distribute]" if keras_flavour else "",
+                         distribute_doc=DISTRIBUTE_DOC.replace("{file}", file)
+                         if keras_flavour else "")
+    helpers, load = _data_code(data_source, flavour, data_file)
+    weights = None if not weights_path else literal(str(weights_path), "weights path")
+    lines = [literal(title, "model name"), usage.rstrip(),
+             "import argparse\nimport contextlib\nimport os\nimport pathlib\n",
+             "import numpy as np", HEADER[flavour], *code_header,
+             "HERE = pathlib.Path(__file__).resolve().parent",
+             f"INPUT_SHAPE = {literal(in_shape, 'input shape')}",
+             f"EPOCHS = {literal(training.epochs, 'epochs')}",
+             f"BATCH_SIZE = {literal(training.batch_size, 'batch_size')}",
+             f"VALIDATION_SPLIT = {literal(training.validation_split, 'validation_split')}",
+             f"WEIGHTS = {weights}", *helpers, "", "",
+             "def build_model():",
+             *("    " + line for line in model_code(graph)),
+             "    " + _compile_line(training), "    return model", "", "", *load, ""]
+    if keras_flavour:
+        lines.append(DISTRIBUTION)
     fit = call("model.fit", "x_train", "y_train", kwargs=[
-        f"batch_size={literal(training.batch_size, 'batch_size')}",
-        f"epochs={literal(training.epochs, 'epochs')}",
-        f"validation_split={literal(training.validation_split, 'validation_split')}",
-        f"callbacks=[{', '.join(_callbacks(training))}]"])
-    lines += ["", *_data_code(data_source, flavour), "", "",
-              "if __name__ == '__main__':",
-              "    (x_train, y_train), (x_test, y_test) = load_data()",
-              f"    {fit}",
-              "    if len(x_test):",
-              "        print('test:', model.evaluate(x_test, y_test, verbose=0))", ""]
+        "batch_size=BATCH_SIZE", "epochs=args.epochs", "validation_data=validation",
+        f"callbacks=[{', '.join(_callbacks(training))}]", "verbose=2"])
+    scope = "distribution_scope(args.distribute)" if keras_flavour else \
+        "contextlib.nullcontext()"
+    even = "split_evenly({}, args.distribute)" if keras_flavour else "{}"
+    lines += [
+        "", "def main():",
+        "    parser = argparse.ArgumentParser(description=__doc__)",
+        "    parser.add_argument('--epochs', type=int, default=EPOCHS,",
+        "                        help='epochs to train (default: the project\\'s)')",
+        *(["    parser.add_argument('--distribute', action='store_true',",
+           "                        help='data-parallel training over every device')"]
+          if keras_flavour else []),
+        "    args = parser.parse_args()",
+        "    (x_train, y_train), (x_test, y_test) = load_data()",
+        "    # Keras's validation_split: the last samples of the training data",
+        "    cut = int(len(x_train) * (1.0 - VALIDATION_SPLIT))",
+        "    validation = None",
+        "    if VALIDATION_SPLIT:",
+        f"        validation = {even.format('x_train[cut:], y_train[cut:]')}",
+        f"    x_train, y_train = {even.format('x_train[:cut], y_train[:cut]')}",
+        f"    with {scope}:",
+        "        model = build_model()",
+        "        if WEIGHTS is not None and (HERE / WEIGHTS).exists():",
+        *(["            model.optimizer.build(model.trainable_variables)  # its state, too"]
+          if keras_flavour else []),
+        "            model.load_weights(HERE / WEIGHTS)",
+        f"        history = {fit}",
+        "    print('history:', history.history)",
+        "    if len(x_test):",
+        "        print('test:', model.evaluate(x_test, y_test, verbose=0, return_dict=True))",
+        "", "", "if __name__ == '__main__':", "    main()", ""]
     return "\n".join(lines)

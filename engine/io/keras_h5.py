@@ -154,13 +154,23 @@ def training_config(model) -> dict[str, Any] | None:
         loss = [name(v) for v in loss]
     else:
         loss = name(loss)
-    metrics = model._metrics_arg
-    if metrics is not None:
-        metrics = [m if isinstance(m, str) else getattr(m, "name", str(m))
-                   for m in (metrics if isinstance(metrics, (list, tuple)) else [metrics])]
+    metrics = _metric_names(model._metrics_arg)
+    if metrics is not None and not isinstance(metrics, (list, dict)):
+        metrics = [metrics]
     opt = model.optimizer
     return {"loss": loss, "metrics": metrics, "weighted_metrics": None, "loss_weights": None,
             "optimizer_config": {"class_name": type(opt).__name__, "config": opt.get_config()}}
+
+
+def _metric_names(metrics):
+    """Metric objects → their names, keeping the nesting (one list per output, or a dict)."""
+    if metrics is None or isinstance(metrics, str):
+        return metrics
+    if isinstance(metrics, dict):
+        return {k: _metric_names(v) for k, v in metrics.items()}
+    if isinstance(metrics, (list, tuple)):
+        return [_metric_names(m) for m in metrics]
+    return getattr(metrics, "name", str(metrics))
 
 
 def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
@@ -460,11 +470,19 @@ def _json_attribute(f, name: str, path: Path, fail):
 
 
 def code_in_file(filepath) -> dict[str, str]:
-    """{layer name: code} of the layers in a .h5 model that hold code (nothing is run)."""
+    """{layer name: code} of the layers in a .h5 or .keras model that hold code (nothing is
+    run; the file is read as boundedly as for loading)."""
+    from engine.io.keras_format import is_keras_archive, keras_archive_config
     from engine.saving.layer_source import code_in_model_config
+    if is_keras_archive(filepath):
+        return code_in_model_config(keras_archive_config(filepath))
     path, f = _open(filepath)
+
+    def fail(message: str) -> ModelFileError:
+        return ModelFileError(f"{path.name}: {message}")
     with f:
-        return code_in_model_config(_config_of(path, f))
+        data = _json_attribute(f, "model_config", path, fail)
+    return code_in_model_config(data) if data is not None else {}
 
 
 def load_model(filepath, compile: bool = True):
@@ -521,6 +539,23 @@ def _load_open(path, f, compile: bool):
 
 
 def _compile_from(model, tc, path) -> None:
+    compile_from_training_config(model, tc, path.name)
+
+
+def _metrics_from_file(metrics):
+    """Saved metrics (names or serialized objects, nested per output) → names."""
+    if isinstance(metrics, list):
+        return [_metrics_from_file(m) for m in metrics if m is not None]
+    if isinstance(metrics, dict):
+        if "class_name" in metrics:
+            return (metrics.get("config") or {}).get("name")
+        return {k: _metrics_from_file(v) for k, v in metrics.items()}
+    return metrics
+
+
+def compile_from_training_config(model, tc: dict, where: str) -> None:
+    """Compile ``model`` as a saved training configuration says (optimizer, loss, metrics);
+    a configuration we cannot follow leaves the model uncompiled with a warning."""
     try:
         if not isinstance(tc, dict):
             raise TypeError(f"training_config is {_kind(tc)}, expected an object")
@@ -530,13 +565,10 @@ def _compile_from(model, tc, path) -> None:
         loss = tc.get("loss")
         if isinstance(loss, dict) and "class_name" in loss:
             loss = _plain(loss)
-        metrics = tc.get("metrics")
-        if isinstance(metrics, list):
-            metrics = [m if isinstance(m, str) else (m.get("config", {}).get("name")
-                                                     if isinstance(m, dict) else m)
-                       for m in metrics if m is not None]
+        metrics = _metrics_from_file(tc.get("metrics"))
         model.compile(optimizer=opt, loss=loss, metrics=metrics or None)
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as e:
-        warnings.warn(f"{path.name}: the training configuration could not be restored "
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError,
+            RecursionError) as e:
+        warnings.warn(f"{where}: the training configuration could not be restored "
                       f"({_short(str(e))}); the model is loaded uncompiled", RuntimeWarning,
                       stacklevel=3)

@@ -7,6 +7,9 @@ Layout (the same as the ``model_weights`` group of a full Keras .h5 model file):
     <layer>/<model>/<layer>/kernel  ...
 
 Reading also accepts Keras 2 files (``weight_names`` such as ``dense/kernel:0``).
+``save_weights``/``load_weights`` here also handle Keras 3's structural layout
+(:mod:`engine.io.keras3_weights`): written for ``*.weights.h5`` names, read whenever the file
+has it.
 """
 from __future__ import annotations
 
@@ -183,15 +186,30 @@ def _mismatch(layer, arrays) -> str | None:
 
 
 def save_weights(model, filepath, overwrite: bool = True) -> None:
+    """``x.weights.h5``: Keras 3's layout (what Keras 3's ``save_weights`` writes and reads);
+    any other name: the legacy layout (Keras 2, and Keras 3's ``load_weights`` of .h5)."""
+    from engine.io.keras3_weights import write_keras3_weights, write_optimizer_variables
     h5py = _h5py()
     model._require_built("weights")
     path = Path(os.fspath(filepath))
     with atomic_path(path, overwrite=overwrite) as tmp:
         with h5py.File(tmp, "w") as f:
-            write_weights_group(f, model)
+            if path.name.lower().endswith(".weights.h5"):
+                write_keras3_weights(f, model)
+                if getattr(model, "compiled", False):     # as Keras 3 does
+                    write_optimizer_variables(f, model)
+            else:
+                write_weights_group(f, model)
 
 
 def load_weights(model, filepath, skip_mismatch: bool = False, by_name: bool = False) -> None:
+    """Weights from a Keras 3 ``.weights.h5`` (by structure) or a legacy file (by layer name,
+    or by position); the file's layout decides, not its name."""
+    from engine.io.keras3_weights import (
+        is_keras3_layout,
+        read_keras3_weights,
+        read_optimizer_variables,
+    )
     h5py = _h5py()
     model._require_built("weights")
     path = Path(os.fspath(filepath))
@@ -206,6 +224,11 @@ def load_weights(model, filepath, skip_mismatch: bool = False, by_name: bool = F
         raise fail(f"not a readable HDF5 file ({e})") from None
     try:
         with f:
+            if is_keras3_layout(f):
+                read_keras3_weights(f, model, path.name, skip_mismatch=skip_mismatch)
+                if getattr(model, "compiled", False):
+                    read_optimizer_variables(f, model, path.name)
+                return
             group = hdf5_child(f, "model_weights", fail, "")
             read_weights_group(f if group is None else group, model, skip_mismatch, by_name,
                                source=path.name, budget=Budget(budget_for(path), fail))

@@ -187,13 +187,15 @@ class _Conv(Layer):
 
     def forward(self, x, training=False):
         x4 = x[:, None] if self.rank == 1 else x
+        left = 0
         if self.padding == "causal":
             left = (self.kernel_size[0] - 1) * self.dilation_rate[0]
             x4 = np.pad(x4, ((0, 0), (0, 0), (left, 0), (0, 0)))
         x4 = np.ascontiguousarray(x4)
         n, h, w, c = x4.shape
         (kh, kw), (sh, sw), (dh, dw) = self._geometry()
-        (oh, ow), (ph, pw) = self._out_sizes((h, w) if self.rank == 2 else (w,))
+        # _out_sizes adds the causal padding itself, so it gets the unpadded length
+        (oh, ow), (ph, pw) = self._out_sizes((h, w) if self.rank == 2 else (w - left,))
         if self.rank == 1:
             oh, ph = 1, 0
         geo = (kh, kw, sh, sw, dh, dw, ph, pw, oh, ow)

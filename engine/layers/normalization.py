@@ -106,6 +106,8 @@ class LayerNormalization(Layer):
     supports_masking = True
 
     def _validate(self):
+        if isinstance(self.axis, (list, tuple)) and len(self.axis) == 1:
+            self.axis = self.axis[0]        # Keras 3 saves axis=-1 as [-1]
         if self.axis not in (-1,):
             raise ValueError(f"{self.where}: argument 'axis' must be -1, got {self.axis}")
 

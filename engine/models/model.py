@@ -274,7 +274,8 @@ class Model(TrainingLoops, Layer):
         load_weights(self, filepath, skip_mismatch=skip_mismatch, by_name=by_name)
 
     def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
-        """Save architecture + weights + training config as a Keras legacy HDF5 file."""
+        """Save architecture + weights + training config: ``x.keras`` as Keras 3's archive,
+        ``x.h5`` as a legacy HDF5 file."""
         from engine.saving import save_model
         save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 

@@ -31,9 +31,36 @@ class TrainingConfig:
     early_stopping: dict[str, Any] | None = None   # EarlyStopping kwargs, or None for off
     reduce_lr: dict[str, Any] | None = None        # ReduceLROnPlateau kwargs, or None
     seed: int | None = None
+    run_on: str = "engine"        # "engine" (built in) or "keras" (Keras 3, when installed)
+    devices: int = 1              # data-parallel devices when run on Keras
+
+    RUN_ON = ("engine", "keras")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_model(cls, model) -> TrainingConfig:
+        """The settings a compiled model was compiled with (plain names only; the defaults
+        for what a project cannot hold, such as per-output losses)."""
+        cfg = cls()
+        opt = getattr(model, "optimizer", None)
+        if not getattr(model, "compiled", False) or opt is None:
+            return cfg
+        from engine import optimizers
+        name = type(opt).__name__.lower()
+        if name in optimizers.NAMES:
+            cfg.optimizer = name
+            defaults = optimizers.get(name).get_config()
+            cfg.optimizer_args = {k: v for k, v in opt.get_config().items()
+                                  if k != "name" and isinstance(v, (int, float, bool))
+                                  and v != defaults.get(k)}
+        if isinstance(model._loss_arg, str):
+            cfg.loss = model._loss_arg
+        metrics = model._metrics_arg
+        if isinstance(metrics, (list, tuple)) and all(isinstance(m, str) for m in metrics):
+            cfg.metrics = list(metrics)
+        return cfg
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainingConfig:
@@ -41,7 +68,7 @@ class TrainingConfig:
         types = {"optimizer": str, "optimizer_args": dict, "loss": str, "metrics": list,
                  "batch_size": int, "epochs": int, "validation_split": (int, float),
                  "early_stopping": (dict, type(None)), "reduce_lr": (dict, type(None)),
-                 "seed": (int, type(None))}
+                 "seed": (int, type(None)), "run_on": str, "devices": int}
         known = {f.name for f in fields(cls)}
         values = {}
         for key, value in data.items():
@@ -55,6 +82,9 @@ class TrainingConfig:
         _require(all(isinstance(m, str) for m in cfg.metrics), "metrics must be names")
         _require(cfg.batch_size >= 1 and cfg.epochs >= 0, "batch_size must be >= 1 and epochs >= 0")
         _require(0 <= cfg.validation_split < 1, "validation_split must be in [0, 1)")
+        _require(cfg.run_on in cls.RUN_ON, f"run_on must be one of {', '.join(cls.RUN_ON)}, "
+                                           f"got {cfg.run_on!r}")
+        _require(1 <= cfg.devices <= 4096, f"devices must be 1 to 4096, got {cfg.devices}")
         return cfg
 
     def compile_args(self) -> dict[str, Any]:
@@ -87,8 +117,9 @@ class RunRecord:
     # reading a newer file ignores them
     name: str = ""                     # given when the run is added ("run 3"); renamable
     note: str = ""
-    backend: str = "engine"            # what trained it: LayerLoom's engine, or e.g. Keras
+    backend: str = "engine"            # where it ran: "engine", or "keras/<backend>" (keras/jax)
     duration: float | None = None      # seconds of training, pauses excluded
+    devices: int = 1                   # data-parallel devices (Keras runs)
 
     STATUSES = ("running", "completed", "stopped", "diverged", "failed")
 
@@ -102,7 +133,7 @@ class RunRecord:
         checks = {"id": str, "started": (int, float), "finished": (int, float, type(None)),
                   "settings": dict, "history": dict, "batch_history": dict, "status": str,
                   "message": str, "name": str, "note": str, "backend": str,
-                  "duration": (int, float, type(None))}
+                  "duration": (int, float, type(None)), "devices": int}
         for key, typ in checks.items():
             if key in data:
                 _require(isinstance(data[key], typ), f"training run field '{key}' has the wrong type")

@@ -1,6 +1,8 @@
 """File menu: new, save/open round trip, recent files, autosave recovery, examples, errors."""
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QApplication
@@ -195,6 +197,44 @@ def test_export_keras_h5_and_import_it_back_as_a_graph(window, tmp_path):
     xs = [doc.node_by_name(n).position[0] for n in ("flatten", "dense", "dense_1")]
     assert xs == sorted(xs) and len(set(xs)) == 3            # laid out left to right
     assert len(window.scene.node_items) == len(doc.nodes)
+
+
+def test_export_keras_archive_and_import_it_with_weights_and_settings(window, tmp_path):
+    from engine.saving import load_model
+    path = tmp_path / "model.keras"
+    window.file_ops.ask_save_path = lambda *a: str(path)
+    window.file_ops.export_keras_dialog()
+    model = load_model(path)
+    assert model.compiled and model._loss_arg == window.project.training.loss
+    window.file_ops.new_project()
+    assert window.file_ops.import_h5(str(path))
+    stored = window.project.weights
+    for layer in model.layers:
+        for a, b in zip(stored.get(layer.name, []), layer.get_weights()):
+            np.testing.assert_array_equal(a, b)
+    assert set(stored) == {lyr.name for lyr in model.layers if lyr.weights}
+
+
+def test_exported_h5_carries_the_training_configuration(window, tmp_path):
+    import h5py
+    assert window.file_ops.export_h5(str(tmp_path / "m.h5"))
+    with h5py.File(tmp_path / "m.h5", "r") as f:
+        tc = json.loads(f.attrs["training_config"])
+    assert tc["loss"] == window.project.training.loss
+    assert tc["optimizer_config"]["class_name"].lower() == window.project.training.optimizer
+
+
+def test_export_onnx_from_the_file_menu(window, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    path = tmp_path / "model.onnx"
+    window.project.store_weights(window.project.build_model())     # "trained" weights
+    window.file_ops.ask_save_path = lambda *a: str(path)
+    window.actions.actions["export_onnx"].trigger()
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    model = window.project.build_model()
+    x = np.random.default_rng(0).random((2, *model.inputs[0].shape[1:])).astype(np.float32)
+    (y,) = sess.run(None, {sess.get_inputs()[0].name: x})
+    assert np.abs(y - model.predict(x, verbose=0)).max() <= 1e-5
 
 
 def test_export_keras_script(window, tmp_path):

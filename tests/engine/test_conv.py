@@ -39,6 +39,18 @@ def test_conv1d_gradients(kwargs):
     check_layer(Conv1D(**kwargs), r.standard_normal((2, 9, 3)))
 
 
+def test_conv1d_causal_keeps_the_length_and_sees_only_the_past():
+    layer = Conv1D(2, 3, padding="causal", dilation_rate=2)
+    x = r.standard_normal((2, 9, 3)).astype(np.float32)
+    y = layer(x)
+    assert y.shape == (2, 9, 2) == (2,) + layer.compute_output_shape((None, 9, 3))[1:]
+    k, b = layer.kernel.value, layer.bias.value
+    padded = np.pad(x, ((0, 0), (4, 0), (0, 0)))
+    want = np.stack([sum(padded[:, t + 2 * j] @ k[j] for j in range(3)) + b for t in range(9)],
+                    axis=1)
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
+
+
 def test_same_padding_output_sizes_match_tensorflow():
     for size, k, s in [(7, 4, 1), (7, 3, 2), (8, 4, 3), (5, 2, 2)]:
         layer = Conv2D(1, k, strides=s, padding="same")

@@ -182,4 +182,4 @@ def test_cli_trains_a_keras_dataset_project(monkeypatch, tmp_path, fashion_files
     assert main(["export", str(path), str(tmp_path / "s.py")]) == 0
     script = (tmp_path / "s.py").read_text()
     assert "keras.datasets.fashion_mnist.load_data()" in script
-    assert "keras.utils.to_categorical(y_train)" in script
+    assert "ONE_HOT = True" in script and "keras.utils.to_categorical(y, classes)" in script

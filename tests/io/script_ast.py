@@ -21,16 +21,31 @@ NODE_KINDS = {
     ast.alias, ast.FunctionDef, ast.arguments, ast.Return, ast.If, ast.Compare, ast.Eq,
     ast.Subscript, ast.Slice, ast.UnaryOp, ast.USub, ast.BinOp, ast.Add, ast.Mult, ast.Div,
     ast.Raise, ast.IfExp, ast.In,
+    # the script template's own code (main, data helpers, data-parallel scope)
+    ast.With, ast.withitem, ast.For, ast.arg, ast.ListComp, ast.GeneratorExp, ast.comprehension,
+    ast.BoolOp, ast.And, ast.Or, ast.Not, ast.Is, ast.IsNot, ast.NotEq, ast.Sub, ast.Mod,
+    ast.AugAssign,
 }
 MODULES = {"keras", "engine", "engine.callbacks", "engine.constraints", "engine.initializers",
            "engine.models", "engine.optimizers", "engine.regularizers", "engine.utils",
-           "engine.datasets.bundled", "numpy"}
-BUILTINS = {"print", "len", "float", "SystemExit"}
+           "engine.datasets.bundled", "numpy", "argparse", "contextlib", "os", "pathlib",
+           "gzip", "h5py", "tensorflow"}
+BUILTINS = {"print", "len", "float", "SystemExit", "int", "sorted", "enumerate"}
 TEMPLATE_ATTRIBUTES = {
     "Input", "models", "Model", "layers", "compile", "fit", "evaluate", "load_weights",
     "initializers", "regularizers", "constraints", "optimizers", "callbacks", "utils",
-    "to_categorical", "datasets", "mnist", "load_data", "load", "reshape", "shape", "files"}
-TEMPLATE_NAMES = {"keras", "layers", "np", "mnist_subset", "__name__"}
+    "to_categorical", "datasets", "mnist", "load_data", "load", "reshape", "shape", "files",
+    # main(): arguments, files beside the script, data-parallel training
+    "ArgumentParser", "add_argument", "parse_args", "epochs", "distribute", "Path", "resolve",
+    "parent", "exists", "optimizer", "build", "trainable_variables", "history", "backend",
+    "distribution", "DataParallel", "list_devices", "scope", "nullcontext", "environ", "get",
+    "MirroredStrategy", "MultiWorkerMirroredStrategy",
+    # reading the data source's files
+    "random", "default_rng", "permutation", "asarray", "float32", "max", "File", "read_bytes",
+    "decompress", "frombuffer", "prod", "iterdir", "is_dir", "name", "walk", "lower",
+    "endswith", "startswith", "append", "load_img", "img_to_array", "stack", "array"}
+TEMPLATE_NAMES = {"keras", "layers", "np", "mnist_subset", "__name__", "__file__", "__doc__",
+                  "argparse", "contextlib", "os", "pathlib", "gzip", "h5py", "tf"}
 
 
 def known_attributes() -> set[str]:
@@ -47,6 +62,11 @@ def unexpected_in_script(source: str, extra_names: set[str] = frozenset()) -> li
     assigned = {t.id for node in ast.walk(tree) if isinstance(node, ast.Assign)
                 for tgt in node.targets for t in ast.walk(tgt) if isinstance(t, ast.Name)}
     assigned |= {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+    bound = [n.target for n in ast.walk(tree) if isinstance(n, (ast.For, ast.comprehension))]
+    bound += [n.optional_vars for n in ast.walk(tree)
+              if isinstance(n, ast.withitem) and n.optional_vars is not None]
+    assigned |= {t.id for b in bound for t in ast.walk(b) if isinstance(t, ast.Name)}
+    assigned |= {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)}
     names = assigned | BUILTINS | TEMPLATE_NAMES | set(extra_names)
     found = []
     for node in ast.walk(tree):
@@ -65,6 +85,8 @@ def unexpected_in_script(source: str, extra_names: set[str] = frozenset()) -> li
             found.append(f"line {line}: from {node.module} import")
         elif isinstance(node, ast.Call) and not isinstance(node.func, (ast.Name, ast.Attribute, ast.Call)):
             found.append(f"line {line}: call of a {type(node.func).__name__}")
-        elif isinstance(node, ast.FunctionDef) and (node.decorator_list or node.args.args):
-            found.append(f"line {line}: function {node.name!r} with decorators or arguments")
+        elif isinstance(node, ast.FunctionDef) and (
+                node.decorator_list or node.args.defaults or node.args.kw_defaults or
+                node.args.vararg or node.args.kwarg):
+            found.append(f"line {line}: function {node.name!r} with decorators or defaults")
     return found

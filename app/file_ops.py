@@ -86,13 +86,13 @@ class FileOps(QObject):
         """Open a project file; on failure the current project stays and the reason is shown."""
         if check_modified and not self.maybe_save():
             return False
-        from engine.project import Project, ProjectError
+        from engine.project import ProjectError, find_autosave, load_project
         try:
             source = path
-            autosave = Project.find_autosave(path)
+            autosave = find_autosave(path)
             if autosave and self.ask_restore_autosave(path):
                 source = str(autosave)
-            project = Project.load(source)
+            project = load_project(source)
             project.path = Path(path)
         except (ProjectError, OSError) as e:
             self.w.report_error("Cannot open project", str(e))
@@ -109,9 +109,9 @@ class FileOps(QObject):
         """Open a bundled example as a new, unsaved project (Save asks where to put it)."""
         if not self.maybe_save():
             return False
-        from engine.project import Project, ProjectError
+        from engine.project import ProjectError, load_project
         try:
-            project = Project.load(path)
+            project = load_project(path)
         except (ProjectError, OSError) as e:
             self.w.report_error("Cannot open example", str(e))
             return False
@@ -124,12 +124,12 @@ class FileOps(QObject):
     def startup_project(self, path: str | None = None):
         """What the app opens first: ``path``, else the last project, else the MNIST CNN
         example, else that example built in code."""
-        from engine.project import Project, ProjectError
+        from engine.project import Project, ProjectError, load_project
         candidates = [path] if path else [self.settings.value("last_project", ""), None]
         for candidate in candidates:
             if candidate and Path(candidate).is_file():
                 try:
-                    project = Project.load(candidate)
+                    project = load_project(candidate)
                     project.path = Path(candidate)
                     return project
                 except (ProjectError, OSError) as e:
@@ -138,7 +138,7 @@ class FileOps(QObject):
                         raise
         if DEFAULT_EXAMPLE.is_file():
             try:
-                project = Project.load(DEFAULT_EXAMPLE)
+                project = load_project(DEFAULT_EXAMPLE)
                 project.path = None
                 project.view = {}
                 return project
@@ -169,9 +169,10 @@ class FileOps(QObject):
         return self._save_to(path)
 
     def _save_to(self, path: str) -> bool:
+        from engine.project import save_project
         self.w.store_view_state()
         try:
-            self.w.project.save(path)
+            save_project(self.w.project, path)
         except Exception as e:  # noqa: BLE001 — disk full, permissions, bad weights: tell the user
             self.w.report_error("Cannot save project", f"{path}: {e}")
             return False
@@ -199,9 +200,10 @@ class FileOps(QObject):
         """Write the project's autosave side file if it has unsaved changes; returns its path."""
         if self.w.project is None or not self.w.is_modified():
             return None
+        from engine.project import autosave_project
         self.w.store_view_state()
         try:
-            saved = self.w.project.autosave()
+            saved = autosave_project(self.w.project)
         except Exception as e:  # noqa: BLE001 — autosave must never interrupt the user
             log.warning("autosave failed: %s", e)
             return None
@@ -246,11 +248,10 @@ class FileOps(QObject):
         """Open a Keras .h5 model as a new editable project (laid out automatically)."""
         if not self.maybe_save():
             return False
-        from engine.io.keras_h5 import load_graph
-
+        from engine.graph import graph_from_keras_file
         from engine.project import Project
         try:
-            graph = load_graph(path)
+            graph = graph_from_keras_file(path)
         except Exception as e:  # noqa: BLE001 — any unreadable file is reported, not raised
             self.w.report_error("Cannot import Keras model", f"{Path(path).name}: {e}")
             return False

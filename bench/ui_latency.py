@@ -30,7 +30,7 @@ from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from engine.callbacks import Callback
-from engine.graph import GraphDocument
+from engine.graph import GraphDocument, build_model
 from engine.project import Project
 
 TICK_MS = 10
@@ -65,7 +65,7 @@ class FitClock(Callback):
 
 
 def headless_fit(project: Project, x, y) -> float:
-    model = project.graph.to_model()
+    model = build_model(project.graph)
     model.compile(**project.training.compile_args())
     clock = FitClock()
     cfg = project.training

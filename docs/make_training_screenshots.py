@@ -24,11 +24,11 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))        # run as a script from anywhere
     from app.theme import apply_theme, get_theme
     from app.training.controller import TrainingController
-    from engine.project import Project
+    from engine.project import load_project
 
     app = QApplication.instance() or QApplication([])
     apply_theme(app, get_theme("light"))
-    project = Project.load(ROOT / "examples" / "mnist_cnn.loom")
+    project = load_project(ROOT / "examples" / "mnist_cnn.loom")
     project.training.epochs = 4
     project.training.seed = 3
     window = QMainWindow()

@@ -23,8 +23,8 @@ class CliError(Exception):
 
 
 def _load_project(path: str):
-    from engine.project import Project
-    return Project.load(path)
+    from engine.project import load_project
+    return load_project(path)
 
 
 def _table(rows: list[tuple]) -> str:
@@ -80,7 +80,7 @@ def _compiled_model(project):
 def cmd_train(args) -> None:
     from engine.callbacks import Callback
     from engine.layers.preprocessing import adapt_normalizations
-    from engine.project import RunRecord
+    from engine.project import RunRecord, save_project
     project = _load_project(args.project)
     if args.epochs is not None:
         project.training.epochs = args.epochs
@@ -125,7 +125,7 @@ def cmd_train(args) -> None:
     record.message = str(err) if err else ""
     project.add_run(record)
     project.store_weights(model)
-    out = project.save(args.out or project.path)
+    out = save_project(project, args.out or project.path)
     print(f"saved {out} ({record.status})")
     if err:
         raise CliError(str(err))
@@ -164,13 +164,13 @@ def cmd_export(args) -> None:
 
 
 def cmd_import(args) -> None:
-    from engine.io.keras_h5 import load_model
-    from engine.graph import GraphDocument
-    from engine.project import Project
+    from engine.graph import document_from_model
+    from engine.saving import load_model
+    from engine.project import Project, save_project
     model = load_model(args.model, compile=False)
-    project = Project(GraphDocument.from_model(model))
+    project = Project(document_from_model(model))
     project.store_weights(model)
-    out = project.save(args.out)
+    out = save_project(project, args.out)
     print(f"wrote {out}: {len(project.graph.nodes)} layers")
 
 

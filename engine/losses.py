@@ -350,7 +350,7 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         k = output_shape[-1]
         want = tuple(output_shape[1:-1])
         if y.shape[1:] not in (want, want + (1,)):
-            hint = (f"; they look one-hot, so use loss='categorical_crossentropy'"
+            hint = ("; they look one-hot, so use loss='categorical_crossentropy'"
                     if y.shape[1:] == tuple(output_shape[1:]) else "")
             raise ValueError(f"targets for output '{output_name}' have shape {y.shape}; "
                              f"sparse_categorical_crossentropy needs class numbers of shape "

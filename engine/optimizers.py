@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import optimizers_schedules as schedules
+from engine import optimizers_schedules as schedules  # noqa: F401  (keras.optimizers.schedules)
 from engine.kernels import optimizers as K
 from engine.optimizers_schedules import LearningRateSchedule
 from engine.optimizers_schedules import get as get_schedule

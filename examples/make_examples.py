@@ -12,7 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.graph import GraphDocument  # noqa: E402
-from engine.project import Project, TrainingConfig  # noqa: E402
+from engine.project import Project, TrainingConfig, save_project  # noqa: E402
 from engine.registry import LAYERS  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -86,7 +86,7 @@ def main() -> None:
     if {"Embedding", "LSTM"} <= set(LAYERS):
         builders.append(imdb_lstm)
     for build in builders:
-        out = build().save(HERE / f"{build.__name__}.loom")
+        out = save_project(build(), HERE / f"{build.__name__}.loom")
         print(f"wrote {out.relative_to(HERE.parent)}")
 
 

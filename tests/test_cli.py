@@ -8,7 +8,7 @@ import pytest
 
 from engine.cli import main
 from engine.graph import GraphDocument
-from engine.project import Project, TrainingConfig
+from engine.project import Project, TrainingConfig, load_project, save_project
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,14 +29,14 @@ def project(tmp_path) -> Path:
     p.data_source = {"kind": "npz", "path": str(tmp_path / "d.npz")}
     p.training = TrainingConfig(loss="sparse_categorical_crossentropy", epochs=2, batch_size=16,
                                 optimizer_args={"learning_rate": 0.01})
-    return p.save(tmp_path / "tiny.loom")
+    return save_project(p, tmp_path / "tiny.loom")
 
 
 def test_train_evaluate_export_import(project, tmp_path, capsys):
     assert main(["info", str(project)]) == 0
     assert "dense (Dense)" not in capsys.readouterr().out  # table form, not summary()
     assert main(["train", str(project), "--epochs", "12"]) == 0
-    p = Project.load(project)
+    p = load_project(project)
     assert p.runs[-1].status == "completed" and len(p.runs[-1].history["loss"]) == 12
     assert p.weights and (tmp_path / "tiny.loom.bak").exists()
     capsys.readouterr()
@@ -45,7 +45,7 @@ def test_train_evaluate_export_import(project, tmp_path, capsys):
     assert "test set (50 samples)" in out and float(out.split("accuracy ")[1]) > 0.8
     assert main(["export", str(project), str(tmp_path / "m.h5")]) == 0
     assert main(["import", str(tmp_path / "m.h5"), str(tmp_path / "back.loom")]) == 0
-    back = Project.load(tmp_path / "back.loom")
+    back = load_project(tmp_path / "back.loom")
     np.testing.assert_array_equal(back.weights["dense"][0], p.weights["dense"][0])
     assert main(["info", str(tmp_path / "m.h5")]) == 0
 

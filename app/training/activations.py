@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from app.training.metric_plot import TRAIN, themed_plot
 from app.training.sample_grid import describe_row, is_image, to_qimage
-from engine import data_adapter
+from engine.models import data_adapter
 
 MAX_BARS = 512
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from app.training.worker import RunOutcome, TrainingJob
 from engine import initializers
-from engine.data_adapter import split_validation
+from engine.models.data_adapter import split_validation
 from engine.io.atomic import atomic_path
 from engine.utils import to_categorical
 

@@ -412,8 +412,8 @@ class DataSource:
             raise DataError("none of the sampled images can be read", self.path)
         if any(d.shape != decoded[0].shape for d in decoded):
             bad = next(p for (p, _), d in zip(shown, decoded) if d.shape != decoded[0].shape)
-            raise DataError(f"has a different size from the first image; give a target_size "
-                            f"to resize every image", bad)
+            raise DataError("has a different size from the first image; give a target_size "
+                            "to resize every image", bad)
         x = self._transform_x(np.stack(decoded), self._scale(True))
         y = np.array(shown_labels, dtype=np.int64)
         y_shown = to_categorical(y, len(classes)) if self.one_hot else y

@@ -16,8 +16,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from engine.io import KERAS_VERSION
 from engine.io.atomic import atomic_path
 from engine.io.weights import read_weights_group, write_weights_group
+from engine.models import Sequential, model_from_config
+from engine.models.functional import nodes_in_plan
 
 DTYPE_POLICY = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
                 "registered_name": None}
@@ -72,7 +75,6 @@ def keras_layer_config(layer) -> dict[str, Any]:
 
 
 def keras_model_config(model) -> dict[str, Any]:
-    from engine.models import Sequential, _nodes_in_plan
     model._require_built("config")
     plan = model._plan
     if isinstance(model, Sequential):
@@ -86,7 +88,7 @@ def keras_model_config(model) -> dict[str, Any]:
     for layer in plan.input_layers:
         producer[id(layer.output)] = (layer.name, 0)
         entries.append({**keras_layer_config(layer), "name": layer.name, "inbound_nodes": []})
-    calls = _nodes_in_plan(plan)
+    calls = nodes_in_plan(plan)
     for step in plan.steps:
         node = calls[id(step.layer)]
 
@@ -137,7 +139,6 @@ def training_config(model) -> dict[str, Any] | None:
 def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
     import h5py
 
-    from engine.models import KERAS_VERSION
     path = Path(os.fspath(filepath))
     config = keras_model_config(model)
     with atomic_path(path, overwrite=overwrite) as tmp:
@@ -219,7 +220,6 @@ def _inbound(entry: dict, where: str) -> list:
 
 
 def model_from_keras_config(data: dict[str, Any], where: str = "model"):
-    from engine.models import model_from_config
     kind = data.get("class_name")
     cfg = data.get("config")
     if not isinstance(cfg, dict):
@@ -331,9 +331,3 @@ def _compile_from(model, raw, path) -> None:
     except (ValueError, TypeError, KeyError, AttributeError) as e:
         warnings.warn(f"{path.name}: the training configuration could not be restored ({e}); "
                       f"the model is loaded uncompiled", RuntimeWarning, stacklevel=3)
-
-
-def load_graph(filepath):
-    """A Keras .h5 model as an editable GraphDocument (with automatic layout)."""
-    from engine.graph import GraphDocument
-    return GraphDocument.from_model(load_model(filepath, compile=False))

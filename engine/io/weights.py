@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.io import KERAS_VERSION
 from engine.io.atomic import atomic_path
 
 
@@ -25,7 +26,6 @@ def _h5py():
 
 def write_weights_group(group, model, keras_version: str | None = None) -> None:
     """Write every layer's weights of ``model`` into the h5py ``group``."""
-    from engine.models import KERAS_VERSION
     layers = model.layers  # Keras lists InputLayers of Functional models too (no weights)
     group.attrs["layer_names"] = np.array([lyr.name.encode() for lyr in layers], dtype="S")
     group.attrs["backend"] = "tensorflow"

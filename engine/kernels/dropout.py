@@ -3,7 +3,6 @@ masking: one parallel pass instead of numpy's float generation, compare, cast an
 (measured on the seed CNN's 128×13×13×32 activations: 2.0 ms → 0.3 ms). Arrays below
 ``PARALLEL_MIN`` elements take the serial twins: waking the second thread costs more than the
 loop (seed CNN's 128×128 Dense dropout: 36 µs parallel, 6 µs serial; backward 33 → 2 µs)."""
-import numpy as np
 from numba import njit, prange, uint64
 
 

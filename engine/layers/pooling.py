@@ -61,7 +61,7 @@ class _Pool(Layer):
         out, _ = self._sizes(input_shape[1:-1])
         return (input_shape[0],) + tuple(out[2 - self.rank:]) + (input_shape[-1],)
 
-    # set by Conv2D.forward_pooled when that layer also did this pool (engine/functional.py)
+    # set by Conv2D.forward_pooled when that layer also did this pool (engine/models/functional.py)
     _prepooled = False
 
     def forward(self, x, training=False):

@@ -46,7 +46,7 @@ def test_save_again_writes_to_the_same_file(window, tmp_path):
     window.editor.add_node("Dropout", (0, 300))
     window.file_ops.ask_save_path = lambda *a: pytest.fail("save must not ask again")
     assert window.file_ops.save()
-    assert project.Project.load(path).graph.node_by_name("dropout") is not None
+    assert project.load_project(path).graph.node_by_name("dropout") is not None
 
 
 def test_opening_a_broken_file_keeps_the_current_project_and_says_why(window, tmp_path):
@@ -82,7 +82,7 @@ def test_newer_autosave_is_offered_and_recovered(window, tmp_path):
     window.file_ops.ask_save_path = lambda *a: str(path)
     window.file_ops.save()
     window.editor.add_node("Dropout", (0, 300))
-    assert window.file_ops.autosave() == str(project.Project.autosave_path(path))
+    assert window.file_ops.autosave() == str(project.autosave_path(path))
     window.file_ops.new_project()
     asked = []
     window.file_ops.ask_restore_autosave = lambda p: asked.append(p) or True
@@ -113,7 +113,7 @@ def test_examples_menu_lists_bundled_projects(window, monkeypatch, tmp_path):
     ex.mkdir()
     p = project.Project.new()
     p.graph = window.editor.doc
-    p.save(ex / "mnist_mlp.loom")
+    project.save_project(p, ex / "mnist_mlp.loom")
     monkeypatch.setattr(file_ops, "EXAMPLES_DIR", ex)
     assert window.file_ops.examples() == [("MNIST MLP", ex / "mnist_mlp.loom")]
     window.actions.menus["examples"].aboutToShow.emit()

@@ -28,7 +28,7 @@ def test_parse_args():
 def test_screenshot_flag_renders_the_loaded_project_and_exits(tmp_path):
     project = pytest.importorskip("engine.project")
     path = tmp_path / "small.loom"
-    project.Project(graph=small_graph()).save(path)
+    project.save_project(project.Project(graph=small_graph()), path)
     out = tmp_path / "shot.png"
     done = run_app(["--open", str(path), "--screenshot", str(out), "--size", "1600x1000",
                     "--select", "dense", "--theme", "dark"], tmp_path)

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox
 from app.training.controller import TrainingController
 from app.training.run_setup import DataArrays
 from engine.graph import GraphDocument
-from engine.project import Project
+from engine.project import Project, load_project, save_project
 
 
 def blobs_graph(hidden=16, out_activation="softmax") -> GraphDocument:
@@ -202,11 +202,10 @@ def test_closing_during_training_asks_then_stops_cleanly(harness, qtbot, monkeyp
 
 
 def test_project_saved_with_history_and_weights_reopens_intact(harness, tmp_path):
-    pytest.importorskip("engine.io.project_file")
     harness.train_and_wait()
     path = tmp_path / "blobs.loom"
-    harness.project.save(path)
-    again = Project.load(path)
+    save_project(harness.project, path)
+    again = load_project(path)
     assert [r.status for r in again.runs] == ["completed"]
     assert again.runs[0].history == harness.project.runs[0].history
     model = again.build_model()
@@ -242,7 +241,7 @@ def test_trains_on_the_projects_data_source_with_labels_fitted_to_the_loss(qtbot
     example = Path(__file__).resolve().parents[2] / "examples" / "mnist_mlp.loom"
     if not example.exists():
         pytest.skip("examples/mnist_mlp.loom is missing")
-    project = Project.load(example)
+    project = load_project(example)
     project.data_source = {"kind": "bundled", "name": "mnist"}      # integer labels
     project.training.epochs, project.training.validation_split = 1, 0.5
     assert project.training.loss == "categorical_crossentropy"

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from engine.graph import GraphDocument, GraphError
+from engine.graph import GraphDocument, GraphError, build_model, document_from_model
 from engine.models import Sequential
 from engine.layers import Dense
 
@@ -21,7 +21,7 @@ def test_shapes_params_and_model():
     g, i, d, o = _mlp()
     assert g.info[d.id].output_shape == (None, 4) and g.info[d.id].params == 36
     assert g.total_params() == 36 + 10 and not g.problems()
-    model = g.to_model()
+    model = build_model(g)
     assert [lyr.name for lyr in model.layers] == ["input", "dense", "dense_1"]
     assert model.predict(np.zeros((3, 8)), verbose=0).shape == (3, 2)
 
@@ -82,7 +82,7 @@ def test_errors_name_the_problem():
     with pytest.raises(GraphError, match="argument 'filters' expects a value >= 1"):
         g.set_param(conv.id, "filters", 0)
     with pytest.raises(GraphError, match="to_model|same shape|merges|expects"):
-        g.to_model()
+        build_model(g)
 
 
 def test_round_trips():
@@ -92,7 +92,7 @@ def test_round_trips():
     nid = clone.add_node("Dense", {"units": 3}).id
     assert nid not in g.nodes and nid.startswith("n")
     m = Sequential([Dense(5, input_dim=3, name="a"), Dense(2, name="b")])
-    doc = GraphDocument.from_model(m)
+    doc = document_from_model(m)
     assert [n.name for n in doc.nodes.values()][1:] == ["a", "b"] and not doc.problems()
     xs = sorted(n.position[0] for n in doc.nodes.values())
     assert xs[0] < xs[1] < xs[2]

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from engine import Input
-from engine.io.keras_h5 import KerasFileError, load_graph
+from engine.graph import graph_from_keras_file
+from engine.io.keras_h5 import KerasFileError
 from engine.layers import Add, BatchNormalization, Concatenate, Conv2D, Dense, Flatten
 from engine.models import Model, Sequential, load_model
 from engine.registry import LAYERS
@@ -126,7 +127,7 @@ def test_unsupported_layer_is_named(tmp_path):
 
 
 def test_import_as_editable_graph():
-    doc = load_graph(FIX / "functional_two_in_two_out.h5")
+    doc = graph_from_keras_file(FIX / "functional_two_in_two_out.h5")
     assert {n.name for n in doc.nodes.values()} >= {"a", "b", "add", "concatenate", "cls", "reg"}
     assert not doc.problems()
     xs = [n.position[0] for n in doc.nodes.values()]

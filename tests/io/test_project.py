@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from engine.graph import GraphDocument
-from engine.project import Project, ProjectError, RunRecord
+from engine.project import (Project, ProjectError, RunRecord, autosave_project, find_autosave,
+                            load_project, save_project)
 
 
 def _project() -> Project:
@@ -26,8 +27,8 @@ def _project() -> Project:
 
 def test_round_trip_keeps_everything(tmp_path):
     p = _project()
-    path = p.save(tmp_path / "a.loom")
-    q = Project.load(path)
+    path = save_project(p, tmp_path / "a.loom")
+    q = load_project(path)
     assert q.graph.to_dict() == p.graph.to_dict()
     assert q.training == p.training and q.data_source == p.data_source
     assert q.runs[0].history == {"loss": [1.0, 0.5]} and q.runs[0].status == "completed"
@@ -41,14 +42,14 @@ def test_round_trip_keeps_everything(tmp_path):
 def test_save_keeps_one_backup_and_clears_autosave(tmp_path):
     p = _project()
     path = tmp_path / "a.loom"
-    p.save(path)
+    save_project(p, path)
     p.training.epochs = 9
-    side = p.autosave()
-    assert side.name == "a.loom.autosave" and Project.find_autosave(path) == side
-    assert Project.load(side).training.epochs == 9
-    p.save()
+    side = autosave_project(p)
+    assert side.name == "a.loom.autosave" and find_autosave(path) == side
+    assert load_project(side).training.epochs == 9
+    save_project(p)
     assert (tmp_path / "a.loom.bak").is_file() and not side.exists()
-    assert Project.load(tmp_path / "a.loom.bak").training.epochs == 3
+    assert load_project(tmp_path / "a.loom.bak").training.epochs == 3
     assert sorted(f.name for f in tmp_path.iterdir()) == ["a.loom", "a.loom.bak"]
 
 
@@ -56,7 +57,7 @@ def test_edited_layer_drops_its_stale_weights_on_save(tmp_path):
     p = _project()
     hidden = p.graph.node_by_name("hidden")
     p.graph.set_param(hidden.id, "units", 6)
-    q = Project.load(p.save(tmp_path / "b.loom"))
+    q = load_project(save_project(p, tmp_path / "b.loom"))
     assert not q.weights  # both layers changed shape, so no stale weights were written
 
 
@@ -86,7 +87,7 @@ def test_bad_files_give_one_clear_error(tmp_path, members, message):
     _write_zip(path, members)
     before = sorted(tmp_path.iterdir())
     with pytest.raises(ProjectError, match=message) as err:
-        Project.load(path)
+        load_project(path)
     assert "\n" not in str(err.value) and str(err.value).startswith("bad.loom: ")
     assert sorted(tmp_path.iterdir()) == before
 
@@ -94,7 +95,7 @@ def test_bad_files_give_one_clear_error(tmp_path, members, message):
 def test_weights_that_do_not_fit_are_refused(tmp_path):
     import h5py
     p = _project()
-    path = p.save(tmp_path / "c.loom")
+    path = save_project(p, tmp_path / "c.loom")
     with zipfile.ZipFile(path) as z:
         js = z.read("project.json")
     import io
@@ -103,12 +104,12 @@ def test_weights_that_do_not_fit_are_refused(tmp_path):
         f.create_group("hidden").create_dataset("0", data=np.zeros((3, 3), np.float32))
     _write_zip(path, {"project.json": js, "weights.h5": buf.getvalue()})
     with pytest.raises(ProjectError, match="weights of layer 'hidden' do not fit"):
-        Project.load(path)
+        load_project(path)
 
 
 def test_fuzzed_files_never_escape_as_other_errors(tmp_path):
     """Truncations and bit flips of a real project: a ProjectError each time, never a crash."""
-    good = _project().save(tmp_path / "good.loom").read_bytes()
+    good = save_project(_project(), tmp_path / "good.loom").read_bytes()
     r = np.random.default_rng(0)
     target = tmp_path / "fuzz.loom"
     for trial in range(60):
@@ -120,6 +121,6 @@ def test_fuzzed_files_never_escape_as_other_errors(tmp_path):
                 data[r.integers(0, len(data))] ^= 1 << int(r.integers(0, 8))
         target.write_bytes(bytes(data))
         try:
-            Project.load(target)
+            load_project(target)
         except ProjectError as e:
             assert "\n" not in str(e)

@@ -1,6 +1,6 @@
 """A LayerLoom project: the graph, its layout and view, the data source, the training settings,
 the history of every training run and the trained weights. Saved as a ``.loom`` file (see
-:mod:`engine.io.project_file`)."""
+:mod:`engine.project.file`)."""
 from __future__ import annotations
 
 import time
@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.graph import GraphDocument
+from engine.graph import GraphDocument, build_model
 
 
 class ProjectError(ValueError):
@@ -114,8 +114,6 @@ def _require(ok: bool, message: str) -> None:
 
 
 class Project:
-    AUTOSAVE_SUFFIX = ".autosave"
-
     def __init__(self, graph: GraphDocument | None = None):
         self.graph = graph or GraphDocument()
         self.view: dict[str, Any] = {}  # zoom and center once the app has shown it
@@ -132,7 +130,7 @@ class Project:
     # ---------------------------------------------------------------- weights
     def build_model(self):
         """The engine model of the graph, with the stored weights where they still fit."""
-        model = self.graph.to_model()
+        model = build_model(self.graph)
         if self.weights:
             for layer in model.layers:
                 arrays = self.weights.get(layer.name)
@@ -146,47 +144,3 @@ class Project:
 
     def add_run(self, record: RunRecord) -> None:
         self.runs.append(record)
-
-    # ---------------------------------------------------------------- files
-    @classmethod
-    def load(cls, path) -> Project:
-        from engine.io.project_file import read_project
-        return read_project(cls, Path(path))
-
-    def save(self, path=None) -> Path:
-        from engine.io.project_file import write_project
-        target = Path(path) if path is not None else self.path
-        if target is None:
-            raise ProjectError("the project has no file yet; choose where to save it")
-        write_project(self, target, keep_backup=True)
-        self.path = target
-        autosave = self.autosave_path(target)
-        if autosave.exists():
-            autosave.unlink()
-        return target
-
-    @classmethod
-    def autosave_path(cls, path) -> Path:
-        path = Path(path)
-        return path.with_name(path.name + cls.AUTOSAVE_SUFFIX)
-
-    def autosave(self, fallback_dir: Path | None = None) -> Path:
-        """Write the side file that the app offers to restore after a crash."""
-        from engine.io.project_file import write_project
-        if self.path is not None:
-            target = self.autosave_path(self.path)
-        else:
-            folder = fallback_dir or Path.home() / ".layerloom"
-            folder.mkdir(parents=True, exist_ok=True)
-            target = folder / ("untitled.loom" + self.AUTOSAVE_SUFFIX)
-        write_project(self, target, keep_backup=False)
-        return target
-
-    @classmethod
-    def find_autosave(cls, path) -> Path | None:
-        """The autosave of ``path`` when it is newer than the file itself."""
-        path = Path(path)
-        side = cls.autosave_path(path)
-        if side.is_file() and (not path.exists() or side.stat().st_mtime > path.stat().st_mtime):
-            return side
-        return None

@@ -1,8 +1,10 @@
-"""Keras-compatible models: ``Model`` (Functional API, a DAG of layer calls) and ``Sequential``.
+"""``Model``: the Functional API, a DAG of layer calls (``keras.Model``).
 
 Parameters of a model live in one flat buffer (``Model._params``) with per-weight views, and the
 gradients in another (``Model._grads``), so an optimizer step is one fused kernel over both.
-Training, evaluation and prediction loops are in :mod:`engine.training`.
+The execution plan is :mod:`engine.models.functional`; the training, evaluation and prediction
+loops are :mod:`engine.models.training`. Saving goes through :mod:`engine.saving`, imported when
+a model is saved (as Keras does): file formats build models, so models cannot import them first.
 """
 from __future__ import annotations
 
@@ -12,17 +14,17 @@ from typing import Any
 import numpy as np
 
 from engine import backend
-from engine import data_adapter as da
-from engine.functional import Plan
+from engine.io import KERAS_VERSION
 from engine.layers.base import KerasTensor, Layer, Weight, deserialize_layer, unique_name
 from engine.layers.core import InputLayer
-from engine.training import TrainingLoops
-
-KERAS_VERSION = "3.15.1"  # the Keras version whose file formats we write
+from engine.models.functional import Plan, nodes_in_plan
+from engine.models.training import TrainingLoops
 
 
 class Model(TrainingLoops):
     """``Model(inputs, outputs, name=None)``: a graph of layer calls (the Functional API)."""
+
+    keras_class_name = "Functional"   # the class name in Keras model configs
 
     def __init__(self, inputs=None, outputs=None, name: str | None = None, **kwargs):
         if kwargs:
@@ -152,7 +154,7 @@ class Model(TrainingLoops):
 
     def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
         """Save architecture + weights + training config as a Keras legacy HDF5 file."""
-        from engine.io.keras_h5 import save_model
+        from engine.saving import save_model
         save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     # ---------------------------------------------------------------- config
@@ -166,7 +168,7 @@ class Model(TrainingLoops):
         for layer in plan.input_layers:
             layers_cfg.append({"class_name": "InputLayer", "config": layer.get_config(),
                                "name": layer.name, "inbound_nodes": []})
-        node_of = _nodes_in_plan(plan)
+        node_of = nodes_in_plan(plan)
         for step in plan.steps:
             node = node_of[id(step.layer)]
             for k, t in enumerate(node.outputs):
@@ -211,8 +213,7 @@ class Model(TrainingLoops):
                      name=config.get("name"))
 
     def to_json(self, **kwargs) -> str:
-        return json.dumps({"class_name": "Sequential" if isinstance(self, Sequential)
-                           else "Functional", "config": self.get_config(),
+        return json.dumps({"class_name": self.keras_class_name, "config": self.get_config(),
                            "keras_version": KERAS_VERSION, "backend": "layerloom"}, **kwargs)
 
     def summary(self, line_length: int | None = None, positions=None, print_fn=None) -> None:
@@ -222,166 +223,3 @@ class Model(TrainingLoops):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r}>"
-
-
-def _nodes_in_plan(plan: Plan) -> dict[int, Any]:
-    """The node of each layer that this plan executes (a layer may have been called elsewhere)."""
-    slot_nodes: dict[int, Any] = {}
-    for t in plan.outputs:
-        stack = [t]
-        while stack:
-            cur = stack.pop()
-            node = cur.node
-            if node is None or not node.inputs or id(node.layer) in slot_nodes:
-                continue
-            slot_nodes[id(node.layer)] = node
-            stack.extend(node.inputs)
-    return slot_nodes
-
-
-class Sequential(Model):
-    """A linear stack of layers: ``Sequential([Dense(64, input_dim=100), Dense(10)])``."""
-
-    def __init__(self, layers=None, name: str | None = None, **kwargs):
-        super().__init__(name=name, **kwargs)
-        self._stack: list[Layer] = []
-        self._input_layer: InputLayer | None = None
-        self.built = False
-        for layer in layers or []:
-            self.add(layer)
-
-    def add(self, layer) -> None:
-        if isinstance(layer, KerasTensor):
-            if layer.node is None or not isinstance(layer.node.layer, InputLayer):
-                raise TypeError("Sequential.add: a tensor can only be added as the first item, "
-                                "and it must come from Input(shape=...)")
-            layer = layer.node.layer
-        if not isinstance(layer, Layer):
-            raise TypeError(f"Sequential.add expects a layer, got {type(layer).__name__}: "
-                            f"{layer!r:.60}")
-        if isinstance(layer, InputLayer):
-            if self._input_layer is not None or self._stack:
-                raise ValueError(f"Sequential '{self.name}': an InputLayer can only be the first "
-                                 f"layer")
-            self._input_layer = layer
-            self._rebuild()
-            return
-        if any(existing.name == layer.name for existing in self._stack):
-            raise ValueError(f"Sequential '{self.name}': a layer named '{layer.name}' is already "
-                             f"in the model; layer names must be unique")
-        if not self._stack and self._input_layer is None and layer._batch_input_shape is not None:
-            self._input_layer = InputLayer(batch_shape=layer._batch_input_shape,
-                                           name=unique_name("input_layer"),
-                                           dtype=_input_dtype_for(layer))
-        self._stack.append(layer)
-        if self._input_layer is not None:
-            try:
-                self._rebuild()
-            except Exception:
-                self._stack.pop()
-                raise
-
-    def pop(self) -> Layer:
-        if not self._stack:
-            raise IndexError(f"Sequential '{self.name}': there is no layer to pop")
-        layer = self._stack.pop()
-        if self._input_layer is not None:
-            self._rebuild()
-        return layer
-
-    def _rebuild(self) -> None:
-        t = self._input_layer.output
-        for layer in self._stack:
-            out = layer(t)
-            if isinstance(out, list):
-                raise ValueError(f"{layer.where} returns {len(out)} tensors; a Sequential model "
-                                 f"needs one output per layer - use the Functional API")
-            t = out
-        if self._stack:
-            self._set_plan(Plan([self._input_layer.output], [t]))
-
-    def build(self, input_shape=None) -> None:
-        """Build with a batch input shape, e.g. ``build((None, 784))``."""
-        if self._plan is not None:
-            return
-        if input_shape is None:
-            raise ValueError(f"Sequential '{self.name}': build needs the input shape")
-        self._input_layer = InputLayer(batch_shape=tuple(input_shape),
-                                       name=unique_name("input_layer"),
-                                       dtype=_input_dtype_for(self._stack[0]) if self._stack
-                                       else None)
-        self._rebuild()
-
-    def _build_from_data(self, x) -> None:
-        if self._plan is not None:
-            return
-        if not self._stack:
-            raise ValueError(f"Sequential '{self.name}' has no layers; add some with model.add()")
-        # A Sequential has one input: a list is the data itself (e.g. lists of token ids),
-        # unless it is a one-element list holding the input array
-        single = isinstance(x, (list, tuple)) and len(x) == 1 and isinstance(x[0], np.ndarray)
-        where = self._stack[0].where
-        arr = da._check_ragged(x[0] if single else x, where)
-        if arr.dtype.kind in "US":
-            raise ValueError(f"{where}: expects numbers, got text; turn it into token ids "
-                             f"first (Tokenizer or TextVectorization)")
-        if arr.dtype == object:
-            raise ValueError(f"{where}: expects an array of numbers, got Python objects (ragged "
-                             f"lists? pad them with engine.preprocessing.sequence.pad_sequences)")
-        self._input_layer = InputLayer(batch_shape=(None,) + arr.shape[1:],
-                                       name=unique_name("input_layer"),
-                                       dtype="int32" if arr.dtype.kind in "iu" else None)
-        self._rebuild()
-
-    @property
-    def layers(self) -> list[Layer]:
-        return list(self._stack)
-
-    def get_config(self) -> dict[str, Any]:
-        layers = []
-        if self._input_layer is not None:
-            layers.append({"class_name": "InputLayer", "config": self._input_layer.get_config()})
-        layers += [{"class_name": lyr.spec.type_name, "config": lyr.get_config()}
-                   for lyr in self._stack]
-        return {"name": self.name, "layers": layers}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Sequential:
-        if not isinstance(config.get("layers"), list):
-            raise ValueError("Sequential config: missing the 'layers' list")
-        model = cls(name=config.get("name"))
-        for entry in config["layers"]:
-            model.add(deserialize_layer(entry))
-        return model
-
-
-def _input_dtype_for(first: Layer) -> str | None:
-    return "int32" if first.spec.type_name == "Embedding" else None
-
-
-def model_from_config(data: dict[str, Any]) -> Model:
-    if not isinstance(data, dict):
-        raise ValueError("model config must be a JSON object")
-    kind = data.get("class_name")
-    cfg = data.get("config")
-    if not isinstance(cfg, dict):
-        raise ValueError("model config: missing the 'config' object")
-    if kind == "Sequential":
-        return Sequential.from_config(cfg)
-    if kind in ("Functional", "Model"):
-        return Model.from_config(cfg)
-    raise ValueError(f"model config: class_name must be 'Sequential' or 'Functional', got {kind!r}")
-
-
-def model_from_json(json_string: str, custom_objects=None) -> Model:
-    try:
-        data = json.loads(json_string)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"model_from_json: not valid JSON ({e})") from None
-    return model_from_config(data)
-
-
-def load_model(filepath, custom_objects=None, compile: bool = True) -> Model:
-    """Load a Keras HDF5 model file (Keras 3 or Keras 2 legacy format)."""
-    from engine.io.keras_h5 import load_model as _load
-    return _load(filepath, compile=compile)

@@ -12,8 +12,8 @@ import math
 import warnings
 import numpy as np
 
-from engine import data_adapter as da
-from engine.functional import NonFiniteError
+from engine.models import data_adapter as da
+from engine.models.functional import NonFiniteError
 from engine.progbar import Progbar
 
 

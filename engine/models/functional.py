@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -178,3 +179,18 @@ class Plan:
                 if g is None:
                     continue
                 grads[i] = g if grads[i] is None else grads[i] + g
+
+
+def nodes_in_plan(plan: Plan) -> dict[int, Any]:
+    """The node of each layer that this plan executes (a layer may have been called elsewhere)."""
+    slot_nodes: dict[int, Any] = {}
+    for t in plan.outputs:
+        stack = [t]
+        while stack:
+            cur = stack.pop()
+            node = cur.node
+            if node is None or not node.inputs or id(node.layer) in slot_nodes:
+                continue
+            slot_nodes[id(node.layer)] = node
+            stack.extend(node.inputs)
+    return slot_nodes

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.graph.layout import layered_layout
 from engine.layers.base import _snake, shape_only_build
 from engine.registry import LayerSpec, coerce, get_spec, serialize_value
 
@@ -405,37 +406,6 @@ class GraphDocument:
 
     validate = problems
 
-    # ------------------------------------------------------------------ models
-    def to_model(self):
-        """Build the engine Model this graph describes (raises GraphError naming the node)."""
-        from engine.layers.core import Input
-        from engine.models import Model
-        problems = self.problems()
-        if problems:
-            nid, msg = problems[0]
-            raise GraphError(msg, nid)
-        order, _ = self.topological_order()
-        tensors: dict[str, list] = {}
-        for nid in order:
-            node = self.nodes[nid]
-            if node.type_name == "InputLayer":
-                p = node.params
-                t = Input(shape=tuple(p["shape"]), name=node.name,
-                          dtype=p.get("dtype") or None, batch_size=p.get("batch_size"))
-                tensors[nid] = [t]
-                continue
-            args = [tensors[e.src][e.src_port] for e in self.in_edges(nid)]
-            layer = build_layer(node)
-            try:
-                out = layer(args if (node.spec.n_inputs or 2) > 1 else args[0])
-            except (ValueError, TypeError) as e:
-                raise GraphError(str(e), nid) from None
-            tensors[nid] = out if isinstance(out, list) else [out]
-        ins = [tensors[n.id][0] for n in self.input_nodes()]
-        outs = [t for n in self.output_nodes() for t in tensors[n.id][:1]]
-        return Model(ins if len(ins) > 1 else ins[0], outs if len(outs) > 1 else outs[0],
-                     name=self.name)
-
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "nodes": [n.to_dict() for n in self.nodes.values()],
@@ -443,17 +413,46 @@ class GraphDocument:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GraphDocument:
-        from engine.graph_build import document_from_dict
-        return document_from_dict(cls, data)
-
-    @classmethod
-    def from_model(cls, model, layout: bool = True) -> GraphDocument:
-        from engine.graph_build import document_from_model
-        return document_from_model(cls, model, layout)
+        """Rebuild a document from :meth:`to_dict` output, checking every field."""
+        _expect(isinstance(data, dict), "expected an object with 'nodes' and 'edges'")
+        nodes, edges = data.get("nodes", []), data.get("edges", [])
+        _expect(isinstance(nodes, list) and isinstance(edges, list), "'nodes' and 'edges' must be lists")
+        doc = cls(name=str(data.get("name") or "model"))
+        listeners, doc.listeners = doc.listeners, []
+        for i, n in enumerate(nodes):
+            _expect(isinstance(n, dict), f"node {i} is not an object")
+            for key, typ in (("id", str), ("type", str), ("name", str), ("params", dict)):
+                _expect(isinstance(n.get(key), typ), f"node {i}: '{key}' must be a {typ.__name__}")
+            try:
+                get_spec(n["type"])
+            except KeyError as e:
+                raise GraphError(f"graph: node '{n['name']}': {e.args[0]}") from None
+            pos = n.get("position", [0, 0])
+            _expect(isinstance(pos, list) and len(pos) == 2 and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in pos),
+                f"node '{n['name']}': 'position' must be [x, y]")
+            _expect(n["id"] not in doc.nodes, f"node id {n['id']!r} appears twice")
+            _expect(all(m.name != n["name"] for m in doc.nodes.values()),
+                    f"layer name {n['name']!r} appears twice")
+            doc.nodes[n["id"]] = GraphNode(n["id"], get_spec(n["type"]).type_name, n["name"],
+                                           dict(n["params"]), (float(pos[0]), float(pos[1])))
+        for i, e in enumerate(edges):
+            _expect(isinstance(e, dict), f"edge {i} is not an object")
+            for key, typ in (("src", str), ("dst", str), ("src_port", int), ("dst_port", int)):
+                _expect(isinstance(e.get(key), typ) and not isinstance(e.get(key), bool),
+                        f"edge {i}: '{key}' must be a {typ.__name__}")
+            _expect(e["src"] in doc.nodes and e["dst"] in doc.nodes,
+                    f"edge {i} refers to a node that does not exist")
+            _expect(e["src_port"] >= 0 and e["dst_port"] >= 0, f"edge {i}: negative port")
+            doc.edges.append(Edge(e["src"], e["src_port"], e["dst"], e["dst_port"]))
+        ids = [int(k[1:]) for k in doc.nodes if k.startswith("n") and k[1:].isdigit()]
+        doc._ids = itertools.count(max(ids, default=0) + 1)
+        doc.listeners = listeners
+        doc.infer_shapes()
+        return doc
 
     def auto_layout(self) -> dict[str, tuple[float, float]]:
         """Layered left-to-right positions (crossing-reduced); returns the old positions."""
-        from engine.graph_layout import layered_layout
         old = {nid: n.position for nid, n in self.nodes.items()}
         for nid, pos in layered_layout(self).items():
             self.move(nid, pos)
@@ -480,3 +479,8 @@ def _freeze(value):
     if isinstance(value, (list, tuple)):
         return tuple(_freeze(v) for v in value)
     return value
+
+
+def _expect(cond: bool, msg: str) -> None:
+    if not cond:
+        raise GraphError(f"graph: {msg}")

@@ -3,7 +3,8 @@
 ``project.json``: ``{"schema_version": 1, "graph": ..., "view": ..., "data_source": ...,
 "training": ..., "runs": [...]}``. ``weights.h5``: one group per layer name, datasets ``0``, ``1``
 ... in the layer's weight order. Writing is atomic and keeps one ``.bak``; reading checks every
-part and raises :class:`engine.project.ProjectError` with one line, writing nothing. Nothing read
+part and raises :class:`~engine.project.project.ProjectError` with one line, writing nothing.
+Also here: the autosave side file that the app offers to restore after a crash. Nothing read
 from a file is unpickled or evaluated.
 """
 from __future__ import annotations
@@ -16,7 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.graph import GraphDocument, GraphError, build_model
 from engine.io.atomic import atomic_path
+from engine.layers.base import shape_only_build
+from engine.project.project import Project, ProjectError, RunRecord, TrainingConfig
 
 SCHEMA_VERSION = 1
 MAX_JSON_BYTES = 64 * 1024 * 1024
@@ -25,8 +29,10 @@ MAX_ARRAY_ELEMENTS = 512 * 1024 ** 2
 ALLOWED = {"project.json", "weights.h5"}
 
 
-def _error(path: Path, message: str):
-    from engine.project import ProjectError
+AUTOSAVE_SUFFIX = ".autosave"
+
+
+def _error(path: Path, message: str) -> ProjectError:
     return ProjectError(f"{path.name}: {message}")
 
 
@@ -35,9 +41,8 @@ def fitting_weights(project) -> dict[str, list[np.ndarray]]:
     """The stored weights that still fit the graph (edited layers lose theirs)."""
     if not project.weights or project.graph.problems():
         return {}
-    from engine.layers.base import shape_only_build
     with shape_only_build():
-        model = project.graph.to_model()
+        model = build_model(project.graph)
     out = {}
     for layer in model.layers:
         arrays = project.weights.get(layer.name)
@@ -75,10 +80,54 @@ def write_project(project, path: Path, keep_backup: bool = True) -> None:
                 z.writestr("weights.h5", buf.getvalue())
 
 
+def save_project(project: Project, path=None) -> Path:
+    """Save ``project`` to ``path`` (default: where it was last saved), keeping one ``.bak``;
+    its autosave side file goes, since the file now holds everything."""
+    target = Path(path) if path is not None else project.path
+    if target is None:
+        raise ProjectError("the project has no file yet; choose where to save it")
+    write_project(project, target, keep_backup=True)
+    project.path = target
+    autosave = autosave_path(target)
+    if autosave.exists():
+        autosave.unlink()
+    return target
+
+
+def autosave_path(path) -> Path:
+    path = Path(path)
+    return path.with_name(path.name + AUTOSAVE_SUFFIX)
+
+
+def autosave_project(project: Project, fallback_dir: Path | None = None) -> Path:
+    """Write the side file that the app offers to restore after a crash."""
+    if project.path is not None:
+        target = autosave_path(project.path)
+    else:
+        folder = fallback_dir or Path.home() / ".layerloom"
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / ("untitled.loom" + AUTOSAVE_SUFFIX)
+    write_project(project, target, keep_backup=False)
+    return target
+
+
+def find_autosave(path) -> Path | None:
+    """The autosave of ``path`` when it is newer than the file itself."""
+    path = Path(path)
+    side = autosave_path(path)
+    if side.is_file() and (not path.exists() or side.stat().st_mtime > path.stat().st_mtime):
+        return side
+    return None
+
+
 # ------------------------------------------------------------------------------- reading
-def read_project(cls, path: Path):
-    from engine.graph import GraphDocument, GraphError
-    from engine.project import ProjectError, RunRecord, TrainingConfig
+def load_project(path) -> Project:
+    """Read a ``.loom`` file (:class:`ProjectError` with one line when it cannot be read)."""
+    return read_project(Path(path))
+
+
+
+def read_project(path: Path) -> Project:
     path = Path(path)
     if not path.is_file():
         raise _error(path, "no such file")
@@ -123,7 +172,7 @@ def read_project(cls, path: Path):
         raise _error(path, f"was written by a newer LayerLoom (schema {version}; this version "
                            f"reads up to {SCHEMA_VERSION}); update LayerLoom to open it")
     try:
-        project = cls(GraphDocument.from_dict(data.get("graph")))
+        project = Project(GraphDocument.from_dict(data.get("graph")))
         view = data.get("view", {})
         if not isinstance(view, dict):
             raise ProjectError("'view' must be an object")

@@ -1,0 +1,16 @@
+"""Keras-compatible models (``keras.models``): ``Model`` (the Functional API), ``Sequential``,
+configs and loading. The package holds the model classes, their execution plan
+(:mod:`~engine.models.functional`) and their training loops (:mod:`~engine.models.training`)."""
+from __future__ import annotations
+
+from engine.models.config import model_from_config, model_from_json
+from engine.models.model import Model
+from engine.models.sequential import Sequential
+
+__all__ = ["Model", "Sequential", "load_model", "model_from_config", "model_from_json"]
+
+
+def load_model(filepath, custom_objects=None, compile: bool = True) -> Model:
+    """``keras.models.load_model``: see :func:`engine.saving.load_model`."""
+    from engine.saving import load_model as _load
+    return _load(filepath, custom_objects=custom_objects, compile=compile)

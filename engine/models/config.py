@@ -1,0 +1,30 @@
+"""Models from their JSON configs (``keras.models.model_from_config`` / ``model_from_json``)."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from engine.models.model import Model
+from engine.models.sequential import Sequential
+
+
+def model_from_config(data: dict[str, Any]) -> Model:
+    if not isinstance(data, dict):
+        raise ValueError("model config must be a JSON object")
+    kind = data.get("class_name")
+    cfg = data.get("config")
+    if not isinstance(cfg, dict):
+        raise ValueError("model config: missing the 'config' object")
+    if kind == "Sequential":
+        return Sequential.from_config(cfg)
+    if kind in ("Functional", "Model"):
+        return Model.from_config(cfg)
+    raise ValueError(f"model config: class_name must be 'Sequential' or 'Functional', got {kind!r}")
+
+
+def model_from_json(json_string: str, custom_objects=None) -> Model:
+    try:
+        data = json.loads(json_string)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"model_from_json: not valid JSON ({e})") from None
+    return model_from_config(data)

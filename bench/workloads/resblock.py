@@ -35,8 +35,14 @@ model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
 
 def build_engine():
     from engine import Input
-    from engine.layers import (Activation, Add, BatchNormalization, Conv2D, Dense,
-                               GlobalAveragePooling2D)
+    from engine.layers import (
+        Activation,
+        Add,
+        BatchNormalization,
+        Conv2D,
+        Dense,
+        GlobalAveragePooling2D,
+    )
     from engine.models import Model
     inp = Input((32, 32, 3))
     a = Activation("relu")(BatchNormalization()(Conv2D(32, 3, padding="same")(inp)))

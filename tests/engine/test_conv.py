@@ -187,8 +187,8 @@ def test_fused_conv_relu_pool_matches_the_layers(first, conv):
 
 
 def test_conv_pool_fusion_only_where_it_is_exact():
-    """No fusion when the conv's output is read elsewhere, the activation is not relu or the
-    pool is not 2×2/2 'valid'."""
+    """No fusion when the conv's output is read elsewhere, the activation is not relu, the
+    pool is not 2×2/2 'valid' or a strided conv has many taps; any stride-1 conv fuses."""
     def fused(layers):
         m = Sequential([Input((8, 8, 1))] + layers)
         return any(s.pool is not None for s in m._plan.steps)
@@ -198,7 +198,9 @@ def test_conv_pool_fusion_only_where_it_is_exact():
     assert not fused([Conv2D(2, 3, activation="relu"), MaxPooling2D(3)])
     assert not fused([Conv2D(2, 3, activation="relu"), MaxPooling2D(padding="same")])
     assert not fused([Conv2D(2, 3, activation="relu"), AveragePooling2D()])
-    assert not fused([Conv2D(8, 3), Conv2D(2, 3, activation="relu"), MaxPooling2D()])  # 72 taps
+    assert fused([Conv2D(8, 3), Conv2D(2, 3, activation="relu"), MaxPooling2D()])  # 72 taps
+    assert not fused([Conv2D(8, 1), Conv2D(2, 3, strides=2, activation="relu", padding="same"),
+                      MaxPooling2D()])
     inp = Input((8, 8, 1))
     c = Conv2D(2, 3, activation="relu")(inp)
     from engine.layers import Add

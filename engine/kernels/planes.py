@@ -1,0 +1,347 @@
+"""Stride-1 convolution on channels-first planes: the layout and the inner passes (the parallel
+training kernels that use them: engine/kernels/conv_s1.py).
+
+A block of samples of x (N, H, W, C) is copied, zero padded, into planes xp (C, L): sample s of
+the block starts at s·LS, LS = HP·WP (the padded height × width), and row y of its padded image
+at s·LS + y·WP. The conv output at flat position p = s·LS + i·WP + j (i < OH, j < OW) is then
+Σ over taps of w[ki, kj, ch, k] · xp[ch, p + ki·dh·WP + kj·dw]: for the whole block every tap is
+one long contiguous, vectorizable range [0, P). The positions between (j ≥ OW, and the rows
+OH..HP-1 after each sample) are computed and ignored; in gradient planes they hold zeros, so
+they add nothing (and the zeros keep one sample's taps from reaching into the next).
+
+The inner loops run over P positions rounded up to a multiple of ROUND (a remainder loop after
+the vectorized one cost up to 20% at P ≈ 900); the buffers carry ROUND values of slack.
+
+The passes work on four filters at a time (the z rows stay in L1, each input row is loaded once
+for the four), and the weight-gradient pass on two filters × nine taps (18 running sums). A
+missing filter (F not a multiple of 4) has weight 0; a missing tap of a row (KW not a multiple
+of 3) has weight 0 and the offset of the row's first tap, so no branch reaches the inner loops.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+OPT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": True}
+ROUND = 32
+
+
+@njit(**OPT)
+def rounded(p):
+    """p rounded up to a multiple of ROUND."""
+    return (p + ROUND - 1) // ROUND * ROUND
+
+
+@njit(**OPT)
+def fill_planes(x, b0, nb, ph, pw, wp, ls, xp):
+    """xp (C, L ≥ nb·LS): samples b0..b0+nb-1 of x (N, H, W, C), zero padded, ph rows above and
+    pw columns left of each image (the rest of each LS-long plane stays 0)."""
+    _, h, wd, c = x.shape
+    xp[:] = 0
+    for s in range(nb):
+        for y in range(h):
+            for xx in range(wd):
+                base = s * ls + (y + ph) * wp + xx + pw
+                xr = x[b0 + s, y, xx]
+                for ch in range(c):
+                    xp[ch, base] = xr[ch]
+
+
+@njit(**OPT)
+def weight(w, ki, kj, ch, k):
+    """w[ki, kj, ch, k], or 0 for a filter k past the last one."""
+    return w[ki, kj, ch, k] if k < w.shape[3] else w.dtype.type(0)
+
+
+@njit(**OPT)
+def _conv3x3_4(w, ch, k, dh, dw, wp, xp, P, z):
+    """z[0..3] += the 3×3 conv of filters k..k+3 on channel ch: nine shifted input rows, each
+    loaded once for four filters."""
+    o1, o2 = dh * wp, 2 * dh * wp
+    x0 = xp[ch, 0:P]
+    x1 = xp[ch, dw:dw + P]
+    x2 = xp[ch, 2 * dw:2 * dw + P]
+    x3 = xp[ch, o1:o1 + P]
+    x4 = xp[ch, o1 + dw:o1 + dw + P]
+    x5 = xp[ch, o1 + 2 * dw:o1 + 2 * dw + P]
+    x6 = xp[ch, o2:o2 + P]
+    x7 = xp[ch, o2 + dw:o2 + dw + P]
+    x8 = xp[ch, o2 + 2 * dw:o2 + 2 * dw + P]
+    z0, z1, z2, z3 = z[0], z[1], z[2], z[3]
+    a0, a1, a2 = weight(w, 0, 0, ch, k), weight(w, 0, 1, ch, k), weight(w, 0, 2, ch, k)
+    a3, a4, a5 = weight(w, 1, 0, ch, k), weight(w, 1, 1, ch, k), weight(w, 1, 2, ch, k)
+    a6, a7, a8 = weight(w, 2, 0, ch, k), weight(w, 2, 1, ch, k), weight(w, 2, 2, ch, k)
+    k1 = k + 1
+    b0, b1, b2 = weight(w, 0, 0, ch, k1), weight(w, 0, 1, ch, k1), weight(w, 0, 2, ch, k1)
+    b3, b4, b5 = weight(w, 1, 0, ch, k1), weight(w, 1, 1, ch, k1), weight(w, 1, 2, ch, k1)
+    b6, b7, b8 = weight(w, 2, 0, ch, k1), weight(w, 2, 1, ch, k1), weight(w, 2, 2, ch, k1)
+    k2 = k + 2
+    c0, c1, c2 = weight(w, 0, 0, ch, k2), weight(w, 0, 1, ch, k2), weight(w, 0, 2, ch, k2)
+    c3, c4, c5 = weight(w, 1, 0, ch, k2), weight(w, 1, 1, ch, k2), weight(w, 1, 2, ch, k2)
+    c6, c7, c8 = weight(w, 2, 0, ch, k2), weight(w, 2, 1, ch, k2), weight(w, 2, 2, ch, k2)
+    k3 = k + 3
+    d0, d1, d2 = weight(w, 0, 0, ch, k3), weight(w, 0, 1, ch, k3), weight(w, 0, 2, ch, k3)
+    d3, d4, d5 = weight(w, 1, 0, ch, k3), weight(w, 1, 1, ch, k3), weight(w, 1, 2, ch, k3)
+    d6, d7, d8 = weight(w, 2, 0, ch, k3), weight(w, 2, 1, ch, k3), weight(w, 2, 2, ch, k3)
+    for p in range(P):
+        v0, v1, v2, v3, v4, v5, v6, v7, v8 = (x0[p], x1[p], x2[p], x3[p], x4[p], x5[p], x6[p],
+                                              x7[p], x8[p])
+        z0[p] += (a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3 + a4 * v4 + a5 * v5 + a6 * v6
+                  + a7 * v7 + a8 * v8)
+        z1[p] += (b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3 + b4 * v4 + b5 * v5 + b6 * v6
+                  + b7 * v7 + b8 * v8)
+        z2[p] += (c0 * v0 + c1 * v1 + c2 * v2 + c3 * v3 + c4 * v4 + c5 * v5 + c6 * v6
+                  + c7 * v7 + c8 * v8)
+        z3[p] += (d0 * v0 + d1 * v1 + d2 * v2 + d3 * v3 + d4 * v4 + d5 * v5 + d6 * v6
+                  + d7 * v7 + d8 * v8)
+
+
+@njit(**OPT)
+def _row3_4(w, ki, kj, ch, k, dh, dw, wp, xp, P, z):
+    """z[0..3] += taps (ki, kj..kj+2) of filters k..k+3 on channel ch (taps past the row's end:
+    weight 0, offset of tap kj)."""
+    kw = w.shape[1]
+    o = ki * dh * wp + kj * dw
+    n1 = 1 if kj + 1 < kw else 0
+    n2 = 2 if kj + 2 < kw else 0
+    x0 = xp[ch, o:o + P]
+    x1 = xp[ch, o + n1 * dw:o + n1 * dw + P]
+    x2 = xp[ch, o + n2 * dw:o + n2 * dw + P]
+    zero = w.dtype.type(0)
+    a0 = weight(w, ki, kj, ch, k)
+    a1 = weight(w, ki, kj + 1, ch, k) if n1 else zero
+    a2 = weight(w, ki, kj + 2, ch, k) if n2 else zero
+    b0 = weight(w, ki, kj, ch, k + 1)
+    b1 = weight(w, ki, kj + 1, ch, k + 1) if n1 else zero
+    b2 = weight(w, ki, kj + 2, ch, k + 1) if n2 else zero
+    c0 = weight(w, ki, kj, ch, k + 2)
+    c1 = weight(w, ki, kj + 1, ch, k + 2) if n1 else zero
+    c2 = weight(w, ki, kj + 2, ch, k + 2) if n2 else zero
+    d0 = weight(w, ki, kj, ch, k + 3)
+    d1 = weight(w, ki, kj + 1, ch, k + 3) if n1 else zero
+    d2 = weight(w, ki, kj + 2, ch, k + 3) if n2 else zero
+    z0, z1, z2, z3 = z[0], z[1], z[2], z[3]
+    for p in range(P):
+        v0, v1, v2 = x0[p], x1[p], x2[p]
+        z0[p] += a0 * v0 + a1 * v1 + a2 * v2
+        z1[p] += b0 * v0 + b1 * v1 + b2 * v2
+        z2[p] += c0 * v0 + c1 * v1 + c2 * v2
+        z3[p] += d0 * v0 + d1 * v1 + d2 * v2
+
+
+@njit(**OPT)
+def conv_pass(w, xp, k, dh, dw, wp, P, z):
+    """z[0..3, :P] += the convolution of filters k..k+3 of w (KH, KW, C, F) over the planes xp
+    (C, L), all channels."""
+    kh, kw, c, _ = w.shape
+    if kh == 3 and kw == 3:
+        for ch in range(c):
+            _conv3x3_4(w, ch, k, dh, dw, wp, xp, P, z)
+        return
+    for ch in range(c):
+        for ki in range(kh):
+            for kj in range(0, kw, 3):
+                _row3_4(w, ki, kj, ch, k, dh, dw, wp, xp, P, z)
+
+
+@njit(**OPT)
+def _dw3x3_2(g, gofs, xp, k, ch, dh, dw, wp, P, acc):
+    """acc[ki, kj, ch, k..k+1] += Σ_p g[k.., gofs + p] · xp[ch, p + tap offset], 3×3 taps
+    (g has a row k + 1, zeros when k + 1 is past the last filter)."""
+    o1, o2 = dh * wp, 2 * dh * wp
+    g0 = g[k, gofs:gofs + P]
+    g1 = g[k + 1, gofs:gofs + P]
+    x0 = xp[ch, 0:P]
+    x1 = xp[ch, dw:dw + P]
+    x2 = xp[ch, 2 * dw:2 * dw + P]
+    x3 = xp[ch, o1:o1 + P]
+    x4 = xp[ch, o1 + dw:o1 + dw + P]
+    x5 = xp[ch, o1 + 2 * dw:o1 + 2 * dw + P]
+    x6 = xp[ch, o2:o2 + P]
+    x7 = xp[ch, o2 + dw:o2 + dw + P]
+    x8 = xp[ch, o2 + 2 * dw:o2 + 2 * dw + P]
+    zero = xp.dtype.type(0)
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = a8 = zero
+    b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = b8 = zero
+    for p in range(P):
+        u = g0[p]
+        v = g1[p]
+        y0, y1, y2, y3, y4, y5, y6, y7, y8 = (x0[p], x1[p], x2[p], x3[p], x4[p], x5[p], x6[p],
+                                              x7[p], x8[p])
+        a0 += u * y0
+        a1 += u * y1
+        a2 += u * y2
+        a3 += u * y3
+        a4 += u * y4
+        a5 += u * y5
+        a6 += u * y6
+        a7 += u * y7
+        a8 += u * y8
+        b0 += v * y0
+        b1 += v * y1
+        b2 += v * y2
+        b3 += v * y3
+        b4 += v * y4
+        b5 += v * y5
+        b6 += v * y6
+        b7 += v * y7
+        b8 += v * y8
+    sums = ((a0, a1, a2, a3, a4, a5, a6, a7, a8), (b0, b1, b2, b3, b4, b5, b6, b7, b8))
+    for u in range(2):
+        if k + u < acc.shape[3]:
+            s = sums[u]
+            acc[0, 0, ch, k + u] += s[0]
+            acc[0, 1, ch, k + u] += s[1]
+            acc[0, 2, ch, k + u] += s[2]
+            acc[1, 0, ch, k + u] += s[3]
+            acc[1, 1, ch, k + u] += s[4]
+            acc[1, 2, ch, k + u] += s[5]
+            acc[2, 0, ch, k + u] += s[6]
+            acc[2, 1, ch, k + u] += s[7]
+            acc[2, 2, ch, k + u] += s[8]
+
+
+@njit(**OPT)
+def _dw_row3_2(g, gofs, xp, ki, kj, k, ch, dh, dw, wp, P, acc):
+    """acc[ki, kj..kj+2, ch, k..k+1] += the weight-gradient sums of three taps of one row."""
+    kw = acc.shape[1]
+    o = ki * dh * wp + kj * dw
+    n1 = 1 if kj + 1 < kw else 0
+    n2 = 2 if kj + 2 < kw else 0
+    g0 = g[k, gofs:gofs + P]
+    g1 = g[k + 1, gofs:gofs + P]
+    x0 = xp[ch, o:o + P]
+    x1 = xp[ch, o + n1 * dw:o + n1 * dw + P]
+    x2 = xp[ch, o + n2 * dw:o + n2 * dw + P]
+    zero = xp.dtype.type(0)
+    a0 = a1 = a2 = b0 = b1 = b2 = zero
+    for p in range(P):
+        u = g0[p]
+        v = g1[p]
+        y0, y1, y2 = x0[p], x1[p], x2[p]
+        a0 += u * y0
+        a1 += u * y1
+        a2 += u * y2
+        b0 += v * y0
+        b1 += v * y1
+        b2 += v * y2
+    sums = ((a0, a1, a2), (b0, b1, b2))
+    for u in range(2):
+        if k + u < acc.shape[3]:
+            s = sums[u]
+            acc[ki, kj, ch, k + u] += s[0]
+            if n1:
+                acc[ki, kj + 1, ch, k + u] += s[1]
+            if n2:
+                acc[ki, kj + 2, ch, k + u] += s[2]
+
+
+@njit(**OPT)
+def dw_pass(g, gofs, xp, dh, dw, wp, P, acc):
+    """acc (KH, KW, C, F) += Σ_p g[k, gofs + p] · xp[ch, p + tap offset]: the weight gradient
+    of one block, from its gradient planes g (≥ F rounded up to even rows) and input planes."""
+    kh, kw, c, f = acc.shape
+    for k in range(0, f, 2):
+        for ch in range(c):
+            if kh == 3 and kw == 3:
+                _dw3x3_2(g, gofs, xp, k, ch, dh, dw, wp, P, acc)
+            else:
+                for ki in range(kh):
+                    for kj in range(0, kw, 3):
+                        _dw_row3_2(g, gofs, xp, ki, kj, k, ch, dh, dw, wp, P, acc)
+
+
+@njit(**OPT)
+def store_rows(z, k, nb, ls, oh, ow, wp, relu, b0, out):
+    """out[b0 + s, i, j, k..k+3] = z[0..3, s·LS + i·WP + j] (relu'd when asked), filters < F."""
+    f = out.shape[3]
+    nk = min(4, f - k)
+    zero = z.dtype.type(0)
+    for s in range(nb):
+        for i in range(oh):
+            base = s * ls + i * wp
+            for j in range(ow):
+                o = out[b0 + s, i, j]
+                for u in range(nk):
+                    v = z[u, base + j]
+                    o[k + u] = max(v, zero) if relu else v
+
+
+@njit(**OPT)
+def pool_rows(z, k, nb, ls, poh, pow_, wp, b0, out, code):
+    """2×2 max pool (stride 2) + relu of the conv planes z[0..3] into out[b0 + s, :, :, k..k+3]
+    and the window position of each max (0..3, row-major, the first on ties) into code.
+    Branch-free: the maxima of random-looking data would mispredict every other branch."""
+    f = out.shape[3]
+    zero = z.dtype.type(0)
+    for u in range(min(4, f - k)):
+        zu = z[u]
+        for s in range(nb):
+            for pi in range(poh):
+                r0 = s * ls + 2 * pi * wp
+                r1 = r0 + wp
+                ob = out[b0 + s, pi]
+                cb = code[b0 + s, pi]
+                for pj in range(pow_):
+                    m = zu[r0 + 2 * pj]
+                    v = zu[r0 + 2 * pj + 1]
+                    cd = np.uint8(1) if v > m else np.uint8(0)
+                    m = max(m, v)
+                    v = zu[r1 + 2 * pj]
+                    cd = np.uint8(2) if v > m else cd
+                    m = max(m, v)
+                    v = zu[r1 + 2 * pj + 1]
+                    cd = np.uint8(3) if v > m else cd
+                    m = max(m, v)
+                    ob[pj, k + u] = max(m, zero)
+                    cb[pj, k + u] = cd
+
+
+@njit(**OPT)
+def fill_grad_planes(dy, y, relu, b0, nb, gofs, ls, wp, g):
+    """g (≥ F rows, L): the gradient of the conv output, dz = dy (· [y > 0] with relu), at
+    gofs + s·LS + i·WP + j for sample b0 + s; zeros elsewhere. dy, y: (N, OH, OW, F)."""
+    _, oh, ow, f = dy.shape
+    g[:] = 0
+    zero = g.dtype.type(0)
+    for s in range(nb):
+        for i in range(oh):
+            base = gofs + s * ls + i * wp
+            for j in range(ow):
+                d = dy[b0 + s, i, j]
+                yr = y[b0 + s, i, j]
+                for k in range(f):
+                    g[k, base + j] = d[k] if (not relu or yr[k] > zero) else zero
+
+
+@njit(**OPT)
+def fill_pooled_grad_planes(dy, out, code, b0, nb, gofs, ls, wp, g):
+    """Like fill_grad_planes for a fused relu + 2×2 max pool: each pooled gradient (where the
+    pooled output is > 0) goes to its window's max. dy, out, code: (N, PH, PW, F)."""
+    _, poh, pow_, f = dy.shape
+    g[:] = 0
+    zero = g.dtype.type(0)
+    for s in range(nb):
+        for pi in range(poh):
+            for pj in range(pow_):
+                d = dy[b0 + s, pi, pj]
+                o = out[b0 + s, pi, pj]
+                cd = code[b0 + s, pi, pj]
+                base = gofs + s * ls + 2 * pi * wp + 2 * pj
+                for k in range(f):   # (branch-free: write the zeros too)
+                    c = cd[k]
+                    g[k, base + (c >> 1) * wp + (c & 1)] = d[k] if o[k] > zero else zero
+
+
+@njit(**OPT)
+def store_input_grad(zdx, ch, nb, ls, ph, pw, wp, b0, dx):
+    """dx[b0 + s, y, x, ch..ch+3] = zdx[0..3, s·LS + (y + ph)·WP + x + pw] (channels < C)."""
+    _, h, wd, c = dx.shape
+    nc = min(4, c - ch)
+    for s in range(nb):
+        for y in range(h):
+            base = s * ls + (y + ph) * wp + pw
+            for xx in range(wd):
+                d = dx[b0 + s, y, xx]
+                for u in range(nc):
+                    d[ch + u] = zdx[u, base + xx]

@@ -235,7 +235,8 @@ class FileOps(QObject):
         if not EXAMPLES_DIR.is_dir():
             return []
         return [(p.stem.replace("_", " ").replace("mnist", "MNIST").replace("cnn", "CNN")
-                 .replace("mlp", "MLP").replace("lstm", "LSTM").replace("imdb", "IMDB"), p)
+                 .replace("mlp", "MLP").replace("lstm", "LSTM").replace("imdb", "IMDB")
+                 .replace("cifar10", "CIFAR-10"), p)
                 for p in sorted(EXAMPLES_DIR.glob("*.loom"))]
 
     # ------------------------------------------------------------------ Keras files

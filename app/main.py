@@ -51,6 +51,8 @@ def create_window(args: argparse.Namespace, settings: QSettings | None = None):
         window.settings.setValue("theme", args.theme)
     project = window.file_ops.startup_project(args.open)
     window.set_project(project)
+    if not args.open and not screenshot and window.start_page.wanted_at_startup():
+        window.start_page.show()          # the last project waits behind it
     if args.open and not screenshot:
         window.file_ops.add_recent(args.open)
         window.settings.setValue("last_project", str(Path(args.open).resolve()))

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.actions import WindowActions
+from app.canvas.empty_hint import EmptyCanvasHint
 from app.canvas.node_item import WIDTH as NODE_WIDTH
 from app.canvas.scene import GraphScene
 from app.canvas.view import GraphView
@@ -37,6 +38,7 @@ from app.panels.log import LOGGER_NAME, LogPanel
 from app.panels.palette import PalettePanel
 from app.panels.problems import ProblemsPanel
 from app.panels.summary import SummaryPanel
+from app.start_page import StartPageHost
 from app.theme import apply_theme, get_theme
 from engine.registry import get_spec
 
@@ -100,6 +102,8 @@ class MainWindow(QMainWindow):
 
         self.file_ops = FileOps(self)
         self.actions = WindowActions(self)
+        self.start_page = StartPageHost(self)
+        self.empty_hint = EmptyCanvasHint(self.view, self.scene)
         self._wire()
         apply_theme(QApplication.instance(), self.theme)
         self.exception_hook = ExceptionHook(self, self.file_ops.autosave)

@@ -133,7 +133,7 @@ class TrainingDashboard(QWidget):
 
     def _ensure_plot(self, name: str) -> MetricPlot:
         if name not in self.plots:
-            plot = MetricPlot(name, self, legend=name == "loss")
+            plot = MetricPlot(name, self, legend=True)
             plot.set_log(self.log_box.isChecked())
             plot.set_epoch_span(self._epoch_span)
             plot.hovered.connect(self._crosshair)

@@ -1,7 +1,8 @@
 """The data panel: choose the project's data source, see what it holds, set the validation split.
 
 The source is an ``engine.data.DataSource`` (declarative, JSON-serializable; the project stores
-its ``to_dict()``): the bundled MNIST subset or text sentences, a CSV/TSV file, NPZ/NPY arrays,
+its ``to_dict()``): the bundled MNIST subset or text sentences, a data set Keras publishes
+(downloaded here with a progress bar, or the user's copy), a CSV/TSV file, NPZ/NPY arrays,
 IDX files or a folder of images (one subfolder per class). Its summary (sample count, shape,
 class balance, a few samples) is shown here; problems with a file are shown as the engine's
 message, which names the file, line and column.
@@ -28,12 +29,15 @@ from PySide6.QtWidgets import (
 )
 
 from app.background import run_responsive
+from app.training.dataset_download import DatasetDownloadRow
 from app.training.metric_plot import TRAIN, theme_colors, themed_plot
 from app.training.sample_grid import SampleGrid
 
 # (kind, label, what the path is: "file", "folder" or None for bundled data, file filter)
 KINDS = (
     ("bundled", "Bundled dataset", None, ""),
+    ("keras_dataset", "Keras dataset (MNIST, Fashion-MNIST, CIFAR-10)", "file",
+     "Keras data set files (*.npz *.gz *.tar.gz);;All files (*)"),
     ("csv", "CSV / TSV file", "file", "Tables (*.csv *.tsv *.txt)"),
     ("npz", "NumPy arrays (NPZ / NPY)", "file", "NumPy (*.npz *.npy)"),
     ("idx", "IDX files (MNIST format)", "file", "IDX (*-idx*-ubyte *-idx*-ubyte.gz *.idx)"),
@@ -73,6 +77,8 @@ class DataPanel(QWidget):
         form.addRow("Kind", self.kind_box)
         self.dataset_box = QComboBox(src)
         form.addRow("Dataset", self.dataset_box)
+        self.download_row = DatasetDownloadRow(src)
+        form.addRow("Dataset", self.download_row)
         self.path_row = QWidget(src)
         path_row = QHBoxLayout(self.path_row)
         path_row.setContentsMargins(0, 0, 0, 0)
@@ -146,6 +152,10 @@ class DataPanel(QWidget):
         lay.addWidget(self.samples, 1)
 
         self.kind_box.currentIndexChanged.connect(lambda _: self._kind_changed())
+        self.download_row.changed.connect(self.path_edit.clear)     # that path was another's
+        self.download_row.ready.connect(self.load)
+        self.download_row.copy_chosen.connect(self._use_copy)
+        self.download_row.use_bundled.connect(self._use_bundled)
         self.browse_btn.clicked.connect(self._browse)
         self.load_btn.clicked.connect(self.load)
         self.path_edit.returnPressed.connect(self.load)
@@ -170,7 +180,12 @@ class DataPanel(QWidget):
     def _kind_changed(self) -> None:
         kind = self.kind()
         bundled = kind == "bundled"
+        named = kind in ("bundled", "keras_dataset")
+        self.path_edit.setPlaceholderText("optional: your copy of Keras's files (else "
+                                          "downloaded)" if kind == "keras_dataset"
+                                          else "file or folder")
         for widget, shown in ((self.dataset_box, bundled), (self.path_row, not bundled),
+                              (self.download_row, kind == "keras_dataset"),
                               (self.labels_edit, kind in ("idx", "npz")),
                               (self.label_edit, kind == "csv"),
                               (self.keys_edit, kind in ("hdf5", "npz")),
@@ -178,7 +193,7 @@ class DataPanel(QWidget):
                               (self.color_box, kind == "image_folder"),
                               (self.maxlen_edit, kind == "text_folder"),
                               (self.words_edit, kind == "text_folder"),
-                              (self.scale_edit, not bundled)):
+                              (self.scale_edit, not named)):
             self.form.setRowVisible(widget, shown)
 
     def _browse(self) -> None:
@@ -200,6 +215,10 @@ class DataPanel(QWidget):
             spec.update({k: v for k, v in self._stored.items() if k not in FORM_OPTIONS})
         if kind == "bundled":
             spec["name"] = self.dataset_box.currentText()
+        elif kind == "keras_dataset":
+            spec["name"] = self.download_row.name()
+            if self.path_edit.text().strip():
+                spec["path"] = self.path_edit.text().strip()
         else:
             spec["path"] = self.path_edit.text().strip()
             scale = self.scale_edit.text().strip()
@@ -257,6 +276,10 @@ class DataPanel(QWidget):
     # ------------------------------------------------------------ project
     def set_project(self, project) -> None:
         self.project = project
+        inputs = project.graph.input_nodes() if getattr(project, "graph", None) else []
+        shape = inputs[0].params.get("shape") if len(inputs) == 1 else None
+        known = bool(shape) and all(isinstance(d, int) for d in shape)
+        self.download_row.input_pixels = int(np.prod(shape)) if known else None
         has_training = getattr(project, "training", None) is not None
         self.setEnabled(project is not None and has_training)
         self.summary = None
@@ -303,7 +326,9 @@ class DataPanel(QWidget):
         i = self.kind_box.findData(spec.get("kind"))
         if i >= 0:
             self.kind_box.setCurrentIndex(i)
-        if spec.get("name"):
+        if spec.get("name") and spec.get("kind") == "keras_dataset":
+            self.download_row.set_name(str(spec["name"]))
+        elif spec.get("name"):
             self.dataset_box.setCurrentText(str(spec["name"]))
         self.path_edit.setText(str(spec.get("path") or ""))
         self.labels_edit.setText(str(spec.get("labels_path") or ""))
@@ -332,6 +357,10 @@ class DataPanel(QWidget):
         if spec.get("path", None) == "":
             self._show_error("Choose a file or folder first.")
             return False
+        if self._needs_download(spec):
+            self.download_row.start_download()
+            self._show_busy("Downloading; the data is read when the download ends.")
+            return False
         if not self._summarize(spec, store=False):
             return False
         spec, notes = self._fit_to_network(spec)
@@ -343,7 +372,26 @@ class DataPanel(QWidget):
             self.message.setText("Loaded; " + "; ".join(notes) + ".")
         return True
 
+    def _needs_download(self, spec: dict) -> bool:
+        from engine.datasets import catalog
+        return spec.get("kind") == "keras_dataset" and not spec.get("path") and \
+            spec.get("name") in catalog.DATASETS and not catalog.is_downloaded(spec["name"])
+
+    def _use_copy(self, path: str) -> None:
+        self.path_edit.setText(path)
+        self.load()
+
+    def _use_bundled(self) -> None:
+        self.kind_box.setCurrentIndex(self.kind_box.findData("bundled"))
+        self.dataset_box.setCurrentText("mnist")
+        self.load()
+
     def _summarize(self, spec: dict, store: bool) -> bool:
+        if self._needs_download(spec):       # never a download hidden behind "Reading..."
+            self.download_row.refresh()
+            self._show_error("This data set is not downloaded yet: press Download, or use "
+                             "your copy of Keras's files.")
+            return False
         try:
             from engine.data import DataError, DataSource
         except ImportError as e:

@@ -1,6 +1,8 @@
 """One live plot of the training dashboard: a quantity (loss, a metric, the learning rate) per
 batch (raw faint + smoothed) and per epoch (training and validation markers), with runs from the
-project history overlaid and a crosshair that reads out the values under the mouse."""
+project history overlaid and a crosshair that reads out the values under the mouse. A legend
+names the curves that have data (batch, smoothed, epoch, validation, earlier runs); the
+right-click menu exports the plot as a PNG or its curves as CSV (:mod:`.plot_export`)."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,12 +11,14 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
+from app.training.plot_export import PlotExportMenu
 from app.training.run_buffer import MetricSeries, Series
 
 TRAIN = "#1f77b4"
 VAL = "#e8710a"
 LR = "#2ca02c"
-LEGEND_MIN_HEIGHT = 280
+LEGEND_MIN_HEIGHT = 170
+LEGEND_ONE_ROW_WIDTH = 480         # wider plots list the curves in one row
 OVERLAY = ("#7f7f7f", "#9467bd", "#8c564b", "#17becf", "#bcbd22", "#e377c2")
 
 
@@ -94,17 +98,18 @@ class MetricPlot(pg.PlotWidget):
         item.setClipToView(True)
         item.setDownsampling(auto=True, mode="peak")
         self._fg = fg
-        self.legend = None
-        if legend:
-            self.legend = item.addLegend(offset=(-8, 8), labelTextColor=fg, labelTextSize="8pt",
-                           brush=faint(bg.name(), 200))
         self.raw = self.plot(pen=pg.mkPen(faint(color, 55), width=1), name="batch")
-        self.smooth = self.plot(pen=pg.mkPen(color, width=2), name="batch (smoothed)")
+        self.smooth = self.plot(pen=pg.mkPen(color, width=2), name="smoothed")
         self.epoch_train = self.plot(pen=pg.mkPen(color, width=1, style=Qt.PenStyle.DotLine),
                                      symbol="o", symbolSize=7, symbolBrush=color,
-                                     symbolPen=pg.mkPen(bg), name="epoch mean")
+                                     symbolPen=pg.mkPen(bg), name="epoch")
         self.epoch_val = self.plot(pen=pg.mkPen(VAL, width=2), symbol="s", symbolSize=7,
                                    symbolBrush=VAL, symbolPen=pg.mkPen(bg), name="validation")
+        self.legend = None
+        self._legend_key: tuple = ()
+        if legend:       # after the curves: it lists only those with data (_sync_legend)
+            self.legend = item.addLegend(offset=(-8, 8), labelTextColor=fg, labelTextSize="8pt",
+                                         brush=faint(bg.name(), 200), colCount=2)
         self._overlays: list[pg.PlotDataItem] = []
         self._overlay_data: list[tuple[np.ndarray, np.ndarray]] = []
         self._drawn: dict[int, tuple[int, int]] = {}    # curve → (series, points) it shows
@@ -123,6 +128,7 @@ class MetricPlot(pg.PlotWidget):
             it.hide()
             self.addItem(it, ignoreBounds=True)
         self.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.export_menu = PlotExportMenu(self, name, self.exported_curves, self.hide_crosshair)
 
     # ------------------------------------------------------------ data
     def show_metric(self, series: MetricSeries, show_raw: bool = True) -> None:
@@ -132,8 +138,9 @@ class MetricPlot(pg.PlotWidget):
         for curve, part in zip((self.raw, self.smooth, self.epoch_train, self.epoch_val), shown):
             self._set(curve, part)
         self._sources = [("batch", series.batch_raw), ("smoothed", series.batch_smooth),
-                         ("epoch", series.epoch_train), ("val", series.epoch_val)]
+                         ("epoch", series.epoch_train), ("validation", series.epoch_val)]
         self._fit_view([p for p in shown if p is not None])
+        self._sync_legend()
 
     def show_series(self, series: Series, label: str) -> None:
         """Draw a single curve (the learning rate)."""
@@ -187,22 +194,46 @@ class MetricPlot(pg.PlotWidget):
                                             np.ndarray | None]]) -> None:
         """Earlier runs: (label, epoch x, training values or None, validation values or None)."""
         for c in self._overlays:
-            self.removeItem(c)
+            self.getPlotItem().removeItem(c)
         self._overlays = []
         self._overlay_data = [(x[:len(v)], v) for _, x, t, vv in runs for v in (t, vv)
                               if v is not None and len(v)]
         for k, (label, x, train, val) in enumerate(runs):
             color = OVERLAY[k % len(OVERLAY)]
-            for values, style in ((train, Qt.PenStyle.DashLine), (val, Qt.PenStyle.DotLine)):
+            for values, style, name in ((train, Qt.PenStyle.DashLine, label),
+                                        (val, Qt.PenStyle.DotLine, f"{label} (validation)")):
                 if values is None or len(values) == 0:
                     continue
                 curve = pg.PlotDataItem(x[:len(values)], values,
                                         pen=pg.mkPen(color, width=1.5, style=style),
                                         symbol="t", symbolSize=5, symbolBrush=color,
-                                        symbolPen=None, name=label)
+                                        symbolPen=None, name=name)
                 curve.setZValue(-10)
-                self.addItem(curve)
+                self.getPlotItem().addItem(curve)
                 self._overlays.append(curve)
+        self._sync_legend()
+
+    def _sync_legend(self) -> None:
+        """List the curves that have data, this run's first; rebuilt only when that set
+        changes (a few times per run)."""
+        if self.legend is None:
+            return
+        own = [c for c in (self.raw, self.smooth, self.epoch_train, self.epoch_val)
+               if c.xData is not None and len(c.xData)]
+        curves = own + self._overlays
+        key = tuple(id(c) for c in curves)
+        if key == self._legend_key:
+            return
+        self._legend_key = key
+        self.legend.clear()
+        for c in curves:
+            self.legend.addItem(c, c.name())
+
+    def exported_curves(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """(label, epochs, values) of every curve with data, for the CSV export."""
+        out = [(label, s.x, s.y) for label, s in self._sources if len(s)]
+        out += [(c.name(), c.xData, c.yData) for c in self._overlays]
+        return out
 
     def set_log(self, on: bool) -> None:
         self._log = on
@@ -216,12 +247,15 @@ class MetricPlot(pg.PlotWidget):
             curve.setData([], [])
         self._drawn.clear()
         self._sources = []
+        self._sync_legend()
         self._y_range = None
         self.hide_crosshair()
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         if getattr(self, "legend", None) is not None:    # a small plot has no room for one
+            self.legend.setColumnCount(4 if event.size().width() >= LEGEND_ONE_ROW_WIDTH
+                                       else 2)
             self.legend.setVisible(event.size().height() >= LEGEND_MIN_HEIGHT
                                    and not self.readout.isVisible())
 

@@ -199,6 +199,12 @@ def load_data_source(project) -> DataArrays:
     spec = getattr(project, "data_source", None)
     if not spec:
         raise SetupError("choose a data source first (Data panel)")
+    if spec.get("kind") == "keras_dataset" and not spec.get("path"):
+        from engine.datasets import catalog
+        if spec.get("name") in catalog.DATASETS and not catalog.is_downloaded(spec["name"]):
+            info = catalog.info(spec["name"])
+            raise SetupError(f"{info.title} is not downloaded yet: download it in the Data "
+                             f"panel ({info.download_mb:.0f} MB), or point it to your copy")
     try:
         loaded = DataSource.from_dict(spec).load()
     except (DataError, OSError, ValueError) as e:

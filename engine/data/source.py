@@ -4,6 +4,8 @@ Stored in project files (``to_dict()``) and used by the GUI and the CLI::
 
     {"kind": "bundled", "name": "mnist"}                  # real MNIST shipped in resources/
     {"kind": "bundled", "name": "sentences"}              # 3,000 real review sentences
+    {"kind": "keras_dataset", "name": "cifar10"}          # Keras's published files, downloaded
+    {"kind": "keras_dataset", "name": "fashion_mnist", "path": "~/.keras/datasets/fashion-mnist"}
     {"kind": "csv", "path": "iris.csv", "label": "species"}
     {"kind": "npz", "path": "data.npz"}                    # x_train/y_train[/x_test/y_test] or x/y
     {"kind": "npz", "path": "x.npy", "labels_path": "y.npy"}
@@ -13,12 +15,15 @@ Stored in project files (``to_dict()``) and used by the GUI and the CLI::
     {"kind": "text_folder", "path": "reviews/", "maxlen": 100}   # class subfolders of .txt files
 
 Options for every kind: ``scale`` (multiply x, e.g. 1/255 so the model — and the model you
-export — takes inputs in [0, 1]; bundled images default to it), ``shape`` (reshape each sample,
+export — takes inputs in [0, 1]; bundled and downloaded images default to it), ``shape`` (reshape each sample,
 e.g. [28, 28, 1]), ``one_hot`` (labels as one-hot rows; otherwise integer class ids),
 ``num_classes`` (labels must lie in 0..num_classes-1), ``test_fraction`` (held out when the
 source has no test split) and ``validation_fraction``, both drawn with ``seed``. Texts stay
 strings unless ``maxlen`` is given: then they become int32 token ids (``num_words`` most
 frequent words of the training texts; the bundled sentences come as token ids already).
+A ``keras_dataset`` (``mnist``, ``fashion_mnist``, ``cifar10``; see
+:mod:`engine.datasets.catalog`) is downloaded once into the data set cache (sha256-checked), or
+read from the user's copy of Keras's files when ``path`` is given.
 ``streaming`` marks an image folder to be trained from ``stream()`` batches (decoded one batch
 at a time) rather than ``load()`` arrays; ``load()`` refuses a folder that would not fit in
 memory and says so.
@@ -35,7 +40,7 @@ import numpy as np
 from engine.data import images as img_io
 from engine.data.errors import DataError
 from engine.data.loaders import hdf5_datasets, read_hdf5, read_idx, read_npz, read_text_folder
-from engine.data.source_spec import KINDS, check_spec, check_types
+from engine.data.source_spec import KINDS, NAMED, check_spec, check_types
 from engine.data.streaming import ArraySequence, ImageFolderSequence, StreamedData
 from engine.data.summary import Summary, class_balance, pick, summarize
 from engine.data.tables import read_csv
@@ -165,6 +170,12 @@ class DataSource:
             d = load(self.name)
             return _Raw(d["x"], d["y"], self.name, d["x_test"], d["y_test"], d["class_names"],
                         images=d["images"], tokens=not d["images"])
+        if kind == "keras_dataset":
+            from engine.datasets import catalog
+            where = self._path() if self.path else catalog.info(self.name).title
+            (x, y), (xt, yt) = catalog.load(self.name, self.path)
+            return _Raw(x, y.reshape(-1), where, xt, yt.reshape(-1),
+                        list(catalog.info(self.name).class_names), images=True)
         path = self._path()
         if kind == "csv":
             x, y, info = read_csv(path, label=self.label, features=self.features,
@@ -203,7 +214,7 @@ class DataSource:
     def _scale(self, raw_images: bool) -> float | None:
         if self.scale is not None:
             return float(self.scale)
-        return 1.0 / 255.0 if self.kind == "bundled" and raw_images else None
+        return 1.0 / 255.0 if self.kind in NAMED and raw_images else None
 
     def _check_x(self, raw: _Raw, x, what: str) -> None:
         if not isinstance(x, np.ndarray) or x.dtype.kind not in "biufO":

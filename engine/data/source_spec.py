@@ -13,15 +13,16 @@ from engine.data.errors import DataError
 from engine.data.images import COLOR_MODES, INTERPOLATIONS
 from engine.data.tables import LABEL_TYPES
 
-KINDS = ("bundled", "csv", "npz", "idx", "hdf5", "image_folder", "text_folder")
-NEEDS_PATH = tuple(k for k in KINDS if k != "bundled")
+KINDS = ("bundled", "keras_dataset", "csv", "npz", "idx", "hdf5", "image_folder", "text_folder")
+NAMED = ("bundled", "keras_dataset")        # chosen by name; the others need a path
+NEEDS_PATH = tuple(k for k in KINDS if k not in NAMED)
 _NUMBER = (int, float)
 
 # option -> (JSON types allowed besides null, what the error says is expected)
 OPTION_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "kind": ((str,), "a string"),
     "path": ((str,), "a file or folder path"),
-    "name": ((str,), "a bundled data set name"),
+    "name": ((str,), "a bundled or downloadable data set name"),
     "label": ((str, int), "a column name or index"),
     "features": ((list,), "a list of column names or indices"),
     "labels_path": ((str,), "a file path"),
@@ -84,6 +85,11 @@ def check_spec(src, bundled: list[str]) -> None:
         if src.name not in bundled:
             raise DataError(f"no bundled data set named {src.name!r}; bundled: "
                             f"{', '.join(bundled)}")
+    elif src.kind == "keras_dataset":
+        from engine.datasets.catalog import DATASETS
+        if src.name not in DATASETS:
+            raise DataError(f"no downloadable data set named {src.name!r}; data sets: "
+                            f"{', '.join(DATASETS)}")
     elif not src.path:
         raise DataError(f"a {src.kind} data source needs a path")
     for option in ("test_fraction", "validation_fraction"):

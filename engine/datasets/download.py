@@ -8,7 +8,9 @@ cache (``$KERAS_HOME/datasets`` or ``~/.keras/datasets``, read only) when it alr
 same file, else downloaded. A download goes to ``<name>.part`` — an interrupted one resumes
 from there with an HTTP range request — and is checked (sha256, or md5 where only that is
 published) before ``os.replace`` gives it its real name, so the cache never holds a partial
-or wrong file under the real name.
+or wrong file under the real name. The progress callback may raise :class:`DownloadCancelled`
+to stop a download (the app's Cancel button): the partial file is kept, and the next call
+resumes it.
 """
 from __future__ import annotations
 
@@ -41,6 +43,10 @@ class DownloadError(OSError):
 
     def __str__(self) -> str:
         return self.args[0]
+
+
+class DownloadCancelled(Exception):
+    """Raised by a progress callback to stop a download; it propagates out of ``fetch``."""
 
 
 class DatasetUnavailableError(DownloadError):
@@ -153,6 +159,7 @@ def _download(origin: str, target: Path, expected: str, progress: Progress, hint
             length = resp.headers.get("Content-Length")
             done = have if resumed else 0
             total = done + int(length) if length and length.isdigit() else None
+            progress(done, total)               # the size is known: say so (or cancel)
             try:
                 with open(part, "ab" if resumed else "wb") as f:
                     while chunk := resp.read(CHUNK):

@@ -2,6 +2,9 @@
 10 kinds of clothing, from the four published IDX files (with Keras's sha256 hashes)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 from engine.data.errors import DataError
 from engine.data.loaders import read_idx
 from engine.datasets.download import Progress, fetch
@@ -25,19 +28,29 @@ OFFLINE_HINT = ("No copy of Fashion-MNIST ships with LayerLoom; offline, use the
                 "MNIST digits (engine.datasets.mnist.load_data(allow_bundled=True)).")
 
 
+def download_files(progress_for: Callable[[str], Progress | None] = lambda fname: None
+                   ) -> dict[str, Path]:
+    """The four published files (cached, sha256-checked): file name → local path.
+    ``progress_for(file name)`` gives each download's progress callback."""
+    return {fname: fetch(fname, BASE + fname, sha, CACHE_SUBDIR, progress_for(fname),
+                         OFFLINE_HINT) for fname, sha in FILE_HASHES.items()}
+
+
+def read_files(paths: dict[str, Path]) -> tuple:
+    """``(x_train, y_train), (x_test, y_test)`` from the four files (file name → path)."""
+    out = []
+    for split in ("train", "t10k"):
+        images, labels = paths[f"{split}-images-idx3-ubyte.gz"], \
+            paths[f"{split}-labels-idx1-ubyte.gz"]
+        x, y = read_idx(images), read_idx(labels)
+        if y.ndim != 1:
+            raise DataError(f"expected a 1-D labels file, got shape {y.shape}", labels)
+        check_images(split, x, y, (28, 28), 10, images)
+        out.append((x, y))
+    return tuple(out)
+
+
 def load_data(progress: Progress | None = None):
     """``(x_train, y_train), (x_test, y_test)``: uint8 (60000, 28, 28) / (60000,) and
     (10000, 28, 28) / (10000,); labels 0..9 index :data:`CLASS_NAMES`."""
-    arrays = {}
-    for fname, sha in FILE_HASHES.items():
-        path = fetch(fname, BASE + fname, sha, CACHE_SUBDIR, progress, OFFLINE_HINT)
-        arrays[fname] = (read_idx(path), path)
-    out = []
-    for split in ("train", "t10k"):
-        (x, where), (y, _) = arrays[f"{split}-images-idx3-ubyte.gz"], \
-            arrays[f"{split}-labels-idx1-ubyte.gz"]
-        if y.ndim != 1:
-            raise DataError(f"expected a 1-D labels file, got shape {y.shape}", where)
-        check_images(split, x, y, (28, 28), 10, where)
-        out.append((x, y))
-    return tuple(out)
+    return read_files(download_files(lambda fname: progress))

@@ -3,8 +3,8 @@ or the engine flavour (the same code on LayerLoom's engine).
 
 The script defines the model with the Functional API (parameters that differ from the defaults
 only), compiles it with the project's settings, optionally loads exported weights, and trains on
-the project's data when the data source is one a script can read by itself (bundled MNIST, an
-.npz file); otherwise ``load_data`` says what to fill in.
+the project's data when the data source is one a script can read by itself (bundled MNIST, a
+data set Keras downloads, an .npz file); otherwise ``load_data`` says what to fill in.
 """
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def _data_code(data_source: dict | None, flavour: str) -> list[str]:
     kind = (data_source or {}).get("kind")
     scale = (data_source or {}).get("scale")
     lines = _load_lines(data_source, flavour, kind, scale)
-    if (data_source or {}).get("one_hot") and kind in ("bundled", "npz"):
+    if (data_source or {}).get("one_hot") and kind in ("bundled", "keras_dataset", "npz"):
         ret = lines.pop()
         lines += ["    y_train = keras.utils.to_categorical(y_train)",
                   "    y_test = keras.utils.to_categorical(y_test, y_train.shape[-1])", ret]
@@ -110,9 +110,15 @@ def _data_code(data_source: dict | None, flavour: str) -> list[str]:
 
 
 def _load_lines(data_source, flavour, kind, scale) -> list[str]:
-    if kind == "bundled" and (data_source or {}).get("name") == "mnist":
+    from engine.datasets.catalog import DATASETS
+    name = (data_source or {}).get("name")
+    loader = None
+    if kind == "bundled" and name == "mnist":
         loader = ("keras.datasets.mnist.load_data()" if flavour == "keras" else
                   "__import__('engine.datasets.bundled', fromlist=['x']).mnist_subset()")
+    elif kind == "keras_dataset" and name in DATASETS and not data_source.get("path"):
+        loader = f"keras.datasets.{name}.load_data()"      # a validated module name
+    if loader is not None:
         return ["def load_data():",
                 f"    (x_train, y_train), (x_test, y_test) = {loader}",
                 "    x_train = x_train.reshape((len(x_train),) + INPUT_SHAPE) / 255.0",

@@ -18,7 +18,7 @@ from numba import njit, prange
 
 from engine.kernels.planes import (OPT, ROUND, conv_pass, dw_pass, fill_grad_planes,
                                    fill_planes, fill_pooled_grad_planes, pool_rows, rounded,
-                                   store_input_grad, store_rows)
+                                   store_input_grad, store_pooled, store_rows)
 from engine.kernels.rnn_math import fetch_add
 
 
@@ -37,6 +37,9 @@ def conv_s1_forward(x, w, bias, dh, dw, ph, pw, hp, wp, relu, pool, out, code, b
     for _ in prange(nworkers):
         xp = np.empty((c, bs * ls + (kw - 1) * dw + ROUND), x.dtype)
         z = np.empty((4, bs * ls + ROUND), x.dtype)
+        npool = bs * (oh // 2) * (ow // 2) if pool else 0
+        ot = np.empty((f, npool), x.dtype)
+        ct = np.empty((f, npool), np.uint8)
         while True:
             blk = fetch_add(counter, 0)
             if blk >= nchunks:
@@ -50,9 +53,11 @@ def conv_s1_forward(x, w, bias, dh, dw, ph, pw, hp, wp, relu, pool, out, code, b
                     z[u, :P] = bias[k + u] if k + u < f else 0
                 conv_pass(w, xp, k, dh, dw, wp, P, z)
                 if pool:
-                    pool_rows(z, k, nb, ls, oh // 2, ow // 2, wp, b0, out, code)
+                    pool_rows(z, k, nb, ls, oh // 2, ow // 2, wp, ot, ct)
                 else:
                     store_rows(z, k, nb, ls, oh, ow, wp, relu, b0, out)
+            if pool:
+                store_pooled(ot, ct, nb, b0, out, code)
 
 
 @njit(parallel=True, **OPT)
@@ -115,13 +120,15 @@ def sum_chunks(part, partb, dwt, db):
 
 # ------------------------------------------------------------------------------ calling them
 # Samples per chunk: enough for long inner loops (≈ CHUNK_VALUES plane values), few enough for
-# ~4 chunks per thread (dynamic sharing needs spare chunks to even out a slowed thread).
-CHUNK_VALUES = 4096
+# MIN_CHUNKS chunks (dynamic sharing needs spare chunks to even out a slowed thread). The chunks
+# do not depend on the number of threads, so neither do the (per-chunk) gradient sums.
+CHUNK_VALUES = 1024
+MIN_CHUNKS = 8
 
 
-def chunk_size(n: int, plane: int, workers: int) -> int:
+def chunk_size(n: int, plane: int) -> int:
     """Samples per chunk for a batch of ``n`` whose padded planes hold ``plane`` values."""
-    return max(1, min(CHUNK_VALUES // plane, -(-n // (4 * workers))))
+    return max(1, min(CHUNK_VALUES // plane, -(-n // MIN_CHUNKS)))
 
 
 def forward(x, kernel, bias, dil, pad, out_size, relu: bool, pool: bool, workers: int):
@@ -138,7 +145,7 @@ def forward(x, kernel, bias, dil, pad, out_size, relu: bool, pool: bool, workers
     else:
         out = np.empty((n, oh, ow, f), x.dtype)
         code = np.empty((1, 1, 1, 1), np.uint8)
-    bs = chunk_size(n, hp * wp, workers)
+    bs = chunk_size(n, hp * wp)
     conv_s1_forward(x, kernel, bias, dh, dw, ph, pw, hp, wp, relu, pool, out, code, bs,
                     min(workers, -(-n // bs)))
     return out, (code if pool else None)
@@ -152,7 +159,7 @@ def backward(x, kernel, dy, y, code, dil, pad, out_size, relu: bool, need_dx: bo
     kh, kw, _, f = kernel.shape
     (dh, dw), (ph, pw), (oh, ow) = dil, pad, out_size
     hp, wp = oh + (kh - 1) * dh, ow + (kw - 1) * dw
-    bs = chunk_size(n, hp * wp, workers)
+    bs = chunk_size(n, hp * wp)
     nchunks = -(-n // bs)
     part = np.empty((nchunks,) + kernel.shape, x.dtype)
     partb = np.empty((nchunks, f), x.dtype)

@@ -97,6 +97,49 @@ def _conv3x3_4(w, ch, k, dh, dw, wp, xp, P, z):
 
 
 @njit(**OPT)
+def _conv3x3_1(w, ch, k, dh, dw, wp, xp, P, z0):
+    """z0 += the 3×3 conv of filter k on channel ch (the filters left over after groups of 4)."""
+    o1, o2 = dh * wp, 2 * dh * wp
+    x0 = xp[ch, 0:P]
+    x1 = xp[ch, dw:dw + P]
+    x2 = xp[ch, 2 * dw:2 * dw + P]
+    x3 = xp[ch, o1:o1 + P]
+    x4 = xp[ch, o1 + dw:o1 + dw + P]
+    x5 = xp[ch, o1 + 2 * dw:o1 + 2 * dw + P]
+    x6 = xp[ch, o2:o2 + P]
+    x7 = xp[ch, o2 + dw:o2 + dw + P]
+    x8 = xp[ch, o2 + 2 * dw:o2 + 2 * dw + P]
+    a0, a1, a2 = w[0, 0, ch, k], w[0, 1, ch, k], w[0, 2, ch, k]
+    a3, a4, a5 = w[1, 0, ch, k], w[1, 1, ch, k], w[1, 2, ch, k]
+    a6, a7, a8 = w[2, 0, ch, k], w[2, 1, ch, k], w[2, 2, ch, k]
+    for p in range(P):
+        z0[p] += (a0 * x0[p] + a1 * x1[p] + a2 * x2[p] + a3 * x3[p] + a4 * x4[p]
+                  + a5 * x5[p] + a6 * x6[p] + a7 * x7[p] + a8 * x8[p])
+
+
+@njit(**OPT)
+def _row3_1(w, ki, kj, ch, k, dh, dw, wp, xp, P, z0):
+    """z0 += taps (ki, kj..kj+2) of filter k on channel ch (as _row3_4, one filter)."""
+    kw = w.shape[1]
+    o = ki * dh * wp + kj * dw
+    zero = w.dtype.type(0)
+    a0 = w[ki, kj, ch, k]
+    if kj + 2 < kw:
+        a1, a2 = w[ki, kj + 1, ch, k], w[ki, kj + 2, ch, k]
+        x0 = xp[ch, o:o + P]
+        x1 = xp[ch, o + dw:o + dw + P]
+        x2 = xp[ch, o + 2 * dw:o + 2 * dw + P]
+        for p in range(P):
+            z0[p] += a0 * x0[p] + a1 * x1[p] + a2 * x2[p]
+        return
+    a1 = w[ki, kj + 1, ch, k] if kj + 1 < kw else zero
+    x0 = xp[ch, o:o + P]
+    x1 = xp[ch, o + dw:o + dw + P] if kj + 1 < kw else x0
+    for p in range(P):
+        z0[p] += a0 * x0[p] + a1 * x1[p]
+
+
+@njit(**OPT)
 def _row3_4(w, ki, kj, ch, k, dh, dw, wp, xp, P, z):
     """z[0..3] += taps (ki, kj..kj+2) of filters k..k+3 on channel ch (taps past the row's end:
     weight 0, offset of tap kj)."""
@@ -132,16 +175,26 @@ def _row3_4(w, ki, kj, ch, k, dh, dw, wp, xp, P, z):
 @njit(**OPT)
 def conv_pass(w, xp, k, dh, dw, wp, P, z):
     """z[0..3, :P] += the convolution of filters k..k+3 of w (KH, KW, C, F) over the planes xp
-    (C, L), all channels."""
-    kh, kw, c, _ = w.shape
-    if kh == 3 and kw == 3:
+    (C, L), all channels (fewer than four filters left: one at a time, into z[0..])."""
+    kh, kw, c, f = w.shape
+    three = kh == 3 and kw == 3
+    if f - k >= 4:
         for ch in range(c):
-            _conv3x3_4(w, ch, k, dh, dw, wp, xp, P, z)
+            if three:
+                _conv3x3_4(w, ch, k, dh, dw, wp, xp, P, z)
+            else:
+                for ki in range(kh):
+                    for kj in range(0, kw, 3):
+                        _row3_4(w, ki, kj, ch, k, dh, dw, wp, xp, P, z)
         return
-    for ch in range(c):
-        for ki in range(kh):
-            for kj in range(0, kw, 3):
-                _row3_4(w, ki, kj, ch, k, dh, dw, wp, xp, P, z)
+    for u in range(f - k):
+        for ch in range(c):
+            if three:
+                _conv3x3_1(w, ch, k + u, dh, dw, wp, xp, P, z[u])
+            else:
+                for ki in range(kh):
+                    for kj in range(0, kw, 3):
+                        _row3_1(w, ki, kj, ch, k + u, dh, dw, wp, xp, P, z[u])
 
 
 @njit(**OPT)
@@ -202,6 +255,44 @@ def _dw3x3_2(g, gofs, xp, k, ch, dh, dw, wp, P, acc):
 
 
 @njit(**OPT)
+def _dw3x3_1(g, gofs, xp, k, ch, dh, dw, wp, P, acc):
+    """acc[:, :, ch, k] += the 3×3 weight-gradient sums of one filter (the last, F odd)."""
+    o1, o2 = dh * wp, 2 * dh * wp
+    g0 = g[k, gofs:gofs + P]
+    x0 = xp[ch, 0:P]
+    x1 = xp[ch, dw:dw + P]
+    x2 = xp[ch, 2 * dw:2 * dw + P]
+    x3 = xp[ch, o1:o1 + P]
+    x4 = xp[ch, o1 + dw:o1 + dw + P]
+    x5 = xp[ch, o1 + 2 * dw:o1 + 2 * dw + P]
+    x6 = xp[ch, o2:o2 + P]
+    x7 = xp[ch, o2 + dw:o2 + dw + P]
+    x8 = xp[ch, o2 + 2 * dw:o2 + 2 * dw + P]
+    zero = xp.dtype.type(0)
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = a8 = zero
+    for p in range(P):
+        u = g0[p]
+        a0 += u * x0[p]
+        a1 += u * x1[p]
+        a2 += u * x2[p]
+        a3 += u * x3[p]
+        a4 += u * x4[p]
+        a5 += u * x5[p]
+        a6 += u * x6[p]
+        a7 += u * x7[p]
+        a8 += u * x8[p]
+    acc[0, 0, ch, k] += a0
+    acc[0, 1, ch, k] += a1
+    acc[0, 2, ch, k] += a2
+    acc[1, 0, ch, k] += a3
+    acc[1, 1, ch, k] += a4
+    acc[1, 2, ch, k] += a5
+    acc[2, 0, ch, k] += a6
+    acc[2, 1, ch, k] += a7
+    acc[2, 2, ch, k] += a8
+
+
+@njit(**OPT)
 def _dw_row3_2(g, gofs, xp, ki, kj, k, ch, dh, dw, wp, P, acc):
     """acc[ki, kj..kj+2, ch, k..k+1] += the weight-gradient sums of three taps of one row."""
     kw = acc.shape[1]
@@ -243,7 +334,9 @@ def dw_pass(g, gofs, xp, dh, dw, wp, P, acc):
     kh, kw, c, f = acc.shape
     for k in range(0, f, 2):
         for ch in range(c):
-            if kh == 3 and kw == 3:
+            if kh == 3 and kw == 3 and k + 1 == f:
+                _dw3x3_1(g, gofs, xp, k, ch, dh, dw, wp, P, acc)
+            elif kh == 3 and kw == 3:
                 _dw3x3_2(g, gofs, xp, k, ch, dh, dw, wp, P, acc)
             else:
                 for ki in range(kh):
@@ -268,33 +361,49 @@ def store_rows(z, k, nb, ls, oh, ow, wp, relu, b0, out):
 
 
 @njit(**OPT)
-def pool_rows(z, k, nb, ls, poh, pow_, wp, b0, out, code):
-    """2×2 max pool (stride 2) + relu of the conv planes z[0..3] into out[b0 + s, :, :, k..k+3]
-    and the window position of each max (0..3, row-major, the first on ties) into code.
-    Branch-free: the maxima of random-looking data would mispredict every other branch."""
-    f = out.shape[3]
+def pool_rows(z, k, nb, ls, poh, pow_, wp, ot, ct):
+    """2×2 max pool (stride 2) + relu of the conv planes z[0..3] into the channels-first rows
+    ot[k..k+3, s·PH·PW + pi·PW + pj] (contiguous, so the loop vectorizes), and the window
+    position of each max (0..3, row-major, the first on ties) into ct. Branch-free: the maxima
+    of random-looking data would mispredict every other branch."""
     zero = z.dtype.type(0)
-    for u in range(min(4, f - k)):
+    for u in range(min(4, ot.shape[0] - k)):
         zu = z[u]
         for s in range(nb):
             for pi in range(poh):
-                r0 = s * ls + 2 * pi * wp
-                r1 = r0 + wp
-                ob = out[b0 + s, pi]
-                cb = code[b0 + s, pi]
+                a0 = zu[s * ls + 2 * pi * wp:]
+                a1 = zu[s * ls + (2 * pi + 1) * wp:]
+                o = s * poh * pow_ + pi * pow_
+                ob = ot[k + u, o:o + pow_]
+                cb = ct[k + u, o:o + pow_]
                 for pj in range(pow_):
-                    m = zu[r0 + 2 * pj]
-                    v = zu[r0 + 2 * pj + 1]
+                    m = a0[2 * pj]
+                    v = a0[2 * pj + 1]
                     cd = np.uint8(1) if v > m else np.uint8(0)
                     m = max(m, v)
-                    v = zu[r1 + 2 * pj]
+                    v = a1[2 * pj]
                     cd = np.uint8(2) if v > m else cd
                     m = max(m, v)
-                    v = zu[r1 + 2 * pj + 1]
+                    v = a1[2 * pj + 1]
                     cd = np.uint8(3) if v > m else cd
                     m = max(m, v)
-                    ob[pj, k + u] = max(m, zero)
-                    cb[pj, k + u] = cd
+                    ob[pj] = max(m, zero)
+                    cb[pj] = cd
+
+
+@njit(**OPT)
+def store_pooled(ot, ct, nb, b0, out, code):
+    """out[b0 + s, pi, pj, :] = ot[:, s·PH·PW + pi·PW + pj], and code from ct."""
+    _, poh, pow_, f = out.shape
+    for s in range(nb):
+        for pi in range(poh):
+            for pj in range(pow_):
+                q = (s * poh + pi) * pow_ + pj
+                ob = out[b0 + s, pi, pj]
+                cb = code[b0 + s, pi, pj]
+                for k in range(f):
+                    ob[k] = ot[k, q]
+                    cb[k] = ct[k, q]
 
 
 @njit(**OPT)

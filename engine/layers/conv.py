@@ -145,14 +145,19 @@ class _Conv(Layer):
     def fuse_pool(self, pool) -> bool:
         """Whether training may run this layer and ``pool`` (the next layer, the only one reading
         its output) as one kernel: a relu convolution, stride 1 (any number of channels) or with
-        few taps, followed by a 2×2 max pool with stride 2, 'valid'. Only the pooled output is
+        few taps, followed by a 2×2 max pool with stride 2, 'valid' (or 'same' on even sizes,
+        where it pads nothing). Only the pooled output is
         stored (the seed CNN's 13×13×32, not the 26×26×32 conv output)."""
         from engine.layers.pooling import MaxPooling2D
         if self.rank != 2 or self._act.name != "relu" or not isinstance(pool, MaxPooling2D):
             return False
         kh, kw, cin, _ = self.kernel.value.shape
+        out = self.output_shape if isinstance(self.output_shape, tuple) else (None,) * 4
+        # 'same' pads nothing on even sizes (and the fused pool drops a last odd row/column)
+        no_padding = pool.padding == "valid" or all(
+            isinstance(d, int) and d % 2 == 0 for d in out[1:3])
         return ((self.strides == (1, 1) or kh * kw * cin <= DIRECT_MAX_TAPS)
-                and pool.padding == "valid" and pool._geometry() == ((2, 2), (2, 2)))
+                and no_padding and pool._geometry() == ((2, 2), (2, 2)))
 
     def _kernel4(self, c: int) -> np.ndarray:
         (kh, kw), _, _ = self._geometry()

@@ -150,25 +150,30 @@ def _train_grads(model, x, y, fused: bool):
     return loss, model._grads.copy()
 
 
-@pytest.mark.parametrize("first, conv", [
-    (None, dict(filters=4, kernel_size=3)),
-    (None, dict(filters=5, kernel_size=3, padding="same", use_bias=False)),
-    (None, dict(filters=3, kernel_size=(2, 3), strides=2)),
-    (None, dict(filters=4, kernel_size=3, dilation_rate=2, padding="same")),
-    (dict(filters=2, kernel_size=1), dict(filters=4, kernel_size=3)),     # needs its dx
-    (dict(filters=3, kernel_size=2), dict(filters=17, kernel_size=3, padding="same")),
+@pytest.mark.parametrize("first, conv, size, pool", [
+    (None, dict(filters=4, kernel_size=3), (11, 9), "valid"),
+    (None, dict(filters=5, kernel_size=3, padding="same", use_bias=False), (11, 9), "valid"),
+    (None, dict(filters=3, kernel_size=(2, 3), strides=2), (11, 9), "valid"),
+    (None, dict(filters=4, kernel_size=3, dilation_rate=2, padding="same"), (11, 9), "valid"),
+    (dict(filters=2, kernel_size=1), dict(filters=4, kernel_size=3), (11, 9), "valid"),  # dx
+    (dict(filters=3, kernel_size=2), dict(filters=17, kernel_size=3, padding="same"), (11, 9),
+     "valid"),
+    (dict(filters=13, kernel_size=1), dict(filters=6, kernel_size=(3, 4), padding="same"),
+     (11, 9), "valid"),                                      # 156 taps, odd sizes, 4-wide rows
+    (dict(filters=9, kernel_size=3, padding="same"), dict(filters=1, kernel_size=3,
+                                                          padding="same"), (8, 6), "same"),
 ])
-def test_fused_conv_relu_pool_matches_the_layers(first, conv):
+def test_fused_conv_relu_pool_matches_the_layers(first, conv, size, pool):
     """Training runs Conv2D(relu) → MaxPooling2D(2) as one kernel; its loss and every weight
     gradient (through the conv's input gradient when a layer precedes it) equal the unfused
-    layers', on odd sizes too."""
+    layers', on odd sizes, many channels and a 'same' pool on even sizes too."""
     rng = np.random.default_rng(3)
 
     def build():
-        layers = [Input((11, 9, 2))]
+        layers = [Input(size + (2,))]
         if first:
             layers.append(Conv2D(**first))
-        layers += [Conv2D(activation="relu", **conv), MaxPooling2D(), Flatten(),
+        layers += [Conv2D(activation="relu", **conv), MaxPooling2D(padding=pool), Flatten(),
                    Dense(3, activation="softmax")]
         m = Sequential(layers)
         m.compile("sgd", "sparse_categorical_crossentropy")
@@ -177,7 +182,7 @@ def test_fused_conv_relu_pool_matches_the_layers(first, conv):
     a, b = build(), build()
     b.set_weights(a.get_weights())
     assert [s.pool is not None for s in a._plan.steps].count(True) == 1
-    x = rng.standard_normal((6, 11, 9, 2)).astype(np.float32)
+    x = rng.standard_normal((6,) + size + (2,)).astype(np.float32)
     y = rng.integers(0, 3, 6)
     la, ga = _train_grads(a, x, y, fused=True)
     lb, gb = _train_grads(b, x, y, fused=False)
@@ -196,7 +201,9 @@ def test_conv_pool_fusion_only_where_it_is_exact():
     assert fused([Conv2D(2, 3, activation="relu"), MaxPooling2D()])
     assert not fused([Conv2D(2, 3, activation="tanh"), MaxPooling2D()])
     assert not fused([Conv2D(2, 3, activation="relu"), MaxPooling2D(3)])
-    assert not fused([Conv2D(2, 3, activation="relu"), MaxPooling2D(padding="same")])
+    assert fused([Conv2D(2, 3, activation="relu"), MaxPooling2D(padding="same")])  # 6×6: no pad
+    assert not fused([Conv2D(2, 2, activation="relu"), MaxPooling2D(padding="same")])  # 7×7
+    assert fused([Conv2D(2, 3, activation="relu", padding="same"), MaxPooling2D(padding="same")])
     assert not fused([Conv2D(2, 3, activation="relu"), AveragePooling2D()])
     assert fused([Conv2D(8, 3), Conv2D(2, 3, activation="relu"), MaxPooling2D()])  # 72 taps
     assert not fused([Conv2D(8, 1), Conv2D(2, 3, strides=2, activation="relu", padding="same"),

@@ -21,8 +21,8 @@ from engine.layers.core import Input  # noqa: E402,F401
 __version__ = "0.1.0"
 
 _SUBMODULES = ("activations", "backend", "callbacks", "constraints", "data", "datasets",
-               "initializers", "layers", "losses", "metrics", "models", "optimizers",
-               "preprocessing", "regularizers", "utils")
+               "initializers", "layers", "losses", "metrics", "models", "ops", "optimizers",
+               "preprocessing", "random", "regularizers", "saving", "utils")
 
 
 _MODEL_NAMES = ("Sequential", "Model", "load_model", "model_from_json")

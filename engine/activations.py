@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine import backend
 from engine.kernels import activations as K
 
 
@@ -24,18 +23,15 @@ class Activation:
         return dy
 
     def __call__(self, x):
-        return self.forward(_as_float(x))
+        """Apply to an array or a traced tensor (then recorded: forward + this derivative)."""
+        from engine.ops.nn import apply_activation
+        return apply_activation(self, x)
 
     def __repr__(self) -> str:
         return f"<activation {self.name}>"
 
 
 Linear = Activation
-
-
-def _as_float(x) -> np.ndarray:
-    x = np.asarray(x)
-    return x if x.dtype.kind == "f" else x.astype(backend.floatx())
 
 
 class Relu(Activation):
@@ -240,7 +236,8 @@ class Mish(Activation):
 
 
 class _UserFunction(Activation):
-    """A Python callable used as activation: forward only (training needs a derivative)."""
+    """A Python callable used as activation. Written with engine.ops (or plain arithmetic), it
+    is differentiated by recording it on a tape; in inference it runs as it is."""
 
     def __init__(self, fn):
         self.fn = fn
@@ -250,12 +247,21 @@ class _UserFunction(Activation):
         self.name = f"{name} (custom)" if name in ACTIVATIONS else name
 
     def forward(self, x):
-        return np.asarray(self.fn(x), dtype=x.dtype)
+        from engine.ops.tape import as_data
+        return np.asarray(as_data(self.fn(x)), dtype=x.dtype)
 
     def backward(self, x, y, dy):
-        raise NotImplementedError(f"activation {self.name!r} is a plain Python function without a "
-                                  f"derivative, so it cannot be trained; use one of: "
-                                  + ", ".join(NAMES))
+        from engine.ops.tape import Tape
+        with Tape() as tape:
+            xt = tape.watch(x)
+            yt = self.fn(xt)
+        (dx,) = tape.backward([(yt, dy)], [xt])
+        if dx is None:
+            return np.zeros_like(dy)
+        return np.asarray(dx, dtype=dy.dtype)
+
+    def __call__(self, x):
+        return self.fn(x)
 
 
 ACTIVATIONS: dict[str, type] = {
@@ -277,11 +283,19 @@ def get(identifier) -> Activation:
         identifier = "linear"
     if isinstance(identifier, Activation):
         return identifier
+    if isinstance(identifier, dict):   # Keras 3's form of a function: a registered custom one
+        from engine.saving import deserialize_keras_object
+        return get(deserialize_keras_object(identifier))
     if isinstance(identifier, str):
         key = identifier.lower()
         if key not in ACTIVATIONS:
+            from engine.saving.object_registration import find_custom_object
+            custom = find_custom_object(identifier, loose=True)
+            if custom is not None:
+                return get(custom)
             raise ValueError(f"unknown activation {identifier!r}; valid names: "
-                             + ", ".join(NAMES))
+                             + ", ".join(NAMES) + " (or a function registered with "
+                             "@keras.saving.register_keras_serializable())")
         if key not in _cache:
             _cache[key] = ACTIVATIONS[key]()
         return _cache[key]
@@ -294,12 +308,17 @@ def get(identifier) -> Activation:
                      + ", ".join(NAMES))
 
 
-def serialize(identifier) -> str:
-    """The Keras name of an activation, for configs and files."""
+def serialize(identifier) -> str | dict:
+    """The Keras name of an activation, for configs and files; a Python function: Keras 3's
+    function config, which names it by its registered name (``"package>name"``) or its own."""
     act = get(identifier)
     if isinstance(act, _UserFunction):
-        raise ValueError(f"activation {act.name!r} is a Python function and cannot be saved; "
-                         f"use a named activation")
+        if getattr(act.fn, "__name__", "<lambda>") == "<lambda>" or not callable(act.fn):
+            raise ValueError(f"activation {act.name!r} is an anonymous function and cannot be "
+                             f"saved; define it with def and register it with "
+                             f"@keras.saving.register_keras_serializable()")
+        from engine.saving import serialize_keras_object
+        return serialize_keras_object(act.fn)
     if act.name not in ACTIVATIONS:
         raise ValueError(f"activation {act!r} has arguments no Keras activation name carries "
                          f"(max_value={getattr(act, 'max_value', None)}, negative_slope="
@@ -309,11 +328,43 @@ def serialize(identifier) -> str:
 
 
 def _functional(name: str):
-    def fn(x):
-        return get(name).forward(_as_float(x))
+    def fn(x, **kwargs):
+        act = _with_arguments(name, kwargs)
+        from engine.ops.nn import apply_activation
+        return apply_activation(act, x)
     fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f"Keras-style ``activations.{name}(x)``: {ACTIVATIONS[name].__doc__ or name}"
+    fn.__doc__ = (f"Keras-style ``activations.{name}(x)``: {ACTIVATIONS[name].__doc__ or name} "
+                  f"Differentiable on a tape (in a custom layer's call).")
     return fn
+
+
+def _with_arguments(name: str, kwargs: dict) -> Activation:
+    """The activation ``name`` with Keras's optional arguments (relu's negative_slope,
+    max_value, threshold; leaky_relu's negative_slope; elu's alpha; softmax's axis=-1;
+    gelu's approximate=False)."""
+    if not kwargs:
+        return get(name)
+    allowed = {"relu": {"negative_slope", "max_value", "threshold"},
+               "leaky_relu": {"negative_slope"}, "elu": {"alpha"}, "softmax": {"axis"},
+               "gelu": {"approximate"}}.get(name, set())
+    unknown = set(kwargs) - allowed
+    if unknown:
+        raise TypeError(f"activations.{name}: unknown argument(s) {sorted(unknown)}"
+                        + (f"; it takes {sorted(allowed)}" if allowed else ""))
+    if name == "relu":
+        return Relu(kwargs.get("max_value"), kwargs.get("negative_slope", 0.0),
+                    kwargs.get("threshold", 0.0))
+    if name == "leaky_relu":
+        return Relu(None, kwargs.get("negative_slope", 0.2), 0.0)
+    if name == "elu":
+        return Elu(kwargs.get("alpha", 1.0))
+    if name == "softmax" and kwargs.get("axis", -1) not in (-1,):
+        raise ValueError(f"activations.softmax: only axis=-1 is supported here, got "
+                         f"{kwargs['axis']}; use engine.ops.softmax(x, axis=...)")
+    if name == "gelu" and kwargs.get("approximate"):
+        raise ValueError("activations.gelu: approximate=True is engine.ops.gelu(x); the "
+                         "activation is the exact form")
+    return get(name)
 
 
 # keras.activations.relu(x) style functions; get(engine.activations.relu) finds them by identity

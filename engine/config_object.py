@@ -9,6 +9,11 @@ class ConfigObject:
     def get_config(self) -> dict[str, Any]:
         return {}
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any]):
+        """The object a :meth:`get_config` dict describes (Keras's default: ``cls(**config)``)."""
+        return cls(**config)
+
     def get_config_dict(self) -> dict[str, Any]:
         return {"class_name": type(self).__name__, "config": self.get_config()}
 

@@ -435,12 +435,22 @@ def get(identifier) -> Loss:
     if isinstance(identifier, str):
         cls = _FUNCS.get(identifier.lower()) or CLASSES.get(identifier)
         if cls is None:
+            from engine.saving.object_registration import find_custom_object
+            custom = find_custom_object(identifier, loose=True)   # "package>name" registered
+            if custom is not None:
+                return get(custom)
             raise ValueError(f"unknown loss {identifier!r}; valid names: " + ", ".join(NAMES))
         return cls()
     if isinstance(identifier, dict):
         name = identifier.get("class_name")
         cls = CLASSES.get(name) or _FUNCS.get(str(name or "").lower())
+        if cls is None and name == "function" and isinstance(identifier.get("config"), str):
+            return get(identifier["config"])         # Keras 3's form of a function loss
         if cls is None:
+            from engine.saving.object_registration import find_custom_object
+            if find_custom_object(name, identifier.get("registered_name"), loose=True):
+                from engine.saving import deserialize_keras_object
+                return get(deserialize_keras_object(identifier))
             raise ValueError(f"unknown loss {name!r}; valid: " + ", ".join(CLASSES))
         cfg = identifier.get("config") or {}
         if not isinstance(cfg, dict):  # Keras 3 saves function losses as config = their name

@@ -65,6 +65,7 @@ class Optimizer:
         self.iterations = 0
         self._n = None
         self.segments: list[tuple[int, int]] = []
+        self.shapes: list[tuple[int, ...]] = []
 
     # ---------------------------------------------------------------- learning rate
     @property
@@ -89,12 +90,20 @@ class Optimizer:
     lr = learning_rate
 
     # ---------------------------------------------------------------- state
-    def build(self, n: int, segments: list[tuple[int, int]] | None = None) -> None:
-        """Allocate state for ``n`` parameters (kept when ``n`` is unchanged). ``segments``:
-        the (start, stop) range of each weight in the flat buffer, for per-weight clipnorm."""
+    def build(self, n: int, segments: list[tuple[int, int]] | None = None,
+              shapes: list[tuple[int, ...]] | None = None) -> None:
+        """Allocate state for ``n`` parameters (kept when ``n`` and the layout are unchanged).
+        ``segments``: the (start, stop) range of each weight in the flat buffer, for per-weight
+        clipnorm; ``shapes``: each weight's shape, for optimizers whose state is per weight
+        (Adafactor factors a matrix's second moment)."""
+        layout = (list(segments or []), [tuple(s) for s in shapes or []])
+        if shapes is not None and len(layout[1]) != len(layout[0]):
+            raise ValueError(f"{type(self).__name__}.build: {len(layout[1])} shapes for "
+                             f"{len(layout[0])} segments")
+        changed = segments is not None and layout != (self.segments, self.shapes)
         if segments is not None:
-            self.segments = segments
-        if self._n == n:
+            self.segments, self.shapes = layout
+        if self._n == n and not changed:
             return
         self._n = n
         self._allocate(n)
@@ -315,7 +324,185 @@ class Nadam(Optimizer):
                 "epsilon": self.epsilon}
 
 
-CLASSES = {c.__name__: c for c in (SGD, RMSprop, Adagrad, Adam, AdamW, Nadam)}
+class Adadelta(Optimizer):
+    """Adadelta (Zeiler 2012) as Keras 3: E[g²] = ρE[g²] + (1−ρ)g²;
+    Δ = −√(E[Δ²] + ε)/√(E[g²] + ε)·g; E[Δ²] = ρE[Δ²] + (1−ρ)Δ²; p += lr·Δ."""
+    name = "adadelta"
+    _state_names = ("acc_grad", "acc_delta")
+
+    def __init__(self, learning_rate=0.001, rho: float = 0.95, epsilon: float = 1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.rho, self.epsilon = float(rho), float(epsilon)
+
+    def _update(self, params, grads, lr):
+        f = params.dtype.type
+        K.adadelta(params, grads, self.acc_grad, self.acc_delta, f(lr), f(self.rho),
+                   f(self.epsilon))
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+
+
+class Adamax(Optimizer):
+    """Adam with the infinity norm: m += (g − m)(1 − β1); u = max(β2·u, |g|);
+    p −= lr/(1 − β1ᵗ)·m/(u + ε)."""
+    name = "adamax"
+    _state_names = ("m", "u")
+
+    def __init__(self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+
+    def _update(self, params, grads, lr):
+        f = params.dtype.type
+        t = self.iterations + 1
+        K.adamax(params, grads, self.m, self.u, f(lr / (1 - self.beta_1 ** t)),
+                 f(1 - self.beta_1), f(self.beta_2), f(self.epsilon))
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon}
+
+
+class Lion(Optimizer):
+    """Lion (Chen et al. 2023): p −= lr·sign(β1·m + (1 − β1)g); m = β2·m + (1 − β2)g."""
+    name = "lion"
+    _state_names = ("m",)
+
+    def __init__(self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.99,
+                 **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        if not 0 < beta_1 <= 1:
+            raise ValueError(f"Lion: beta_1 must be in (0, 1], got {beta_1} (0 makes Lion "
+                             f"SignSGD)")
+        self.beta_1, self.beta_2 = float(beta_1), float(beta_2)
+
+    def _update(self, params, grads, lr):
+        f = params.dtype.type
+        K.lion(params, grads, self.m, f(lr), f(self.beta_1), f(self.beta_2))
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2}
+
+
+class Ftrl(Optimizer):
+    """Follow The Regularized Leader (McMahan et al. 2013) with Keras 3's options: per-weight
+    learning rates from the accumulated g² (``learning_rate_power``), L1/L2 and L2-shrinkage
+    regularization; ``beta`` adds β/(2·lr) to the L2 strength."""
+    name = "ftrl"
+    _state_names = ("acc", "linear")
+
+    def __init__(self, learning_rate=0.001, learning_rate_power: float = -0.5,
+                 initial_accumulator_value: float = 0.1, l1_regularization_strength: float = 0.0,
+                 l2_regularization_strength: float = 0.0,
+                 l2_shrinkage_regularization_strength: float = 0.0, beta: float = 0.0,
+                 **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        for arg, value, ok in (
+                ("initial_accumulator_value", initial_accumulator_value, ">= 0"),
+                ("learning_rate_power", -learning_rate_power, "<= 0"),
+                ("l1_regularization_strength", l1_regularization_strength, ">= 0"),
+                ("l2_regularization_strength", l2_regularization_strength, ">= 0"),
+                ("l2_shrinkage_regularization_strength", l2_shrinkage_regularization_strength,
+                 ">= 0")):
+            if value < 0:
+                shown = -value if arg == "learning_rate_power" else value
+                raise ValueError(f"Ftrl: {arg} must be {ok}, got {shown}")
+        self.learning_rate_power = float(learning_rate_power)
+        self.initial_accumulator_value = float(initial_accumulator_value)
+        self.l1_regularization_strength = float(l1_regularization_strength)
+        self.l2_regularization_strength = float(l2_regularization_strength)
+        self.l2_shrinkage_regularization_strength = float(l2_shrinkage_regularization_strength)
+        self.beta = float(beta)
+
+    def _allocate(self, n):
+        self.acc = np.full(n, self.initial_accumulator_value, dtype=np.float32)
+        self.linear = np.zeros(n, dtype=np.float32)
+
+    def _update(self, params, grads, lr):
+        if lr <= 0:
+            raise ValueError(f"Ftrl: learning_rate must be > 0 (it divides), got {lr}")
+        f = params.dtype.type
+        K.ftrl(params, grads, self.acc, self.linear, f(lr), f(-self.learning_rate_power),
+               f(self.l1_regularization_strength),
+               f(self.l2_regularization_strength + self.beta / (2.0 * lr)),
+               f(self.l2_shrinkage_regularization_strength))
+
+    def get_config(self):
+        return {**super().get_config(), "learning_rate_power": self.learning_rate_power,
+                "initial_accumulator_value": self.initial_accumulator_value,
+                "l1_regularization_strength": self.l1_regularization_strength,
+                "l2_regularization_strength": self.l2_regularization_strength,
+                "l2_shrinkage_regularization_strength":
+                    self.l2_shrinkage_regularization_strength,
+                "beta": self.beta}
+
+
+class Adafactor(Optimizer):
+    """Adafactor (Shazeer & Stern 2018) as Keras 3: a weight with 2 or more axes keeps only
+    row and column means of g² + ε1 over its last two axes (memory O(rows + cols)); others
+    keep a full moving average. Decay β2ₜ = 1 − t^beta_2_decay; the step is
+    max(ε2, rms(p))·min(lr, 1/√t) times g/√v, shrunk so its rms is at most clip_threshold.
+
+    Needs each weight's shape (models give it in ``build``); without shapes every weight is
+    treated as a vector."""
+    name = "adafactor"
+
+    def __init__(self, learning_rate=0.001, beta_2_decay: float = -0.8,
+                 epsilon_1: float = 1e-30, epsilon_2: float = 1e-3,
+                 clip_threshold: float = 1.0, relative_step: bool = True, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_2_decay, self.epsilon_1 = float(beta_2_decay), float(epsilon_1)
+        self.epsilon_2, self.clip_threshold = float(epsilon_2), float(clip_threshold)
+        self.relative_step = bool(relative_step)
+
+    def _layout(self, n):
+        """(start, stop, shape) of each weight; one vector when the layout is unknown."""
+        if not self.segments:
+            return [(0, n, (n,))]
+        shapes = self.shapes or [(b - a,) for a, b in self.segments]
+        return [(a, b, s) for (a, b), s in zip(self.segments, shapes)]
+
+    def _allocate(self, n):
+        # per weight: (r, c) row and column statistics of a matrix, or v of a vector
+        self.state = []
+        for a, b, shape in self._layout(n):
+            if len(shape) >= 2:
+                lead = int(np.prod(shape[:-2], dtype=np.int64))
+                self.state.append((np.zeros((lead, shape[-2]), np.float32),
+                                   np.zeros((lead, shape[-1]), np.float32)))
+            else:
+                self.state.append((np.zeros(b - a, np.float32),))
+
+    def _state_like(self, params):
+        if self.state and self.state[0][0].dtype != params.dtype:
+            self.state = [tuple(s.astype(params.dtype) for s in st) for st in self.state]
+
+    def _update(self, params, grads, lr):
+        f = params.dtype.type
+        t = self.iterations + 1
+        # Keras 3 caps a constant rate by 1/√t whether or not relative_step is set
+        rho = f(min(lr, 1 / math.sqrt(t)))
+        beta2 = f(1 - t ** self.beta_2_decay)
+        args = (rho, f(self.epsilon_1), f(self.epsilon_2), beta2, f(self.clip_threshold))
+        for (a, b, shape), st in zip(self._layout(params.size), self.state):
+            if len(shape) >= 2:
+                r, c = st
+                view = (r.shape[0], shape[-2], shape[-1])
+                K.adafactor_matrix(params[a:b].reshape(view), grads[a:b].reshape(view), r, c,
+                                   *args)
+            else:
+                K.adafactor_vector(params[a:b], grads[a:b], st[0], *args)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_2_decay": self.beta_2_decay,
+                "epsilon_1": self.epsilon_1, "epsilon_2": self.epsilon_2,
+                "clip_threshold": self.clip_threshold, "relative_step": self.relative_step}
+
+
+CLASSES = {c.__name__: c for c in (SGD, RMSprop, Adagrad, Adam, AdamW, Nadam, Adadelta,
+                                    Adamax, Lion, Ftrl, Adafactor)}
 NAMES = {n.lower(): c for n, c in CLASSES.items()}
 
 

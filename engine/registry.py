@@ -235,6 +235,12 @@ def coerce(where: str, p: Param, value: Any) -> Any:
         from engine import activations
         if callable(value) and not isinstance(value, str):
             return value
+        if isinstance(value, dict) and value.get("class_name") == "function":
+            from engine.saving import deserialize_keras_object  # a custom function by name
+            try:
+                return deserialize_keras_object(value)
+            except ValueError as e:
+                raise ValueError(f"{where}: argument '{p.name}': {e}") from None
         if isinstance(value, dict):  # Keras 3 serialized form
             value = value.get("config", value).get("name", value.get("class_name"))
         try:
@@ -246,6 +252,8 @@ def coerce(where: str, p: Param, value: Any) -> Any:
         import importlib
         mod = importlib.import_module(f"engine.{k}s")
         try:
+            if isinstance(value, dict) and value.get("class_name") not in mod.CLASSES:
+                value = _custom_object(value, k)       # a registered custom class
             return mod.get(value)
         except (ValueError, TypeError) as e:
             raise ValueError(f"{where}: argument '{p.name}': {e}") from None
@@ -270,6 +278,16 @@ def coerce(where: str, p: Param, value: Any) -> Any:
     return value  # "layer": checked by the wrapper layer itself
 
 
+def _custom_object(config: dict, kind: str):
+    """A custom initializer/regularizer/constraint from its Keras 3 config (found by its
+    ``registered_name`` or class name among the objects the program registered)."""
+    from engine.saving import deserialize_keras_object
+    obj = deserialize_keras_object(config)
+    if not callable(obj):
+        raise ValueError(f"{config.get('class_name')!r} is not a {kind}")
+    return obj
+
+
 def serialize_value(p: Param, value: Any) -> Any:
     """JSON form of a normalized parameter value (inverse of :func:`coerce`)."""
     if value is None:
@@ -285,6 +303,10 @@ def serialize_value(p: Param, value: Any) -> Any:
         from engine import activations
         return activations.serialize(value)
     if p.kind in ("initializer", "regularizer", "constraint"):
+        import importlib
+        if type(value) not in importlib.import_module(f"engine.{p.kind}s").CLASSES.values():
+            from engine.saving import serialize_keras_object   # custom: with registered_name
+            return serialize_keras_object(value)
         return value.get_config_dict() if hasattr(value, "get_config_dict") else value
     if p.kind == "layer":
         from engine.layers.base import serialize_layer

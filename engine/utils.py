@@ -4,6 +4,18 @@ from __future__ import annotations
 import numpy as np
 
 from engine import backend
+from engine.saving.object_registration import (  # noqa: F401  (keras.utils names them too)
+    CustomObjectScope,
+    custom_object_scope,
+    get_custom_objects,
+    get_registered_name,
+    get_registered_object,
+    register_keras_serializable,
+)
+from engine.saving.serialization import (  # noqa: F401
+    deserialize_keras_object,
+    serialize_keras_object,
+)
 
 
 def to_categorical(y, num_classes: int | None = None, dtype="float32") -> np.ndarray:

@@ -5,58 +5,65 @@ The script defines the model with the Functional API (parameters that differ fro
 only), compiles it with the project's settings, optionally loads exported weights, and trains on
 the project's data when the data source is one a script can read by itself (bundled MNIST, a
 data set Keras downloads, an .npz file); otherwise ``load_data`` says what to fill in.
+
+Projects and model files are hostile until checked, so every piece of their text goes into the
+script through :mod:`engine.io.pysource`: layer types, initializers, optimizers, losses, metrics,
+data set names and callback arguments are checked against the engine's own tables, everything
+else is a ``repr`` of a plain literal. A value that fails raises :class:`ScriptValueError`.
 """
 from __future__ import annotations
 
 import builtins
-import keyword
-import re
 from typing import Any
 
-from engine.registry import get_spec
+from engine.io.pysource import (
+    ScriptValueError,
+    accepted_arguments,
+    call,
+    keyword_args,
+    known_name,
+    literal,
+    variable_name,
+)
+from engine.registry import get_spec, serialize_value
+
+__all__ = ["ScriptValueError", "keras_script", "layer_call", "model_code"]
 
 HEADER = {
     "keras": "import keras\nfrom keras import layers\n",
     "engine": ("import engine as keras  # LayerLoom's Keras-compatible engine\n"
-               "import engine.callbacks\nimport engine.initializers\nimport engine.models\n"
-               "import engine.optimizers\nimport engine.regularizers\nimport engine.utils\n"
-               "from engine import layers\n"),
+               "import engine.callbacks\nimport engine.constraints\nimport engine.initializers\n"
+               "import engine.models\nimport engine.optimizers\nimport engine.regularizers\n"
+               "import engine.utils\nfrom engine import layers\n"),
 }
-MODULE_OF = {"initializer": "initializers", "regularizer": "regularizers",
-             "constraint": "constraints"}
+# names the script itself defines or imports; a layer's variable never takes one of them
+RESERVED = frozenset({"keras", "layers", "model", "engine", "np", "load_data", "INPUT_SHAPE",
+                      "x_train", "y_train", "x_test", "y_test", "d"}) | frozenset(dir(builtins))
+CALLBACKS = ("EarlyStopping", "ReduceLROnPlateau")
 
 
-def _ident(name: str, used: set[str]) -> str:
-    base = re.sub(r"\W", "_", name) or "t"
-    if base[0].isdigit() or keyword.iskeyword(base) or hasattr(builtins, base) or \
-            base in ("keras", "layers", "model", "engine", "INPUT_SHAPE"):
-        base = "t_" + base
-    out, k = base, 1
-    while out in used:
-        out, k = f"{base}_{k}", k + 1
-    used.add(out)
-    return out
+def _table(kind: str) -> dict[str, type]:
+    """The engine's class table of an object kind: ``{"GlorotUniform": GlorotUniform, ...}``."""
+    import importlib
+    return importlib.import_module(f"engine.{kind}s").CLASSES
 
 
-def _literal(value: Any) -> str:
-    if isinstance(value, list):
-        inner = ", ".join(_literal(v) for v in value)
-        return f"({inner},)" if len(value) == 1 else f"({inner})"
-    return repr(value)
-
-
-def _param_code(kind: str, value: Any) -> str:
-    if kind in MODULE_OF and isinstance(value, dict) and "class_name" in value:
-        args = ", ".join(f"{k}={_literal(v)}" for k, v in (value.get("config") or {}).items())
-        return f"keras.{MODULE_OF[kind]}.{value['class_name']}({args})"
-    return _literal(value)
+def _param_code(kind: str, value: Any, what: str) -> str:
+    """Source of one layer argument: a known initializer/regularizer/constraint class with
+    its checked config, or a plain literal (shapes as tuples)."""
+    if kind in ("initializer", "regularizer", "constraint") and isinstance(value, dict):
+        classes = _table(kind)
+        name = known_name(value.get("class_name"), classes, f"{what}: {kind} class")
+        config = value.get("config") or {}
+        args = keyword_args(config, f"{what}: {name}", accepted_arguments(classes[name]))
+        return call(f"keras.{kind}s.{name}", kwargs=args)
+    return literal(value, what, tuples=True)
 
 
 def layer_call(node) -> str:
     """``layers.Dense(units=10, activation='softmax', name='out')`` for one graph node."""
     spec = get_spec(node.type_name)
     defaults = {p.name: p for p in spec.params}
-    from engine.registry import serialize_value
     args = []
     for name, value in node.params.items():
         p = defaults.get(name)
@@ -64,9 +71,9 @@ def layer_call(node) -> str:
             continue
         if value == serialize_value(p, p.default) or (value is None and p.default is None):
             continue
-        args.append(f"{name}={_param_code(p.kind, value)}")
-    args.append(f"name={node.name!r}")
-    return f"layers.{spec.type_name}({', '.join(args)})"
+        args.append(f"{name}={_param_code(p.kind, value, f'layer {node.name!r} {name}')}")
+    args.append(f"name={literal(node.name, 'layer name')}")
+    return call(f"layers.{spec.type_name}", kwargs=args)
 
 
 def model_code(graph) -> list[str]:
@@ -78,14 +85,18 @@ def model_code(graph) -> list[str]:
     lines = []
     for nid in order:
         node = graph.nodes[nid]
-        v = var[nid] = _ident(node.name, used)
+        v = var[nid] = variable_name(node.name, used, RESERVED)
         if node.type_name == "InputLayer":
-            shape = tuple(node.params.get("shape") or ())
+            what = f"input {node.name!r}"
+            args = [f"shape={literal(tuple(node.params.get('shape') or ()), what + ' shape')}"]
             dtype = node.params.get("dtype")
-            extra = f", dtype={dtype!r}" if dtype and dtype != "float32" else ""
-            lines.append(f"{v} = keras.Input(shape={shape!r}{extra}, name={node.name!r})")
+            if dtype and dtype != "float32":
+                args.append(f"dtype={literal(dtype, what + ' dtype')}")
+            args.append(f"name={literal(node.name, 'layer name')}")
+            lines.append(f"{v} = {call('keras.Input', kwargs=args)}")
             continue
-        srcs = [var[e.src] + (f"[{e.src_port}]" if graph.output_port_count(e.src) > 1 else "")
+        srcs = [var[e.src] + (f"[{literal(e.src_port, 'port')}]"
+                              if graph.output_port_count(e.src) > 1 else "")
                 for e in graph.in_edges(nid)]
         arg = f"[{', '.join(srcs)}]" if (node.spec.n_inputs or 2) > 1 else (srcs[0] if srcs
                                                                             else "None")
@@ -93,84 +104,119 @@ def model_code(graph) -> list[str]:
     ins = [var[n.id] for n in graph.input_nodes()]
     outs = [var[n.id] for n in graph.output_nodes()]
     fmt = (lambda xs: xs[0] if len(xs) == 1 else f"[{', '.join(xs)}]")
-    lines.append(f"model = keras.models.Model(inputs={fmt(ins)}, outputs={fmt(outs)}, "
-                 f"name={graph.name!r})")
+    lines.append("model = " + call("keras.models.Model", kwargs=[
+        f"inputs={fmt(ins)}", f"outputs={fmt(outs)}", f"name={literal(graph.name, 'model name')}"]))
     return lines
 
 
 def _data_code(data_source: dict | None, flavour: str) -> list[str]:
-    kind = (data_source or {}).get("kind")
-    scale = (data_source or {}).get("scale")
-    lines = _load_lines(data_source, flavour, kind, scale)
-    if (data_source or {}).get("one_hot") and kind in ("bundled", "keras_dataset", "npz"):
+    source = data_source if isinstance(data_source, dict) else {}
+    lines = _load_lines(source, flavour)
+    if source.get("one_hot") and source.get("kind") in ("bundled", "keras_dataset", "npz"):
         ret = lines.pop()
         lines += ["    y_train = keras.utils.to_categorical(y_train)",
                   "    y_test = keras.utils.to_categorical(y_test, y_train.shape[-1])", ret]
     return lines
 
 
-def _load_lines(data_source, flavour, kind, scale) -> list[str]:
+def _load_lines(source: dict, flavour: str) -> list[str]:
     from engine.datasets.catalog import DATASETS
-    name = (data_source or {}).get("name")
-    loader = None
+    kind, scale, name = source.get("kind"), source.get("scale"), source.get("name")
+    imports, loader = [], None
     if kind == "bundled" and name == "mnist":
-        loader = ("keras.datasets.mnist.load_data()" if flavour == "keras" else
-                  "__import__('engine.datasets.bundled', fromlist=['x']).mnist_subset()")
-    elif kind == "keras_dataset" and name in DATASETS and not data_source.get("path"):
-        loader = f"keras.datasets.{name}.load_data()"      # a validated module name
+        if flavour == "keras":
+            loader = "keras.datasets.mnist.load_data()"
+        else:
+            imports = ["    from engine.datasets.bundled import mnist_subset"]
+            loader = "mnist_subset()"
+    elif kind == "keras_dataset" and isinstance(name, str) and name in DATASETS and \
+            not source.get("path"):
+        loader = call(f"keras.datasets.{known_name(name, DATASETS, 'data set')}.load_data")
     if loader is not None:
-        return ["def load_data():",
+        return ["def load_data():", *imports,
                 f"    (x_train, y_train), (x_test, y_test) = {loader}",
                 "    x_train = x_train.reshape((len(x_train),) + INPUT_SHAPE) / 255.0",
                 "    x_test = x_test.reshape((len(x_test),) + INPUT_SHAPE) / 255.0",
                 "    return (x_train, y_train), (x_test, y_test)"]
     if kind == "npz":
-        path = data_source.get("path")
-        factor = f" * {float(scale)!r}" if isinstance(scale, (int, float)) else ""
+        path = literal(str(source.get("path")), "data file path")
+        factor = ""
+        if isinstance(scale, (int, float)) and not isinstance(scale, bool):
+            factor = f" * {literal(float(scale), 'data scale')}"
         return ["def load_data():",
-                f"    d = __import__('numpy').load({path!r}, allow_pickle=False)",
+                "    import numpy as np",
+                f"    d = np.load({path}, allow_pickle=False)",
                 f"    x_train, y_train = d['x_train']{factor}, d['y_train']",
                 "    x_test, y_test = ((d['x_test']" + factor + ", d['y_test']) if 'x_test' in "
                 "d.files else (x_train[:0], y_train[:0]))",
                 "    return (x_train, y_train), (x_test, y_test)"]
-    return ["def load_data():",
-            f"    raise SystemExit('load_data: this project reads its data from a "
-            f"{kind or 'not yet chosen'} source; put your arrays here and return "
-            f"(x_train, y_train), (x_test, y_test)')"]
+    what = f"a {kind} source" if isinstance(kind, str) and kind else "no source yet"
+    message = (f"load_data: this project reads its data from {what}; put your arrays here and "
+               f"return (x_train, y_train), (x_test, y_test)")
+    return ["def load_data():", f"    raise SystemExit({literal(message, 'data source kind')})"]
+
+
+def _compile_line(training) -> str:
+    from engine import losses, metrics, optimizers
+    opt_cls = _optimizer_class(training.optimizer)
+    opt_args = keyword_args(training.optimizer_args or {}, f"optimizer {opt_cls}",
+                            accepted_arguments(optimizers.CLASSES[opt_cls]))
+    loss = known_name(training.loss, set(losses.NAMES) | set(losses.CLASSES), "loss")
+    metric_names = set(metrics.NAMES) | set(metrics.CLASSES)
+    if not isinstance(training.metrics, (list, tuple)):
+        raise ScriptValueError(f"metrics: expected a list of names, got {training.metrics!r}")
+    chosen = [known_name(m, metric_names, "metric") for m in training.metrics]
+    return call("model.compile", kwargs=[
+        f"optimizer={call(f'keras.optimizers.{opt_cls}', kwargs=opt_args)}",
+        f"loss={literal(loss)}", f"metrics={literal(chosen)}"])
+
+
+def _optimizer_class(name: Any) -> str:
+    from engine import optimizers
+    try:
+        cls = type(optimizers.get(name))
+    except (ValueError, TypeError):
+        cls = None
+    return known_name(getattr(cls, "__name__", name), optimizers.CLASSES, "optimizer")
+
+
+def _callbacks(training) -> list[str]:
+    from engine import callbacks
+    out = []
+    for name, args in zip(CALLBACKS, (training.early_stopping, training.reduce_lr)):
+        if args is not None:
+            cls = getattr(callbacks, name)
+            out.append(call(f"keras.callbacks.{name}",
+                            kwargs=keyword_args(args, name, accepted_arguments(cls))))
+    return out
 
 
 def keras_script(graph, training, weights_path: str | None = None, flavour: str = "keras",
                  data_source: dict | None = None) -> str:
-    """The Python source of a script that rebuilds, compiles and trains ``graph``."""
+    """The Python source of a script that rebuilds, compiles and trains ``graph``.
+
+    Raises :class:`ScriptValueError` when a name or value from the project cannot be
+    written safely (an unknown optimizer, a callback argument that is not a Python name ...).
+    """
     if flavour not in HEADER:
         raise ValueError(f"flavour must be 'keras' or 'engine', got {flavour!r}")
     first = graph.input_nodes()
     in_shape = tuple(first[0].params.get("shape") or ()) if first else ()
-    opt_args = ", ".join(f"{k}={v!r}" for k, v in (training.optimizer_args or {}).items())
-    cbs = []
-    if training.early_stopping is not None:
-        cbs.append("keras.callbacks.EarlyStopping(" + ", ".join(
-            f"{k}={v!r}" for k, v in training.early_stopping.items()) + ")")
-    if training.reduce_lr is not None:
-        cbs.append("keras.callbacks.ReduceLROnPlateau(" + ", ".join(
-            f"{k}={v!r}" for k, v in training.reduce_lr.items()) + ")")
-    lines = [f'"""{graph.name}: exported from LayerLoom ({flavour} flavour)."""',
-             HEADER[flavour], f"INPUT_SHAPE = {in_shape!r}", "", *model_code(graph), "",
-             f"model.compile(optimizer=keras.optimizers.{_optimizer_class(training.optimizer)}"
-             f"({opt_args}), loss={training.loss!r}, metrics={list(training.metrics)!r})"]
+    title = f"{graph.name}: exported from LayerLoom ({flavour} flavour)."
+    lines = [literal(title, "model name"), HEADER[flavour],
+             f"INPUT_SHAPE = {literal(in_shape, 'input shape')}", "", *model_code(graph), "",
+             _compile_line(training)]
     if weights_path:
-        lines.append(f"model.load_weights({str(weights_path)!r})")
+        lines.append(call("model.load_weights", literal(str(weights_path), "weights path")))
+    fit = call("model.fit", "x_train", "y_train", kwargs=[
+        f"batch_size={literal(training.batch_size, 'batch_size')}",
+        f"epochs={literal(training.epochs, 'epochs')}",
+        f"validation_split={literal(training.validation_split, 'validation_split')}",
+        f"callbacks=[{', '.join(_callbacks(training))}]"])
     lines += ["", *_data_code(data_source, flavour), "", "",
               "if __name__ == '__main__':",
               "    (x_train, y_train), (x_test, y_test) = load_data()",
-              f"    model.fit(x_train, y_train, batch_size={training.batch_size}, "
-              f"epochs={training.epochs}, validation_split={training.validation_split}, "
-              f"callbacks=[{', '.join(cbs)}])",
+              f"    {fit}",
               "    if len(x_test):",
               "        print('test:', model.evaluate(x_test, y_test, verbose=0))", ""]
     return "\n".join(lines)
-
-
-def _optimizer_class(name: str) -> str:
-    from engine import optimizers
-    return type(optimizers.get(name)).__name__

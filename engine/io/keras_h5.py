@@ -52,7 +52,12 @@ def _keras_value(param, value):
 
 
 def keras_layer_config(layer) -> dict[str, Any]:
-    """Keras 3's {"class_name", "config"} for one of our layers."""
+    """Keras 3's {"class_name", "config"} for one of our layers (a custom layer: its
+    ``get_config()`` with its module and ``registered_name``, as Keras 3 writes it)."""
+    if "spec" not in type(layer).__dict__:
+        # Keras's legacy HDF5 names a custom class by its registered name ("package>Name")
+        from engine.saving import get_registered_name, serialize_keras_object
+        return {**serialize_keras_object(layer), "class_name": get_registered_name(type(layer))}
     cfg = layer.get_config()
     spec = layer.spec
     if spec.type_name == "InputLayer":
@@ -169,7 +174,10 @@ def our_layer_config(class_name: str, config: dict[str, Any], where: str) -> dic
         spec = get_spec(class_name)
     except KeyError:
         raise KerasFileError(f"{where}: layer '{config.get('name', '?')}' has type "
-                             f"{class_name!r}, which LayerLoom does not support") from None
+                             f"{class_name!r}, which is neither a LayerLoom layer nor a custom "
+                             f"layer this program knows; if it is your own class, decorate it "
+                             f"with @keras.saving.register_keras_serializable() or pass "
+                             f"custom_objects={{{class_name!r}: ...}} to load_model") from None
     renames = KERAS2_RENAMES.get(spec.type_name, {})
     known = {p.name for p in spec.params} | {"name", "trainable", "dtype", "batch_input_shape",
                                              "batch_shape", "input_shape", "input_dim"} | \
@@ -228,8 +236,7 @@ def model_from_keras_config(data: dict[str, Any], where: str = "model"):
     if not isinstance(layers, list):
         raise KerasFileError(f"{where}: model_config has no layer list")
     if kind == "Sequential":
-        ours = [our_layer_config(e.get("class_name"), e.get("config") or {}, where)
-                for e in layers]
+        ours = [_layer_entry(e, where) for e in layers]
         return model_from_config({"class_name": "Sequential",
                                   "config": {"name": cfg.get("name"), "layers": ours}})
     if kind not in ("Functional", "Model"):
@@ -237,7 +244,7 @@ def model_from_keras_config(data: dict[str, Any], where: str = "model"):
                              f"Functional models only)")
     ours = []
     for e in layers:
-        conv = our_layer_config(e.get("class_name"), e.get("config") or {}, where)
+        conv = _layer_entry(e, where)
         conv["name"] = e.get("name", conv["config"].get("name"))
         conv["inbound_nodes"] = _inbound(e, where)
         ours.append(conv)
@@ -245,6 +252,27 @@ def model_from_keras_config(data: dict[str, Any], where: str = "model"):
         "name": cfg.get("name"), "layers": ours,
         "input_layers": _tensor_refs(cfg.get("input_layers"), "input_layers", where),
         "output_layers": _tensor_refs(cfg.get("output_layers"), "output_layers", where)}})
+
+
+def _layer_entry(entry: dict, where: str) -> dict[str, Any]:
+    """One layer of a model config in our form: a built-in type converted by
+    :func:`our_layer_config`; a custom class the program registered or passed in
+    (``custom_objects``) kept as Keras wrote it, for its own ``from_config``."""
+    from engine.registry import LAYERS, ALIASES
+    from engine.saving.object_registration import find_custom_object
+    class_name, cfg = entry.get("class_name"), entry.get("config") or {}
+    registered = entry.get("registered_name")
+    custom = find_custom_object(class_name, registered)
+    if custom is None and ALIASES.get(class_name, class_name) not in LAYERS:
+        custom = find_custom_object(class_name, registered, loose=True)
+    if custom is None:
+        return our_layer_config(class_name, cfg, where)
+    # Keras's base arguments at their no-op defaults go (a Dense subclass would pass
+    # quantization_config=None on to our Dense, which does not take it)
+    cfg = {k: _plain(v) if k == "dtype" else v for k, v in cfg.items()
+           if not (k in IGNORED_WHEN_DEFAULT and v == IGNORED_WHEN_DEFAULT[k])}
+    return {"class_name": class_name, "registered_name": registered, "config": cfg,
+            "build_config": entry.get("build_config")}
 
 
 def _tensor_refs(refs, key: str, where: str) -> list:

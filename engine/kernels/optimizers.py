@@ -118,3 +118,125 @@ def clip_values(g, limit):
 def scale(g, factor):
     for i in range(g.size):
         g[i] *= factor
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def adadelta(p, g, acc_g, acc_d, lr, rho, eps):
+    # E[g²] = ρE[g²] + (1−ρ)g²;  Δ = −√(E[Δ²] + ε)/√(E[g²] + ε)·g;  E[Δ²] = ρE[Δ²] + (1−ρ)Δ²;
+    # p += lr·Δ
+    c = 1 - rho
+    for i in range(p.size):
+        gi = g[i]
+        ag = _ftz(rho * acc_g[i] + c * gi * gi)
+        acc_g[i] = ag
+        delta = -np.sqrt(acc_d[i] + eps) * gi / np.sqrt(ag + eps)
+        acc_d[i] = _ftz(rho * acc_d[i] + c * delta * delta)
+        p[i] += lr * delta
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def adamax(p, g, m, u, step, c1, beta_2, eps):
+    # m += (g − m)(1 − β1);  u = max(β2·u, |g|);  p −= step·m/(u + ε), step = lr/(1 − β1ᵗ)
+    for i in range(p.size):
+        gi = g[i]
+        mi = _ftz(m[i] + (gi - m[i]) * c1)
+        m[i] = mi
+        ui = _ftz(max(beta_2 * u[i], abs(gi)))
+        u[i] = ui
+        p[i] -= step * mi / (ui + eps)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def lion(p, g, m, lr, beta_1, beta_2):
+    # p −= lr·sign(β1·m + (1 − β1)g);  m = β2·m + (1 − β2)g
+    for i in range(p.size):
+        gi = g[i]
+        c = beta_1 * m[i] + (1 - beta_1) * gi
+        if c > 0:
+            p[i] -= lr
+        elif c < 0:
+            p[i] += lr
+        m[i] = _ftz(beta_2 * m[i] + (1 - beta_2) * gi)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def ftrl(p, g, acc, lin, lr, power, l1, l2, l2_shrink):
+    # power = −learning_rate_power (≥ 0);  n' = n + g²;  z += g + 2·l2s·p − (n'^power − n^power)/lr·p;
+    # p = (clip(z, −l1, l1) − z) / (n'^power/lr + 2·l2)   (l2 already includes β/(2·lr))
+    for i in range(p.size):
+        gi = g[i]
+        pi = p[i]
+        a = acc[i]
+        na = a + gi * gi
+        pow_new = na ** power
+        zi = lin[i] + gi + 2 * l2_shrink * pi - (pow_new - a ** power) / lr * pi
+        lin[i] = zi
+        zc = zi
+        if zc > l1:
+            zc = l1
+        elif zc < -l1:
+            zc = -l1
+        p[i] = (zc - zi) / (pow_new / lr + 2 * l2)
+        acc[i] = na
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def adafactor_vector(p, g, v, rho, eps1, eps2, beta2, clip):
+    """One unfactored weight (fewer than 2 axes): v = β·v + (1−β)(g² + ε1); u = g/√v;
+    p −= max(ε2, rms(p))·ρ · u / max(1, rms(u)/clip)."""
+    n = p.size
+    sp = 0.0
+    for i in range(n):
+        sp += p[i] * p[i]
+    su = 0.0
+    for i in range(n):
+        vi = beta2 * v[i] + (1 - beta2) * (g[i] * g[i] + eps1)
+        v[i] = vi
+        u = g[i] / np.sqrt(vi)
+        su += u * u
+    alpha = max(eps2, np.sqrt(sp / n)) * rho
+    scale = alpha / max(1.0, np.sqrt(su / n) / clip)
+    for i in range(n):
+        p[i] -= scale * g[i] / np.sqrt(v[i])
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def adafactor_matrix(p, g, r, c, rho, eps1, eps2, beta2, clip):
+    """One weight factored over its last two axes, seen as p, g: (B, R, C); r: (B, R) row and
+    c: (B, C) column moving means of g² + ε1; v = r/mean(r)·c (per leading index b);
+    u = g/√v; p −= max(ε2, rms(p))·ρ · u / max(1, rms(u)/clip)."""
+    nb, nr, nc = p.shape
+    n = p.size
+    sp = 0.0
+    for b in range(nb):
+        for i in range(nr):
+            s = 0.0
+            for j in range(nc):
+                s += g[b, i, j] * g[b, i, j] + eps1
+                sp += p[b, i, j] * p[b, i, j]
+            r[b, i] = beta2 * r[b, i] + (1 - beta2) * (s / nc)
+        for j in range(nc):
+            s = 0.0
+            for i in range(nr):
+                s += g[b, i, j] * g[b, i, j] + eps1
+            c[b, j] = beta2 * c[b, j] + (1 - beta2) * (s / nr)
+    su = 0.0
+    for b in range(nb):
+        rmean = 0.0
+        for i in range(nr):
+            rmean += r[b, i]
+        rmean /= nr
+        for i in range(nr):
+            for j in range(nc):
+                u = g[b, i, j] / np.sqrt(r[b, i] / rmean * c[b, j])
+                su += u * u
+    alpha = max(eps2, np.sqrt(sp / n)) * rho
+    scale = alpha / max(1.0, np.sqrt(su / n) / clip)
+    for b in range(nb):
+        rmean = 0.0
+        for i in range(nr):
+            rmean += r[b, i]
+        rmean /= nr
+        for i in range(nr):
+            for j in range(nc):
+                p[b, i, j] -= scale * g[b, i, j] / np.sqrt(r[b, i] / rmean * c[b, j])

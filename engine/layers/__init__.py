@@ -29,6 +29,19 @@ minimum = _functional("Minimum")
 concatenate = _functional("Concatenate")
 
 
+def serialize(layer) -> dict:
+    """``keras.layers.serialize``: a layer's Keras 3 config dict (with module and
+    ``registered_name``); see :func:`engine.saving.serialize_keras_object`."""
+    from engine.saving import serialize_keras_object
+    return serialize_keras_object(layer)
+
+
+def deserialize(config, custom_objects=None):
+    """``keras.layers.deserialize``: a layer (or model) from its config dict."""
+    from engine.saving import deserialize_keras_object
+    return deserialize_keras_object(config, custom_objects=custom_objects)
+
+
 def __getattr__(name: str):
     spec = LAYERS.get(ALIASES.get(name, name))
     if spec is not None:

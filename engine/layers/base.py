@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from engine import backend
+from engine.ops.operators import ArrayOperators
 from engine.registry import LayerSpec, coerce, get_spec, serialize_value
 
 Shape = tuple  # (None, d1, d2, ...)
@@ -63,15 +64,28 @@ def unique_name(base: str) -> str:
     return base if n == 0 else f"{base}_{n}"
 
 
-class Weight:
-    """A named parameter array. ``value`` and ``grad`` become views into the model's flat
-    buffers when the model binds its parameters, so writes go straight to the buffers."""
+class Weight(ArrayOperators):
+    """A named parameter array (Keras's Variable). ``value`` and ``grad`` become views into the
+    model's flat buffers when the model binds its parameters, so writes go straight to the
+    buffers. Arithmetic on a weight (``x @ w + b``) runs engine ops, recorded while a tape
+    records; ``np.asarray(w)`` and ``w.numpy()`` give the value. ``==`` is identity."""
 
-    __slots__ = ("name", "shape", "initializer", "regularizer", "constraint", "trainable",
-                 "value", "grad", "layer")
+    __slots__ = (
+        "constraint",
+        "grad",
+        "initializer",
+        "layer",
+        "name",
+        "regularizer",
+        "shape",
+        "trainable",
+        "value",
+    )
+    _is_weight = True
+    __array_priority__ = 1000
 
     def __init__(self, layer: Layer, name: str, shape: tuple, initializer, regularizer=None,
-                 constraint=None, trainable: bool = True):
+                 constraint=None, trainable: bool = True, dtype=None):
         from engine import constraints, initializers, regularizers
         self.layer = layer
         self.name = name
@@ -85,12 +99,13 @@ class Weight:
         self.regularizer = regularizers.get(regularizer)
         self.constraint = constraints.get(constraint)
         self.trainable = trainable
+        dtype = backend.floatx() if dtype is None else np.dtype(getattr(dtype, "name", dtype))
         if getattr(_dry, "on", False):
-            self.value = np.zeros(self.shape, dtype=backend.floatx())
+            self.value = np.zeros(self.shape, dtype=dtype)
         else:
             # (np.ascontiguousarray would turn a scalar weight's shape () into (1,))
-            self.value = np.array(self.initializer(self.shape, backend.floatx()),
-                                  dtype=backend.floatx(), order="C").reshape(self.shape)
+            init = self.initializer(self.shape, dtype if dtype.kind == "f" else backend.floatx())
+            self.value = np.array(init, order="C").astype(dtype, copy=False).reshape(self.shape)
         self.grad = np.zeros(self.shape, dtype=self.value.dtype)
 
     @property
@@ -102,15 +117,47 @@ class Weight:
     def size(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64))
 
+    @property
+    def dtype(self):
+        return self.value.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
     def assign(self, array: Any) -> None:
-        array = np.asarray(array)
+        array = np.asarray(_value_of(array))
         if tuple(array.shape) != self.shape:
             raise ValueError(f"layer '{self.layer.name}': weight '{self.name}' has shape "
                              f"{self.shape}, the value given has shape {tuple(array.shape)}")
         self.value[...] = array
 
+    def assign_add(self, delta: Any) -> None:
+        self.assign(self.value + np.asarray(_value_of(delta), dtype=self.value.dtype))
+
+    def assign_sub(self, delta: Any) -> None:
+        self.assign(self.value - np.asarray(_value_of(delta), dtype=self.value.dtype))
+
+    def numpy(self) -> np.ndarray:
+        return self.value.copy()
+
+    def __array__(self, dtype=None, copy=None):
+        return self.value if dtype is None else self.value.astype(dtype, copy=False)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __float__(self) -> float:
+        return float(self.value)
+
     def __repr__(self) -> str:
         return f"<Weight {self.path} {self.shape}>"
+
+
+def _value_of(x):
+    """The plain value of a weight or traced tensor (assignments record no gradient)."""
+    from engine.ops.tape import as_data
+    return as_data(x)
 
 
 class KerasTensor:
@@ -305,6 +352,8 @@ class Layer:
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:
         cfg = dict(config)
+        if "spec" not in cls.__dict__:     # a custom subclass: Keras's default, cls(**config)
+            return cls(**cfg)
         allowed = {p.name for p in cls.spec.params} | {
             "name", "trainable", "dtype", "input_shape", "input_dim", "batch_input_shape",
             "batch_size", "batch_shape"} | set(getattr(cls, "extra_config", ()))
@@ -344,11 +393,27 @@ def _check_dims(where: str, arg: str, dims) -> tuple:
 
 
 def serialize_layer(layer: Layer) -> dict[str, Any]:
+    """A built-in layer's {"class_name", "config"}; a custom layer's Keras 3 form (with its
+    module and ``registered_name``)."""
+    if "spec" not in type(layer).__dict__:
+        from engine.saving import serialize_keras_object
+        return serialize_keras_object(layer)
     return {"class_name": layer.spec.type_name, "config": layer.get_config()}
 
 
-def deserialize_layer(data: dict[str, Any]) -> Layer:
+def deserialize_layer(data: dict[str, Any], custom_objects=None) -> Layer:
+    """A layer from its config: a custom class the program registered or passed in (by
+    ``registered_name`` or class name), else a built-in layer type."""
     if not isinstance(data, dict) or "class_name" not in data:
         raise ValueError(f"a layer config must be a dict with 'class_name', got {data!r:.80}")
-    spec = get_spec(data["class_name"])
-    return spec.cls.from_config(data.get("config", {}))
+    from engine.saving.object_registration import find_custom_object
+    name, registered = data["class_name"], data.get("registered_name")
+    cls = find_custom_object(name, registered, custom_objects)
+    if cls is None:
+        try:
+            cls = get_spec(name).cls
+        except KeyError:
+            cls = find_custom_object(name, registered, custom_objects, loose=True)
+            if cls is None:
+                raise
+    return cls.from_config(data.get("config", {}))

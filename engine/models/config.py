@@ -1,4 +1,8 @@
-"""Models from their JSON configs (``keras.models.model_from_config`` / ``model_from_json``)."""
+"""Models from their JSON configs (``keras.models.model_from_config`` / ``model_from_json``).
+
+Custom layers and functions a config names are found in the registry
+(``keras.saving.register_keras_serializable``), in ``custom_objects=`` and in an enclosing
+``custom_object_scope``."""
 from __future__ import annotations
 
 import json
@@ -6,19 +10,21 @@ from typing import Any
 
 from engine.models.model import Model
 from engine.models.sequential import Sequential
+from engine.saving.object_registration import custom_objects_added
 
 
-def model_from_config(data: dict[str, Any]) -> Model:
+def model_from_config(data: dict[str, Any], custom_objects=None) -> Model:
     if not isinstance(data, dict):
         raise ValueError("model config must be a JSON object")
     kind = data.get("class_name")
     cfg = data.get("config")
     if not isinstance(cfg, dict):
         raise ValueError("model config: missing the 'config' object")
-    if kind == "Sequential":
-        return Sequential.from_config(cfg)
-    if kind in ("Functional", "Model"):
-        return Model.from_config(cfg)
+    with custom_objects_added(custom_objects):
+        if kind == "Sequential":
+            return Sequential.from_config(cfg)
+        if kind in ("Functional", "Model"):
+            return Model.from_config(cfg)
     raise ValueError(f"model config: class_name must be 'Sequential' or 'Functional', got {kind!r}")
 
 
@@ -27,4 +33,4 @@ def model_from_json(json_string: str, custom_objects=None) -> Model:
         data = json.loads(json_string)
     except json.JSONDecodeError as e:
         raise ValueError(f"model_from_json: not valid JSON ({e})") from None
-    return model_from_config(data)
+    return model_from_config(data, custom_objects)

@@ -15,7 +15,14 @@ import numpy as np
 
 from engine import backend
 from engine.io import KERAS_VERSION
-from engine.layers.base import KerasTensor, Layer, Weight, deserialize_layer, unique_name
+from engine.layers.base import (
+    KerasTensor,
+    Layer,
+    Weight,
+    deserialize_layer,
+    serialize_layer,
+    unique_name,
+)
 from engine.layers.core import InputLayer
 from engine.models.functional import Plan, nodes_in_plan
 from engine.models.training import TrainingLoops
@@ -130,7 +137,9 @@ class Model(TrainingLoops):
         self._constrained = [w for w in train if w.constraint is not None]
         self._bound_key = key
         if self.optimizer is not None:
-            self.optimizer.build(n)
+            ends = np.cumsum([0] + [w.size for w in train])
+            self.optimizer.build(n, segments=list(zip(ends[:-1].tolist(), ends[1:].tolist())),
+                                 shapes=[w.shape for w in train])
 
     def get_weights(self) -> list[np.ndarray]:
         return [w.value.copy() for w in self.weights]
@@ -174,8 +183,7 @@ class Model(TrainingLoops):
             for k, t in enumerate(node.outputs):
                 producer[id(t)] = (step.layer.name, k)
             inbound = [[producer[id(t)][0], 0, producer[id(t)][1], {}] for t in node.inputs]
-            layers_cfg.append({"class_name": step.layer.spec.type_name,
-                               "config": step.layer.get_config(), "name": step.layer.name,
+            layers_cfg.append({**serialize_layer(step.layer), "name": step.layer.name,
                                "inbound_nodes": [inbound]})
         return {"name": self.name, "layers": layers_cfg,
                 "input_layers": [[lyr.name, 0, 0] for lyr in plan.input_layers],
@@ -183,7 +191,13 @@ class Model(TrainingLoops):
                                   for t in plan.outputs]}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Model:
+    def from_config(cls, config: dict[str, Any], custom_objects=None) -> Model:
+        from engine.saving.object_registration import custom_objects_added
+        with custom_objects_added(custom_objects):   # also for what the layers' configs name
+            return cls._from_config(config)
+
+    @classmethod
+    def _from_config(cls, config: dict[str, Any]) -> Model:
         if "layers" not in config or not isinstance(config["layers"], list):
             raise ValueError("model config: missing the 'layers' list")
         tensors: dict[str, list[KerasTensor]] = {}

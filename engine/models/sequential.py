@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.layers.base import KerasTensor, Layer, deserialize_layer, unique_name
+from engine.layers.base import KerasTensor, Layer, deserialize_layer, serialize_layer, unique_name
 from engine.layers.core import InputLayer
 from engine.models import data_adapter as da
 from engine.models.functional import Plan
@@ -116,17 +116,18 @@ class Sequential(Model):
         layers = []
         if self._input_layer is not None:
             layers.append({"class_name": "InputLayer", "config": self._input_layer.get_config()})
-        layers += [{"class_name": lyr.spec.type_name, "config": lyr.get_config()}
-                   for lyr in self._stack]
+        layers += [serialize_layer(lyr) for lyr in self._stack]
         return {"name": self.name, "layers": layers}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Sequential:
+    def from_config(cls, config: dict[str, Any], custom_objects=None) -> Sequential:
+        from engine.saving.object_registration import custom_objects_added
         if not isinstance(config.get("layers"), list):
             raise ValueError("Sequential config: missing the 'layers' list")
         model = cls(name=config.get("name"))
-        for entry in config["layers"]:
-            model.add(deserialize_layer(entry))
+        with custom_objects_added(custom_objects):
+            for entry in config["layers"]:
+                model.add(deserialize_layer(entry))
         return model
 
 

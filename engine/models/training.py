@@ -264,7 +264,7 @@ class TrainingLoops:
             logs = self._logs() if self._loss_tracker_n else {}
             if self.training_error is None and val is not None and \
                     (epoch + 1 - initial_epoch) % validation_freq == 0:
-                val_logs = self._evaluate_source(val, batch_size)
+                val_logs = self._evaluate_source(val, batch_size, cbs)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             bar.finish(step, logs)
             _call(cbs, "on_epoch_end", epoch, logs)
@@ -299,17 +299,25 @@ class TrainingLoops:
         xs, ys, sw = self._prepare_xy(data[0], data[1], data[2] if len(data) == 3 else None)
         return ("arrays", xs, ys, sw)
 
-    def _evaluate_source(self, source, batch_size) -> dict[str, float]:
+    def _evaluate_source(self, source, batch_size, cbs=()) -> dict[str, float]:
+        """One pass over ``source`` without training; ``cbs`` get the ``on_test_*`` calls
+        (evaluate's own callbacks, or fit's during validation, as in Keras)."""
         self._reset_metrics()
         if source[0] == "arrays":
             batches = _ArrayBatches(source[1], source[2], source[3], batch_size or 32, False,
                                     None, None).epoch()
         else:
             batches = _BatchStream(self, source[1], source[2], False, None).epoch()
-        for xb, yb, swb in batches:
+        _call(cbs, "on_test_begin", {})
+        for step, (xb, yb, swb) in enumerate(batches):
+            _call(cbs, "on_test_batch_begin", step, {})
             loss, outs, _ = self._compute_loss_and_grads(xb, yb, swb, training=False)
             self._update_metrics(loss, yb, outs, len(xb[0]))
-        return self._logs()
+            if cbs:
+                _call(cbs, "on_test_batch_end", step, self._logs())
+        logs = self._logs()
+        _call(cbs, "on_test_end", logs)
+        return logs
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False):
@@ -324,7 +332,8 @@ class TrainingLoops:
             source = ("arrays", xs, ys, sw)
         self._resolve_compile()
         self._bind_parameters()
-        logs = self._evaluate_source(source, batch_size)
+        cbs = _callbacks_for(self, callbacks, verbose, steps)
+        logs = self._evaluate_source(source, batch_size, cbs)
         if verbose not in (0, "0") and verbose != 0:
             Progbar(None, 2).finish(0, logs)
         if return_dict:
@@ -335,16 +344,25 @@ class TrainingLoops:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         batch_size = _check_batch_size(batch_size, "batch_size")
         if da.is_batch_source(x):
-            parts = []
-            for xb, _, _ in _BatchStream(self, x, steps, False, None).epoch(need_y=False):
-                parts.append(self._plan.forward(xb, training=False))
+            batches = (xb for xb, _, _ in
+                       _BatchStream(self, x, steps, False, None).epoch(need_y=False))
         else:
             if self._plan is None:
                 self._build_from_data(x)
             xs = da.prepare_inputs(x, self._plan.input_layers)
             n = len(xs[0])
-            parts = [self._plan.forward([a[i:i + batch_size] for a in xs], training=False)
-                     for i in range(0, n, batch_size)]
+            batches = ([a[i:i + batch_size] for a in xs] for i in range(0, n, batch_size))
+        cbs = _callbacks_for(self, callbacks, verbose, steps)
+        _call(cbs, "on_predict_begin", {})
+        parts = []
+        for step, xb in enumerate(batches):
+            _call(cbs, "on_predict_batch_begin", step, {})
+            parts.append(self._plan.forward(xb, training=False))
+            if cbs:
+                out = parts[-1]
+                _call(cbs, "on_predict_batch_end", step,
+                      {"outputs": out if len(out) > 1 else out[0]})
+        _call(cbs, "on_predict_end", {})
         if not parts:
             raise ValueError(f"Model '{self.name}': predict got no samples")
         outs = [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
@@ -386,6 +404,16 @@ def _result(logs: dict, return_dict: bool):
         return logs
     values = list(logs.values())
     return values[0] if len(values) == 1 else values
+
+
+def _callbacks_for(model, callbacks, verbose, steps) -> list:
+    """evaluate's and predict's callbacks, told their model and parameters as fit does."""
+    cbs = list(callbacks or [])
+    params = {"epochs": 1, "steps": steps, "verbose": 1 if verbose == "auto" else verbose}
+    for cb in cbs:
+        cb.set_model(model)
+        cb.set_params(params)
+    return cbs
 
 
 def _call(cbs, method: str, *args) -> None:

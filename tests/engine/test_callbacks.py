@@ -296,3 +296,63 @@ def test_csv_logger_and_history(tmp_path):
     rows = list(csv.DictReader(open(log)))
     assert [int(r["epoch"]) for r in rows] == [0, 1]
     assert float(rows[1]["loss"]) == pytest.approx(h.history["loss"][1])
+
+
+class Recorder(C.Callback):
+    """Every hook call as (name, batch or epoch, sorted log keys)."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def __getattribute__(self, name):
+        if name.startswith("on_") and name not in ("on_batch_begin", "on_batch_end"):
+            calls = object.__getattribute__(self, "calls")
+
+            def hook(*args):
+                logs = args[-1]
+                assert isinstance(logs, dict), name
+                calls.append((name, *args[:-1], tuple(sorted(logs))))
+            return hook
+        return object.__getattribute__(self, name)
+
+
+def _small_model():
+    model = Sequential([Dense(1, input_shape=(3,))])
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    x = np.random.default_rng(0).normal(0, 1, (10, 3)).astype(np.float32)
+    return model, x, x.sum(1, keepdims=True)
+
+
+def test_evaluate_and_predict_call_their_callbacks():
+    model, x, y = _small_model()
+    rec = Recorder()
+    model.evaluate(x, y, batch_size=4, verbose=0, callbacks=[rec])
+    assert rec.model is model
+    assert rec.calls == [("on_test_begin", ()),
+                         ("on_test_batch_begin", 0, ()), ("on_test_batch_end", 0, ("loss", "mae")),
+                         ("on_test_batch_begin", 1, ()), ("on_test_batch_end", 1, ("loss", "mae")),
+                         ("on_test_batch_begin", 2, ()), ("on_test_batch_end", 2, ("loss", "mae")),
+                         ("on_test_end", ("loss", "mae"))]
+    rec = Recorder()
+    seen = []
+    lam = C.LambdaCallback()
+    lam.on_predict_batch_end = lambda batch, logs: seen.append(logs["outputs"].shape)
+    out = model.predict(x, batch_size=4, verbose=0, callbacks=[rec, lam])
+    assert [c[0] for c in rec.calls] == ["on_predict_begin"] + [
+        "on_predict_batch_begin", "on_predict_batch_end"] * 3 + ["on_predict_end"]
+    assert rec.calls[2] == ("on_predict_batch_end", 0, ("outputs",))
+    assert seen == [(4, 1), (4, 1), (2, 1)] and out.shape == (10, 1)
+
+
+def test_validation_inside_fit_fires_on_test_hooks():
+    model, x, y = _small_model()
+    rec = Recorder()
+    model.fit(x, y, batch_size=5, epochs=2, verbose=0, validation_split=0.4, callbacks=[rec])
+    names = [c[0] for c in rec.calls]
+    epoch = (["on_epoch_begin"] + ["on_train_batch_begin", "on_train_batch_end"] * 2
+             + ["on_test_begin", "on_test_batch_begin", "on_test_batch_end", "on_test_end",
+                "on_epoch_end"])
+    assert names == ["on_train_begin"] + epoch * 2 + ["on_train_end"]
+    end = next(c for c in rec.calls if c[0] == "on_epoch_end")
+    assert end[2] == ("loss", "mae", "val_loss", "val_mae")

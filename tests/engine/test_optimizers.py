@@ -39,13 +39,13 @@ EXTRA_CASES = {
 }
 
 
-def _trajectory(opt, dtype=np.float32):
+def _trajectory(opt, dtype=np.float32, shapes=None):
     """Dense(3) on MSE (mean over all elements), full batch: 5 steps of our fused kernel on the
     flat [kernel (4, 3), bias (3,)] buffer; the gradient is computed analytically."""
     d = np.load(FIX)
     x, y = d["x"].astype(dtype), d["y"].astype(dtype)
     params = np.concatenate([d["kernel0"].ravel(), d["bias0"]]).astype(dtype)
-    opt.build(params.size, segments=[(0, 12), (12, 15)])
+    opt.build(params.size, segments=[(0, 12), (12, 15)], shapes=shapes)
     steps = []
     for _ in range(5):
         w, b = params[:12].reshape(4, 3), params[12:]
@@ -169,7 +169,7 @@ def test_names_and_errors():
     assert O.get({"class_name": "SGD", "config": {"learning_rate": 0.3}}).learning_rate == 0.3
     inst = O.Nadam()
     assert O.get(inst) is inst
-    with pytest.raises(ValueError, match="valid names: adagrad, adam"):
+    with pytest.raises(ValueError, match="valid names: adadelta, adafactor, adagrad, adam"):
         O.get("adamax2")
     with pytest.raises(ValueError, match="learning_rate must be >= 0"):
         O.Adam(-1)

@@ -80,7 +80,7 @@ def conv_s1_backward(x, w_flip, dy, y, relu, pool, code, dh, dw, ph, pw, hp, wp,
     counter = np.zeros(1, np.int64)
     for _ in prange(nworkers):
         xp = np.empty((c, bs * ls + (kw - 1) * dw + ROUND), x.dtype)
-        g = np.empty((f + f % 2, margin + bs * ls + ROUND), x.dtype)
+        g = np.empty((f + (-f) % 4, margin + bs * ls + ROUND), x.dtype)
         zdx = np.empty((4, bs * ls + ROUND), x.dtype)
         while True:
             blk = fetch_add(counter, 0)

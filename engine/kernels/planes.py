@@ -12,10 +12,11 @@ they add nothing (and the zeros keep one sample's taps from reaching into the ne
 The inner loops run over P positions rounded up to a multiple of ROUND (a remainder loop after
 the vectorized one cost up to 20% at P ≈ 900); the buffers carry ROUND values of slack.
 
-The passes work on four filters at a time (the z rows stay in L1, each input row is loaded once
-for the four), and the weight-gradient pass on two filters × nine taps (18 running sums). A
-missing filter (F not a multiple of 4) has weight 0; a missing tap of a row (KW not a multiple
-of 3) has weight 0 and the offset of the row's first tap, so no branch reaches the inner loops.
+The passes work on four filters at a time (each input row is loaded once for the four; 3×3
+kernels nine taps of one channel per pass, other kernels three taps of a row of two channels),
+the weight-gradient pass on two filters × nine taps (3×3) or four filters × three taps (18 or
+12 running sums). A missing filter, channel or tap (F, C, KW not multiples of 4, 2, 3) has
+weight 0 and reads a row that exists, so no branch reaches the inner loops.
 """
 from __future__ import annotations
 
@@ -140,36 +141,47 @@ def _row3_1(w, ki, kj, ch, k, dh, dw, wp, xp, P, z0):
 
 
 @njit(**OPT)
-def _row3_4(w, ki, kj, ch, k, dh, dw, wp, xp, P, z):
-    """z[0..3] += taps (ki, kj..kj+2) of filters k..k+3 on channel ch (taps past the row's end:
-    weight 0, offset of tap kj)."""
-    kw = w.shape[1]
+def _tap(w, ki, kj, ch, k):
+    """w[ki, kj, ch, k], or 0 past the last tap of the row, channel or filter."""
+    _, kw, c, f = w.shape
+    return w[ki, kj, ch, k] if kj < kw and ch < c and k < f else w.dtype.type(0)
+
+
+@njit(**OPT)
+def _row3_4x2(w, ki, kj, ch, k, dh, dw, wp, xp, P, z):
+    """z[0..3] += taps (ki, kj..kj+2) of filters k..k+3 on channels ch, ch + 1: six shifted input
+    rows, each loaded once for four filters (a tap, channel or filter past the last: weight 0,
+    and the row of the last one present)."""
+    _, kw, c, _ = w.shape
     o = ki * dh * wp + kj * dw
-    n1 = 1 if kj + 1 < kw else 0
-    n2 = 2 if kj + 2 < kw else 0
-    x0 = xp[ch, o:o + P]
-    x1 = xp[ch, o + n1 * dw:o + n1 * dw + P]
-    x2 = xp[ch, o + n2 * dw:o + n2 * dw + P]
-    zero = w.dtype.type(0)
-    a0 = weight(w, ki, kj, ch, k)
-    a1 = weight(w, ki, kj + 1, ch, k) if n1 else zero
-    a2 = weight(w, ki, kj + 2, ch, k) if n2 else zero
-    b0 = weight(w, ki, kj, ch, k + 1)
-    b1 = weight(w, ki, kj + 1, ch, k + 1) if n1 else zero
-    b2 = weight(w, ki, kj + 2, ch, k + 1) if n2 else zero
-    c0 = weight(w, ki, kj, ch, k + 2)
-    c1 = weight(w, ki, kj + 1, ch, k + 2) if n1 else zero
-    c2 = weight(w, ki, kj + 2, ch, k + 2) if n2 else zero
-    d0 = weight(w, ki, kj, ch, k + 3)
-    d1 = weight(w, ki, kj + 1, ch, k + 3) if n1 else zero
-    d2 = weight(w, ki, kj + 2, ch, k + 3) if n2 else zero
+    o1 = o + min(1, kw - 1 - kj) * dw
+    o2 = o + min(2, kw - 1 - kj) * dw
+    c1 = min(ch + 1, c - 1)
+    x0, x1, x2 = xp[ch, o:o + P], xp[ch, o1:o1 + P], xp[ch, o2:o2 + P]
+    y0, y1, y2 = xp[c1, o:o + P], xp[c1, o1:o1 + P], xp[c1, o2:o2 + P]
     z0, z1, z2, z3 = z[0], z[1], z[2], z[3]
+    a0, a1, a2 = _tap(w, ki, kj, ch, k), _tap(w, ki, kj + 1, ch, k), _tap(w, ki, kj + 2, ch, k)
+    a3, a4, a5 = (_tap(w, ki, kj, ch + 1, k), _tap(w, ki, kj + 1, ch + 1, k),
+                  _tap(w, ki, kj + 2, ch + 1, k))
+    k1 = k + 1
+    b0, b1, b2 = _tap(w, ki, kj, ch, k1), _tap(w, ki, kj + 1, ch, k1), _tap(w, ki, kj + 2, ch, k1)
+    b3, b4, b5 = (_tap(w, ki, kj, ch + 1, k1), _tap(w, ki, kj + 1, ch + 1, k1),
+                  _tap(w, ki, kj + 2, ch + 1, k1))
+    k2 = k + 2
+    c0_, c1_, c2_ = (_tap(w, ki, kj, ch, k2), _tap(w, ki, kj + 1, ch, k2),
+                     _tap(w, ki, kj + 2, ch, k2))
+    c3_, c4_, c5_ = (_tap(w, ki, kj, ch + 1, k2), _tap(w, ki, kj + 1, ch + 1, k2),
+                     _tap(w, ki, kj + 2, ch + 1, k2))
+    k3 = k + 3
+    d0, d1, d2 = _tap(w, ki, kj, ch, k3), _tap(w, ki, kj + 1, ch, k3), _tap(w, ki, kj + 2, ch, k3)
+    d3, d4, d5 = (_tap(w, ki, kj, ch + 1, k3), _tap(w, ki, kj + 1, ch + 1, k3),
+                  _tap(w, ki, kj + 2, ch + 1, k3))
     for p in range(P):
-        v0, v1, v2 = x0[p], x1[p], x2[p]
-        z0[p] += a0 * v0 + a1 * v1 + a2 * v2
-        z1[p] += b0 * v0 + b1 * v1 + b2 * v2
-        z2[p] += c0 * v0 + c1 * v1 + c2 * v2
-        z3[p] += d0 * v0 + d1 * v1 + d2 * v2
+        v0, v1, v2, v3, v4, v5 = x0[p], x1[p], x2[p], y0[p], y1[p], y2[p]
+        z0[p] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3 + a4 * v4 + a5 * v5
+        z1[p] += b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3 + b4 * v4 + b5 * v5
+        z2[p] += c0_ * v0 + c1_ * v1 + c2_ * v2 + c3_ * v3 + c4_ * v4 + c5_ * v5
+        z3[p] += d0 * v0 + d1 * v1 + d2 * v2 + d3 * v3 + d4 * v4 + d5 * v5
 
 
 @njit(**OPT)
@@ -182,10 +194,10 @@ def conv_pass(w, xp, k, dh, dw, wp, P, z):
         for ch in range(c):
             if three:
                 _conv3x3_4(w, ch, k, dh, dw, wp, xp, P, z)
-            else:
+            elif ch % 2 == 0:
                 for ki in range(kh):
                     for kj in range(0, kw, 3):
-                        _row3_4(w, ki, kj, ch, k, dh, dw, wp, xp, P, z)
+                        _row3_4x2(w, ki, kj, ch, k, dh, dw, wp, xp, P, z)
         return
     for u in range(f - k):
         for ch in range(c):
@@ -293,55 +305,59 @@ def _dw3x3_1(g, gofs, xp, k, ch, dh, dw, wp, P, acc):
 
 
 @njit(**OPT)
-def _dw_row3_2(g, gofs, xp, ki, kj, k, ch, dh, dw, wp, P, acc):
-    """acc[ki, kj..kj+2, ch, k..k+1] += the weight-gradient sums of three taps of one row."""
+def _dw_row3_4(g, gofs, xp, ki, kj, k, ch, dh, dw, wp, P, acc):
+    """acc[ki, kj..kj+2, ch, k..k+3] += the weight-gradient sums of three taps of one row and
+    four filters (g has rows up to k + 3, zeros past the last filter)."""
     kw = acc.shape[1]
     o = ki * dh * wp + kj * dw
-    n1 = 1 if kj + 1 < kw else 0
-    n2 = 2 if kj + 2 < kw else 0
-    g0 = g[k, gofs:gofs + P]
-    g1 = g[k + 1, gofs:gofs + P]
-    x0 = xp[ch, o:o + P]
-    x1 = xp[ch, o + n1 * dw:o + n1 * dw + P]
-    x2 = xp[ch, o + n2 * dw:o + n2 * dw + P]
+    o1 = o + min(1, kw - 1 - kj) * dw
+    o2 = o + min(2, kw - 1 - kj) * dw
+    g0, g1 = g[k, gofs:gofs + P], g[k + 1, gofs:gofs + P]
+    g2, g3 = g[k + 2, gofs:gofs + P], g[k + 3, gofs:gofs + P]
+    x0, x1, x2 = xp[ch, o:o + P], xp[ch, o1:o1 + P], xp[ch, o2:o2 + P]
     zero = xp.dtype.type(0)
-    a0 = a1 = a2 = b0 = b1 = b2 = zero
+    a0 = a1 = a2 = b0 = b1 = b2 = c0 = c1 = c2 = d0 = d1 = d2 = zero
     for p in range(P):
-        u = g0[p]
-        v = g1[p]
         y0, y1, y2 = x0[p], x1[p], x2[p]
-        a0 += u * y0
-        a1 += u * y1
-        a2 += u * y2
-        b0 += v * y0
-        b1 += v * y1
-        b2 += v * y2
-    sums = ((a0, a1, a2), (b0, b1, b2))
-    for u in range(2):
-        if k + u < acc.shape[3]:
-            s = sums[u]
-            acc[ki, kj, ch, k + u] += s[0]
-            if n1:
-                acc[ki, kj + 1, ch, k + u] += s[1]
-            if n2:
-                acc[ki, kj + 2, ch, k + u] += s[2]
+        e, f_, h, q = g0[p], g1[p], g2[p], g3[p]
+        a0 += e * y0
+        a1 += e * y1
+        a2 += e * y2
+        b0 += f_ * y0
+        b1 += f_ * y1
+        b2 += f_ * y2
+        c0 += h * y0
+        c1 += h * y1
+        c2 += h * y2
+        d0 += q * y0
+        d1 += q * y1
+        d2 += q * y2
+    sums = ((a0, a1, a2), (b0, b1, b2), (c0, c1, c2), (d0, d1, d2))
+    for u in range(min(4, acc.shape[3] - k)):
+        s = sums[u]
+        for v in range(min(3, kw - kj)):
+            acc[ki, kj + v, ch, k + u] += s[v]
 
 
 @njit(**OPT)
 def dw_pass(g, gofs, xp, dh, dw, wp, P, acc):
     """acc (KH, KW, C, F) += Σ_p g[k, gofs + p] · xp[ch, p + tap offset]: the weight gradient
-    of one block, from its gradient planes g (≥ F rounded up to even rows) and input planes."""
+    of one block, from its gradient planes g (F rounded up to a multiple of 4 rows, the rows
+    past F zero) and input planes."""
     kh, kw, c, f = acc.shape
-    for k in range(0, f, 2):
-        for ch in range(c):
-            if kh == 3 and kw == 3 and k + 1 == f:
-                _dw3x3_1(g, gofs, xp, k, ch, dh, dw, wp, P, acc)
-            elif kh == 3 and kw == 3:
-                _dw3x3_2(g, gofs, xp, k, ch, dh, dw, wp, P, acc)
-            else:
+    if not (kh == 3 and kw == 3):
+        for k in range(0, f, 4):
+            for ch in range(c):
                 for ki in range(kh):
                     for kj in range(0, kw, 3):
-                        _dw_row3_2(g, gofs, xp, ki, kj, k, ch, dh, dw, wp, P, acc)
+                        _dw_row3_4(g, gofs, xp, ki, kj, k, ch, dh, dw, wp, P, acc)
+        return
+    for k in range(0, f, 2):
+        for ch in range(c):
+            if k + 1 == f:
+                _dw3x3_1(g, gofs, xp, k, ch, dh, dw, wp, P, acc)
+            else:
+                _dw3x3_2(g, gofs, xp, k, ch, dh, dw, wp, P, acc)
 
 
 @njit(**OPT)

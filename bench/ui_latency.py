@@ -2,6 +2,7 @@
 against the same fit headless.
 
     python -m bench.ui_latency [--model cnn|mlp] [--samples N] [--epochs E] [--repeats R]
+                               [--try-it]
 
 The real main window (offscreen) trains through its TrainingController, with the dashboard
 dock showing. A 10 ms precise QTimer in the GUI thread records when it fires; the gaps between
@@ -12,6 +13,11 @@ compared (the median is the robust figure on a machine that other work shares). 
 timed twice per repeat: as a user runs it, and with the 10 ms probe timer above running (the
 probe is a measuring instrument: 100 Python callbacks a second that compete with training for
 the GIL and the cores, so it slows the run it measures by a few percent).
+
+With ``--try-it`` the Try it panel is open beside the dashboard and fed a pen stroke segment
+every ``STROKE_MS`` (as a user drawing a digit): each one is predicted on the panel's own copy
+of the network, which takes a weight snapshot from the worker twice a second. Its prediction
+times (input preparation + forward pass) and the number of snapshots are reported too.
 
 Quality bars: p99 < 50 ms and max < 200 ms; the app no more than 5% slower than headless.
 The last line printed is ``ui_latency p50_ms=… p99_ms=… max_ms=…`` (gaps between ticks).
@@ -34,6 +40,7 @@ from engine.graph import GraphDocument, build_model
 from engine.project import Project
 
 TICK_MS = 10
+STROKE_MS = 30            # a pen segment every 30 ms while "drawing" (--try-it)
 
 
 def mlp_graph() -> GraphDocument:
@@ -74,6 +81,27 @@ def headless_fit(project: Project, x, y) -> float:
     return clock.elapsed
 
 
+class StrokeFeeder:
+    """Draws into the Try it panel's pad like a user: one segment every ``STROKE_MS``, a new
+    digit-sized stroke every 40 segments."""
+
+    def __init__(self, panel):
+        from PySide6.QtCore import QPointF
+        self.panel, self.QPointF, self.k = panel, QPointF, 0
+        self.timer = QTimer()
+        self.timer.setInterval(STROKE_MS)
+        self.timer.timeout.connect(self.step)
+
+    def step(self) -> None:
+        k, pad = self.k % 40, self.panel.pad
+        if k == 0:
+            pad.clear()
+        angle = k / 40 * 2 * np.pi
+        pad.add_point(self.QPointF(140 + 60 * np.sin(angle), 140 - 80 * np.cos(angle)),
+                      new_stroke=k == 0)
+        self.k += 1
+
+
 class AppRun:
     """Trains through the window's controller and records the timer's ticks meanwhile."""
 
@@ -86,6 +114,8 @@ class AppRun:
         self.timer.timeout.connect(lambda: self.ticks.append(time.perf_counter()))
         self.fit_seconds = 0.0
         window.training.dashboard.batch_bar.valueChanged.connect(self._progress)
+        self.feeder: StrokeFeeder | None = None
+        self.snapshots = 0
 
     def _progress(self, _value) -> None:
         point = self.window.training.dashboard._last_point
@@ -101,10 +131,14 @@ class AppRun:
         self.fit_seconds = 0.0
         if probe:
             self.timer.start()
+            if self.feeder is not None:
+                self.feeder.timer.start()
         if not c.train():
             raise SystemExit("ui_latency: training did not start (see the log above)")
         loop.exec()
         self.timer.stop()
+        if self.feeder is not None:
+            self.feeder.timer.stop()
         c.run_finished.disconnect(loop.quit)
         worker_elapsed = c.dashboard._last_elapsed
         frames = np.asarray(c.dashboard.frame_times)
@@ -121,6 +155,8 @@ def main(argv=None) -> None:
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--try-it", action="store_true",
+                    help="keep the Try it panel open and draw into it while training runs")
     args = ap.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -150,11 +186,24 @@ def main(argv=None) -> None:
     window.resize(1600, 1000)
     window.show()
     app.processEvents()
+    panel = window.training.try_it
+    if args.try_it:
+        project.data_source = {"kind": "bundled", "name": "mnist", "shape": [28, 28, 1]}
+        window.training.docks["try_it"].show()
+        window.training.docks["try_it"].raise_()
+        for _ in range(3):                     # the panel builds its network when shown
+            app.processEvents()
+        print(f"Try it panel open ({panel.width()}x{panel.height()}), drawing a segment every "
+              f"{STROKE_MS} ms")
 
     print(f"model {args.model}: {args.samples} samples x {args.epochs} epochs, batch "
           f"{args.batch_size}; warming up (numba compile)...")
     headless_fit(_short(project, 1), x[:2 * args.batch_size], y[:2 * args.batch_size])
     runner = AppRun(window)
+    if args.try_it:
+        runner.feeder = StrokeFeeder(panel)
+        snapshots = []
+        window.training.try_it.weights_wanted.connect(lambda: snapshots.append(1))
     headless, in_app, probed, gaps, frames = [], [], [], [], []
     n = args.samples * args.epochs
     for r in range(args.repeats):
@@ -180,6 +229,11 @@ def main(argv=None) -> None:
     p50, p99, mx = np.percentile(all_gaps, 50), np.percentile(all_gaps, 99), all_gaps.max()
     print(f"event loop: {len(all_gaps)} ticks of a {TICK_MS} ms timer while training; "
           f"bars p99 < 50 ms, max < 200 ms")
+    if args.try_it:
+        t = np.asarray(panel.predict_times[5:]) * 1000
+        print(f"Try it: {len(panel.predict_times)} predictions while training (input + forward "
+              f"pass) median {np.median(t):.2f} ms, p99 {np.percentile(t, 99):.2f} ms, max "
+              f"{t.max():.2f} ms; {len(snapshots)} weight snapshots asked for")
     print(f"ui_latency p50_ms={p50:.1f} p99_ms={p99:.1f} max_ms={mx:.1f}")
 
 

@@ -112,6 +112,7 @@ def cmd_train(args) -> None:
     if adapted:
         print(f"adapted {', '.join(adapted)} to {n_fit:,} training samples", file=sys.stderr)
     old = signal.signal(signal.SIGINT, on_sigint)
+    fit_started = time.perf_counter()
     try:
         hist = model.fit(data.x_train, data.y_train, batch_size=t.batch_size, epochs=t.epochs,
                          validation_split=t.validation_split, verbose=1, seed=t.seed,
@@ -120,6 +121,7 @@ def cmd_train(args) -> None:
         signal.signal(signal.SIGINT, old)
     record.history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
     record.finished = time.time()
+    record.duration = round(time.perf_counter() - fit_started, 3)
     err = getattr(model, "training_error", None)
     record.status = "diverged" if err else ("stopped" if stop["asked"] else "completed")
     record.message = str(err) if err else ""

@@ -11,7 +11,7 @@ import time
 from datetime import datetime
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -36,6 +36,10 @@ SPEED_WINDOW_S = 3.0
 EPOCH_BAR_STEPS = 1000    # the epoch bar moves within an epoch, too      # samples/s is measured over the last few seconds
 
 
+STATUS_TEXT = {"completed": "Finished", "stopped": "Stopped", "diverged": "Diverged",
+               "failed": "Failed"}
+
+
 def format_duration(seconds: float | None) -> str:
     """``1:02:03`` / ``2:03`` / ``—``."""
     if seconds is None or not np.isfinite(seconds):
@@ -48,6 +52,8 @@ def format_duration(seconds: float | None) -> str:
 
 class TrainingDashboard(QWidget):
     """Live plots and progress of the running (or last) training run."""
+
+    overlays_changed = Signal(object)     # run ids overlaid, after a Compare-menu toggle
 
     def __init__(self, parent: QWidget | None = None, actions: list[QAction] | None = None):
         super().__init__(parent)
@@ -195,6 +201,7 @@ class TrainingDashboard(QWidget):
         self.epoch_bar.setFormat(f"Epoch {first + 1} / {epochs}")
         self.batch_bar.setRange(0, max(info.get("steps", 1), 1))
         self.batch_bar.setValue(0)
+        self.batch_bar.setFormat("Batch %v / %m")
         self.set_status("Training")
         self.timer.start()
 
@@ -224,8 +231,23 @@ class TrainingDashboard(QWidget):
         self._gate = None
         self.redraw()
         self.timer.stop()
-        self.set_status({"completed": "Finished", "stopped": "Stopped", "diverged": "Diverged",
-                         "failed": "Failed"}.get(status, status), message)
+        self.set_status(STATUS_TEXT.get(status, status), message)
+        self.time_label.setText(f"elapsed {format_duration(self._last_elapsed)}")  # no ETA
+
+    def show_record(self, run) -> None:
+        """Draw a finished run of the project's history (what a reopened project shows)."""
+        self.clear()
+        epochs = self.buffer.add_record(run)
+        self._run_info = {"epochs": max(epochs, 1)}
+        self._epochs_done = epochs
+        self._epoch_span = max(epochs, 1)
+        for plot in list(self.plots.values()) + [self.lr_plot]:
+            plot.set_epoch_span(self._epoch_span)
+        self.epoch_bar.setRange(0, self._epoch_span * EPOCH_BAR_STEPS)
+        self._draw()
+        self.set_status(STATUS_TEXT.get(run.status, run.status), run.message)
+        if isinstance(run.finished, (int, float)) and isinstance(run.started, (int, float)):
+            self.time_label.setText(f"took {format_duration(run.finished - run.started)}")
 
     def set_status(self, text: str, tooltip: str = "") -> None:
         color = {"Diverged": "#c62828", "Failed": "#c62828", "Paused": "#b26a00"}.get(text, "")
@@ -326,8 +348,12 @@ class TrainingDashboard(QWidget):
             plot.clear_data()
         self._drawn_version = -1
         self._last_point, self._epochs_done, self._seen = None, None, 0.0
+        self._speed_marks, self._last_elapsed = [], 0.0
         self.epoch_bar.setValue(0)
+        self.epoch_bar.setFormat("Epoch")
         self.batch_bar.setValue(0)
+        self.batch_bar.setFormat("Batch")           # no run: no batch count to show
+        self.set_status("Ready")
         self.speed_label.setText("— samples/s")
         self.time_label.setText("elapsed — · ETA —")
 
@@ -353,6 +379,7 @@ class TrainingDashboard(QWidget):
         self.compare_menu.clear()
         for number, run in numbered:
             act = self.compare_menu.addAction(run_label(run, number))
+            act.setData(str(run.id))
             act.setCheckable(True)
             act.setChecked(str(run.id) in self._overlay_checked)
             act.toggled.connect(lambda on, rid=str(run.id): self._toggle_overlay(rid, on))
@@ -361,6 +388,18 @@ class TrainingDashboard(QWidget):
 
     def _toggle_overlay(self, run_id: str, on: bool) -> None:
         (self._overlay_checked.add if on else self._overlay_checked.discard)(run_id)
+        self._apply_overlays()
+        self.overlays_changed.emit(set(self._overlay_checked))
+
+    def set_overlaid(self, run_ids) -> None:
+        """Overlay exactly these runs (chosen in the Runs panel); the Compare menu follows."""
+        self._overlay_checked = {str(r) for r in run_ids}
+        for act in self.compare_menu.actions():
+            rid = act.data()
+            if rid is not None:
+                act.blockSignals(True)
+                act.setChecked(rid in self._overlay_checked)
+                act.blockSignals(False)
         self._apply_overlays()
 
     def _apply_overlays(self) -> None:
@@ -378,7 +417,7 @@ class TrainingDashboard(QWidget):
                     continue
                 start = int((getattr(run, "settings", None) or {}).get("initial_epoch", 0))
                 x = np.arange(start + 1, start + n + 1, dtype=np.float64)
-                curves.append((f"run {self._run_numbers[str(run.id)]}", x,
+                curves.append((run.display_name(self._run_numbers[str(run.id)]), x,
                                None if train is None else np.asarray(train, dtype=np.float64),
                                None if val is None else np.asarray(val, dtype=np.float64)))
             plot.set_overlays(curves)
@@ -391,4 +430,4 @@ def run_label(run, number: int) -> str:
     when = ""
     if isinstance(started, (int, float)):
         when = datetime.fromtimestamp(started).strftime(" · %Y-%m-%d %H:%M")
-    return f"run {number} · {n} epochs · {run.status}{when}"
+    return f"{run.display_name(number)} · {n} epochs · {run.status}{when}"

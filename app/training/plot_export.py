@@ -71,14 +71,18 @@ class PlotExportMenu:
         self.before_grab()
         return self.plot.grab()
 
+    def _target(self, path: str | None, what: str, suffix: str, filters: str) -> str | None:
+        """``path``, else asked for; with ``suffix`` added when missing (None: cancelled)."""
+        path = path or self.ask_save_path(f"Export the {self.metric} {what}",
+                                          f"{safe_file_stem(self.metric)}{suffix}", filters)
+        if path and not path.lower().endswith(suffix):
+            path += suffix
+        return path or None
+
     def export_png(self, path: str | None = None) -> Path | None:
-        path = path or self.ask_save_path(f"Export the {self.metric} plot",
-                                          f"{safe_file_stem(self.metric)}.png",
-                                          "PNG images (*.png)")
-        if not path:
+        path = self._target(path, "plot", ".png", "PNG images (*.png)")
+        if path is None:
             return None
-        if not path.lower().endswith(".png"):
-            path += ".png"
         if not self.grab().save(path, "PNG"):
             self.report(f"Could not write the picture {path} (folder missing or not "
                         f"writable?)")
@@ -86,13 +90,9 @@ class PlotExportMenu:
         return Path(path)
 
     def export_csv(self, path: str | None = None) -> Path | None:
-        path = path or self.ask_save_path(f"Export the {self.metric} curves",
-                                          f"{safe_file_stem(self.metric)}.csv",
-                                          "CSV files (*.csv)")
-        if not path:
+        path = self._target(path, "curves", ".csv", "CSV files (*.csv)")
+        if path is None:
             return None
-        if not path.lower().endswith(".csv"):
-            path += ".csv"
         try:
             Path(path).write_text(curves_csv(self.metric, self.curves()), encoding="utf-8")
         except OSError as e:

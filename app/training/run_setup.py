@@ -14,8 +14,8 @@ import numpy as np
 
 from app.training.worker import RunOutcome, TrainingJob
 from engine import initializers
-from engine.models.data_adapter import split_validation
 from engine.io.atomic import atomic_path
+from engine.models.data_adapter import split_validation
 from engine.utils import to_categorical
 
 MAX_BATCH_HISTORY = 2000      # per-batch points kept in a run record (evenly thinned)
@@ -291,7 +291,7 @@ def record_run(project, job: TrainingJob, outcome: RunOutcome, started: float, b
                for k, vals in outcome.history.items()}
     record = RunRecord(started=started, finished=time.time(), settings=settings,
                        history=history, batch_history=batch_history, status=outcome.status,
-                       message=message)
+                       message=message, duration=round(outcome.seconds, 3) or None)
     project.add_run(record)
     return record
 

@@ -82,6 +82,7 @@ class RunOutcome:
     details: str = ""                 # traceback text for 'failed'
     history: dict[str, list[float]] = field(default_factory=dict)
     epochs_done: int = 0              # absolute epoch count reached
+    seconds: float = 0.0              # training time, pauses excluded
 
 
 def learning_rate(optimizer: Any) -> float | None:
@@ -178,6 +179,7 @@ class TrainingWorker(QObject):
     paused = Signal()
     resumed = Signal()
     evaluated = Signal(object)        # EvaluationResult
+    weights_snapshot = Signal(object, int, int)   # {layer: arrays}, epoch, batch (on request)
     finished = Signal(object)         # RunOutcome (always last, also after a failure)
 
     def __init__(self, job: TrainingJob):
@@ -197,8 +199,11 @@ class TrainingWorker(QObject):
         self._prev_logs: dict[str, float] = {}
         self._prev_seen = 0
         self._abort = False
+        self._snapshot_wanted = False
         self._history: dict[str, list[float]] = {}   # per-epoch logs, also kept on failure
         self._epochs_seen = job.initial_epoch
+        self._last_step = 0
+        self._partial: tuple[int, int] | None = None   # (epoch, batch) a stop cut short
         self.outcome: RunOutcome | None = None     # set just before `finished` is emitted
 
     # ------------------------------------------------------------ control (any thread)
@@ -216,6 +221,11 @@ class TrainingWorker(QObject):
         self.job.model.stop_training = True
         self._go.set()
 
+    def request_snapshot(self) -> None:
+        """Ask for a copy of the weights, taken after the current batch (``weights_snapshot``):
+        consistent, and the training thread is never stopped for it."""
+        self._snapshot_wanted = True
+
     @property
     def is_paused(self) -> bool:
         return not self._go.is_set()
@@ -228,6 +238,7 @@ class TrainingWorker(QObject):
         try:
             if job.train:
                 outcome = self._fit()
+                outcome.seconds = self._training_seconds()
             if job.evaluation is not None and not self._abort and \
                     outcome.status in ("completed", "stopped"):
                 self.log_line.emit(f"Evaluating on {len(_first(job.evaluation[0]))} samples...")
@@ -238,9 +249,14 @@ class TrainingWorker(QObject):
         except Exception as e:  # noqa: BLE001 - shown to the user; the thread must report back
             outcome = RunOutcome("failed", f"{type(e).__name__}: {e}",
                                  details=traceback.format_exc(), history=self._history,
-                                 epochs_done=self._epochs_seen)
+                                 epochs_done=self._epochs_seen,
+                                 seconds=self._training_seconds() if job.train else 0.0)
         self.outcome = outcome
         self.finished.emit(outcome)
+
+    def _training_seconds(self) -> float:
+        """Seconds since training began, pauses excluded (0 before it began)."""
+        return time.perf_counter() - self._t0 - self._paused_for if self._t0 else 0.0
 
     def _fit(self) -> RunOutcome:
         job, model = self.job, self.job.model
@@ -261,9 +277,15 @@ class TrainingWorker(QObject):
             self.log_line.emit(f"Diverged: {err}")
             return RunOutcome("diverged", str(err), layer=layer, history=hist, epochs_done=done)
         if self._stop.is_set():
-            self.log_line.emit(f"Stopped by the user after epoch {done}")
-            return RunOutcome("stopped", f"stopped by the user after {done} epochs",
-                              history=hist, epochs_done=done)
+            if self._partial is not None:
+                epoch, step = self._partial
+                where = f"during epoch {epoch + 1}/{job.epochs}, after batch {step} of " \
+                        f"{self._steps}"
+            else:
+                where = f"after epoch {done}/{job.epochs}"
+            self.log_line.emit(f"Stopped {where}")
+            return RunOutcome("stopped", f"stopped by the user {where}", history=hist,
+                              epochs_done=done)
         msg = f"finished {done} epochs"
         if done < job.epochs:
             msg = f"stopped early (a callback) after {done} of {job.epochs} epochs"
@@ -294,6 +316,7 @@ class TrainingWorker(QObject):
         seen = step * self.job.batch_size
         if self._samples:
             seen = min(seen, self._samples)
+        self._last_step = step
         logs = {k: float(v) for k, v in logs.items()}
         values = batch_values(logs, self._prev_logs, seen, self._prev_seen, self._mean_keys)
         self._prev_logs, self._prev_seen = logs, seen
@@ -303,6 +326,9 @@ class TrainingWorker(QObject):
         if now - self._last_emit >= 1.0 / EMIT_HZ:
             self._flush(now)
         self.gate.wait_open()
+        if self._snapshot_wanted:
+            self._snapshot_wanted = False
+            self.weights_snapshot.emit(weights_by_layer(model), epoch, step)
         if self._stop.is_set():
             model.stop_training = True
             return
@@ -321,6 +347,11 @@ class TrainingWorker(QObject):
 
     def _on_epoch_end(self, model, epoch: int, logs: dict) -> None:
         self._flush()
+        if self._stop.is_set() and 0 < self._last_step < self._steps:
+            # the engine (as Keras) ends a stopped epoch with its partial means; the epoch
+            # was not done, so it is neither counted, logged as an epoch nor plotted
+            self._partial = (epoch, self._last_step)
+            return
         logs = {k: float(v) for k, v in logs.items()}
         for k, v in logs.items():
             self._history.setdefault(k, []).append(v)
@@ -334,6 +365,11 @@ class TrainingWorker(QObject):
             self.batches.emit(self._pending)
             self._pending = []
         self._last_emit = time.perf_counter() if now is None else now
+
+
+def weights_by_layer(model) -> dict[str, list]:
+    """Copies of a model's weights by layer name (a snapshot another model can load)."""
+    return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
 
 
 def _first(x):

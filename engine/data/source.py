@@ -168,8 +168,9 @@ class DataSource:
         if kind == "bundled":
             from engine.datasets.bundled import load
             d = load(self.name)
+            info = {"vocabulary": d["vocabulary"]} if "vocabulary" in d else {}
             return _Raw(d["x"], d["y"], self.name, d["x_test"], d["y_test"], d["class_names"],
-                        images=d["images"], tokens=not d["images"])
+                        images=d["images"], tokens=not d["images"], info=info)
         if kind == "keras_dataset":
             from engine.datasets import catalog
             where = self._path() if self.path else catalog.info(self.name).title

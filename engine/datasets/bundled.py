@@ -72,34 +72,41 @@ def sentence_texts(sources=SENTENCE_SOURCES) -> tuple[list[str], np.ndarray]:
     return texts, np.array(labels, dtype=np.int64)
 
 
+def _sentence_ids(sources, num_words: int, maxlen: int, seed: int):
+    """(token ids in shuffled order, labels in that order, the split point, the adapted
+    TextVectorization) of the bundled sentences."""
+    from engine.preprocessing.text import TextVectorization
+    texts, labels = sentence_texts(sources)
+    order = np.random.default_rng(seed).permutation(len(texts))
+    cut = int(len(texts) * 0.8)
+    vec = TextVectorization(max_tokens=num_words, output_sequence_length=maxlen)
+    vec.adapt([texts[i] for i in order[:cut]])
+    x = np.asarray(vec([texts[i] for i in order]), dtype=np.int32)
+    return x, labels[order], cut, vec
+
+
 def sentences(sources=SENTENCE_SOURCES, num_words: int = 10000, maxlen: int = 40,
               seed: int = 0):
     """``((x_train, y_train), (x_test, y_test))``: the sentences as int32 token ids (0 padding,
     1 unknown word; ``TextVectorization(max_tokens=num_words, output_sequence_length=maxlen)``
     adapted on the training sentences), shuffled with ``seed`` and split 80/20."""
-    from engine.preprocessing.text import TextVectorization
-    texts, labels = sentence_texts(sources)
-    order = np.random.default_rng(seed).permutation(len(texts))
-    cut = int(len(texts) * 0.8)
-    train, test = order[:cut], order[cut:]
-    vec = TextVectorization(max_tokens=num_words, output_sequence_length=maxlen)
-    vec.adapt([texts[i] for i in train])
-    x = np.asarray(vec([texts[i] for i in order]), dtype=np.int32)
-    return (x[:cut], labels[train]), (x[cut:], labels[test])
+    x, y, cut, _ = _sentence_ids(sources, num_words, maxlen, seed)
+    return (x[:cut], y[:cut]), (x[cut:], y[cut:])
 
 
 def load(name: str) -> dict:
     """A bundled data set by name: ``x``, ``y``, ``x_test``, ``y_test``, ``class_names`` and
     ``images`` (True for pixels, which a data source scales to [0, 1]; False for token ids,
-    which stay integers)."""
+    which stay integers); text also has its ``vocabulary`` (id → word, to encode new text)."""
     if name == "mnist":
         (x, y), (xt, yt) = mnist_subset()
         return {"x": x, "y": y, "x_test": xt, "y_test": yt, "class_names": MNIST_CLASSES,
                 "images": True}
     if name == "sentences":
-        (x, y), (xt, yt) = sentences()
-        return {"x": x, "y": y, "x_test": xt, "y_test": yt, "class_names": SENTENCE_CLASSES,
-                "images": False}
+        x, y, cut, vec = _sentence_ids(SENTENCE_SOURCES, 10000, 40, 0)
+        return {"x": x[:cut], "y": y[:cut], "x_test": x[cut:], "y_test": y[cut:],
+                "class_names": SENTENCE_CLASSES, "images": False,
+                "vocabulary": vec.get_vocabulary()}
     raise DataError(f"no bundled data set named {name!r}; bundled: {', '.join(NAMES)}")
 
 

@@ -3,6 +3,7 @@ the history of every training run and the trained weights. Saved as a ``.loom`` 
 :mod:`engine.project.file`)."""
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from dataclasses import asdict, dataclass, field, fields
@@ -82,6 +83,12 @@ class RunRecord:
     batch_history: dict[str, list[float]] = field(default_factory=dict)
     status: str = "running"            # completed | stopped | diverged | failed | running
     message: str = ""
+    # added later: a file without them opens with these defaults, and an older LayerLoom
+    # reading a newer file ignores them
+    name: str = ""                     # given when the run is added ("run 3"); renamable
+    note: str = ""
+    backend: str = "engine"            # what trained it: LayerLoom's engine, or e.g. Keras
+    duration: float | None = None      # seconds of training, pauses excluded
 
     STATUSES = ("running", "completed", "stopped", "diverged", "failed")
 
@@ -94,7 +101,8 @@ class RunRecord:
         rec = cls()
         checks = {"id": str, "started": (int, float), "finished": (int, float, type(None)),
                   "settings": dict, "history": dict, "batch_history": dict, "status": str,
-                  "message": str}
+                  "message": str, "name": str, "note": str, "backend": str,
+                  "duration": (int, float, type(None))}
         for key, typ in checks.items():
             if key in data:
                 _require(isinstance(data[key], typ), f"training run field '{key}' has the wrong type")
@@ -106,6 +114,14 @@ class RunRecord:
                     isinstance(x, (int, float)) or x is None for x in v),
                     f"run history '{k}' must be a list of numbers")
         return rec
+
+    def display_name(self, number: int) -> str:
+        """Its name, or ``run <number>`` for a run recorded before runs had names."""
+        return self.name or f"run {number}"
+
+    def epochs_trained(self) -> int:
+        """Epochs this run finished (its longest per-epoch history)."""
+        return max((len(v) for v in (self.history or {}).values()), default=0)
 
 
 def _require(ok: bool, message: str) -> None:
@@ -143,4 +159,10 @@ class Project:
         self.weights = {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
 
     def add_run(self, record: RunRecord) -> None:
+        """Append a run; an unnamed one is called ``run N``, N one above the highest number
+        already used, so names stay unique when runs are deleted."""
+        if not record.name:
+            used = [int(m.group(1)) for i, r in enumerate(self.runs, start=1)
+                    if (m := re.fullmatch(r"run (\d+)", r.display_name(i)))]
+            record.name = f"run {max(used + [len(self.runs)]) + 1}"
         self.runs.append(record)

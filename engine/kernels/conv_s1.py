@@ -1,6 +1,6 @@
 """Training kernels of stride-1 convolutions (any kernel size, dilation, padding and number of
-channels), on the channels-first planes of engine/kernels/planes.py, with the bias, a relu and
-a following 2×2 max pool fused in when asked.
+channels), on the channels-first planes of engine/kernels/planes.py (inner passes:
+plane_passes.py), with the bias, a relu and a following 2×2 max pool fused in when asked.
 
 Work is shared dynamically: the batch is cut into chunks of ``bs`` samples that the threads take
 from a counter as they come free, so a thread slowed by another program takes fewer chunks
@@ -16,8 +16,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from engine.kernels.planes import (OPT, ROUND, conv_pass, dw_pass, fill_grad_planes,
-                                   fill_planes, fill_pooled_grad_planes, pool_rows, rounded,
+from engine.kernels.plane_passes import conv_pass, dw_pass
+from engine.kernels.planes import (OPT, ROUND, fill_grad_planes, fill_planes,
+                                   fill_pooled_grad_planes, pool_rows, rounded,
                                    store_input_grad, store_pooled, store_rows)
 from engine.kernels.rnn_math import fetch_add
 
@@ -71,11 +72,15 @@ def conv_s1_backward(x, w_flip, dy, y, relu, pool, code, dh, dw, ph, pw, hp, wp,
     dx (N, H, W, C) out when need_dx. With ``relu`` the gradient passes where y > 0; with
     ``pool`` dy, y and code are the pooled output's (the gradient goes to each window's max).
     """
-    n, _, _, c = x.shape
+    n, h, _, c = x.shape
     kh, kw, f, _ = w_flip.shape
     oh = hp - (kh - 1) * dh
     ls = hp * wp
     margin = (kh - 1) * dh * wp + (kw - 1) * dw
+    # The gradient planes start at gofs: dx's planes are then the convolution of g from 0 on,
+    # from row ph of the first sample (the padding rows above are not computed); margin ≥
+    # ph·WP, since the padding is smaller than the kernel's reach.
+    gofs = margin - ph * wp
     nchunks = (n + bs - 1) // bs
     counter = np.zeros(1, np.int64)
     for _ in prange(nworkers):
@@ -91,21 +96,21 @@ def conv_s1_backward(x, w_flip, dy, y, relu, pool, code, dh, dw, ph, pw, hp, wp,
             P = rounded((nb - 1) * ls + oh * wp)
             fill_planes(x, b0, nb, ph, pw, wp, ls, xp)
             if pool:
-                fill_pooled_grad_planes(dy, y, code, b0, nb, margin, ls, wp, g)
+                fill_pooled_grad_planes(dy, y, code, b0, nb, gofs, ls, wp, g)
             else:
-                fill_grad_planes(dy, y, relu, b0, nb, margin, ls, wp, g)
+                fill_grad_planes(dy, y, relu, b0, nb, gofs, ls, wp, g)
             for k in range(f):
                 partb[blk, k] = g[k].sum()
             acc = part[blk]
             acc[:] = 0
-            dw_pass(g, margin, xp, dh, dw, wp, P, acc)
+            dw_pass(g, gofs, xp, dh, dw, wp, P, acc)
             if not need_dx:
                 continue
-            Q = rounded(nb * ls)
+            Q = rounded((nb - 1) * ls + h * wp)
             for ch in range(0, c, 4):
                 zdx[:, :Q] = 0
                 conv_pass(w_flip, g, ch, dh, dw, wp, Q, zdx)
-                store_input_grad(zdx, ch, nb, ls, ph, pw, wp, b0, dx)
+                store_input_grad(zdx, ch, nb, ls, pw, wp, b0, dx)
 
 
 @njit(**OPT)

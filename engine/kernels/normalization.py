@@ -37,38 +37,50 @@ def _shifted_sums(x, r0, r1, shift, s1, s2):
 
 
 @njit(**OPT)
-def _affine(x, r0, r1, center, scale, offset, y):
-    """y = (x − center)·scale + offset per channel, rows r0..r1-1."""
+def _affine(x, r0, r1, center, scale, offset, relu, y):
+    """y = (x − center)·scale + offset per channel (then max(·, 0) with relu), rows r0..r1-1."""
+    zero = y.dtype.type(0)
     for r in range(r0, r1):
         xr = x[r]
         yr = y[r]
-        for k in range(x.shape[1]):
-            yr[k] = (xr[k] - center[k]) * scale[k] + offset[k]
+        if relu:
+            for k in range(x.shape[1]):
+                yr[k] = max((xr[k] - center[k]) * scale[k] + offset[k], zero)
+        else:
+            for k in range(x.shape[1]):
+                yr[k] = (xr[k] - center[k]) * scale[k] + offset[k]
 
 
 @njit(**OPT)
-def _grad_sums(dy, x, r0, r1, s1, s2):
-    """s1[c] = Σ dy, s2[c] = Σ dy·x over rows r0..r1-1 (float64)."""
+def _grad_sums(dy, x, y, r0, r1, s1, s2):
+    """s1[c] = Σ dz, s2[c] = Σ dz·x over rows r0..r1-1 (float64); dz = dy, or with a fused
+    relu (y has rows: the relu's output) dy where y > 0."""
     s1[:] = 0
     s2[:] = 0
+    relu = y.shape[0] > 0
     for r in range(r0, r1):
         dr = dy[r]
         xr = x[r]
+        yr = y[r] if relu else dr
         for k in range(x.shape[1]):
-            g = np.float64(dr[k])
+            g = np.float64(dr[k]) if not relu or yr[k] > 0 else 0.0
             s1[k] += g
             s2[k] += g * xr[k]
 
 
 @njit(**OPT)
-def _input_grad(dy, x, r0, r1, center, a, b, c0, dx):
-    """dx = a·dy + b·(x − center) + c0 per channel, rows r0..r1-1."""
+def _input_grad(dy, x, y, r0, r1, center, a, b, c0, dx):
+    """dx = a·dz + b·(x − center) + c0 per channel, rows r0..r1-1 (dz as in _grad_sums)."""
+    zero = dx.dtype.type(0)
+    relu = y.shape[0] > 0
     for r in range(r0, r1):
         dr = dy[r]
         xr = x[r]
+        yr = y[r] if relu else dr
         o = dx[r]
         for k in range(x.shape[1]):
-            o[k] = a[k] * dr[k] + b[k] * (xr[k] - center[k]) + c0[k]
+            g = dr[k] if not relu or yr[k] > 0 else zero
+            o[k] = a[k] * g + b[k] * (xr[k] - center[k]) + c0[k]
 
 
 @njit(parallel=True, **OPT)
@@ -85,7 +97,7 @@ def _stats_parallel(x, shift, part1, part2, nworkers):
 
 
 @njit(parallel=True, **OPT)
-def _grad_sums_parallel(dy, x, part1, part2, nworkers):
+def _grad_sums_parallel(dy, x, y, part1, part2, nworkers):
     nchunks = part1.shape[0]
     counter = np.zeros(1, np.int64)
     for _ in prange(nworkers):
@@ -94,11 +106,11 @@ def _grad_sums_parallel(dy, x, part1, part2, nworkers):
             if t >= nchunks:
                 break
             r0, r1 = _rows(t, nchunks, x.shape[0])
-            _grad_sums(dy, x, r0, r1, part1[t], part2[t])
+            _grad_sums(dy, x, y, r0, r1, part1[t], part2[t])
 
 
 @njit(parallel=True, **OPT)
-def _affine_parallel(x, center, scale, offset, y, nchunks, nworkers):
+def _affine_parallel(x, center, scale, offset, relu, y, nchunks, nworkers):
     counter = np.zeros(1, np.int64)
     for _ in prange(nworkers):
         while True:
@@ -106,11 +118,11 @@ def _affine_parallel(x, center, scale, offset, y, nchunks, nworkers):
             if t >= nchunks:
                 break
             r0, r1 = _rows(t, nchunks, x.shape[0])
-            _affine(x, r0, r1, center, scale, offset, y)
+            _affine(x, r0, r1, center, scale, offset, relu, y)
 
 
 @njit(parallel=True, **OPT)
-def _input_grad_parallel(dy, x, center, a, b, c0, dx, nchunks, nworkers):
+def _input_grad_parallel(dy, x, y, center, a, b, c0, dx, nchunks, nworkers):
     counter = np.zeros(1, np.int64)
     for _ in prange(nworkers):
         while True:
@@ -118,7 +130,7 @@ def _input_grad_parallel(dy, x, center, a, b, c0, dx, nchunks, nworkers):
             if t >= nchunks:
                 break
             r0, r1 = _rows(t, nchunks, x.shape[0])
-            _input_grad(dy, x, r0, r1, center, a, b, c0, dx)
+            _input_grad(dy, x, y, r0, r1, center, a, b, c0, dx)
 
 
 @njit(**OPT)
@@ -127,8 +139,8 @@ def _stats_serial(x, shift, part1, part2):
 
 
 @njit(**OPT)
-def _grad_sums_serial(dy, x, part1, part2):
-    _grad_sums(dy, x, 0, x.shape[0], part1[0], part2[0])
+def _grad_sums_serial(dy, x, y, part1, part2):
+    _grad_sums(dy, x, y, 0, x.shape[0], part1[0], part2[0])
 
 
 # Below this many values a pass runs on the calling thread: waking the pool costs more.
@@ -161,36 +173,40 @@ def batch_moments(x2: np.ndarray, workers: int) -> tuple[np.ndarray, np.ndarray]
     return shift + s1, var
 
 
-def affine(x2: np.ndarray, center, scale, offset, workers: int) -> np.ndarray:
-    """y (M, C) = (x2 − center)·scale + offset, per channel ((C,) arrays of x2's dtype)."""
+def affine(x2: np.ndarray, center, scale, offset, relu: bool, workers: int) -> np.ndarray:
+    """y (M, C) = (x2 − center)·scale + offset, per channel ((C,) arrays of x2's dtype), then
+    max(y, 0) with ``relu``."""
     y = np.empty_like(x2)
     chunks, workers = _split(x2, workers)
     if workers > 1:
-        _affine_parallel(x2, center, scale, offset, y, chunks, workers)
+        _affine_parallel(x2, center, scale, offset, relu, y, chunks, workers)
     else:
-        _affine(x2, 0, x2.shape[0], center, scale, offset, y)
+        _affine(x2, 0, x2.shape[0], center, scale, offset, relu, y)
     return y
 
 
-def grad_sums(dy2: np.ndarray, x2: np.ndarray, workers: int) -> tuple[np.ndarray, np.ndarray]:
-    """(Σ dy, Σ dy·x) per channel over the rows of dy2, x2 (M, C), float64."""
+def grad_sums(dy2: np.ndarray, x2: np.ndarray, y2: np.ndarray,
+              workers: int) -> tuple[np.ndarray, np.ndarray]:
+    """(Σ dz, Σ dz·x) per channel over the rows of dy2, x2 (M, C), float64; dz = dy2, or where
+    y2 > 0 when y2 (a fused relu's output) has rows ((0, C) otherwise)."""
     c = x2.shape[1]
     chunks, workers = _split(x2, workers)
     part1 = np.empty((chunks, c))
     part2 = np.empty((chunks, c))
     if workers > 1:
-        _grad_sums_parallel(dy2, x2, part1, part2, workers)
+        _grad_sums_parallel(dy2, x2, y2, part1, part2, workers)
     else:
-        _grad_sums_serial(dy2, x2, part1, part2)
+        _grad_sums_serial(dy2, x2, y2, part1, part2)
     return part1.sum(axis=0), part2.sum(axis=0)
 
 
-def input_grad(dy2, x2, center, a, b, c0, workers: int) -> np.ndarray:
-    """dx (M, C) = a·dy2 + b·(x2 − center) + c0, per channel ((C,) arrays of x2's dtype)."""
+def input_grad(dy2, x2, y2, center, a, b, c0, workers: int) -> np.ndarray:
+    """dx (M, C) = a·dz + b·(x2 − center) + c0, per channel ((C,) arrays of x2's dtype), dz as
+    in grad_sums."""
     dx = np.empty_like(x2)
     chunks, workers = _split(x2, workers)
     if workers > 1:
-        _input_grad_parallel(dy2, x2, center, a, b, c0, dx, chunks, workers)
+        _input_grad_parallel(dy2, x2, y2, center, a, b, c0, dx, chunks, workers)
     else:
-        _input_grad(dy2, x2, 0, x2.shape[0], center, a, b, c0, dx)
+        _input_grad(dy2, x2, y2, 0, x2.shape[0], center, a, b, c0, dx)
     return dx

@@ -142,7 +142,7 @@ class _Conv(Layer):
         out, _ = self._out_sizes(input_shape[1:-1])
         return (input_shape[0],) + tuple(out[2 - self.rank:]) + (self.filters,)
 
-    def fuse_pool(self, pool) -> bool:
+    def fuse_next(self, pool) -> bool:
         """Whether training may run this layer and ``pool`` (the next layer, the only one reading
         its output) as one kernel: a relu convolution, stride 1 (any number of channels) or with
         few taps, followed by a 2×2 max pool with stride 2, 'valid' (or 'same' on even sizes,
@@ -169,8 +169,8 @@ class _Conv(Layer):
     def _bias_grad(self, dtype) -> np.ndarray:
         return self.bias.grad if self.bias is not None else np.empty(self.filters, dtype=dtype)
 
-    def forward_pooled(self, x, pool):
-        """Training forward of this layer and ``pool`` together (see :meth:`fuse_pool`): returns
+    def forward_fused(self, x, pool):
+        """Training forward of this layer and ``pool`` together (see :meth:`fuse_next`): returns
         the pool's output; :meth:`backward` then takes the gradient of the pool's output."""
         x4 = np.ascontiguousarray(x)
         n, h, w, c = x4.shape
@@ -185,7 +185,6 @@ class _Conv(Layer):
             code = np.empty(out.shape, dtype=np.uint8)
             conv_relu_pool_forward(x4, kernel4, bias, sh, sw, dh, dw, ph, pw, out, code)
         self._cache = ("pooled", x4, out, code, (sh, sw, dh, dw, ph, pw, oh, ow))
-        pool._prepooled = True
         return out
 
     def _backward_pooled(self, dy):

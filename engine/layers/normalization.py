@@ -60,7 +60,22 @@ class BatchNormalization(Layer):
         self.moving_variance = self.add_weight("moving_variance", shape,
                                                self.moving_variance_initializer, trainable=False)
 
+    def fuse_next(self, layer) -> bool:
+        """Whether training may run this layer and ``layer`` (the next one, the only reader of
+        its output) as one kernel: a relu (Activation('relu') or ReLU()) after it."""
+        act = getattr(layer, "_act", None)
+        return (layer.spec.type_name in ("Activation", "ReLU") and act is not None
+                and act.name == "relu")
+
+    def forward_fused(self, x, relu_layer):
+        """Training forward of this layer and the relu after it (see :meth:`fuse_next`);
+        :meth:`backward` then takes the gradient of the relu's output."""
+        return self._forward(x, True, relu=True)
+
     def forward(self, x, training=False):
+        return self._forward(x, training, relu=False)
+
+    def _forward(self, x, training, relu: bool):
         c = x.shape[-1]
         x2 = np.ascontiguousarray(x).reshape(-1, c)
         dtype = x2.dtype
@@ -77,19 +92,21 @@ class BatchNormalization(Layer):
         gamma = self.gamma.value if self.gamma is not None else 1.0
         beta = self.beta.value if self.beta is not None else np.zeros(c, dtype)
         mean_x = mean.astype(dtype)
-        # y = (x − mean)·γ/σ + β, in one pass
-        y = K.affine(x2, mean_x, (gamma * inv).astype(dtype), beta.astype(dtype), workers)
-        self._cache = (x2, mean_x, inv, training)
+        # y = (x − mean)·γ/σ + β (then the fused relu), in one pass
+        y = K.affine(x2, mean_x, (gamma * inv).astype(dtype), beta.astype(dtype), relu,
+                     workers)
+        self._cache = (x2, y if relu else y[:0], mean_x, inv, training)
         return y.reshape(x.shape)
 
     def backward(self, dy):
         # y = γ·x̂ + β, x̂ = (x − μ)/σ;  dβ = Σ dy,  dγ = Σ dy·x̂;  training (μ, σ of the batch,
         # M rows): dx = γ/σ · (dy − dβ/M − x̂·dγ/M), otherwise dx = γ/σ · dy
-        x2, mean_x, inv, training = self._cache
+        # (with a fused relu, dy is the relu's output gradient: the kernels take dy·[y > 0])
+        x2, y2, mean_x, inv, training = self._cache
         dtype = x2.dtype
         workers = numba.get_num_threads()
         dy2 = np.ascontiguousarray(dy).reshape(x2.shape)
-        s_dy, s_dyx = K.grad_sums(dy2, x2, workers)
+        s_dy, s_dyx = K.grad_sums(dy2, x2, y2, workers)
         dbeta = s_dy
         dgamma = inv * (s_dyx - mean_x.astype(np.float64) * s_dy)
         if self.beta is not None:
@@ -104,8 +121,8 @@ class BatchNormalization(Layer):
             b, c0 = -g * dgamma * inv / rows, -g * dbeta / rows
         else:
             b, c0 = np.zeros_like(g), np.zeros_like(g)
-        dx = K.input_grad(dy2, x2, mean_x, g.astype(dtype), b.astype(dtype), c0.astype(dtype),
-                          workers)
+        dx = K.input_grad(dy2, x2, y2, mean_x, g.astype(dtype), b.astype(dtype),
+                          c0.astype(dtype), workers)
         return dx.reshape(dy.shape)
 
 

@@ -32,8 +32,8 @@ class Step:
     outputs: list[int]         # tensor slots written
     multi_in: bool             # forward gets a list
     multi_out: bool            # forward returns a list
-    pool: Layer | None = None  # training runs this layer and the next one (a pool) as one kernel
-    prepooled: bool = False    # this pool was done by the step before it (when training)
+    fused: Layer | None = None  # training runs this layer and the next one as one kernel
+    prefused: bool = False      # this layer's work was done by the step before it (training)
     shared: bool = False       # the layer has other steps: save/restore its per-call state
     template: Any = None       # a user layer's call arguments rebuilt from the inputs
     node: Node | None = None   # the layer call this step runs
@@ -127,14 +127,17 @@ class Plan:
         for s in self.steps:
             if hasattr(s.layer, "need_dx"):
                 s.layer.need_dx = need[id(s.layer)]
-        # Conv2D(relu) → MaxPooling2D(2×2) trains as one kernel (Conv2D.fuse_pool) when the pool
-        # is the only reader of the conv's output; inference runs both layers as written.
+        # Two layers train as one kernel (Conv2D(relu) → MaxPooling2D(2×2), BatchNormalization
+        # → relu: the first layer's fuse_next) when the second is the only reader of the first's
+        # output; the second then passes its gradient straight to the first, which takes the
+        # gradient of the pair. Inference runs both layers as written.
         for a, b in zip(self.steps, self.steps[1:]):
-            if (hasattr(a.layer, "fuse_pool") and not self.uses_masks and b.inputs == a.outputs
-                    and not a.shared and not b.shared
+            if (hasattr(a.layer, "fuse_next") and not self.uses_masks and b.inputs == a.outputs
+                    and not a.shared and not b.shared and not b.multi_out
                     and len(a.outputs) == 1 and self.consumers[a.outputs[0]] == 1
-                    and a.outputs[0] not in self.output_slots and a.layer.fuse_pool(b.layer)):
-                a.pool, b.prepooled = b.layer, True
+                    and a.outputs[0] not in self.output_slots and a.layer.fuse_next(b.layer)):
+                a.fused, b.prefused = b.layer, True
+        self._ran_fused = False
 
     # ------------------------------------------------------------------ forward
     def forward(self, xs: list[np.ndarray], training: bool, check_finite: bool = False,
@@ -149,6 +152,7 @@ class Plan:
             vals[s] = x
         if self.runs_calls:
             self.added_losses = []
+        self._ran_fused = training and masks is None
         for k, step in enumerate(self.steps):
             layer = step.layer
             x = [vals[i] for i in step.inputs] if step.multi_in else vals[step.inputs[0]]
@@ -163,9 +167,9 @@ class Plan:
                 for o in step.outputs:
                     masks[o] = out_mask[step.outputs.index(o)] if isinstance(out_mask, list) \
                         else out_mask
-            elif training and step.pool is not None:
-                y = layer.forward_pooled(x, step.pool)
-            elif training and step.prepooled:
+            elif training and step.fused is not None:
+                y = layer.forward_fused(x, step.fused)
+            elif training and step.prefused:
                 y = x
             else:
                 y = layer.forward(x, training)
@@ -214,7 +218,10 @@ class Plan:
             if input_grads and hasattr(layer, "need_dx") and \
                     any(i in model_inputs for i in step.inputs):
                 layer.need_dx = True
-            dx = layer.backward(dys if step.multi_out else dys[0])
+            if step.prefused and self._ran_fused:
+                dx = dys[0]     # the step before did this layer's work and takes its gradient
+            else:
+                dx = layer.backward(dys if step.multi_out else dys[0])
             if step.shared:
                 _accumulate(acc, layer)
             if dx is None:

@@ -127,7 +127,8 @@ class GraphView(QGraphicsView):
 
     def _fit_nodes(self, margin: float, min_zoom: float) -> None:
         rect = self.scene().nodes_rect()
-        if rect.isNull():
+        if rect.isNull():               # an empty canvas: layers dropped on it are full size
+            self.set_zoom(1.0)
             self.center_on(QPointF(0, 0))
             return
         self.fit_rect(rect.adjusted(-margin, -margin, margin, margin), max_zoom=1.0,

@@ -65,3 +65,11 @@ def test_fit_to_view_leaves_the_minimap_corner_free(window):
         shown = window.view.mapFromScene(item.sceneBoundingRect()).boundingRect()
         assert not QRectF(shown).intersects(mini), doc.nodes[nid].name
         assert _on_screen(window, nid)
+
+
+def test_a_new_project_starts_at_full_size(window):
+    window.view.fit_all()
+    window.view.set_zoom(0.3)                      # the last graph was looked at from afar
+    window.file_ops.new_project()
+    _settle(window)
+    assert window.view.zoom() == 1.0

@@ -1,10 +1,18 @@
 """Training throughput of the engine against PyTorch CPU and Keras, in the same run.
 
-    python -m bench.throughput [mlp] [cnn] [lstm]  [--no-peers] [--epochs N]
+    python -m bench.throughput [WORKLOAD ... | seed | models | all]  [--no-peers] [--epochs N]
+                               [--threads N] [--cpu-time]
+
+Workloads are bench/workloads/*.py: the seeds (mlp, cnn, lstm, the default) and the models
+beyond them (cifar_cnn, cnn150, resblock, conv1d_text, gru, simple_rnn, conv_transpose);
+'seed', 'models' and 'all' name the groups (bench/workloads/__init__.py).
 
 Each workload prints samples/s (median of N epochs after a warm-up epoch) for every framework
 that is installed, and the engine's ratio to the fastest peer. Peers live in their own venvs
-(see bench/workloads/peers.py); they are never project dependencies.
+(see bench/workloads/peers.py); they are never project dependencies. --threads N gives every
+framework N threads (default 2); --cpu-time times each by its CPU time instead of the wall
+clock: with --threads 1 a comparison of the code that holds on a busy machine (the idle-machine
+figures need the wall clock and a quiet machine).
 """
 from __future__ import annotations
 
@@ -18,6 +26,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import engine  # noqa: E402,F401  (before numpy: it sets OpenBLAS's thread options, see there)
+from bench import workloads  # noqa: E402
+from bench.workloads.harness import CLOCK_ENV  # noqa: E402
+
+GROUPS = {"seed": workloads.SEED, "models": workloads.MODELS, "all": workloads.ALL}
 
 
 def report(name: str, results: dict[str, float]) -> None:
@@ -32,13 +44,24 @@ def report(name: str, results: dict[str, float]) -> None:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("workloads", nargs="*", default=["mlp", "cnn", "lstm"])
+    ap.add_argument("workloads", nargs="*", default=list(workloads.SEED))
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--cpu-time", action="store_true")
     args = ap.parse_args(argv)
+    if args.cpu_time:
+        os.environ[CLOCK_ENV] = "cpu"
+    import numba
+    from threadpoolctl import threadpool_limits
+    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    threadpool_limits(args.threads)
+    clock = "CPU time" if args.cpu_time else "wall clock"
+    print(f"{args.threads} thread(s) per framework, timed by the {clock}")
     print(f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cpus")
     peers = () if args.no_peers else ("torch", "keras")
-    for name in args.workloads:
+    names = [w for name in args.workloads for w in GROUPS.get(name, (name,))]
+    for name in names:
         try:
             mod = importlib.import_module(f"bench.workloads.{name}")
         except ModuleNotFoundError as e:

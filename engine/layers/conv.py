@@ -5,23 +5,32 @@ bias (filters,). Conv1D runs as a Conv2D of height 1.
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from engine import activations
-from engine.kernels.conv import (bias_relu_grad, col2im, conv_direct_dw, conv_direct_dx,
-                                 conv_direct_forward, conv_output_size, im2col)
-from engine.kernels.conv_pool import (conv_relu_pool_backward, conv_relu_pool_backward_s1,
-                                      conv_relu_pool_forward, conv_relu_pool_forward_s1)
+from engine.kernels import conv_s1
+from engine.kernels.conv import (
+    bias_relu_grad,
+    col2im,
+    conv_direct_dw,
+    conv_direct_dx,
+    conv_direct_forward,
+    conv_output_size,
+    im2col,
+)
+from engine.kernels.conv_pool import conv_relu_pool_backward, conv_relu_pool_forward
 from engine.kernels.gemm import matmul
-
-# Up to this many taps (KH·KW·Cin) a direct numba loop beats im2col + sgemm (measured on the
-# seed CNN's 3×3×1 first layer: 4.0 ms im2col + 4.9 ms sgemm + 0.9 ms relu → 1.6 ms direct).
-DIRECT_MAX_TAPS = 32
-# batch slices of the fused conv + pool backward, each with its own partial weight gradients
-_NCHUNKS = 8
 from engine.layers.base import Layer
 from engine.layers.core import ACTIVATION_PARAM, USE_BIAS_PARAM, weight_params
 from engine.registry import Param, register
+
+# Up to this many taps (KH·KW·Cin) a strided convolution runs as a direct numba loop rather
+# than im2col + sgemm (measured on a 3×3×1 layer: 4.0 ms im2col + 4.9 ms sgemm + 0.9 ms relu →
+# 1.6 ms direct). Stride-1 convolutions all run on the planes kernels (kernels/conv_s1.py).
+DIRECT_MAX_TAPS = 32
+# batch slices of the strided fused conv + pool backward, each with its own partial gradients
+_NCHUNKS = 8
 
 
 CHANNELS_LAST = Param("data_format", "choice", "channels_last",
@@ -134,55 +143,65 @@ class _Conv(Layer):
         out, _ = self._out_sizes(input_shape[1:-1])
         return (input_shape[0],) + tuple(out[2 - self.rank:]) + (self.filters,)
 
-    def fuse_pool(self, pool) -> bool:
-        """Whether training may run this layer and ``pool`` (the next layer, the only one reading
-        its output) as one kernel (:func:`conv_relu_pool_forward`): a relu direct convolution
-        (few taps) followed by a 2×2 max pool with stride 2, 'valid'. The 13×13×32 pooled output
-        of the seed CNN is all that is stored, not the 26×26×32 conv output."""
-        from engine.layers.pooling import MaxPooling2D
-        kh, kw, cin, _ = self.kernel.value.shape if self.rank == 2 else (0, 0, 0, 0)
-        return (self.rank == 2 and self._act.name == "relu" and kh * kw * cin <= DIRECT_MAX_TAPS
-                and isinstance(pool, MaxPooling2D) and pool.padding == "valid"
-                and pool._geometry() == ((2, 2), (2, 2)))
+    fuses_when_predicting = True   # conv + pool fused: no statistics, same numbers
 
-    def forward_pooled(self, x, pool):
-        """Training forward of this layer and ``pool`` together (see :meth:`fuse_pool`): returns
+    def fuse_next(self, pool) -> bool:
+        """Whether training may run this layer and ``pool`` (the next layer, the only one reading
+        its output) as one kernel: a relu convolution, stride 1 (any number of channels) or with
+        few taps, followed by a 2×2 max pool with stride 2, 'valid' (or 'same' on even sizes,
+        where it pads nothing). Only the pooled output is
+        stored (the seed CNN's 13×13×32, not the 26×26×32 conv output)."""
+        from engine.layers.pooling import MaxPooling2D
+        if self.rank != 2 or self._act.name != "relu" or not isinstance(pool, MaxPooling2D):
+            return False
+        kh, kw, cin, _ = self.kernel.value.shape
+        out = self.output_shape if isinstance(self.output_shape, tuple) else (None,) * 4
+        # 'same' pads nothing on even sizes (and the fused pool drops a last odd row/column)
+        no_padding = pool.padding == "valid" or all(
+            isinstance(d, int) and d % 2 == 0 for d in out[1:3])
+        return ((self.strides == (1, 1) or kh * kw * cin <= DIRECT_MAX_TAPS)
+                and no_padding and pool._geometry() == ((2, 2), (2, 2)))
+
+    def _kernel4(self, c: int) -> np.ndarray:
+        (kh, kw), _, _ = self._geometry()
+        return self.kernel.value.reshape((kh, kw, c, self.filters))
+
+    def _bias_or_zeros(self, dtype) -> np.ndarray:
+        return self.bias.value if self.bias is not None else np.zeros(self.filters, dtype=dtype)
+
+    def _bias_grad(self, dtype) -> np.ndarray:
+        return self.bias.grad if self.bias is not None else np.empty(self.filters, dtype=dtype)
+
+    def forward_fused(self, x, pool):
+        """Training forward of this layer and ``pool`` together (see :meth:`fuse_next`): returns
         the pool's output; :meth:`backward` then takes the gradient of the pool's output."""
         x4 = np.ascontiguousarray(x)
         n, h, w, c = x4.shape
-        (kh, kw), (sh, sw), (dh, dw) = self._geometry()
+        _, (sh, sw), (dh, dw) = self._geometry()
         (oh, ow), (ph, pw) = self._out_sizes((h, w))
-        kernel4 = self.kernel.value.reshape((kh, kw, c, self.filters))
-        bias = self.bias.value if self.bias is not None else \
-            np.zeros(self.filters, dtype=x4.dtype)
-        out = np.empty((n, oh // 2, ow // 2, self.filters), dtype=x4.dtype)
-        code = np.empty(out.shape, dtype=np.uint8)
-        if (sh, sw) == (1, 1):  # padded size: the output plus the kernel's reach
-            hp, wp = oh + (kh - 1) * dh, ow + (kw - 1) * dw
-            conv_relu_pool_forward_s1(x4, kernel4, bias, dh, dw, ph, pw, hp, wp, out, code)
+        kernel4, bias = self._kernel4(c), self._bias_or_zeros(x4.dtype)
+        if (sh, sw) == (1, 1):
+            out, code = conv_s1.forward(x4, kernel4, bias, (dh, dw), (ph, pw), (oh, ow),
+                                        True, True, numba.get_num_threads())
         else:
+            out = np.empty((n, oh // 2, ow // 2, self.filters), dtype=x4.dtype)
+            code = np.empty(out.shape, dtype=np.uint8)
             conv_relu_pool_forward(x4, kernel4, bias, sh, sw, dh, dw, ph, pw, out, code)
         self._cache = ("pooled", x4, out, code, (sh, sw, dh, dw, ph, pw, oh, ow))
-        pool._prepooled = True
         return out
 
     def _backward_pooled(self, dy):
         _, x4, out, code, (sh, sw, dh, dw, ph, pw, oh, ow) = self._cache
-        c, f = x4.shape[-1], self.filters
-        kernel4 = self.kernel.value.reshape(self.kernel_size + (c, f))
-        db = self.bias.grad if self.bias is not None else np.empty(f, dtype=x4.dtype)
-        dx = np.empty(x4.shape if self.need_dx else (1, 1, 1, 1), dtype=x4.dtype)
-        dy = np.ascontiguousarray(dy)
+        kernel4 = self._kernel4(x4.shape[-1])
+        db = self._bias_grad(x4.dtype)
         dwt = self.kernel.grad.reshape(kernel4.shape)
-        chunks = min(_NCHUNKS, x4.shape[0])
         if (sh, sw) == (1, 1):
-            kh, kw = self.kernel_size
-            hp, wp = oh + (kh - 1) * dh, ow + (kw - 1) * dw
-            conv_relu_pool_backward_s1(x4, kernel4, dy, out, code, dh, dw, ph, pw, hp, wp,
-                                       chunks, dwt, db, self.need_dx, dx)
-        else:
-            conv_relu_pool_backward(x4, kernel4, dy, out, code, sh, sw, dh, dw, ph, pw, chunks,
-                                    dwt, db, self.need_dx, dx)
+            return conv_s1.backward(x4, kernel4, dy, out, code, (dh, dw), (ph, pw), (oh, ow),
+                                    True, self.need_dx, dwt, db, numba.get_num_threads())
+        dx = np.empty(x4.shape if self.need_dx else (1, 1, 1, 1), dtype=x4.dtype)
+        chunks = min(_NCHUNKS, x4.shape[0])
+        conv_relu_pool_backward(x4, kernel4, np.ascontiguousarray(dy), out, code, sh, sw, dh,
+                                dw, ph, pw, chunks, dwt, db, self.need_dx, dx)
         return dx if self.need_dx else None
 
     def forward(self, x, training=False):
@@ -199,23 +218,34 @@ class _Conv(Layer):
         if self.rank == 1:
             oh, ph = 1, 0
         geo = (kh, kw, sh, sw, dh, dw, ph, pw, oh, ow)
-        kernel4 = self.kernel.value.reshape((kh, kw, c, self.filters))
-        if kh * kw * c <= DIRECT_MAX_TAPS:
+        kernel4 = self._kernel4(c)
+        act = self._act.name
+        if (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0) and c > DIRECT_MAX_TAPS:
+            mode, cols = "pointwise", x4.reshape(-1, c)   # 1×1: the pixels are the cols
+            z = matmul(cols, self.kernel.value.reshape(-1, self.filters))
+            if self.bias is not None:
+                z += self.bias.value
+            y = self._act.forward(z)
+        elif (sh, sw) == (1, 1):
+            # stride 1: the planes kernels (engine/kernels/conv_s1.py), relu fused
+            mode, cols = "planes", x4
+            z, _ = conv_s1.forward(x4, kernel4, self._bias_or_zeros(x4.dtype), (dh, dw),
+                                   (ph, pw), (oh, ow), act == "relu", False,
+                                   numba.get_num_threads())
+            z = z.reshape(-1, self.filters)
+            y = z if act in ("relu", "linear") else self._act.forward(z)
+        elif kh * kw * c <= DIRECT_MAX_TAPS:
             mode, cols = "direct", x4
-            relu = self._act.name == "relu"
-            bias = self.bias.value if self.bias is not None else \
-                np.zeros(self.filters, dtype=x4.dtype)
+            relu = act == "relu"
             z = np.empty((n, oh, ow, self.filters), dtype=x4.dtype)
-            conv_direct_forward(x4, kernel4, bias, sh, sw, dh, dw, ph, pw, relu, z)
+            conv_direct_forward(x4, kernel4, self._bias_or_zeros(x4.dtype), sh, sw, dh, dw, ph,
+                                pw, relu, z)
             z = z.reshape(-1, self.filters)
             y = z if relu else self._act.forward(z)
         else:
-            if (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0):  # 1×1: the pixels are the cols
-                mode, cols = "pointwise", x4.reshape(-1, c)
-            else:
-                mode = "im2col"
-                cols = np.empty((n * oh * ow, kh * kw * c), dtype=x4.dtype)
-                im2col(x4, *geo, cols)
+            mode = "im2col"
+            cols = np.empty((n * oh * ow, kh * kw * c), dtype=x4.dtype)
+            im2col(x4, *geo, cols)
             z = matmul(cols, self.kernel.value.reshape(-1, self.filters))
             if self.bias is not None:
                 z += self.bias.value
@@ -230,19 +260,29 @@ class _Conv(Layer):
             return self._backward_pooled(dy)
         shape4, cols, z, y, mode, geo = self._cache
         f = self.filters
-        dy2 = np.ascontiguousarray(dy).reshape(-1, f)
-        if self.fused_output_grad:
-            dz = dy2
-        elif self._act.name == "relu":
-            dz = np.empty_like(dy2)
-            db = self.bias.grad if self.bias is not None else np.empty(f, dtype=dy2.dtype)
-            bias_relu_grad(y, dy2, dz, db)
-        else:
-            dz = np.ascontiguousarray(self._act.backward(z, y, dy2))
-        if self.bias is not None and (self.fused_output_grad or self._act.name != "relu"):
-            np.sum(dz, axis=0, out=self.bias.grad)
         kh, kw, sh, sw, dh, dw, ph, pw, oh, ow = geo
         c = shape4[-1]
+        dy2 = np.ascontiguousarray(dy).reshape(-1, f)
+        relu = self._act.name == "relu" and not self.fused_output_grad
+        if mode == "planes":
+            # relu's mask is applied in the kernel; other activations' gradients here
+            dz = dy2 if relu or self.fused_output_grad or self._act.name == "linear" \
+                else np.ascontiguousarray(self._act.backward(z, y, dy2))
+            y4 = y.reshape(shape4[0], oh, ow, f)
+            dx = conv_s1.backward(cols, self.kernel.value.reshape(kh, kw, c, f),
+                                  dz.reshape(y4.shape), y4, None, (dh, dw), (ph, pw), (oh, ow),
+                                  relu, self.need_dx, self.kernel.grad.reshape(kh, kw, c, f),
+                                  self._bias_grad(dy2.dtype), numba.get_num_threads())
+            return self._input_grad_layout(dx)
+        if self.fused_output_grad:
+            dz = dy2
+        elif relu:
+            dz = np.empty_like(dy2)
+            bias_relu_grad(y, dy2, dz, self._bias_grad(dy2.dtype))
+        else:
+            dz = np.ascontiguousarray(self._act.backward(z, y, dy2))
+        if self.bias is not None and not relu:
+            np.sum(dz, axis=0, out=self.bias.grad)
         if mode == "direct":
             dz4 = dz.reshape(shape4[0], oh, ow, f)
             conv_direct_dw(cols, dz4, sh, sw, dh, dw, ph, pw,
@@ -262,6 +302,12 @@ class _Conv(Layer):
             else:
                 dx = np.empty(shape4, dtype=dcols.dtype)
                 col2im(dcols, *geo, dx)
+        return self._input_grad_layout(dx)
+
+    def _input_grad_layout(self, dx):
+        """dx of the (causally padded, 4-D) input → the layer input's gradient."""
+        if dx is None:
+            return None
         if self.padding == "causal":
             dx = dx[:, :, (self.kernel_size[0] - 1) * self.dilation_rate[0]:]
         return dx[:, 0] if self.rank == 1 else dx

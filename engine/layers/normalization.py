@@ -1,8 +1,11 @@
-"""BatchNormalization and LayerNormalization over the last axis (Keras 3 formulas)."""
+"""BatchNormalization and LayerNormalization over the last axis (Keras 3 formulas);
+BatchNormalization's passes are numba kernels (engine/kernels/normalization.py)."""
 from __future__ import annotations
 
+import numba
 import numpy as np
 
+from engine.kernels import normalization as K
 from engine.layers.base import Layer
 from engine.registry import Param, register
 
@@ -57,41 +60,70 @@ class BatchNormalization(Layer):
         self.moving_variance = self.add_weight("moving_variance", shape,
                                                self.moving_variance_initializer, trainable=False)
 
+    def fuse_next(self, layer) -> bool:
+        """Whether training may run this layer and ``layer`` (the next one, the only reader of
+        its output) as one kernel: a relu (Activation('relu') or ReLU()) after it."""
+        act = getattr(layer, "_act", None)
+        return (layer.spec.type_name in ("Activation", "ReLU") and act is not None
+                and act.name == "relu")
+
+    def forward_fused(self, x, relu_layer):
+        """Training forward of this layer and the relu after it (see :meth:`fuse_next`);
+        :meth:`backward` then takes the gradient of the relu's output."""
+        return self._forward(x, True, relu=True)
+
     def forward(self, x, training=False):
+        return self._forward(x, training, relu=False)
+
+    def _forward(self, x, training, relu: bool):
         c = x.shape[-1]
-        x2 = x.reshape(-1, c)
+        x2 = np.ascontiguousarray(x).reshape(-1, c)
+        dtype = x2.dtype
+        workers = numba.get_num_threads()
         if training:
-            mean = x2.mean(axis=0)
-            var = x2.var(axis=0)
-            m = x.dtype.type(self.momentum)
-            self.moving_mean.value[...] = self.moving_mean.value * m + mean * (1 - m)
-            self.moving_variance.value[...] = self.moving_variance.value * m + var * (1 - m)
+            mean, var = K.batch_moments(x2, workers)
+            m = self.momentum
+            for w, v in ((self.moving_mean, mean), (self.moving_variance, var)):
+                w.value[...] = w.value * dtype.type(m) + (v * (1 - m)).astype(dtype)
         else:
-            mean, var = self.moving_mean.value, self.moving_variance.value
-        inv = (1.0 / np.sqrt(var + x.dtype.type(self.epsilon))).astype(x.dtype)
-        xhat = (x2 - mean) * inv
-        y = xhat * self.gamma.value if self.gamma is not None else xhat.copy()
-        if self.beta is not None:
-            y += self.beta.value
-        self._cache = (xhat, inv, training)
+            mean = self.moving_mean.value.astype(np.float64)
+            var = self.moving_variance.value.astype(np.float64)
+        inv = 1.0 / np.sqrt(var + self.epsilon)
+        gamma = self.gamma.value if self.gamma is not None else 1.0
+        beta = self.beta.value if self.beta is not None else np.zeros(c, dtype)
+        mean_x = mean.astype(dtype)
+        # y = (x − mean)·γ/σ + β (then the fused relu), in one pass
+        y = K.affine(x2, mean_x, (gamma * inv).astype(dtype), beta.astype(dtype), relu,
+                     workers)
+        self._cache = (x2, y if relu else y[:0], mean_x, inv, training)
         return y.reshape(x.shape)
 
     def backward(self, dy):
-        # y = γ·x̂ + β;  training: dx = inv/M · (M·dx̂ − Σdx̂ − x̂·Σ(dx̂·x̂)),  dx̂ = dy·γ
-        xhat, inv, training = self._cache
-        dy2 = dy.reshape(xhat.shape)
+        # y = γ·x̂ + β, x̂ = (x − μ)/σ;  dβ = Σ dy,  dγ = Σ dy·x̂;  training (μ, σ of the batch,
+        # M rows): dx = γ/σ · (dy − dβ/M − x̂·dγ/M), otherwise dx = γ/σ · dy
+        # (with a fused relu, dy is the relu's output gradient: the kernels take dy·[y > 0])
+        x2, y2, mean_x, inv, training = self._cache
+        dtype = x2.dtype
+        workers = numba.get_num_threads()
+        dy2 = np.ascontiguousarray(dy).reshape(x2.shape)
+        s_dy, s_dyx = K.grad_sums(dy2, x2, y2, workers)
+        dbeta = s_dy
+        dgamma = inv * (s_dyx - mean_x.astype(np.float64) * s_dy)
         if self.beta is not None:
-            np.sum(dy2, axis=0, out=self.beta.grad)
+            self.beta.grad[...] = dbeta
         if self.gamma is not None:
-            np.sum(dy2 * xhat, axis=0, out=self.gamma.grad)
+            self.gamma.grad[...] = dgamma
         for w in (self.moving_mean, self.moving_variance):
             w.grad[...] = 0
-        dxhat = dy2 * self.gamma.value if self.gamma is not None else dy2
-        if not training:
-            return (dxhat * inv).reshape(dy.shape)
-        m = xhat.shape[0]
-        dx = (inv / m) * (m * dxhat - dxhat.sum(axis=0) - xhat * (dxhat * xhat).sum(axis=0))
-        return dx.astype(dy.dtype, copy=False).reshape(dy.shape)
+        g = inv * (self.gamma.value if self.gamma is not None else 1.0)
+        rows = x2.shape[0]
+        if training:
+            b, c0 = -g * dgamma * inv / rows, -g * dbeta / rows
+        else:
+            b, c0 = np.zeros_like(g), np.zeros_like(g)
+        dx = K.input_grad(dy2, x2, y2, mean_x, g.astype(dtype), b.astype(dtype),
+                          c0.astype(dtype), workers)
+        return dx.reshape(dy.shape)
 
 
 @register("Normalization", "Normalizes each sample over its last axis, then scales and shifts.",

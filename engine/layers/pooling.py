@@ -62,11 +62,7 @@ class _Pool(Layer):
         out, _ = self._sizes(input_shape[1:-1])
         return (input_shape[0],) + tuple(out[2 - self.rank:]) + (input_shape[-1],)
 
-    # set by Conv2D.forward_pooled when that layer also did this pool (engine/models/functional.py)
-    _prepooled = False
-
     def forward(self, x, training=False):
-        self._prepooled = False
         x4 = np.ascontiguousarray(x[:, None] if self.rank == 1 else x)
         n, h, w, c = x4.shape
         (kh, kw), (sh, sw) = self._geometry()
@@ -89,8 +85,6 @@ class _Pool(Layer):
         return out[:, 0] if self.rank == 1 else out
 
     def backward(self, dy):
-        if self._prepooled:  # the conv before did this pool: it takes the pooled gradient
-            return dy
         shape4, extra = self._cache
         dy4 = np.ascontiguousarray(dy[:, None] if self.rank == 1 else dy)
         nworkers = policy.workers(4 * int(np.prod(shape4)), shape4[0])

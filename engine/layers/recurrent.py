@@ -1,12 +1,13 @@
 """Recurrent layers: SimpleRNN, LSTM, GRU (Keras 3 arguments, defaults and weight layouts).
 
-SimpleRNN and GRU compute x·kernel for all time steps in one matrix product, run the sequential
-part in one numba kernel (engine/kernels/recurrent.py), and in backward get the weight gradients
-from the stacked per-step gradients with one product each. LSTM does all of it, input and
-weight-gradient products included, in one numba kernel for forward and one for backward (no
-BLAS call, no Python per step), with blocks of batch rows shared out to the threads as they
-come free: on a busy machine that keeps it at full speed where a static split waits for the
-slowest thread (seed IMDB LSTM, 2 cores, one other busy process: 300 → 400 samples/s).
+Each layer's training step is one numba kernel for the forward pass and one for the backward
+(engine/kernels/recurrent.py for LSTM, recurrent_blocks.py for SimpleRNN and GRU): the input
+and weight-gradient products are done inside the time loop (no BLAS call, no Python per
+step), with blocks of batch rows shared out to the threads as they come free: on a busy
+machine that keeps them at full speed where a static split waits for the slowest thread (seed
+IMDB LSTM, 2 cores, one other busy process: 300 → 400 samples/s). The previous kernels (x·kernel
+by one product outside, static row chunks) stay in engine/kernels/recurrent.py as the tests'
+reference.
 
 Semantics as in Keras:
 * a mask (from ``Embedding(mask_zero=True)`` or ``Masking``) skips steps: the state is carried
@@ -26,6 +27,7 @@ from engine import threading_policy as policy
 from engine.kernels import recurrent as K
 from engine.kernels.gemm import matmul
 from engine.kernels.recurrent_infer import lstm_predict_blocks
+from engine.kernels import recurrent_blocks as KB
 from engine.kernels.rnn_math import CODES
 from engine.layers.base import Layer, is_predicting
 from engine.registry import Param, register
@@ -292,11 +294,27 @@ class RNNBase(Layer):
             return None
         n, t_len = self._mask.shape
         dx = matmul(dxw, self.kernel.value.T).reshape(n, t_len, -1)
+        return self._finish_dx(dx)
+
+    def _finish_dx(self, dx: np.ndarray) -> np.ndarray:
+        """The input dropout's mask and the reversal of go_backwards, applied to dx (N, T, d)."""
         if self._dmask is not None:
             dx *= self._dmask
         if self.go_backwards:
             dx = dx[:, ::-1]
         return np.ascontiguousarray(dx)
+
+    # Batch rows per block of the time loop, and steps per weight-gradient product (see
+    # engine/kernels/recurrent.py, lstm_forward_blocks).
+    block_rows = 4
+    block_steps = 16
+
+    def _workers(self, n: int) -> int:
+        return max(1, min(numba.get_num_threads(), -(-n // self.block_rows)))
+
+    def _block_inputs(self, x, training, mask):
+        """The block kernels' inputs: (N, T, d) contiguous x (dropout applied) and a counter."""
+        return self._prepare(x, training, mask, project=False), np.zeros(1, np.int64)
 
 
 _RNN_PARAMS = [UNITS, ACTIVATION, USE_BIAS, *INITIALIZERS, *PENALTIES, *DROPOUTS,
@@ -309,26 +327,38 @@ class SimpleRNN(RNNBase):
     keras_weight_prefix = "simple_rnn_cell"
 
     def forward(self, x, training=False, mask=None):
-        xw = self._prepare(x, training, mask)
-        n, t_len, _ = xw.shape
-        hs = self._initial_states(n, t_len, xw.dtype)
-        K.simple_rnn_forward(xw, self.recurrent_kernel.value, self._rmask, self._mask, hs,
-                             self._act, self._nchunks)
-        self._hs = hs
+        xin, counter = self._block_inputs(x, training, mask)
+        n, t_len, _ = xin.shape
+        hs = self._initial_states(n, t_len, xin.dtype)
+        wu = np.concatenate([self.kernel.value, self.recurrent_kernel.value])
+        bias = self.bias.value if self.bias is not None else np.zeros(self.units, xin.dtype)
+        KB.simple_rnn_forward_blocks(xin, wu, bias, self._rmask, self._mask, hs, self._act,
+                                     self.block_rows, counter, self._workers(n))
+        self._x3, self._hs = xin, hs
         return self._outputs([hs])
 
     def backward(self, dy):
         dtype = self._hs.dtype
         dseq, (dh,) = self._output_grads(dy, dtype)
-        dz = np.empty((self._hs.shape[0], self._hs.shape[1] - 1, self.units), dtype)
-        u_t = np.ascontiguousarray(self.recurrent_kernel.value.T)
-        K.simple_rnn_backward(u_t, self._rmask, self._mask, self._hs, dseq, dh, dz, self._act,
-                              self._nchunks)
-        dz2 = dz.reshape(-1, self.units)
-        matmul(self._state_inputs(self._hs).T, dz2, self.recurrent_kernel.grad)
+        n, t_len, d = self._x3.shape
+        u = self.units
+        if self.need_dx:
+            wu_t = np.concatenate([self.kernel.value, self.recurrent_kernel.value]).T
+            dx = np.empty((n, t_len, d), dtype)
+        else:
+            wu_t, dx = self.recurrent_kernel.value.T, np.empty((0, 0, 0), dtype)
+        workers = self._workers(n)
+        acc = np.empty((workers, d + u, u), dtype)
+        acc_b = np.empty((workers, u), dtype)
+        KB.simple_rnn_backward_blocks(self._x3, self._hs, np.ascontiguousarray(wu_t),
+                                      self._rmask, self._mask, dseq, dh, dx, acc, acc_b,
+                                      self._act, self.block_rows, self.block_steps,
+                                      np.zeros(1, np.int64))
+        np.sum(acc[:, :d], axis=0, out=self.kernel.grad)
+        np.sum(acc[:, d:], axis=0, out=self.recurrent_kernel.grad)
         if self.bias is not None:
-            np.sum(dz2, axis=0, out=self.bias.grad)
-        return self._with_state_grads(self._input_grads(dz2))
+            np.sum(acc_b, axis=0, out=self.bias.grad)
+        return self._with_state_grads(self._finish_dx(dx) if self.need_dx else None)
 
 
 _LSTM_PARAMS = [UNITS, ACTIVATION, RECURRENT_ACTIVATION, USE_BIAS, *INITIALIZERS,
@@ -347,11 +377,6 @@ class LSTM(RNNBase):
         if self.bias is not None and self.unit_forget_bias:
             self.bias.value[self.units:2 * self.units] = 1.0
 
-    # Batch rows per block of the time loop, and steps per weight-gradient product (see
-    # engine/kernels/recurrent.py, lstm_forward_blocks).
-    block_rows = 4
-    block_steps = 16
-
     def forward(self, x, training=False, mask=None):
         xin = self._prepare(x, training, mask, project=False)
         n, t_len, d = xin.shape
@@ -368,9 +393,6 @@ class LSTM(RNNBase):
                               self._workers(n))
         self._x3, self._hs, self._cs, self._gates = xin, hs, cs, gates
         return self._outputs([hs, cs])
-
-    def _workers(self, n: int) -> int:
-        return max(1, min(numba.get_num_threads(), -(-n // self.block_rows)))
 
     def _predict(self, xin: np.ndarray):
         """Inference: the time loop keeps only the current states (kernels/recurrent_infer)."""
@@ -416,12 +438,7 @@ class LSTM(RNNBase):
         np.sum(acc[:, d:], axis=0, out=self.recurrent_kernel.grad)
         if self.bias is not None:
             np.sum(acc_b, axis=0, out=self.bias.grad)
-        if not self.need_dx:
-            return self._with_state_grads(None)
-        if self._dmask is not None:
-            dx *= self._dmask
-        return self._with_state_grads(np.ascontiguousarray(dx[:, ::-1]) if self.go_backwards
-                                      else dx)
+        return self._with_state_grads(self._finish_dx(dx) if self.need_dx else None)
 
 
 _GRU_PARAMS = [UNITS, ACTIVATION, RECURRENT_ACTIVATION, USE_BIAS, *INITIALIZERS, *PENALTIES,
@@ -452,41 +469,52 @@ class GRU(RNNBase):
                 np.ascontiguousarray(u_mat[:, 2 * self.units:]))
 
     def forward(self, x, training=False, mask=None):
-        xw = self._prepare(x, training, mask)
-        n, t_len, g = xw.shape
-        hs = self._initial_states(n, t_len, xw.dtype)
-        gates = np.empty_like(xw)
-        rec_h = np.empty((n, t_len, self.units), xw.dtype)
+        xin, counter = self._block_inputs(x, training, mask)
+        n, t_len, _ = xin.shape
+        dtype, g = xin.dtype, 3 * self.units
+        hs = self._initial_states(n, t_len, dtype)
+        gates = np.empty((n, t_len, g), dtype)
+        rec_h = np.empty((n, t_len, self.units), dtype)
+        bias = self._input_bias() if self.bias is not None else np.zeros(g, dtype)
         brec = (self.bias.value[1] if self.bias is not None and self.reset_after
-                else np.zeros(g, xw.dtype))
+                else np.zeros(g, dtype))
         u1, u2 = self._recurrent_parts()
-        K.gru_forward(xw, u1, u2, brec, self._rmask, self._mask, hs, gates, rec_h, self._act,
-                      self._rec_act, self.reset_after, self._nchunks)
-        self._hs, self._gates, self._rec_h = hs, gates, rec_h
+        KB.gru_forward_blocks(xin, self.kernel.value, bias, u1, u2, brec, self._rmask,
+                              self._mask, hs, gates, rec_h, self._act, self._rec_act,
+                              self.reset_after, self.block_rows, counter, self._workers(n))
+        self._x3, self._hs, self._gates, self._rec_h = xin, hs, gates, rec_h
         return self._outputs([hs])
 
     def backward(self, dy):
         dtype = self._hs.dtype
         dseq, (dh,) = self._output_grads(dy, dtype)
-        u, (n, t_len) = self.units, self._mask.shape
-        dxw = np.empty_like(self._gates)
-        drec = np.empty_like(self._gates) if self.reset_after else np.zeros((0, 0, 0), dtype)
+        n, t_len, d = self._x3.shape
+        u, g = self.units, 3 * self.units
         u1, u2 = self._recurrent_parts()
-        K.gru_backward(np.ascontiguousarray(u1.T), np.ascontiguousarray(u2.T), self._rmask,
-                       self._mask, self._hs, self._gates, self._rec_h, dseq, dh, dxw, drec,
-                       self._act, self._rec_act, self.reset_after, self._nchunks)
-        dxw2 = dxw.reshape(-1, 3 * u)
-        h_in = self._state_inputs(self._hs)
+        workers = self._workers(n)
+        acc_w = np.empty((workers, d, g), dtype)
+        acc_u1 = np.empty((workers, u, u1.shape[1]), dtype)
+        acc_u2 = np.empty((workers, 0, 0) if self.reset_after else (workers, u, u), dtype)
+        acc_b = np.empty((workers, g), dtype)
+        acc_br = np.empty((workers, g if self.reset_after else 0), dtype)
+        dx = np.empty((n, t_len, d) if self.need_dx else (0, 0, 0), dtype)
+        t = np.ascontiguousarray
+        KB.gru_backward_blocks(self._x3, self._hs, self._gates, self._rec_h,
+                               t(self.kernel.value.T), t(u1.T), t(u2.T), self._rmask,
+                               self._mask, dseq, dh, dx, acc_w, acc_u1, acc_u2, acc_b, acc_br,
+                               self._act, self._rec_act, self.reset_after, self.need_dx,
+                               self.block_rows, self.block_steps, np.zeros(1, np.int64))
+        np.sum(acc_w, axis=0, out=self.kernel.grad)
         grad = self.recurrent_kernel.grad
         if self.reset_after:
-            drec2 = drec.reshape(-1, 3 * u)
-            matmul(h_in.T, drec2, grad)
-            if self.bias is not None:
-                np.sum(dxw2, axis=0, out=self.bias.grad[0])
-                np.sum(drec2, axis=0, out=self.bias.grad[1])
+            np.sum(acc_u1, axis=0, out=grad)
         else:
-            grad[:, :2 * u] = matmul(h_in.T, dxw2[:, :2 * u])
-            grad[:, 2 * u:] = matmul(self._rec_h.reshape(n * t_len, u).T, dxw2[:, 2 * u:])
-            if self.bias is not None:
-                np.sum(dxw2, axis=0, out=self.bias.grad)
-        return self._with_state_grads(self._input_grads(dxw2))
+            grad[:, :2 * u] = acc_u1.sum(axis=0)
+            grad[:, 2 * u:] = acc_u2.sum(axis=0)
+        if self.bias is not None:
+            if self.reset_after:
+                np.sum(acc_b, axis=0, out=self.bias.grad[0])
+                np.sum(acc_br, axis=0, out=self.bias.grad[1])
+            else:
+                np.sum(acc_b, axis=0, out=self.bias.grad)
+        return self._with_state_grads(self._finish_dx(dx) if self.need_dx else None)

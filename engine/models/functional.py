@@ -24,7 +24,7 @@ from engine import threading_policy
 # its own (isolate_execution) and then runs beside the others.
 EXECUTION_LOCK = threading.RLock()
 
-from engine.layers.base import KerasTensor, Layer, Node
+from engine.layers.base import KerasTensor, Layer, Node, is_predicting
 
 
 @dataclass
@@ -34,8 +34,9 @@ class Step:
     outputs: list[int]         # tensor slots written
     multi_in: bool             # forward gets a list
     multi_out: bool            # forward returns a list
-    pool: Layer | None = None  # training runs this layer and the next one (a pool) as one kernel
-    prepooled: bool = False    # this pool was done by the step before it (when training)
+    fused: Layer | None = None  # training runs this layer and the next one as one kernel
+    prefused: bool = False      # this layer's work was done by the step before it (training)
+    fused_predict: bool = False  # ... and in prediction too (the pair holds no batch statistics)
     shared: bool = False       # the layer has other steps: save/restore its per-call state
     template: Any = None       # a user layer's call arguments rebuilt from the inputs
     node: Node | None = None   # the layer call this step runs
@@ -130,16 +131,21 @@ class Plan:
         for s in self.steps:
             if hasattr(s.layer, "need_dx"):
                 s.layer.need_dx = need[id(s.layer)]
-        # Conv2D(relu) → MaxPooling2D(2×2) runs as one kernel (Conv2D.fuse_pool) when the pool
-        # is the only reader of the conv's output — in training and in prediction (seed CNN at
-        # batch 256: 12 ms fused against 20-36 ms for the two layers); not when a conv layer's
-        # own output is asked for (``upto``, the activation preview).
+        # Two layers run as one kernel (Conv2D(relu) → MaxPooling2D(2×2), BatchNormalization
+        # → relu: the first layer's fuse_next) when the second is the only reader of the first's
+        # output; the second then passes its gradient straight to the first, which takes the
+        # gradient of the pair. Conv2D + pool run fused in model.predict/evaluate too (seed CNN
+        # at batch 256: 12 ms fused against 20-36 ms for the two layers; fuses_when_predicting),
+        # but not when a layer's own output is asked for (``upto``, the activation preview).
         for a, b in zip(self.steps, self.steps[1:]):
-            if (hasattr(a.layer, "fuse_pool") and not self.uses_masks and b.inputs == a.outputs
-                    and not a.shared and not b.shared
+            if (hasattr(a.layer, "fuse_next") and not self.uses_masks and b.inputs == a.outputs
+                    and not a.shared and not b.shared and not b.multi_out
                     and len(a.outputs) == 1 and self.consumers[a.outputs[0]] == 1
-                    and a.outputs[0] not in self.output_slots and a.layer.fuse_pool(b.layer)):
-                a.pool, b.prepooled = b.layer, True
+                    and a.outputs[0] not in self.output_slots and a.layer.fuse_next(b.layer)):
+                a.fused, b.prefused = b.layer, True
+                a.fused_predict = b.fused_predict = getattr(a.layer, "fuses_when_predicting",
+                                                            False)
+        self._ran_fused = False
 
     # ------------------------------------------------------------------ forward
     def forward(self, xs: list[np.ndarray], training: bool, check_finite: bool = False,
@@ -153,9 +159,10 @@ class Plan:
         masks: list = [None] * self.n_slots if self.uses_masks else None
         for s, x in zip(self.input_slots, xs):
             vals[s] = x
-        fused = training or upto is None or not hasattr(upto, "fuse_pool")
+        fused_predict = not training and upto is None and is_predicting()
         if self.runs_calls:
             self.added_losses = []
+        self._ran_fused = training and masks is None
         for k, step in enumerate(self.steps):
             layer = step.layer
             x = [vals[i] for i in step.inputs] if step.multi_in else vals[step.inputs[0]]
@@ -170,9 +177,9 @@ class Plan:
                 for o in step.outputs:
                     masks[o] = out_mask[step.outputs.index(o)] if isinstance(out_mask, list) \
                         else out_mask
-            elif fused and step.pool is not None:
-                y = layer.forward_pooled(x, step.pool)
-            elif fused and step.prepooled:
+            elif step.fused is not None and (training or fused_predict and step.fused_predict):
+                y = layer.forward_fused(x, step.fused)
+            elif step.prefused and (training or fused_predict and step.fused_predict):
                 y = x
             else:
                 y = layer.forward(x, training)
@@ -222,7 +229,10 @@ class Plan:
             if input_grads and hasattr(layer, "need_dx") and \
                     any(i in model_inputs for i in step.inputs):
                 layer.need_dx = True
-            dx = layer.backward(dys if step.multi_out else dys[0])
+            if step.prefused and self._ran_fused:
+                dx = dys[0]     # the step before did this layer's work and takes its gradient
+            else:
+                dx = layer.backward(dys if step.multi_out else dys[0])
             if step.shared:
                 _accumulate(acc, layer)
             if dx is None:

@@ -11,7 +11,7 @@ from engine.layers import (Activation, AveragePooling1D, AveragePooling2D, Batch
                            Conv1D, Conv2D, Conv2DTranspose, Cropping2D, Dense, Dropout, Flatten,
                            GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
                            GlobalMaxPooling2D, LayerNormalization, MaxPooling1D, MaxPooling2D,
-                           UpSampling2D, ZeroPadding2D)
+                           ReLU, UpSampling2D, ZeroPadding2D)
 from engine.models import Sequential
 from tests.gradcheck import check_layer
 
@@ -153,7 +153,7 @@ def _train_grads(model, x, y, fused: bool):
     plan = model._plan
     if not fused:
         for s in plan.steps:
-            s.pool, s.prepooled = None, False
+            s.fused, s.prefused = None, False
     model._resolve_compile()
     model._bind_parameters()
     xs, ys, sw = model._prepare_xy(x, y)
@@ -162,25 +162,30 @@ def _train_grads(model, x, y, fused: bool):
     return loss, model._grads.copy()
 
 
-@pytest.mark.parametrize("first, conv", [
-    (None, dict(filters=4, kernel_size=3)),
-    (None, dict(filters=5, kernel_size=3, padding="same", use_bias=False)),
-    (None, dict(filters=3, kernel_size=(2, 3), strides=2)),
-    (None, dict(filters=4, kernel_size=3, dilation_rate=2, padding="same")),
-    (dict(filters=2, kernel_size=1), dict(filters=4, kernel_size=3)),     # needs its dx
-    (dict(filters=3, kernel_size=2), dict(filters=17, kernel_size=3, padding="same")),
+@pytest.mark.parametrize("first, conv, size, pool", [
+    (None, dict(filters=4, kernel_size=3), (11, 9), "valid"),
+    (None, dict(filters=5, kernel_size=3, padding="same", use_bias=False), (11, 9), "valid"),
+    (None, dict(filters=3, kernel_size=(2, 3), strides=2), (11, 9), "valid"),
+    (None, dict(filters=4, kernel_size=3, dilation_rate=2, padding="same"), (11, 9), "valid"),
+    (dict(filters=2, kernel_size=1), dict(filters=4, kernel_size=3), (11, 9), "valid"),  # dx
+    (dict(filters=3, kernel_size=2), dict(filters=17, kernel_size=3, padding="same"), (11, 9),
+     "valid"),
+    (dict(filters=13, kernel_size=1), dict(filters=6, kernel_size=(3, 4), padding="same"),
+     (11, 9), "valid"),                                      # 156 taps, odd sizes, 4-wide rows
+    (dict(filters=9, kernel_size=3, padding="same"), dict(filters=1, kernel_size=3,
+                                                          padding="same"), (8, 6), "same"),
 ])
-def test_fused_conv_relu_pool_matches_the_layers(first, conv):
+def test_fused_conv_relu_pool_matches_the_layers(first, conv, size, pool):
     """Training runs Conv2D(relu) → MaxPooling2D(2) as one kernel; its loss and every weight
     gradient (through the conv's input gradient when a layer precedes it) equal the unfused
-    layers', on odd sizes too."""
+    layers', on odd sizes, many channels and a 'same' pool on even sizes too."""
     rng = np.random.default_rng(3)
 
     def build():
-        layers = [Input((11, 9, 2))]
+        layers = [Input(size + (2,))]
         if first:
             layers.append(Conv2D(**first))
-        layers += [Conv2D(activation="relu", **conv), MaxPooling2D(), Flatten(),
+        layers += [Conv2D(activation="relu", **conv), MaxPooling2D(padding=pool), Flatten(),
                    Dense(3, activation="softmax")]
         m = Sequential(layers)
         m.compile("sgd", "sparse_categorical_crossentropy")
@@ -188,8 +193,8 @@ def test_fused_conv_relu_pool_matches_the_layers(first, conv):
 
     a, b = build(), build()
     b.set_weights(a.get_weights())
-    assert [s.pool is not None for s in a._plan.steps].count(True) == 1
-    x = rng.standard_normal((6, 11, 9, 2)).astype(np.float32)
+    assert [s.fused is not None for s in a._plan.steps].count(True) == 1
+    x = rng.standard_normal((6,) + size + (2,)).astype(np.float32)
     y = rng.integers(0, 3, 6)
     la, ga = _train_grads(a, x, y, fused=True)
     lb, gb = _train_grads(b, x, y, fused=False)
@@ -199,24 +204,28 @@ def test_fused_conv_relu_pool_matches_the_layers(first, conv):
 
 
 def test_conv_pool_fusion_only_where_it_is_exact():
-    """No fusion when the conv's output is read elsewhere, the activation is not relu or the
-    pool is not 2×2/2 'valid'."""
+    """No fusion when the conv's output is read elsewhere, the activation is not relu, the
+    pool is not 2×2/2 'valid' or a strided conv has many taps; any stride-1 conv fuses."""
     def fused(layers):
         m = Sequential([Input((8, 8, 1))] + layers)
-        return any(s.pool is not None for s in m._plan.steps)
+        return any(s.fused is not None for s in m._plan.steps)
 
     assert fused([Conv2D(2, 3, activation="relu"), MaxPooling2D()])
     assert not fused([Conv2D(2, 3, activation="tanh"), MaxPooling2D()])
     assert not fused([Conv2D(2, 3, activation="relu"), MaxPooling2D(3)])
-    assert not fused([Conv2D(2, 3, activation="relu"), MaxPooling2D(padding="same")])
+    assert fused([Conv2D(2, 3, activation="relu"), MaxPooling2D(padding="same")])  # 6×6: no pad
+    assert not fused([Conv2D(2, 2, activation="relu"), MaxPooling2D(padding="same")])  # 7×7
+    assert fused([Conv2D(2, 3, activation="relu", padding="same"), MaxPooling2D(padding="same")])
     assert not fused([Conv2D(2, 3, activation="relu"), AveragePooling2D()])
-    assert not fused([Conv2D(8, 3), Conv2D(2, 3, activation="relu"), MaxPooling2D()])  # 72 taps
+    assert fused([Conv2D(8, 3), Conv2D(2, 3, activation="relu"), MaxPooling2D()])  # 72 taps
+    assert not fused([Conv2D(8, 1), Conv2D(2, 3, strides=2, activation="relu", padding="same"),
+                      MaxPooling2D()])
     inp = Input((8, 8, 1))
     c = Conv2D(2, 3, activation="relu")(inp)
     from engine.layers import Add
     from engine.models import Model
     out = Add()([MaxPooling2D()(c), MaxPooling2D()(c)])
-    assert not any(s.pool is not None for s in Model(inp, out)._plan.steps)
+    assert not any(s.fused is not None for s in Model(inp, out)._plan.steps)
 
 
 def test_first_layer_skips_its_input_gradient_without_changing_weight_gradients():
@@ -282,3 +291,48 @@ def test_conv2d_transpose_bad_output_padding():
     with pytest.raises(ValueError, match="gives an output of 6 pixels, which a stride-2 "):
         Sequential([Input((4, 4, 1)), Conv2DTranspose(1, 2, strides=2, padding="same",
                                                       output_padding=0)])
+
+
+@pytest.mark.parametrize("relu", [lambda: Activation("relu"), lambda: ReLU()])
+@pytest.mark.parametrize("shape", [(7, 5, 3), (12,)])
+def test_fused_batchnorm_relu_matches_the_layers(relu, shape):
+    """Training runs BatchNormalization → relu as one pass each way; its loss, weight gradients
+    (through the input gradient of the layer before) and moving statistics equal the unfused
+    layers'; a relu whose input is read elsewhere, or another activation, is not fused."""
+    rng = np.random.default_rng(5)
+
+    def build():
+        inner = [Conv2D(4, 3, padding="same")] if len(shape) == 3 else [Dense(6)]
+        m = Sequential([Input(shape)] + inner + [BatchNormalization(), relu(), Flatten(),
+                                                 Dense(3, activation="softmax")])
+        m.compile("sgd", "sparse_categorical_crossentropy")
+        return m
+
+    a, b = build(), build()
+    b.set_weights(a.get_weights())
+    assert [s.fused is not None for s in a._plan.steps].count(True) == 1
+    x = (rng.standard_normal((9,) + shape) * 3 + 1).astype(np.float32)
+    y = rng.integers(0, 3, 9)
+    la, ga = _train_grads(a, x, y, fused=True)
+    lb, gb = _train_grads(b, x, y, fused=False)
+    assert la == pytest.approx(lb, rel=1e-6)
+    np.testing.assert_allclose(ga, gb, rtol=1e-5, atol=1e-6)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):   # moving mean and variance
+        np.testing.assert_allclose(wa, wb, rtol=1e-6)
+
+
+def test_batchnorm_relu_fusion_only_where_it_is_exact():
+    from engine.layers import Add
+    from engine.models import Model
+
+    def fused(layers):
+        m = Sequential([Input((4, 4, 2)), BatchNormalization()] + layers)
+        return any(s.fused is not None for s in m._plan.steps)
+
+    assert fused([Activation("relu")]) and fused([ReLU()])
+    assert not fused([Activation("tanh")]) and not fused([ReLU(max_value=6.0)])
+    assert not fused([ReLU(negative_slope=0.1)])
+    inp = Input((4, 4, 2))
+    bn = BatchNormalization()(inp)
+    out = Add()([Activation("relu")(bn), bn])      # the BN output has a second reader
+    assert not any(s.fused is not None for s in Model(inp, out)._plan.steps)

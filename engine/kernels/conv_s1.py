@@ -1,0 +1,178 @@
+"""Training kernels of stride-1 convolutions (any kernel size, dilation, padding and number of
+channels), on the channels-first planes of engine/kernels/planes.py (inner passes:
+plane_passes.py), with the bias, a relu and a following 2×2 max pool fused in when asked.
+
+Work is shared dynamically: the batch is cut into chunks of ``bs`` samples that the threads take
+from a counter as they come free, so a thread slowed by another program takes fewer chunks
+instead of holding up the step. Weight gradients are summed per chunk and the chunks added in
+chunk order afterwards, so the result does not depend on which thread ran which chunk.
+
+Shapes (N batch, H×W input, C channels, KH×KW kernel, F filters; OH = HP − (KH−1)·dh and
+OW = WP − (KW−1)·dw the output size; HP×WP the padded input, ph/pw its top/left padding):
+  x (N, H, W, C)  w (KH, KW, C, F)  bias (F,)  out (N, OH, OW, F), pooled (N, OH//2, OW//2, F)
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from engine.kernels.plane_passes import conv_pass, dw_pass
+from engine.kernels.planes import (OPT, ROUND, fill_grad_planes, fill_planes,
+                                   fill_pooled_grad_planes, pool_rows, rounded,
+                                   store_input_grad, store_pooled, store_rows)
+from engine.kernels.rnn_math import fetch_add
+
+
+@njit(parallel=True, **OPT)
+def conv_s1_forward(x, w, bias, dh, dw, ph, pw, hp, wp, relu, pool, out, code, bs, nworkers):
+    """out = act(conv(x) + bias), act = relu or linear; with ``pool``, out (N, OH//2, OW//2, F)
+    = maxpool2×2(relu(conv(x) + bias)) and code (same shape, uint8) the argmax in each window
+    (0..3, row-major). ``bs`` samples per chunk, ``nworkers`` threads."""
+    n, _, _, c = x.shape
+    kh, kw, _, f = w.shape
+    oh = hp - (kh - 1) * dh
+    ow = wp - (kw - 1) * dw
+    ls = hp * wp
+    nchunks = (n + bs - 1) // bs
+    counter = np.zeros(1, np.int64)
+    for _ in prange(nworkers):
+        xp = np.empty((c, bs * ls + (kw - 1) * dw + ROUND), x.dtype)
+        z = np.empty((4, bs * ls + ROUND), x.dtype)
+        npool = bs * (oh // 2) * (ow // 2) if pool else 0
+        ot = np.empty((f, npool), x.dtype)
+        ct = np.empty((f, npool), np.uint8)
+        while True:
+            blk = fetch_add(counter, 0)
+            if blk >= nchunks:
+                break
+            b0 = blk * bs
+            nb = min(n, b0 + bs) - b0
+            P = rounded((nb - 1) * ls + oh * wp)
+            fill_planes(x, b0, nb, ph, pw, wp, ls, xp)
+            for k in range(0, f, 4):
+                for u in range(4):
+                    z[u, :P] = bias[k + u] if k + u < f else 0
+                conv_pass(w, xp, k, dh, dw, wp, P, z)
+                if pool:
+                    pool_rows(z, k, nb, ls, oh // 2, ow // 2, wp, ot, ct)
+                else:
+                    store_rows(z, k, nb, ls, oh, ow, wp, relu, b0, out)
+            if pool:
+                store_pooled(ot, ct, nb, b0, out, code)
+
+
+@njit(parallel=True, **OPT)
+def conv_s1_backward(x, w_flip, dy, y, relu, pool, code, dh, dw, ph, pw, hp, wp, bs, part,
+                     partb, need_dx, dx, nworkers):
+    """Gradients of :func:`conv_s1_forward` from dy, the gradient of its output ``y``.
+
+    w_flip (KH, KW, F, C): the kernel turned by 180° with its channel axes swapped (dx is the
+    convolution of the output gradient with it). part (nchunks, KH, KW, C, F) and partb
+    (nchunks, F) out: each chunk's weight and bias gradient (sum them in chunk order);
+    dx (N, H, W, C) out when need_dx. With ``relu`` the gradient passes where y > 0; with
+    ``pool`` dy, y and code are the pooled output's (the gradient goes to each window's max).
+    """
+    n, h, _, c = x.shape
+    kh, kw, f, _ = w_flip.shape
+    oh = hp - (kh - 1) * dh
+    ls = hp * wp
+    margin = (kh - 1) * dh * wp + (kw - 1) * dw
+    # The gradient planes start at gofs: dx's planes are then the convolution of g from 0 on,
+    # from row ph of the first sample (the padding rows above are not computed); margin ≥
+    # ph·WP, since the padding is smaller than the kernel's reach.
+    gofs = margin - ph * wp
+    nchunks = (n + bs - 1) // bs
+    counter = np.zeros(1, np.int64)
+    for _ in prange(nworkers):
+        xp = np.empty((c, bs * ls + (kw - 1) * dw + ROUND), x.dtype)
+        g = np.empty((f + (-f) % 4, margin + bs * ls + ROUND), x.dtype)
+        zdx = np.empty((4, bs * ls + ROUND), x.dtype)
+        while True:
+            blk = fetch_add(counter, 0)
+            if blk >= nchunks:
+                break
+            b0 = blk * bs
+            nb = min(n, b0 + bs) - b0
+            P = rounded((nb - 1) * ls + oh * wp)
+            fill_planes(x, b0, nb, ph, pw, wp, ls, xp)
+            if pool:
+                fill_pooled_grad_planes(dy, y, code, b0, nb, gofs, ls, wp, g)
+            else:
+                fill_grad_planes(dy, y, relu, b0, nb, gofs, ls, wp, g)
+            for k in range(f):
+                partb[blk, k] = g[k].sum()
+            acc = part[blk]
+            acc[:] = 0
+            dw_pass(g, gofs, xp, dh, dw, wp, P, acc)
+            if not need_dx:
+                continue
+            Q = rounded((nb - 1) * ls + h * wp)
+            for ch in range(0, c, 4):
+                zdx[:, :Q] = 0
+                conv_pass(w_flip, g, ch, dh, dw, wp, Q, zdx)
+                store_input_grad(zdx, ch, nb, ls, pw, wp, b0, dx)
+
+
+@njit(**OPT)
+def sum_chunks(part, partb, dwt, db):
+    """dwt = Σ_t part[t], db = Σ_t partb[t], added in chunk order."""
+    dwt[:] = 0
+    db[:] = 0
+    for t in range(part.shape[0]):
+        dwt += part[t]
+        db += partb[t]
+
+
+# ------------------------------------------------------------------------------ calling them
+# Samples per chunk: enough for long inner loops (≈ CHUNK_VALUES plane values), few enough for
+# MIN_CHUNKS chunks (dynamic sharing needs spare chunks to even out a slowed thread). The chunks
+# do not depend on the number of threads, so neither do the (per-chunk) gradient sums.
+CHUNK_VALUES = 1024
+MIN_CHUNKS = 8
+
+
+def chunk_size(n: int, plane: int) -> int:
+    """Samples per chunk for a batch of ``n`` whose padded planes hold ``plane`` values."""
+    return max(1, min(CHUNK_VALUES // plane, -(-n // MIN_CHUNKS)))
+
+
+def forward(x, kernel, bias, dil, pad, out_size, relu: bool, pool: bool, workers: int):
+    """Run :func:`conv_s1_forward`. x (N, H, W, C) contiguous; kernel (KH, KW, C, F); bias (F,);
+    dil = (dh, dw); pad = (ph, pw) top/left; out_size = (OH, OW). Returns (out, code), code
+    None without pool."""
+    n = x.shape[0]
+    kh, kw, _, f = kernel.shape
+    (dh, dw), (ph, pw), (oh, ow) = dil, pad, out_size
+    hp, wp = oh + (kh - 1) * dh, ow + (kw - 1) * dw
+    if pool:
+        out = np.empty((n, oh // 2, ow // 2, f), x.dtype)
+        code = np.empty(out.shape, np.uint8)
+    else:
+        out = np.empty((n, oh, ow, f), x.dtype)
+        code = np.empty((1, 1, 1, 1), np.uint8)
+    bs = chunk_size(n, hp * wp)
+    conv_s1_forward(x, kernel, bias, dh, dw, ph, pw, hp, wp, relu, pool, out, code, bs,
+                    min(workers, -(-n // bs)))
+    return out, (code if pool else None)
+
+
+def backward(x, kernel, dy, y, code, dil, pad, out_size, relu: bool, need_dx: bool, dwt, db,
+             workers: int):
+    """Gradients of :func:`forward`'s output from dy: writes dwt (KH, KW, C, F) and db (F,);
+    returns dx (N, H, W, C) when need_dx. y: the forward's output; code: its pool code or None."""
+    n = x.shape[0]
+    kh, kw, _, f = kernel.shape
+    (dh, dw), (ph, pw), (oh, ow) = dil, pad, out_size
+    hp, wp = oh + (kh - 1) * dh, ow + (kw - 1) * dw
+    bs = chunk_size(n, hp * wp)
+    nchunks = -(-n // bs)
+    part = np.empty((nchunks,) + kernel.shape, x.dtype)
+    partb = np.empty((nchunks, f), x.dtype)
+    dx = np.empty(x.shape if need_dx else (1, 1, 1, 1), x.dtype)
+    w_flip = np.ascontiguousarray(kernel[::-1, ::-1].transpose(0, 1, 3, 2))
+    pool = code is not None
+    conv_s1_backward(x, w_flip, np.ascontiguousarray(dy), y, relu, pool,
+                     code if pool else np.empty((1, 1, 1, 1), np.uint8), dh, dw, ph, pw, hp,
+                     wp, bs, part, partb, need_dx, dx, min(workers, nchunks))
+    sum_chunks(part, partb, dwt, db)
+    return dx if need_dx else None

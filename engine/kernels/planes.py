@@ -1,0 +1,155 @@
+"""Stride-1 convolution on channels-first planes: the layout (the inner passes over it:
+engine/kernels/plane_passes.py; the parallel training kernels: engine/kernels/conv_s1.py).
+
+A block of samples of x (N, H, W, C) is copied, zero padded, into planes xp (C, L): sample s of
+the block starts at s·LS, LS = HP·WP (the padded height × width), and row y of its padded image
+at s·LS + y·WP. The conv output at flat position p = s·LS + i·WP + j (i < OH, j < OW) is then
+Σ over taps of w[ki, kj, ch, k] · xp[ch, p + ki·dh·WP + kj·dw]: for the whole block every tap is
+one long contiguous, vectorizable range [0, P). The positions between (j ≥ OW, and the rows
+OH..HP-1 after each sample) are computed and ignored; in gradient planes they hold zeros, so
+they add nothing (and the zeros keep one sample's taps from reaching into the next).
+
+The inner loops run over P positions rounded up to a multiple of ROUND (a remainder loop after
+the vectorized one cost up to 20% at P ≈ 900); the buffers carry ROUND values of slack.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+OPT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": True}
+ROUND = 32
+
+
+@njit(**OPT)
+def rounded(p):
+    """p rounded up to a multiple of ROUND."""
+    return (p + ROUND - 1) // ROUND * ROUND
+
+
+@njit(**OPT)
+def fill_planes(x, b0, nb, ph, pw, wp, ls, xp):
+    """xp (C, L ≥ nb·LS): samples b0..b0+nb-1 of x (N, H, W, C), zero padded, ph rows above and
+    pw columns left of each image (the rest of each LS-long plane stays 0)."""
+    _, h, wd, c = x.shape
+    xp[:] = 0
+    for s in range(nb):
+        for y in range(h):
+            for xx in range(wd):
+                base = s * ls + (y + ph) * wp + xx + pw
+                xr = x[b0 + s, y, xx]
+                for ch in range(c):
+                    xp[ch, base] = xr[ch]
+
+
+@njit(**OPT)
+def store_rows(z, k, nb, ls, oh, ow, wp, relu, b0, out):
+    """out[b0 + s, i, j, k..k+3] = z[0..3, s·LS + i·WP + j] (relu'd when asked), filters < F."""
+    f = out.shape[3]
+    nk = min(4, f - k)
+    zero = z.dtype.type(0)
+    for s in range(nb):
+        for i in range(oh):
+            base = s * ls + i * wp
+            for j in range(ow):
+                o = out[b0 + s, i, j]
+                for u in range(nk):
+                    v = z[u, base + j]
+                    o[k + u] = max(v, zero) if relu else v
+
+
+@njit(**OPT)
+def pool_rows(z, k, nb, ls, poh, pow_, wp, ot, ct):
+    """2×2 max pool (stride 2) + relu of the conv planes z[0..3] into the channels-first rows
+    ot[k..k+3, s·PH·PW + pi·PW + pj] (contiguous, so the loop vectorizes), and the window
+    position of each max (0..3, row-major, the first on ties) into ct. Branch-free: the maxima
+    of random-looking data would mispredict every other branch."""
+    zero = z.dtype.type(0)
+    for u in range(min(4, ot.shape[0] - k)):
+        zu = z[u]
+        for s in range(nb):
+            for pi in range(poh):
+                a0 = zu[s * ls + 2 * pi * wp:]
+                a1 = zu[s * ls + (2 * pi + 1) * wp:]
+                o = s * poh * pow_ + pi * pow_
+                ob = ot[k + u, o:o + pow_]
+                cb = ct[k + u, o:o + pow_]
+                for pj in range(pow_):
+                    m = a0[2 * pj]
+                    v = a0[2 * pj + 1]
+                    cd = np.uint8(1) if v > m else np.uint8(0)
+                    m = max(m, v)
+                    v = a1[2 * pj]
+                    cd = np.uint8(2) if v > m else cd
+                    m = max(m, v)
+                    v = a1[2 * pj + 1]
+                    cd = np.uint8(3) if v > m else cd
+                    m = max(m, v)
+                    ob[pj] = max(m, zero)
+                    cb[pj] = cd
+
+
+@njit(**OPT)
+def store_pooled(ot, ct, nb, b0, out, code):
+    """out[b0 + s, pi, pj, :] = ot[:, s·PH·PW + pi·PW + pj], and code from ct."""
+    _, poh, pow_, f = out.shape
+    for s in range(nb):
+        for pi in range(poh):
+            for pj in range(pow_):
+                q = (s * poh + pi) * pow_ + pj
+                ob = out[b0 + s, pi, pj]
+                cb = code[b0 + s, pi, pj]
+                for k in range(f):
+                    ob[k] = ot[k, q]
+                    cb[k] = ct[k, q]
+
+
+@njit(**OPT)
+def fill_grad_planes(dy, y, relu, b0, nb, gofs, ls, wp, g):
+    """g (≥ F rows, L): the gradient of the conv output, dz = dy (· [y > 0] with relu), at
+    gofs + s·LS + i·WP + j for sample b0 + s; zeros elsewhere. dy, y: (N, OH, OW, F)."""
+    _, oh, ow, f = dy.shape
+    g[:] = 0
+    zero = g.dtype.type(0)
+    for s in range(nb):
+        for i in range(oh):
+            base = gofs + s * ls + i * wp
+            for j in range(ow):
+                d = dy[b0 + s, i, j]
+                yr = y[b0 + s, i, j]
+                for k in range(f):
+                    g[k, base + j] = d[k] if (not relu or yr[k] > zero) else zero
+
+
+@njit(**OPT)
+def fill_pooled_grad_planes(dy, out, code, b0, nb, gofs, ls, wp, g):
+    """Like fill_grad_planes for a fused relu + 2×2 max pool: each pooled gradient (where the
+    pooled output is > 0) goes to its window's max. dy, out, code: (N, PH, PW, F)."""
+    _, poh, pow_, f = dy.shape
+    g[:] = 0
+    zero = g.dtype.type(0)
+    for s in range(nb):
+        for pi in range(poh):
+            for pj in range(pow_):
+                d = dy[b0 + s, pi, pj]
+                o = out[b0 + s, pi, pj]
+                cd = code[b0 + s, pi, pj]
+                base = gofs + s * ls + 2 * pi * wp + 2 * pj
+                for k in range(f):   # (branch-free: write the zeros too)
+                    c = cd[k]
+                    g[k, base + (c >> 1) * wp + (c & 1)] = d[k] if o[k] > zero else zero
+
+
+@njit(**OPT)
+def store_input_grad(zdx, ch, nb, ls, pw, wp, b0, dx):
+    """dx[b0 + s, y, x, ch..ch+3] = zdx[0..3, s·LS + y·WP + x + pw] (channels < C): the
+    planes from the first input row on."""
+    _, h, wd, c = dx.shape
+    nc = min(4, c - ch)
+    for s in range(nb):
+        for y in range(h):
+            base = s * ls + y * wp + pw
+            for xx in range(wd):
+                d = dx[b0 + s, y, xx]
+                for u in range(nc):
+                    d[ch + u] = zdx[u, base + xx]

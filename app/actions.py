@@ -122,7 +122,7 @@ class WindowActions:
         m = self.menus["graph"] = mb.addMenu("&Graph")
         m.addAction(self._action("quick_add", "&Add Layer…", w.view.open_quick_add,
                                  tip="Type a layer name to add it (Tab on the canvas)"))
-        m.addAction(self._action("auto_layout", "Auto-&layout", w.editor.auto_layout,
+        m.addAction(self._action("auto_layout", "Auto-&layout", w.auto_layout,
                                  ["Ctrl+L"], "Arrange the graph left to right",
                                  "auto_layout"))
         m.addAction(self._action("problems", "Show &Problems", ed.show_problems, ["F8"],

@@ -45,7 +45,9 @@ def fragment_from_text(text: str) -> dict[str, Any]:
     return data
 
 
-def _fresh_ids(doc: GraphDocument, n: int) -> list[str]:
+def fresh_ids(doc: GraphDocument, n: int) -> list[str]:
+    """``n`` node ids the document does not use yet (chosen before the nodes are added, so
+    one undo step can add a node and wire it)."""
     nums = [int(k[1:]) for k in doc.nodes if k.startswith("n") and k[1:].isdigit()]
     start = max(nums, default=0) + 1
     return [f"n{k}" for k in range(start, start + n)]
@@ -79,7 +81,7 @@ def prepare_insert(doc: GraphDocument, fragment: dict[str, Any],
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             what = n.get("name", "?") if isinstance(n, dict) else "?"
             raise ValueError(f"layer '{what}': {str(e).strip(chr(39) + chr(34))}") from None
-    ids = _fresh_ids(doc, len(raw_nodes))
+    ids = fresh_ids(doc, len(raw_nodes))
     id_map = {n["id"]: new for n, new in zip(raw_nodes, ids)}
     taken = {n.name for n in doc.nodes.values()}
     nodes = []

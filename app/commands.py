@@ -214,15 +214,25 @@ class AutoLayoutCommand(DocumentCommand):
 
 
 class CompoundCommand(QUndoCommand):
-    """A parent command: its ``steps`` redo in order and undo in reverse, as one history entry."""
+    """A parent command: its ``steps`` redo in order and undo in reverse, as one history entry.
+    When a step is refused on the first redo, the steps done are undone and the whole command
+    is obsolete, with that step's reason in ``outcome.error``."""
 
     def __init__(self, text: str, steps: list[QUndoCommand]):
         super().__init__(text)
         self.steps = steps
+        self.outcome = Outcome()
 
     def redo(self) -> None:
-        for step in self.steps:
+        for k, step in enumerate(self.steps):
             step.redo()
+            error = getattr(getattr(step, "outcome", None), "error", None)
+            if error:
+                for done in reversed(self.steps[:k]):
+                    done.undo()
+                self.outcome.error = error
+                self.setObsolete(True)
+                return
 
     def undo(self) -> None:
         for step in reversed(self.steps):

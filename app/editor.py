@@ -12,9 +12,11 @@ from PySide6.QtCore import QMimeData, QObject, Signal
 from PySide6.QtGui import QGuiApplication, QUndoStack
 
 from app import clipboard
+from app.clipboard import fresh_ids
 from app.commands import (
     AddNodeCommand,
     AutoLayoutCommand,
+    CompoundCommand,
     ConnectCommand,
     DeleteCommand,
     DisconnectCommand,
@@ -24,13 +26,14 @@ from app.commands import (
     SetParamCommand,
 )
 from engine.graph import Edge, GraphDocument
-from engine.registry import coerce
+from engine.registry import coerce, get_spec
 
 PASTE_OFFSET = 40.0
 
 
 class GraphEditor(QObject):
     status = Signal(str)                  # a one-line message for the status bar
+    refused = Signal(str)                 # an edit that was refused, and why
     document_replaced = Signal(object)    # the new GraphDocument
 
     def __init__(self, undo_stack: QUndoStack, parent: QObject | None = None):
@@ -93,19 +96,111 @@ class GraphEditor(QObject):
                     dst_port: int | None = None) -> str | None:
         return self.doc.can_connect(src, dst, src_port, dst_port)
 
-    def connect(self, src: str, src_port: int, dst: str, dst_port: int | None) -> str | None:
-        """Connect two ports; returns the reason when the connection is refused."""
-        reason = self.doc.can_connect(src, dst, src_port, dst_port)
+    def connect(self, src: str, src_port: int, dst: str, dst_port: int | None,
+                replace: bool = False) -> str | None:
+        """Connect two ports; returns the reason when the connection is refused. With
+        ``replace``, a connection already on input ``dst_port`` gives way (one undo step)."""
+        reason = self.doc.can_connect(src, dst, src_port, dst_port, replacing=replace)
         if reason:
             self.status.emit(f"Cannot connect: {reason}")
             return reason
-        error = self._push(ConnectCommand(self.doc, src, dst, src_port, dst_port))
+        old = self.doc.edge_into(dst, dst_port) if replace else None
+        if old == Edge(src, src_port, dst, dst_port):
+            return None                                   # the same wire: nothing to do
+        new = ConnectCommand(self.doc, src, dst, src_port, dst_port)
+        names = f"{self.doc.node(src).name} → {self.doc.node(dst).name}"
+        if old is None:
+            error = self._push(new)
+        else:
+            error = self._push(CompoundCommand(f"Reconnect {names}",
+                                               [DisconnectCommand(self.doc, old), new]))
         if not error:
-            self.status.emit(f"Connected {self.doc.node(src).name} → {self.doc.node(dst).name}")
+            self.status.emit(f"Connected {names}" + (
+                f" (instead of {self.doc.node(old.src).name})" if old else ""))
         return error
 
     def disconnect(self, edge: Edge) -> None:
         self.undo_stack.push(DisconnectCommand(self.doc, edge))
+
+    def disconnect_nodes(self, node_ids: list[str]) -> int:
+        """Remove every connection of these nodes (one undo step); returns how many."""
+        chosen = set(node_ids)
+        edges = [e for e in self.doc.edges if e.src in chosen or e.dst in chosen]
+        if edges:
+            what = self.doc.node(node_ids[0]).name if len(node_ids) == 1 else \
+                f"{len(node_ids)} layers"
+            self.undo_stack.push(CompoundCommand(
+                f"Disconnect {what}", [DisconnectCommand(self.doc, e) for e in edges]))
+        return len(edges)
+
+    # ------------------------------------------------------------------ wiring new layers
+    def add_connected(self, type_name: str, position, node_id: str, port: int,
+                      from_output: bool) -> str | None:
+        """A new layer wired to a port that was dragged into empty canvas: fed by output
+        ``port`` of ``node_id`` (``from_output``), or feeding its input ``port`` (replacing
+        what fed it). One undo step; returns the new node's id (None when refused)."""
+        new = fresh_ids(self.doc, 1)[0]
+        spec = get_spec(type_name)
+        if from_output and spec.n_inputs == 0:
+            return self._refuse(f"a {type_name} takes no input; it cannot follow "
+                                f"'{self.doc.node(node_id).name}'")
+        steps: list = []
+        if from_output:
+            wire = ConnectCommand(self.doc, node_id, new, port, None)
+        else:
+            old = self.doc.edge_into(node_id, port)
+            steps += [DisconnectCommand(self.doc, old)] if old else []
+            wire = ConnectCommand(self.doc, new, node_id, 0, port)
+        steps += [AddNodeCommand(self.doc, type_name, spec.suggested(), None, position, new),
+                  wire]
+        where = "after" if from_output else "before"
+        return self._push_new(CompoundCommand(
+            f"Add {type_name} {where} {self.doc.node(node_id).name}", steps), new)
+
+    def insert_into_edge(self, type_name: str, edge: Edge, position,
+                         make_room: dict[str, tuple[tuple, tuple]] | None = None) -> str | None:
+        """A new layer dropped onto a connection: ``src → new → dst``, after moving the nodes
+        in ``make_room`` (node id → (old, new) position) aside; one undo step."""
+        spec = get_spec(type_name)
+        if spec.n_inputs == 0:
+            return self._refuse(f"a {type_name} takes no input; it cannot go into a "
+                                f"connection")
+        new = fresh_ids(self.doc, 1)[0]
+        steps: list = [MoveNodesCommand(self.doc, make_room)] if make_room else []
+        steps += [DisconnectCommand(self.doc, edge),
+                 AddNodeCommand(self.doc, type_name, spec.suggested(), None, position, new),
+                 ConnectCommand(self.doc, edge.src, new, edge.src_port, None),
+                 ConnectCommand(self.doc, new, edge.dst, 0, edge.dst_port)]
+        return self._push_new(CompoundCommand(
+            f"Insert {type_name} between {self.doc.node(edge.src).name} and "
+            f"{self.doc.node(edge.dst).name}", steps), new)
+
+    def _push_new(self, cmd: CompoundCommand, node_id: str) -> str | None:
+        return None if self._push(cmd) else node_id
+
+    def _refuse(self, reason: str) -> None:
+        self.status.emit(f"Cannot add: {reason}")
+        self.refused.emit(reason)
+
+    def set_as_output(self, node_id: str) -> int:
+        """Make ``node_id`` the model's output: the layers after it go (one undo step);
+        returns how many were removed."""
+        after = self.nodes_after(node_id)
+        if after:
+            self.undo_stack.push(DeleteCommand(self.doc, after, [],
+                                               f"Set {self.doc.node(node_id).name} as output"))
+        return len(after)
+
+    def nodes_after(self, node_id: str) -> list[str]:
+        """Ids of the layers that ``node_id``'s output reaches, in document order."""
+        seen: set[str] = set()
+        frontier = [node_id]
+        while frontier:
+            for e in self.doc.out_edges(frontier.pop()):
+                if e.dst not in seen:
+                    seen.add(e.dst)
+                    frontier.append(e.dst)
+        return [nid for nid in self.doc.nodes if nid in seen]
 
     # ------------------------------------------------------------------ selections
     def delete(self, node_ids: list[str], edges: list[Edge] = ()) -> None:

@@ -30,6 +30,7 @@ from app.canvas.empty_hint import EmptyCanvasHint
 from app.canvas.node_item import WIDTH as NODE_WIDTH
 from app.canvas.scene import GraphScene
 from app.canvas.view import GraphView
+from app.canvas_interactions import CanvasInteractions
 from app.editor import GraphEditor
 from app.exception_hook import ExceptionHook
 from app.file_ops import FileOps
@@ -82,7 +83,7 @@ class MainWindow(QMainWindow):
         self.add_dock("palette", "Layers", self.palette, Qt.LeftDockWidgetArea)
         self.add_dock("inspector", "Inspector", self.inspector, Qt.RightDockWidgetArea)
         self.add_dock("summary", "Model summary", self.summary, Qt.RightDockWidgetArea)
-        self.add_dock("history", "History", self.undo_view, Qt.RightDockWidgetArea)
+        self.add_dock("history", "Undo history", self.undo_view, Qt.RightDockWidgetArea)
         self.tabifyDockWidget(self.docks["summary"], self.docks["history"])
         self.docks["summary"].raise_()
         self.add_dock("problems", "Problems", self.problems, Qt.BottomDockWidgetArea)
@@ -102,6 +103,7 @@ class MainWindow(QMainWindow):
 
         self.file_ops = FileOps(self)
         self.actions = WindowActions(self)
+        self.canvas_interactions = CanvasInteractions(self)
         self.start_page = StartPageHost(self)
         self.empty_hint = EmptyCanvasHint(self.view, self.scene)
         self._wire()
@@ -173,8 +175,7 @@ class MainWindow(QMainWindow):
         ed, sc = self.editor, self.scene
         ed.document_replaced.connect(self._document_replaced)
         ed.status.connect(self.show_status)
-        sc.connect_requested.connect(
-            lambda s, sp, d, dp: ed.connect(s, sp, d, None if dp < 0 else dp))
+        sc.connect_requested.connect(self._connect_ports)
         sc.nodes_moved.connect(ed.move_nodes)
         sc.status_message.connect(self.show_status)
         sc.selectionChanged.connect(self._selection_changed)
@@ -189,6 +190,15 @@ class MainWindow(QMainWindow):
         self.problems.node_activated.connect(self.select_node)
         self.problems.count_changed.connect(self._problems_counted)
         self.undo_stack.cleanChanged.connect(self._clean_changed)
+
+    def _connect_ports(self, src: str, src_port: int, dst: str, dst_port: int) -> None:
+        """A connection dragged on the canvas; a refusal is said where it was dropped."""
+        reason = self.editor.connect(src, src_port, dst, None if dst_port < 0 else dst_port,
+                                     replace=dst_port >= 0)
+        if reason:
+            log.warning("Cannot connect %s → %s: %s", self.editor.doc.node(src).name,
+                        self.editor.doc.node(dst).name, reason)
+            self.view.show_notice(f"Cannot connect: {reason}", self.scene.last_drop)
 
     def _clean_changed(self, _clean: bool) -> None:
         if shiboken6.isValid(self.undo_stack):     # not while the window is being destroyed
@@ -230,7 +240,7 @@ class MainWindow(QMainWindow):
             self.view.set_zoom(float(zoom))
             self.view.center_on(QPointF(float(center[0]), float(center[1])))
         else:
-            self.view.fit_all()
+            self.view.show_graph()
 
     def store_view_state(self) -> None:
         """Put zoom and centre into the project (saved with it)."""
@@ -299,6 +309,12 @@ class MainWindow(QMainWindow):
         self.scene.select_nodes([node_id])
         if not self.view.visible_scene_rect().contains(item.sceneBoundingRect()):
             self.view.center_on(item.sceneBoundingRect().center())
+
+    def auto_layout(self) -> None:
+        """Arrange the graph, then show it (the layout may move it out of view)."""
+        self.editor.auto_layout()
+        self.scene.flush()
+        self.view.show_graph()
 
     def copy_selection(self) -> None:
         self.editor.copy(self.scene.selected_node_ids())

@@ -68,32 +68,108 @@ def _rows(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a).reshape(-1, a.shape[-1])
 
 
+def _fits(got: tuple, want: tuple) -> bool:
+    """Target sample shape ``got`` fits the output's ``want`` (None: any size)."""
+    return len(got) == len(want) and all(w is None or w == g for g, w in zip(got, want))
+
+
 def _as_pred(y_pred) -> np.ndarray:
     p = np.asarray(y_pred)
     return p if p.dtype.kind == "f" else p.astype(np.float64)
 
 
 class Loss:
-    """Base: subclasses give ``per_sample(y, p)`` (values of shape p.shape[:-1]) and
-    ``raw_gradient(y, p)`` (its derivative w.r.t. p, elementwise)."""
+    """Base of every loss. Built-in ones give ``per_sample(y, p)`` (values of shape
+    p.shape[:-1]) and ``raw_gradient(y, p)`` (its derivative w.r.t. p, elementwise).
+
+    A user subclass, as in Keras 3, defines ``call(y_true, y_pred)`` returning per-sample
+    values written with engine.ops; the reduction (``sum_over_batch_size`` by default, ``sum``,
+    ``mean``, ``mean_with_sample_weight`` or ``none``) and sample weights are applied here, and
+    the gradient comes from recording ``call`` on a tape."""
     name = "loss"
     from_logits = False
+    _user_call = False
+    REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
-    def __init__(self, name: str | None = None):
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "call" in cls.__dict__:
+            cls._user_call = True
+
+    def __init__(self, name: str | None = None, reduction="sum_over_batch_size", dtype=None):
         if name:
             self.name = name
+        elif self._user_call and "name" not in type(self).__dict__:
+            self.name = _snake_case(type(self).__name__)
+        if reduction not in self.REDUCTIONS:
+            raise ValueError(f"loss {self.name!r}: reduction must be one of "
+                             f"{', '.join(map(str, self.REDUCTIONS))}, got {reduction!r}")
+        self.reduction = reduction
+        self.dtype = dtype
 
-    def __call__(self, y_true, y_pred, sample_weight=None) -> float:
-        p = _as_pred(y_pred)
-        return _reduce(self.per_sample(self._targets(y_true, p), p), sample_weight)
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """The reduced loss: a float, or a tensor recorded on the tape when ``y_pred`` is
+        traced (then its gradient is this loss's own)."""
+        from engine.ops.tape import as_data, is_traced, record
+        if self._user_call:
+            return self._reduced(y_true, y_pred, sample_weight)
+        p = _as_pred(as_data(y_pred))
+        y = as_data(y_true)
+        value = _reduce(self.per_sample(self._targets(y, p), p), sample_weight)
+        if is_traced(y_pred):
+            return record(np.asarray(value, dtype=p.dtype), (y_pred,),
+                          lambda g, need: (g * self.gradient(y, p, sample_weight),))
+        return value
+
+    def value_and_gradient(self, y_true, y_pred, sample_weight=None) -> tuple[float, np.ndarray]:
+        """(loss, d loss / d y_pred) in one pass (a user loss runs its call once)."""
+        if not self._user_call:
+            return float(self(y_true, y_pred, sample_weight)), \
+                self.gradient(y_true, y_pred, sample_weight)
+        from engine.ops.tape import Tape
+        with Tape() as tape:
+            pt = tape.watch(_as_pred(y_pred))
+            value = self._reduced(y_true, pt, sample_weight)
+        g = tape.gradient(value, pt)
+        return float(np.sum(np.asarray(value))), np.asarray(g, dtype=pt.dtype)
 
     def gradient(self, y_true, y_pred, sample_weight=None) -> np.ndarray:
         """d loss / d y_pred (y_pred's shape and dtype)."""
+        if self._user_call:
+            return self.value_and_gradient(y_true, y_pred, sample_weight)[1]
         p = _as_pred(y_pred)
         count = max(math.prod(p.shape[:-1]), 1)  # number of per-sample values averaged
         g = np.asarray(self.raw_gradient(self._targets(y_true, p), p), dtype=p.dtype)
         g = g * p.dtype.type(1.0 / count)
         return _weigh(g, sample_weight)
+
+    def _reduced(self, y_true, y_pred, sample_weight):
+        """A user loss: ``call`` then sample weights and the reduction, with engine ops."""
+        from engine import ops
+        from engine.ops.tape import as_data
+        pd = np.asarray(as_data(y_pred))
+        y = np.asarray(as_data(y_true))
+        if y.dtype.kind in "fb" or (y.dtype.kind in "iu" and pd.dtype.kind == "f"
+                                    and y.shape == pd.shape):
+            y = y.astype(pd.dtype)
+        values = self.call(y, y_pred)
+        vd = np.asarray(as_data(values))
+        if sample_weight is not None:
+            sw = _match_weights(sample_weight, vd.shape).astype(vd.dtype)
+            values = ops.multiply(values, sw)
+        if self.reduction in ("none", None):
+            return values
+        total = ops.sum(values)
+        if self.reduction == "sum":
+            return total
+        if self.reduction == "mean_with_sample_weight" and sample_weight is not None:
+            return ops.divide(total, float(np.sum(_match_weights(sample_weight, vd.shape)
+                                                  * np.ones(vd.shape))))
+        return ops.divide(total, float(max(vd.size, 1)))
+
+    def call(self, y_true, y_pred):
+        """Per-sample loss values (user subclasses define this)."""
+        return self.per_sample(self._targets(y_true, _as_pred(y_pred)), _as_pred(y_pred))
 
     def fused_gradient(self, y_true, y_out, activation: str, sample_weight=None):
         """Gradient w.r.t. the pre-activation of an ``activation`` output layer, or None."""
@@ -118,7 +194,7 @@ class Loss:
         """Check/convert training targets once per fit; errors say what to change."""
         y = np.asarray(y)
         want = tuple(output_shape[1:])
-        if y.shape[1:] != want:
+        if not _fits(y.shape[1:], want):
             if y.ndim == 1 and want == (1,):
                 return y.reshape(-1, 1).astype(np.float32)
             raise ValueError(f"targets for output '{output_name}' have shape {y.shape}, the "
@@ -126,9 +202,9 @@ class Loss:
         return y
 
     def get_config(self) -> dict[str, Any]:
-        cfg: dict[str, Any] = {"name": self.name, "reduction": "sum_over_batch_size"}
+        cfg: dict[str, Any] = {"name": self.name, "reduction": self.reduction}
         for p in list(inspect.signature(type(self).__init__).parameters)[1:]:
-            if p != "name" and hasattr(self, p):
+            if p not in ("name", "reduction", "dtype") and hasattr(self, p):
                 cfg[p] = getattr(self, p)
         return cfg
 
@@ -274,7 +350,7 @@ class CategoricalCrossentropy(_Crossentropy):
     def check_targets(self, y, output_shape, output_name):
         y = np.asarray(y)
         k = output_shape[-1]
-        if y.shape[1:] != tuple(output_shape[1:]) and (y.ndim == 1 or y.shape[-1] == 1) \
+        if not _fits(y.shape[1:], tuple(output_shape[1:])) and (y.ndim == 1 or y.shape[-1] == 1) \
                 and k not in (None, 1):
             raise ValueError(
                 f"targets for output '{output_name}' have shape {y.shape} (class numbers?), but "
@@ -349,7 +425,7 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         y = np.asarray(y)
         k = output_shape[-1]
         want = tuple(output_shape[1:-1])
-        if y.shape[1:] not in (want, want + (1,)):
+        if not (_fits(y.shape[1:], want) or _fits(y.shape[1:], want + (1,))):
             hint = ("; they look one-hot, so use loss='categorical_crossentropy'"
                     if y.shape[1:] == tuple(output_shape[1:]) else "")
             raise ValueError(f"targets for output '{output_name}' have shape {y.shape}; "
@@ -365,7 +441,7 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
                 bad = hi if hi >= (k or 0) else lo
                 raise ValueError(f"targets for output '{output_name}': found class {bad}, but "
                                  f"the output has {k} units (classes 0..{(k or 1) - 1})")
-        return y.astype(np.int64).reshape((len(y),) + want)
+        return y.astype(np.int64).reshape(y.shape[:len(want) + 1])
 
 
 class KLDivergence(Loss):
@@ -400,6 +476,27 @@ class CosineSimilarity(Loss):
         yn = self._unit(y)[0]
         pn, norm = self._unit(p)
         return -(yn - np.sum(yn * pn, axis=-1, keepdims=True) * pn) / norm
+
+
+class LossFunctionWrapper(Loss):
+    """A loss from a function ``fn(y_true, y_pred, **kwargs)`` returning per-sample values
+    (Keras's ``LossFunctionWrapper``; ``compile(loss=my_fn)`` makes one)."""
+
+    def __init__(self, fn, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs):
+        super().__init__(name or getattr(fn, "__name__", "loss"), reduction, dtype)
+        self.fn, self.fn_kwargs = fn, kwargs
+
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred, **self.fn_kwargs)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "reduction": self.reduction, "fn": self.name}
+
+
+def _snake_case(name: str) -> str:
+    import re
+    s = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
 
 
 _FUNCS = {
@@ -457,9 +554,6 @@ def get(identifier) -> Loss:
             cfg = {}
         ok = set(inspect.signature(cls.__init__).parameters) - {"self"}
         return cls(**{k: v for k, v in cfg.items() if k in ok})
-    if callable(identifier):
-        raise ValueError(f"loss {getattr(identifier, '__name__', identifier)!r} is a plain Python "
-                         f"function; training needs its gradient too. Subclass engine.losses.Loss "
-                         f"with per_sample(y, p) and raw_gradient(y, p), or use one of: "
-                         + ", ".join(NAMES))
+    if callable(identifier):   # fn(y_true, y_pred) → per-sample values, written with ops
+        return LossFunctionWrapper(identifier)
     raise ValueError(f"cannot interpret {identifier!r} as a loss; valid names: " + ", ".join(NAMES))

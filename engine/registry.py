@@ -27,9 +27,11 @@ from typing import Any
 #   initializer/regularizer/constraint   name, config dict or object from those modules
 #   layer                         a nested layer (Bidirectional, TimeDistributed)
 #   pairs                         int, (a, b) or ((a, b), (c, d)): per-side sizes (ZeroPadding2D)
+#   function                      Python code: a callable, or its source text (Lambda)
 KINDS = (
     "int", "float", "bool", "str", "choice", "ints", "shape", "axis",
     "activation", "initializer", "regularizer", "constraint", "layer", "dtype", "pairs",
+    "function",
 )
 
 
@@ -275,6 +277,11 @@ def coerce(where: str, p: Param, value: Any) -> Any:
         if any(u < 0 for v in value for u in v):
             _fail(where, p, "sizes >= 0", value)
         return value
+    if k == "function":
+        if callable(value) or isinstance(value, str) or (
+                isinstance(value, dict) and "class_name" in value):
+            return value
+        _fail(where, p, "a function or its source text", value)
     return value  # "layer": checked by the wrapper layer itself
 
 
@@ -311,4 +318,7 @@ def serialize_value(p: Param, value: Any) -> Any:
     if p.kind == "layer":
         from engine.layers.base import serialize_layer
         return serialize_layer(value)
+    if p.kind == "function":
+        from engine.saving.python_code import function_config
+        return function_config(value)
     return value

@@ -14,7 +14,10 @@ class SummaryRow:
 
 
 def format_shape(shape) -> str:
-    if isinstance(shape, list):
+    if isinstance(shape, dict):
+        return ", ".join(format_shape(s) for s in shape.values())
+    if isinstance(shape, list) or (isinstance(shape, tuple) and shape
+                                   and isinstance(shape[0], (tuple, list))):
         return ", ".join(format_shape(s) for s in shape)
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + \
         ("," if len(shape) == 1 else "") + ")"
@@ -27,13 +30,13 @@ def summary_rows(model) -> list[SummaryRow]:
     layers = model.layers if plan is None else plan.layers
     hide_input = isinstance(model, Sequential)
     for layer in layers:
-        if hide_input and layer.spec.type_name == "InputLayer":
+        if hide_input and layer.type_name == "InputLayer":
             continue
         sources = []
         for node in layer._nodes[-1:]:
             sources = [t.node.layer.name for t in node.inputs if t.node is not None]
-        rows.append(SummaryRow(layer.name, layer.spec.type_name,
-                               format_shape(layer.output_shape) if layer.built else "?",
+        rows.append(SummaryRow(layer.name, layer.type_name,
+                               format_shape(layer.output_shape) if layer.output_shape is not None else "?",
                                layer.count_params(), ", ".join(sources)))
     return rows
 

@@ -19,6 +19,9 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 from engine.graph import Edge
 
 LABEL_PAD = 4.0
+# where along its curve an edge's label may sit, in order of preference (middle first)
+LABEL_SPOTS = (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8)
+Z_EDGE, Z_COVERED_EDGE, Z_RUBBER = 0.0, 1.5, 5.0     # nodes sit at 1
 _label_font: list[QFont] = []
 
 
@@ -46,15 +49,18 @@ class EdgeItem(QGraphicsItem):
         super().__init__()
         self.edge = edge
         self.label = ""
-        self.state: str | None = None        # drag only: None, "valid" or "invalid"
+        # the rubber edge: None, "valid" or "invalid"; a resting edge: "drop" while a layer
+        # dragged from the palette would be inserted into it
+        self.state: str | None = None
         self._start = QPointF()
         self._end = QPointF()
         self._path = QPainterPath()
         self._label_rect = QRectF()
         self._bounds = QRectF()
+        self.label_spot = LABEL_SPOTS[0]
         if edge is not None:
             self.setFlag(QGraphicsItem.ItemIsSelectable)
-        self.setZValue(0 if edge is not None else 5)
+        self.setZValue(Z_EDGE if edge is not None else Z_RUBBER)
         if edge is not None:      # a resting edge is a cached picture; moving re-renders it
             self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
 
@@ -78,18 +84,58 @@ class EdgeItem(QGraphicsItem):
             self.state = state
             self.update()
 
-    def _place_label(self) -> None:
-        bounds = self._path.boundingRect()
-        if self.label:
-            fm = QFontMetricsF(label_font())
-            w = fm.horizontalAdvance(self.label) + 2 * LABEL_PAD
-            h = fm.height() + 2
-            mid = self._path.pointAtPercent(0.5)
-            self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h / 2, w, h)
-            bounds = bounds.united(self._label_rect)
-        else:
+    def avoid(self, obstacles: list[QRectF]) -> None:
+        """Keep the label off these rectangles (the nodes near the curve)."""
+        before = (QRectF(self._label_rect), self.zValue())
+        self._place_label(obstacles)
+        if (self._label_rect, self.zValue()) != before:
+            self.prepareGeometryChange()
+            self._bounds = self._bounds_now()
+            self.update()
+
+    @property
+    def label_displaced(self) -> bool:
+        """The label is not at the middle of the curve (a node was in the way)."""
+        return self.label_spot != LABEL_SPOTS[0] or self.zValue() == Z_COVERED_EDGE
+
+    def _label_at(self, t: float) -> QRectF:
+        fm = QFontMetricsF(label_font())
+        w = fm.horizontalAdvance(self.label) + 2 * LABEL_PAD
+        h = fm.height() + 2
+        p = self._path.pointAtPercent(t)
+        return QRectF(p.x() - w / 2, p.y() - h / 2, w, h)
+
+    def _place_label(self, obstacles: list[QRectF] | None = None) -> None:
+        """The label at its spot along the curve; given ``obstacles``, at the first spot none
+        of them covers — when every spot is covered, in the middle with the edge drawn above
+        the nodes. (Dragging keeps the spot; the scene asks again when the drag ends.)"""
+        if not self.label:
             self._label_rect = QRectF()
-        self._bounds = bounds.adjusted(-4, -4, 4, 4)
+        elif obstacles is None:
+            self._label_rect = self._label_at(self.label_spot)
+        else:
+            for t in LABEL_SPOTS:
+                rect = self._label_at(t)
+                if not any(rect.intersects(o) for o in obstacles):
+                    self._label_rect, self.label_spot = rect, t
+                    break
+            else:
+                self.label_spot = LABEL_SPOTS[0]
+                self._label_rect = self._label_at(self.label_spot)
+            if self.edge is not None:
+                self.setZValue(Z_EDGE if self.label_spot != LABEL_SPOTS[0] or not any(
+                    self._label_rect.intersects(o) for o in obstacles) else Z_COVERED_EDGE)
+        self._bounds = self._bounds_now()
+
+    def _bounds_now(self) -> QRectF:
+        bounds = self._path.boundingRect()
+        if not self._label_rect.isNull():
+            bounds = bounds.united(self._label_rect)
+        return bounds.adjusted(-4, -4, 4, 4)
+
+    def label_rect(self) -> QRectF:
+        """Where the shape label is drawn (scene coordinates; empty without a label)."""
+        return QRectF(self._label_rect)
 
     def boundingRect(self) -> QRectF:
         return self._bounds
@@ -109,6 +155,8 @@ class EdgeItem(QGraphicsItem):
             color = QColor({"valid": theme.valid, "invalid": theme.error}.get(
                 self.state, theme.edge))
             pen = QPen(color, 2.0, Qt.DashLine)
+        elif self.state == "drop":
+            pen = QPen(QColor(theme.valid), 3.4)
         elif self.isSelected():
             pen = QPen(QColor(theme.edge_selected), 2.6)
         else:

@@ -26,6 +26,7 @@ class QuickAddPopup(QFrame):
         self.search.returnPressed.connect(self.accept_current)
         self.list.itemActivated.connect(lambda item: self._choose(item))
         self._filled = False
+        self._excluded: frozenset[str] = frozenset()
 
     def _fill(self) -> None:
         from engine.registry import by_category
@@ -38,9 +39,11 @@ class QuickAddPopup(QFrame):
                 self.list.addItem(item)
         self._filled = True
 
-    def popup(self, global_pos: QPoint) -> None:
+    def popup(self, global_pos: QPoint, exclude=frozenset()) -> None:
+        """Show the list at ``global_pos``, without the layer types in ``exclude``."""
         if not self._filled:
             self._fill()
+        self._excluded = frozenset(exclude)
         self.search.clear()
         self.filter("")
         self.move(global_pos)
@@ -53,7 +56,8 @@ class QuickAddPopup(QFrame):
         for i in range(self.list.count()):
             item = self.list.item(i)
             hay = item.data(Qt.UserRole + 1)
-            hidden = not all(w in hay for w in words)
+            hidden = not all(w in hay for w in words) or \
+                item.data(Qt.UserRole) in self._excluded
             item.setHidden(hidden)
             if not hidden and first is None:
                 first = item

@@ -46,6 +46,7 @@ class GraphScene(QGraphicsScene):
     connect_requested = Signal(str, int, str, int)    # src, src_port, dst, dst_port (-1: any)
     nodes_moved = Signal(dict)                        # node id -> (old, new) position
     node_double_clicked = Signal(str)
+    port_released = Signal(str, int, bool, QPointF)   # a port dragged into empty canvas
     status_message = Signal(str)
     refreshed = Signal()
 
@@ -59,7 +60,10 @@ class GraphScene(QGraphicsScene):
         self.snap_enabled = True
         self._placing = False
         self._drag: ConnectionDrag | None = None
+        self.last_drop: QPointF | None = None      # where the last connection drag ended
         self._stale: set[str] = set()          # nodes an event named since the last refresh
+        self._relabel_edges: set[Edge] = set()     # edge labels to place again at refresh
+        self._relabel_rects: list[QRectF] = []     # and where nodes came, went or moved
         self._shown_info: dict[str, object] = {}   # NodeInfo each card was drawn from
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -76,6 +80,8 @@ class GraphScene(QGraphicsScene):
         self.clear()
         self.node_items.clear()
         self.edge_items.clear()
+        self._relabel_edges.clear()
+        self._relabel_rects.clear()
         self._edges_of.clear()
         self._shown_info.clear()
         self.doc = doc
@@ -108,7 +114,11 @@ class GraphScene(QGraphicsScene):
         elif event in ("param_changed", "renamed"):
             self._stale.add(payload["node_id"])
         elif event == "moved":
-            self._place(payload["node_id"], payload["position"])
+            nid = payload["node_id"]
+            self._place(nid, payload["position"])
+            if nid in self.node_items:
+                self._relabel_rects.append(self.node_items[nid].sceneBoundingRect())
+                self._relabel_edges.update(self._edges_of.get(nid, ()))
         elif event == "reset":
             self.set_document(self.doc)
             return
@@ -119,6 +129,7 @@ class GraphScene(QGraphicsScene):
         self.node_items[node.id] = item
         self.addItem(item)
         self._place(node.id, node.position)
+        self._relabel_rects.append(item.sceneBoundingRect())
 
     def _remove_node_item(self, node_id: str) -> None:
         item = self.node_items.pop(node_id, None)
@@ -126,6 +137,7 @@ class GraphScene(QGraphicsScene):
         for edge in list(self._edges_of.pop(node_id, ())):
             self._remove_edge_item(edge)
         if item is not None:
+            self._relabel_rects.append(item.sceneBoundingRect())
             self.removeItem(item)
 
     def _add_edge_item(self, edge: Edge) -> None:
@@ -137,6 +149,7 @@ class GraphScene(QGraphicsScene):
         self._edges_of[edge.dst].add(edge)
         self.addItem(item)
         self._route(item)
+        self._relabel_edges.add(edge)
 
     def _remove_edge_item(self, edge: Edge) -> None:
         item = self.edge_items.pop(edge, None)
@@ -180,8 +193,10 @@ class GraphScene(QGraphicsScene):
             for edge in edges:
                 item = self.edge_items.get(edge)
                 if item is not None:
-                    self._route(item)
                     item.set_label(self.edge_label(edge))
+                    self._route(item)
+                    self._relabel_edges.add(edge)
+        self._relabel()
         self.refreshed.emit()
 
     def flush(self) -> None:
@@ -201,6 +216,21 @@ class GraphScene(QGraphicsScene):
         if src is None or dst is None:
             return
         item.set_ends(self._anchor(src, True, e.src_port), self._anchor(dst, False, e.dst_port))
+
+    def _relabel(self) -> None:
+        """Move edge labels off the node cards in their way: labels of new or re-labelled
+        edges, labels over a node that came, went or moved, and labels that stood aside
+        before (the node may have gone). Runs with the coalesced refresh, not per drag step."""
+        rects, edges = self._relabel_rects, self._relabel_edges
+        self._relabel_rects, self._relabel_edges = [], set()
+        if not rects and not edges:
+            return
+        cards = [n.sceneBoundingRect() for n in self.node_items.values()]
+        for edge, item in self.edge_items.items():
+            if item.label and (edge in edges or item.label_displaced or
+                               any(item.label_rect().intersects(r) for r in rects)):
+                near = item.boundingRect().adjusted(-20, -20, 20, 20)
+                item.avoid([r for r in cards if r.intersects(near)])
 
     @staticmethod
     def _anchor(item: NodeItem, is_output: bool, index: int) -> QPointF:
@@ -261,6 +291,18 @@ class GraphScene(QGraphicsScene):
         for item in list(self.node_items.values()) + list(self.edge_items.values()):
             item.setSelected(True)
 
+    def item_at(self, pos: QPointF):
+        """The NodeItem or (resting) EdgeItem under ``pos``, nodes first; None: empty canvas."""
+        probe = QRectF(pos.x() - 3, pos.y() - 3, 6, 6)
+        hits = [i for i in self.items(probe, Qt.IntersectsItemShape, Qt.DescendingOrder)
+                if isinstance(i, NodeItem) or (isinstance(i, EdgeItem) and i.edge is not None)]
+        return next((i for i in hits if isinstance(i, NodeItem)), hits[0] if hits else None)
+
+    def edge_item_at(self, pos: QPointF) -> EdgeItem | None:
+        """The connection under ``pos`` when no node is there."""
+        item = self.item_at(pos)
+        return item if isinstance(item, EdgeItem) else None
+
     def nodes_rect(self, node_ids=None) -> QRectF:
         """Bounding rectangle of the given nodes (all nodes when None) in scene coordinates."""
         rect = QRectF()
@@ -293,12 +335,17 @@ class GraphScene(QGraphicsScene):
             d.rubber.set_state(None)
             return
         src, sp, dst, dp = d.endpoints(target)
-        d.reason = self.doc.can_connect(src, dst, sp, dp)
+        # on a port (not a node's body) an existing connection gives way to the new one
+        d.reason = self.doc.can_connect(src, dst, sp, dp, replacing=dp is not None)
         d.rubber.set_state("invalid" if d.reason else "valid")
         if target_port is not None:
             target_port.set_highlight("invalid" if d.reason else "valid")
-        self.status_message.emit(f"Cannot connect: {d.reason}" if d.reason else
-                                 f"Connect {self.doc.node(src).name} → {self.doc.node(dst).name}")
+        old = self.doc.edge_into(dst, dp) if dp is not None else None
+        names = f"{self.doc.node(src).name} → {self.doc.node(dst).name}"
+        self.status_message.emit(
+            f"Cannot connect: {d.reason}" if d.reason else
+            f"Connect {names} (replaces {self.doc.node(old.src).name} → "
+            f"{self.doc.node(dst).name})" if old and old.src != src else f"Connect {names}")
 
     def _target_at(self, pos: QPointF, origin: PortItem):
         """The port (or node, meaning its first free port) under ``pos`` that the drag could
@@ -315,12 +362,15 @@ class GraphScene(QGraphicsScene):
             return (node_hit.node_id, None), None
         return None, None
 
-    def _finish_drag(self) -> None:
+    def _finish_drag(self, pos: QPointF) -> None:
         d = self._drag
         target = d.target
+        self.last_drop = QPointF(pos)
         self._cancel_drag()
         if target is None:
             self.status_message.emit("")
+            if not any(isinstance(i, NodeItem) for i in self.items(pos)):
+                self.port_released.emit(d.port.node_id, d.port.index, d.port.is_output, pos)
             return
         src, sp, dst, dp = d.endpoints(target)
         self.connect_requested.emit(src, sp, dst, ANY_PORT if dp is None else dp)
@@ -344,7 +394,7 @@ class GraphScene(QGraphicsScene):
     def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         if self._drag is not None and event.button() == Qt.LeftButton:
             self._update_drag(event.scenePos())
-            self._finish_drag()
+            self._finish_drag(event.scenePos())
             super().mouseReleaseEvent(event)
             return
         super().mouseReleaseEvent(event)

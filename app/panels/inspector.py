@@ -36,6 +36,7 @@ class InspectorPanel(QScrollArea):
         self.editors: dict[str, ParamEditor] = {}
         self.name_edit: QLineEdit | None = None
         self.info_label: QLabel | None = None
+        self.message: QLabel | None = None        # why the last edit was refused
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.NoFrame)
         self._info_timer = QTimer(self)
@@ -77,7 +78,7 @@ class InspectorPanel(QScrollArea):
             return
         self.node_id = None
         self.editors = {}
-        self.name_edit = self.info_label = None
+        self.name_edit = self.info_label = self.message = None
         if node_ids:
             self._show_placeholder(f"{len(node_ids)} layers selected.")
         else:
@@ -116,6 +117,12 @@ class InspectorPanel(QScrollArea):
         self.info_label.setWordWrap(True)
         self.info_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         outer.addWidget(self.info_label)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.message.setStyleSheet("color: #d93636")
+        self.message.hide()
+        outer.addWidget(self.message)
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
@@ -183,6 +190,7 @@ class InspectorPanel(QScrollArea):
         if error and ed is not None:
             ed.set_value(node.params.get(name))
             ed.show_error(error)
+        self._show_refusal(error)
 
     def _rename(self) -> None:
         if self.node_id is None or self.name_edit is None:
@@ -191,3 +199,10 @@ class InspectorPanel(QScrollArea):
         if error:
             self.name_edit.setText(self.doc.node(self.node_id).name)
             self.name_edit.setToolTip(f"⚠ {error}")
+        self._show_refusal(error)
+
+    def _show_refusal(self, error: str | None) -> None:
+        """The reason a value was refused, under the layer's title (None hides it)."""
+        if self.message is not None:
+            self.message.setText(f"⚠ {error}" if error else "")
+            self.message.setVisible(bool(error))

@@ -12,6 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -105,27 +106,76 @@ class ParamEditor(QWidget):
         self.setToolTip(f"⚠ {message}" if message else self.param.help)
 
 
+class IntSpin(QSpinBox):
+    """A spin box whose arrows stay within the parameter's range but which takes any integer
+    typed, so that a value out of range reaches the document and is refused with its reason
+    (typing 0 for ``units`` must not silently become 1 — or "unset"). The lowest value,
+    ``UNSET``, stands for None and shows ``unset_text``; arrows reach it only when None is a
+    choice of its own (``unset_steppable``)."""
+
+    UNSET = -INT_LIMIT - 1
+
+    def __init__(self, lo: int, hi: int, unset_text: str | None, unset_steppable: bool,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.lo, self.hi = lo, hi
+        self.unset_steppable = unset_steppable and unset_text is not None
+        self.setRange(self.UNSET if unset_text is not None else -INT_LIMIT, INT_LIMIT)
+        if unset_text is not None:
+            self.setSpecialValueText(unset_text)
+        self.setKeyboardTracking(False)
+
+    def stepBy(self, steps: int) -> None:
+        v = self.value()
+        if v == self.UNSET:
+            target = self.lo if steps > 0 else self.UNSET
+        else:
+            target = min(max(v, self.lo) + steps, self.hi)
+            if target < self.lo:
+                target = self.UNSET if self.unset_steppable else self.lo
+        self.setValue(target)
+
+    def stepEnabled(self) -> QAbstractSpinBox.StepEnabled:
+        v = self.value()
+        up = v == self.UNSET or v < self.hi
+        down = v != self.UNSET and (v > self.lo or self.unset_steppable)
+        flags = QAbstractSpinBox.StepEnabledFlag.StepNone
+        if up:
+            flags |= QAbstractSpinBox.StepEnabledFlag.StepUpEnabled
+        if down:
+            flags |= QAbstractSpinBox.StepEnabledFlag.StepDownEnabled
+        return flags
+
+    def set_number(self, value: int | None) -> None:
+        self.setValue(self.UNSET if value is None else int(value))
+
+    def number(self) -> int | None:
+        v = self.value()
+        return None if v == self.UNSET else int(v)
+
+
+def _bounds(param: Param) -> tuple[int, int]:
+    return (int(param.min) if param.min is not None else -INT_LIMIT,
+            int(param.max) if param.max is not None else INT_LIMIT)
+
+
 class IntEditor(ParamEditor):
-    """Spin box within the parameter's range; an optional int shows ``none`` below the range."""
+    """Spin box stepping within the parameter's range. None shows as ``none`` for an optional
+    int (one step below the range) and as ``?`` for a required one that is still unset."""
 
     def __init__(self, param: Param, parent=None):
         super().__init__(param, parent)
-        self.spin = QSpinBox(self)
-        lo = int(param.min) if param.min is not None else -INT_LIMIT
-        hi = int(param.max) if param.max is not None else INT_LIMIT
-        self.none_value = lo - 1 if param.optional or param.default is None else None
-        self.spin.setRange(self.none_value if self.none_value is not None else lo, hi)
-        if self.none_value is not None:
-            self.spin.setSpecialValueText(NONE_TEXT)
-        self.spin.setKeyboardTracking(False)
+        lo, hi = _bounds(param)
+        required = param.default is None and not param.optional
+        unset = "?" if required else NONE_TEXT if param.optional else None
+        self.spin = IntSpin(lo, hi, unset, unset_steppable=not required, parent=self)
         self.spin.setAccelerated(True)
         self.spin.setMinimumWidth(60)
         self.layout_.addWidget(self.spin)
-        self.spin.valueChanged.connect(
-            lambda v: self._commit(None if v == self.none_value else int(v)))
+        self.spin.valueChanged.connect(lambda _v: self._commit(self.spin.number()))
 
     def _show(self, value) -> None:
-        self.spin.setValue(self.none_value if value is None else int(value))
+        self.spin.set_number(value)
 
 
 class FloatSpin(QDoubleSpinBox):
@@ -236,10 +286,9 @@ class TupleEditor(ParamEditor):
     def __init__(self, param: Param, parent=None):
         super().__init__(param, parent)
         n = param.length or 1
-        lo = int(param.min) if param.min is not None else -INT_LIMIT
-        hi = int(param.max) if param.max is not None else INT_LIMIT
-        self.unset = lo - 1 if not param.optional and param.default is None else None
-        self.spins: list[QSpinBox] = []
+        lo, hi = _bounds(param)
+        required = not param.optional and param.default is None
+        self.spins: list[IntSpin] = []
         self.auto = None
         if param.optional:
             self.auto = QCheckBox("auto", self)
@@ -247,11 +296,8 @@ class TupleEditor(ParamEditor):
             self.layout_.addWidget(self.auto)
             self.auto.toggled.connect(self._auto_toggled)
         for _ in range(n):
-            spin = QSpinBox(self)
-            spin.setRange(lo if self.unset is None else self.unset, hi)
-            if self.unset is not None:
-                spin.setSpecialValueText("?")
-            spin.setKeyboardTracking(False)
+            spin = IntSpin(lo, hi, "?" if required else None, unset_steppable=False,
+                           parent=self)
             spin.setMinimumWidth(48)
             spin.valueChanged.connect(lambda _v: self._commit(self.current()))
             self.layout_.addWidget(spin, 1)
@@ -260,11 +306,11 @@ class TupleEditor(ParamEditor):
     def current(self):
         if self.auto is not None and self.auto.isChecked():
             return None
-        values = [s.value() for s in self.spins]
-        known = [v for v in values if v != self.unset]
+        values = [s.number() for s in self.spins]
+        known = [v for v in values if v is not None]
         if not known:
             return None
-        return [known[0] if v == self.unset else v for v in values]
+        return [known[0] if v is None else v for v in values]
 
     def _auto_toggled(self, on: bool) -> None:
         for s in self.spins:
@@ -278,11 +324,11 @@ class TupleEditor(ParamEditor):
                 s.setEnabled(value is not None)
         if value is None:
             for s in self.spins:
-                s.setValue(self.unset if self.unset is not None else s.minimum())
+                s.set_number(None if s.specialValueText() else s.lo)
             return
         values = [value] * len(self.spins) if isinstance(value, int) else list(value)
         for s, v in zip(self.spins, values):
-            s.setValue(int(v))
+            s.set_number(int(v))
 
 
 def parse_text(kind: str, text: str) -> Any:

@@ -29,6 +29,19 @@ def _size_text(n: int) -> str:
     return ""
 
 
+def wired_nodes(doc) -> set[str]:
+    """Ids of the nodes an Input's data reaches (the model); the rest is not wired in yet."""
+    reached = {e.src for e in doc.edges if doc.nodes[e.src].type_name == "InputLayer"}
+    frontier = list(reached)
+    while frontier:
+        nid = frontier.pop()
+        for e in doc.out_edges(nid):
+            if e.dst not in reached:
+                reached.add(e.dst)
+                frontier.append(e.dst)
+    return reached
+
+
 class SummaryPanel(DocumentPanel):
     node_activated = Signal(str)
 
@@ -62,7 +75,9 @@ class SummaryPanel(DocumentPanel):
         if doc is None:
             return
         order, cyclic = doc.topological_order()
-        ids = order + sorted(cyclic)
+        wired = wired_nodes(doc)
+        ids = [n for n in order if n in wired] + [n for n in order if n not in wired] + \
+            sorted(cyclic)
         self.table.setRowCount(len(ids))
         error_color = QColor("#d93636")
         for row, nid in enumerate(ids):

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -23,8 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.training.metric_plot import TRAIN, themed_plot
+from app.training.metric_plot import TRAIN
 from app.training.sample_grid import describe_row, is_image, to_qimage
+from app.training.themed_plot import themed_plot
 from engine.models import data_adapter
 
 MAX_BARS = 512
@@ -57,6 +58,8 @@ def tile_feature_maps(maps: np.ndarray, gap: int = 1) -> tuple[np.ndarray, int]:
 
 class ActivationPreview(QWidget):
     """Layer + sample pickers above a view of that layer's output."""
+
+    needed = Signal()          # shown without a model: the owner may offer one
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -139,6 +142,15 @@ class ActivationPreview(QWidget):
         """While training runs the model is busy: show ``reason`` instead of computing."""
         self._blocked = reason
         self.refresh()
+
+    def show_message(self, text: str) -> None:
+        """Say why there is nothing to show."""
+        self.info.setText(text)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.model is None and not self._blocked:
+            self.needed.emit()
 
     # ------------------------------------------------------------ drawing
     def refresh(self) -> None:

@@ -14,13 +14,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -36,6 +34,7 @@ from app.training.data_panel import DataPanel
 from app.training.evaluation import EvaluationView
 from app.training.runs_panel import RunsPanel
 from app.training.settings_panel import SettingsPanel
+from app.training.trained_exports import TrainedExports
 from app.training.try_it import TryItPanel
 from app.training.worker import RunOutcome, TrainingJob, TrainingWorker, weights_by_layer
 
@@ -67,6 +66,7 @@ class TrainingController(QObject):
         self._loading_data = False                            # reading it (off the GUI thread)
         self._data: run_setup.TrainingData | None = None     # split of the last run
         self._continue_plots = False
+        self._message_box: QMessageBox | None = None        # the last warning shown
         self._make_actions()
         self.dashboard = TrainingDashboard(parent, [self.train_action, self.pause_action,
                                                     self.resume_action, self.stop_action,
@@ -78,6 +78,8 @@ class TrainingController(QObject):
         self.log = QPlainTextEdit(parent)           # epoch lines; warnings also go to `log`
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(5000)
+        # queued: the data is read in a local event loop, not inside the panel's showEvent
+        self.activations.needed.connect(self._prepare_preview, Qt.ConnectionType.QueuedConnection)
         self.runs_panel = RunsPanel(parent)       # every run; selected ones overlaid
         self.runs_panel.overlays_chosen.connect(self.dashboard.set_overlaid)
         self.dashboard.overlays_changed.connect(self.runs_panel.select_ids)
@@ -98,7 +100,9 @@ class TrainingController(QObject):
                 act.setShortcut(QKeySequence(shortcut))
             act.setStatusTip(tip or text)
             act.setToolTip(tip or text)
-            act.triggered.connect(slot)
+            # triggered(bool) would hand its `checked` flag to the slot's first argument
+            # (export_h5(path=False)); the slots take no argument from a menu
+            act.triggered.connect(lambda _checked=False, f=slot: f())
             return act
         self.train_action = action("Train", self.train, "F5",
                                    "Train the network (continues from the current weights)")
@@ -110,10 +114,12 @@ class TrainingController(QObject):
                                    "Forget the trained weights and start afresh")
         self.evaluate_action = action("Evaluate", self.evaluate, "F7",
                                       "Score the trained model on the held-out data")
-        self.export_h5_action = action("Export Trained Model (.h5)...", self.export_h5, None,
-                                       "Save the trained model as a Keras HDF5 file")
-        self.export_script_action = action("Export Keras Script...", self.export_script, None,
-                                           "Write a Keras Python script with the trained weights")
+        self.exports = TrainedExports(self)
+        self.export_h5_action = action("Export Trained Model (.h5)...", self.exports.export_h5,
+                                       None, "Save the trained model as a Keras HDF5 file")
+        self.export_script_action = action(
+            "Export Keras Script...", self.exports.export_script, None,
+            "Write a Keras Python script with the trained weights")
         self.actions = [self.train_action, self.pause_action, self.resume_action,
                         self.stop_action, self.reset_action, self.evaluate_action]
 
@@ -174,16 +180,29 @@ class TrainingController(QObject):
             raise RuntimeError("project_changed while training runs; call confirm_stop first")
         self.session = run_setup.ModelSession()
         self._continue_plots = False
+        if self._message_box is not None:       # it spoke of the previous project
+            self._message_box.close()
+            self._message_box = None
         project = self.project
         self.data_panel.set_project(project)
         self.settings_panel.set_project(project)
         self.dashboard.clear()
-        self.dashboard.set_history(list(getattr(project, "runs", []) or []))
+        runs = list(getattr(project, "runs", []) or [])
+        self.dashboard.set_history(runs)
+        if runs and runs[-1].history:            # a reopened project shows its last run
+            self.dashboard.show_record(runs[-1])
+            # its weights continue from there, so its curves do too
+            self._continue_plots = self.has_stored_weights()
         self.runs_panel.set_project(project)
         self.try_it.set_project(project)
-        self.evaluation.clear()
+        self.evaluation.clear("The project holds trained weights: Evaluate (F7) scores them "
+                              "on held-out data." if self.has_stored_weights() else None)
         self.activations.set_model(None)
         self._arrays = self._data = None
+        self._update_actions()
+
+    def has_stored_weights(self) -> bool:
+        return bool(getattr(self.project, "weights", None))
 
     def use_data(self, arrays: run_setup.DataArrays | None) -> None:
         """Train on these arrays instead of reading the project's data source (scripts,
@@ -215,14 +234,14 @@ class TrainingController(QObject):
     def _update_actions(self) -> None:
         running, paused = self.is_running, self.is_paused
         self.train_action.setEnabled(not running)
-        self.evaluate_action.setEnabled(not running and self.session.model is not None)
+        trained = not running and (self.session.model is not None or self.has_stored_weights())
+        self.evaluate_action.setEnabled(trained)
         self.pause_action.setEnabled(running and not paused)
         self.resume_action.setEnabled(running and paused)
         self.pause_action.setVisible(not paused)
         self.resume_action.setVisible(paused)
         self.stop_action.setEnabled(running)
         self.reset_action.setEnabled(not running)
-        trained = self.session.model is not None and not running
         self.export_h5_action.setEnabled(trained)
         self.export_script_action.setEnabled(self.project is not None and not running)
         self.data_panel.setEnabled(not running)
@@ -257,24 +276,13 @@ class TrainingController(QObject):
             if problem is not None:
                 name, message = problem
                 self.highlight(name, message)
-                self._warn("The network cannot train yet", message)
+                self.warn("The network cannot train yet", message)
                 return False
-            if self._arrays is None:
-                self._loading_data = True
-                try:
-                    self._arrays = run_responsive(
-                        lambda: run_setup.load_data_source(project), busy=self.dashboard,
-                        status=self.dashboard.set_status, message="Reading the data...")
-                finally:
-                    self._loading_data = False
-                    if self.dashboard.status_label.text() == "Reading the data...":
-                        self.dashboard.set_status("Ready")
-                if self.project is not project:      # the project was closed meanwhile
-                    self._arrays = None
-                    return False
+            if not self._read_data(project):
+                return False
             self._data = run_setup.split_data(self._arrays, project.training.validation_split)
             model, rebuilt = self.session.model_for(project)
-            if rebuilt:
+            if rebuilt and self.session.epochs_done == 0:     # fresh weights: fresh plots
                 self._continue_plots = False
             self.session.compile(project.training)
             self._data = run_setup.fit_to_model(self._data, model, project.training.loss)
@@ -283,7 +291,7 @@ class TrainingController(QObject):
         except run_setup.SetupError as e:
             if e.layer:
                 self.highlight(e.layer, str(e))
-            self._warn("Training could not start", str(e))
+            self.warn("Training could not start", str(e))
             return False
         self.highlight(None, "")
         self.activations.set_model(model)        # previewable whenever training is paused
@@ -294,6 +302,46 @@ class TrainingController(QObject):
                                    self._continue_plots)
         self._launch(job)
         return True
+
+    def _read_data(self, project) -> bool:
+        """Read the project's data source once (off the GUI thread, the window stays alive);
+        False when the project was closed meanwhile. Raises SetupError."""
+        if self._arrays is not None:
+            return True
+        self._loading_data = True
+        shown = self.dashboard.status_label.text(), self.dashboard.status_label.toolTip()
+        try:
+            self._arrays = run_responsive(
+                lambda: run_setup.load_data_source(project), busy=self.dashboard,
+                status=self.dashboard.set_status, message="Reading the data...")
+        finally:
+            self._loading_data = False
+            if self.dashboard.status_label.text() == "Reading the data...":
+                self.dashboard.set_status(*shown)      # what it said before (e.g. last run)
+        if self.project is not project:
+            self._arrays = None
+            return False
+        return True
+
+    def _prepare_preview(self) -> None:
+        """The activation preview was shown with no model: give it the project's trained
+        weights (a reopened project) and samples of its data."""
+        project = self.project
+        if self.is_running or self._loading_data or self.activations.model is not None or \
+                project is None or not self.has_stored_weights():
+            return
+        try:
+            model, _ = self.session.model_for(project)
+            if not self._read_data(project):
+                return
+            data = run_setup.split_data(self._arrays, project.training.validation_split)
+        except run_setup.SetupError as e:
+            self.activations.show_message(f"Cannot preview the trained model: {e}")
+            return
+        self._data = run_setup.fit_to_model(data, model, project.training.loss)
+        self.activations.set_model(model)
+        self.activations.set_data(*self._data.preview())
+        self._update_actions()
 
     def _launch(self, job: TrainingJob) -> None:
         self.thread = QThread(self)
@@ -455,11 +503,11 @@ class TrainingController(QObject):
     def _report(self, outcome: RunOutcome) -> None:
         if outcome.status == "diverged":
             self.highlight(outcome.layer, outcome.message)
-            self._warn("Training diverged", outcome.message)
+            self.warn("Training diverged", outcome.message)
             self.dashboard.set_status("Diverged", outcome.message)
         elif outcome.status == "failed":
             log.error("training failed:\n%s", outcome.details or outcome.message)
-            self._warn("Training failed", outcome.message)
+            self.warn("Training failed", outcome.message)
             self.dashboard.set_status("Failed", outcome.message)
 
     # ------------------------------------------------------------ Try it
@@ -510,40 +558,7 @@ class TrainingController(QObject):
         self.stop_and_wait()
         return True
 
-    # ------------------------------------------------------------ export
-    def export_h5(self, path: str | None = None) -> Path | None:
-        """Save the trained model as Keras HDF5 (asks for a file name when ``path`` is None)."""
-        model = self.session.model
-        if model is None:
-            return None
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(self.parent_widget, "Export trained model",
-                                                  f"{model.name}.h5", "Keras HDF5 (*.h5)")
-            if not path:
-                return None
-        try:
-            return run_setup.export_h5(model, path)
-        except (OSError, ValueError) as e:
-            self._warn("Export failed", f"Could not write {path}: {e}")
-            return None
-
-    def export_script(self, path: str | None = None) -> Path | None:
-        """Write a Keras script (and, when trained, the weights it loads next to it)."""
-        project = self.project
-        if project is None:
-            return None
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(self.parent_widget, "Export Keras script",
-                                                  "train_model.py", "Python (*.py)")
-            if not path:
-                return None
-        try:
-            return run_setup.export_script(project, self.session.model, path)
-        except (OSError, ValueError) as e:
-            self._warn("Export failed", f"Could not write {path}: {e}")
-            return None
-
-    def _warn(self, title: str, message: str) -> None:
+    def warn(self, title: str, message: str) -> None:
         """Tell the user (log, dashboard status, a non-modal message box)."""
         log.warning("%s: %s", title, message)
         self._log(f"{title}: {message}")

@@ -36,6 +36,10 @@ SPEED_WINDOW_S = 3.0
 EPOCH_BAR_STEPS = 1000    # the epoch bar moves within an epoch, too      # samples/s is measured over the last few seconds
 
 
+STATUS_TEXT = {"completed": "Finished", "stopped": "Stopped", "diverged": "Diverged",
+               "failed": "Failed"}
+
+
 def format_duration(seconds: float | None) -> str:
     """``1:02:03`` / ``2:03`` / ``—``."""
     if seconds is None or not np.isfinite(seconds):
@@ -197,6 +201,7 @@ class TrainingDashboard(QWidget):
         self.epoch_bar.setFormat(f"Epoch {first + 1} / {epochs}")
         self.batch_bar.setRange(0, max(info.get("steps", 1), 1))
         self.batch_bar.setValue(0)
+        self.batch_bar.setFormat("Batch %v / %m")
         self.set_status("Training")
         self.timer.start()
 
@@ -226,8 +231,23 @@ class TrainingDashboard(QWidget):
         self._gate = None
         self.redraw()
         self.timer.stop()
-        self.set_status({"completed": "Finished", "stopped": "Stopped", "diverged": "Diverged",
-                         "failed": "Failed"}.get(status, status), message)
+        self.set_status(STATUS_TEXT.get(status, status), message)
+        self.time_label.setText(f"elapsed {format_duration(self._last_elapsed)}")  # no ETA
+
+    def show_record(self, run) -> None:
+        """Draw a finished run of the project's history (what a reopened project shows)."""
+        self.clear()
+        epochs = self.buffer.add_record(run)
+        self._run_info = {"epochs": max(epochs, 1)}
+        self._epochs_done = epochs
+        self._epoch_span = max(epochs, 1)
+        for plot in list(self.plots.values()) + [self.lr_plot]:
+            plot.set_epoch_span(self._epoch_span)
+        self.epoch_bar.setRange(0, self._epoch_span * EPOCH_BAR_STEPS)
+        self._draw()
+        self.set_status(STATUS_TEXT.get(run.status, run.status), run.message)
+        if isinstance(run.finished, (int, float)) and isinstance(run.started, (int, float)):
+            self.time_label.setText(f"took {format_duration(run.finished - run.started)}")
 
     def set_status(self, text: str, tooltip: str = "") -> None:
         color = {"Diverged": "#c62828", "Failed": "#c62828", "Paused": "#b26a00"}.get(text, "")
@@ -328,8 +348,12 @@ class TrainingDashboard(QWidget):
             plot.clear_data()
         self._drawn_version = -1
         self._last_point, self._epochs_done, self._seen = None, None, 0.0
+        self._speed_marks, self._last_elapsed = [], 0.0
         self.epoch_bar.setValue(0)
+        self.epoch_bar.setFormat("Epoch")
         self.batch_bar.setValue(0)
+        self.batch_bar.setFormat("Batch")           # no run: no batch count to show
+        self.set_status("Ready")
         self.speed_label.setText("— samples/s")
         self.time_label.setText("elapsed — · ETA —")
 

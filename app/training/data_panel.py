@@ -30,8 +30,9 @@ from PySide6.QtWidgets import (
 
 from app.background import run_responsive
 from app.training.dataset_download import DatasetDownloadRow
-from app.training.metric_plot import TRAIN, theme_colors, themed_plot
+from app.training.metric_plot import TRAIN
 from app.training.sample_grid import SampleGrid
+from app.training.themed_plot import themed_plot
 
 # (kind, label, what the path is: "file", "folder" or None for bundled data, file filter)
 KINDS = (
@@ -142,9 +143,7 @@ class DataPanel(QWidget):
         self.balance_plot = themed_plot(self)
         self.balance_plot.setMinimumHeight(110)
         self.balance_plot.setMaximumHeight(160)
-        self.balance_plot.getPlotItem().setTitle(
-            "<span style='font-size:9pt'>class balance</span>",
-            color=theme_colors(self)[1].name())
+        self.balance_plot.set_title("<span style='font-size:9pt'>class balance</span>")
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=QColor(TRAIN))
         self.balance_plot.addItem(self.bars)
         lay.addWidget(self.balance_plot)

@@ -23,9 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.training.metric_plot import TRAIN, style_plot, theme_colors
+from app.training.metric_plot import TRAIN
 from app.training.sample_grid import SampleGrid
 from app.training.scoring import EvaluationResult
+from app.training.themed_plot import ThemedPlot
 
 MAX_LABELLED_CELLS = 30     # classes up to which every confusion cell shows its count
 GRID_SAMPLES = 32
@@ -53,13 +54,11 @@ def _fill(table: QTableWidget, rows: list[list]) -> None:
             table.setItem(r, c, item)
 
 
-class ConfusionMatrixPlot(pg.PlotWidget):
+class ConfusionMatrixPlot(ThemedPlot):
     """Confusion matrix as an image (rows: true class, columns: predicted) with count labels."""
 
     def __init__(self, parent: QWidget | None = None):
-        bg, fg = theme_colors(parent)
-        super().__init__(parent, background=bg)
-        style_plot(self, fg)
+        super().__init__(parent)
         item = self.getPlotItem()
         item.setLabel("bottom", "predicted class")
         item.setLabel("left", "true class")
@@ -97,15 +96,13 @@ class ConfusionMatrixPlot(pg.PlotWidget):
         item.setRange(xRange=(0, c), yRange=(0, c), padding=0.02)
 
 
-class RegressionScatter(pg.PlotWidget):
+class RegressionScatter(ThemedPlot):
     """Predicted against true values, with the ideal y = x line."""
 
     MAX_POINTS = 20000
 
     def __init__(self, parent: QWidget | None = None):
-        bg, fg = theme_colors(parent)
-        super().__init__(parent, background=bg)
-        style_plot(self, fg)
+        super().__init__(parent)
         item = self.getPlotItem()
         item.setLabel("bottom", "true value")
         item.setLabel("left", "predicted value")
@@ -220,9 +217,10 @@ class EvaluationView(QWidget):
         self.samples.set_samples(tiles)
         self.tabs.setTabText(self.tabs.indexOf(self.samples), "Largest errors")
 
-    def clear(self) -> None:
+    def clear(self, message: str | None = None) -> None:
+        """No result; ``message`` (or the default hint) says how to get one."""
         self.result = None
-        self.header.setText("Train a model to see how it does on held-out data.")
+        self.header.setText(message or "Train a model to see how it does on held-out data.")
         self.scores_table.setRowCount(0)
         self.class_table.setRowCount(0)
         self._show_tabs(set())

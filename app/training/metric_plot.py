@@ -8,11 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QWidget
 
 from app.training.plot_export import PlotExportMenu
 from app.training.run_buffer import MetricSeries, Series
+from app.training.themed_plot import ThemedPlot
 
 TRAIN = "#1f77b4"
 VAL = "#e8710a"
@@ -20,32 +21,6 @@ LR = "#2ca02c"
 LEGEND_MIN_HEIGHT = 170
 LEGEND_ONE_ROW_WIDTH = 480         # wider plots list the curves in one row
 OVERLAY = ("#7f7f7f", "#9467bd", "#8c564b", "#17becf", "#bcbd22", "#e377c2")
-
-
-def theme_colors(widget: QWidget | None) -> tuple[QColor, QColor]:
-    """(background, foreground) for plots from the widget's (or the application's) palette,
-    so plots follow the light or dark theme."""
-    pal = widget.palette() if widget is not None else QApplication.palette()
-    return pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.Text)
-
-
-def style_plot(widget: pg.PlotWidget, fg: QColor) -> None:
-    """Axes in the theme's text colour; no pyqtgraph context menu or auto-range button."""
-    item = widget.getPlotItem()
-    item.hideButtons()
-    widget.setMenuEnabled(False)
-    for axis in ("left", "bottom"):
-        ax = item.getAxis(axis)
-        ax.setPen(pg.mkPen(fg.name()))
-        ax.setTextPen(pg.mkPen(fg.name()))
-
-
-def themed_plot(parent: QWidget | None = None) -> pg.PlotWidget:
-    """A plain PlotWidget in the theme's colours."""
-    bg, fg = theme_colors(parent)
-    widget = pg.PlotWidget(parent, background=bg)
-    style_plot(widget, fg)
-    return widget
 
 
 def faint(color: str, alpha: int = 70) -> QColor:
@@ -70,7 +45,7 @@ def nice_bounds(lo: float, hi: float, log: bool = False) -> tuple[float, float]:
     return float(np.floor(lo / step) * step), float(np.ceil(hi / step) * step)
 
 
-class MetricPlot(pg.PlotWidget):
+class MetricPlot(ThemedPlot):
     """Plot of one quantity over epochs (x axis: fractional epochs)."""
 
     hovered = Signal(float)            # x under the mouse, for linked crosshairs
@@ -78,14 +53,12 @@ class MetricPlot(pg.PlotWidget):
 
     def __init__(self, name: str, parent: QWidget | None = None, color: str = TRAIN,
                  legend: bool = False):
-        bg, fg = theme_colors(parent)
-        super().__init__(parent, background=bg)
-        style_plot(self, fg)
+        super().__init__(parent)
+        bg, fg = self.bg, self.fg
         self.name = name
         self.setMinimumSize(220, 150)
         item = self.getPlotItem()
-        item.setTitle(f"<span style='font-size:10pt; font-weight:600'>{name}</span>",
-                      color=fg.name())
+        self.set_title(f"<span style='font-size:10pt; font-weight:600'>{name}</span>")
         item.showGrid(x=True, y=True, alpha=0.15)
         for axis in ("left", "bottom"):
             ax = item.getAxis(axis)
@@ -97,7 +70,6 @@ class MetricPlot(pg.PlotWidget):
         item.setLabel("bottom", "epoch")
         item.setClipToView(True)
         item.setDownsampling(auto=True, mode="peak")
-        self._fg = fg
         self.raw = self.plot(pen=pg.mkPen(faint(color, 55), width=1), name="batch")
         self.smooth = self.plot(pen=pg.mkPen(color, width=2), name="smoothed")
         self.epoch_train = self.plot(pen=pg.mkPen(color, width=1, style=Qt.PenStyle.DotLine),
@@ -129,6 +101,16 @@ class MetricPlot(pg.PlotWidget):
             self.addItem(it, ignoreBounds=True)
         self.scene().sigMouseMoved.connect(self._mouse_moved)
         self.export_menu = PlotExportMenu(self, name, self.exported_curves, self.hide_crosshair)
+
+    def recolor(self, bg: QColor, fg: QColor) -> None:
+        if self.legend is not None:
+            self.legend.setLabelTextColor(fg)
+            self.legend.setBrush(faint(bg.name(), 200))
+        for curve in (self.epoch_train, self.epoch_val):
+            curve.setSymbolPen(pg.mkPen(bg))
+        self.vline.setPen(pg.mkPen(faint(fg.name(), 120), width=1))
+        self.readout.setColor(fg)
+        self.readout.fill = pg.mkBrush(faint(bg.name(), 215))
 
     # ------------------------------------------------------------ data
     def show_metric(self, series: MetricSeries, show_raw: bool = True) -> None:
@@ -211,6 +193,7 @@ class MetricPlot(pg.PlotWidget):
                 curve.setZValue(-10)
                 self.getPlotItem().addItem(curve)
                 self._overlays.append(curve)
+        self._fit_view([series for _, series in self._sources])   # the runs are drawn whole
         self._sync_legend()
 
     def _sync_legend(self) -> None:

@@ -114,6 +114,25 @@ class RunBuffer:
         self.last_epoch_x = x
         self.version += 1
 
+    def add_record(self, run) -> int:
+        """Append a finished run from the project's history (a RunRecord: per-batch values
+        under ``batch_history`` with their fractional epoch under "epoch", per-epoch logs
+        under ``history``); returns the absolute epoch count the run reached."""
+        start = int((getattr(run, "settings", None) or {}).get("initial_epoch", 0))
+        batches = dict(getattr(run, "batch_history", None) or {})
+        xs = batches.pop("epoch", [])
+        for name, values in batches.items():
+            series = self.metric(name)
+            for x, v in zip(xs, values):
+                series.add_batch(float(x), np.nan if v is None else float(v))
+        history = getattr(run, "history", None) or {}
+        n = max((len(v) for v in history.values()), default=0)
+        for i in range(n):
+            self.add_epoch(start + i, {k: np.nan if v[i] is None else v[i]
+                                       for k, v in history.items() if i < len(v)})
+        self.version += 1
+        return start + n
+
     def names(self) -> list[str]:
         """Metric names, loss first."""
         return sorted(self.metrics, key=lambda k: (k != "loss", not k.endswith("loss"), k))

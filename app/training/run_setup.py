@@ -14,8 +14,8 @@ import numpy as np
 
 from app.training.worker import RunOutcome, TrainingJob
 from engine import initializers
-from engine.models.data_adapter import split_validation
 from engine.io.atomic import atomic_path
+from engine.models.data_adapter import split_validation
 from engine.utils import to_categorical
 
 MAX_BATCH_HISTORY = 2000      # per-batch points kept in a run record (evenly thinned)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.flow_layout import FlowLayout
 from engine import losses, metrics, optimizers
 
 MONITORS = ("val_loss", "loss", "val_accuracy", "accuracy")
@@ -108,14 +109,17 @@ class SettingsPanel(QScrollArea):
         form = QFormLayout(fit)
         self.loss_box = QComboBox(fit)
         self.loss_box.addItems(loss_names())
+        # long names (sparse_categorical_crossentropy) elide rather than widen the dock
+        self.loss_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.loss_box.setMinimumContentsLength(14)
         form.addRow("Loss", self.loss_box)
         self.metric_checks: dict[str, QCheckBox] = {}
-        grid = QGridLayout()
-        for i, name in enumerate(metric_names()):
+        flow = FlowLayout(spacing=8)           # wraps to the dock's width
+        for name in metric_names():
             box = QCheckBox(name, fit)
             self.metric_checks[name] = box
-            grid.addWidget(box, i // 2, i % 2)
-        form.addRow("Metrics", grid)
+            flow.addWidget(box)
+        form.addRow("Metrics", flow)
         self.batch_box = QSpinBox(fit)
         self.batch_box.setRange(1, 1 << 16)
         form.addRow("Batch size", self.batch_box)

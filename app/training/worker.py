@@ -202,6 +202,8 @@ class TrainingWorker(QObject):
         self._snapshot_wanted = False
         self._history: dict[str, list[float]] = {}   # per-epoch logs, also kept on failure
         self._epochs_seen = job.initial_epoch
+        self._last_step = 0
+        self._partial: tuple[int, int] | None = None   # (epoch, batch) a stop cut short
         self.outcome: RunOutcome | None = None     # set just before `finished` is emitted
 
     # ------------------------------------------------------------ control (any thread)
@@ -275,9 +277,15 @@ class TrainingWorker(QObject):
             self.log_line.emit(f"Diverged: {err}")
             return RunOutcome("diverged", str(err), layer=layer, history=hist, epochs_done=done)
         if self._stop.is_set():
-            self.log_line.emit(f"Stopped by the user after epoch {done}")
-            return RunOutcome("stopped", f"stopped by the user after {done} epochs",
-                              history=hist, epochs_done=done)
+            if self._partial is not None:
+                epoch, step = self._partial
+                where = f"during epoch {epoch + 1}/{job.epochs}, after batch {step} of " \
+                        f"{self._steps}"
+            else:
+                where = f"after epoch {done}/{job.epochs}"
+            self.log_line.emit(f"Stopped {where}")
+            return RunOutcome("stopped", f"stopped by the user {where}", history=hist,
+                              epochs_done=done)
         msg = f"finished {done} epochs"
         if done < job.epochs:
             msg = f"stopped early (a callback) after {done} of {job.epochs} epochs"
@@ -308,6 +316,7 @@ class TrainingWorker(QObject):
         seen = step * self.job.batch_size
         if self._samples:
             seen = min(seen, self._samples)
+        self._last_step = step
         logs = {k: float(v) for k, v in logs.items()}
         values = batch_values(logs, self._prev_logs, seen, self._prev_seen, self._mean_keys)
         self._prev_logs, self._prev_seen = logs, seen
@@ -338,6 +347,11 @@ class TrainingWorker(QObject):
 
     def _on_epoch_end(self, model, epoch: int, logs: dict) -> None:
         self._flush()
+        if self._stop.is_set() and 0 < self._last_step < self._steps:
+            # the engine (as Keras) ends a stopped epoch with its partial means; the epoch
+            # was not done, so it is neither counted, logged as an epoch nor plotted
+            self._partial = (epoch, self._last_step)
+            return
         logs = {k: float(v) for k, v in logs.items()}
         for k, v in logs.items():
             self._history.setdefault(k, []).append(v)

@@ -203,8 +203,9 @@ class GraphDocument:
             self._add_edge(e)
 
     def can_connect(self, src: str, dst: str, src_port: int = 0,
-                    dst_port: int | None = None) -> str | None:
-        """None when ``src → dst`` is allowed, else the reason (for the status bar)."""
+                    dst_port: int | None = None, replacing: bool = False) -> str | None:
+        """None when ``src → dst`` is allowed, else the reason (for the status bar).
+        ``replacing``: the connection now on input ``dst_port`` would be removed first."""
         if src not in self.nodes or dst not in self.nodes:
             return "unknown node"
         s, d = self.nodes[src], self.nodes[dst]
@@ -215,7 +216,10 @@ class GraphDocument:
             return f"'{d.name}' is an Input; it takes no incoming connection"
         if src_port >= self.output_port_count(src):
             return f"'{s.name}' has no output port {src_port}"
-        taken = {e.dst_port for e in self.in_edges(dst)}
+        replaced = self.edge_into(dst, dst_port) if replacing else None
+        taken = {e.dst_port for e in self.in_edges(dst) if e != replaced}
+        if want is None and dst_port is not None and dst_port in taken:
+            return f"input {dst_port} of '{d.name}' is already connected"
         if want is not None:
             port = dst_port if dst_port is not None else next(
                 (i for i in range(want) if i not in taken), None)
@@ -227,11 +231,16 @@ class GraphDocument:
                 return f"input {port} of '{d.name}' is already connected"
             if port >= want:
                 return f"'{d.name}' has no input port {port}"
-        if any(e.src == src and e.src_port == src_port and e.dst == dst for e in self.edges):
+        if any(e.src == src and e.src_port == src_port and e.dst == dst and e != replaced
+               for e in self.edges):
             return f"'{s.name}' is already connected to '{d.name}'"
         if self._reaches(dst, src):
             return f"connecting '{s.name}' to '{d.name}' would make a cycle"
         return None
+
+    def edge_into(self, dst: str, dst_port: int | None) -> Edge | None:
+        """The connection on input ``dst_port`` of ``dst`` (None: that input is free)."""
+        return next((e for e in self.edges if e.dst == dst and e.dst_port == dst_port), None)
 
     def connect(self, src: str, dst: str, src_port: int = 0,
                 dst_port: int | None = None) -> Edge:

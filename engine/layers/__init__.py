@@ -4,9 +4,11 @@ Each family module declares its layers once with ``@register``; this package han
 their Keras names (and Keras's old aliases), so ``from engine.layers import Dense`` works as in
 Keras. The family modules imported below are the whole list: there is no other.
 """
-from engine.layers import (conv, core, embedding, merge, normalization, pooling,  # noqa: F401
-                           preprocessing, recurrent, wrappers)  # (registers)
-from engine.layers.base import KerasTensor, Layer, deserialize_layer, serialize_layer  # noqa: F401
+from engine.layers import (conv, core, embedding, lambda_layer, merge,  # noqa: F401
+                           normalization, pooling, preprocessing, recurrent,
+                           wrappers)  # (registers)
+from engine.layers.base import (KerasTensor, Layer, Weight, deserialize_layer,  # noqa: F401
+                                serialize_layer)
 from engine.layers.core import Input  # noqa: F401
 from engine.registry import ALIASES, LAYERS
 

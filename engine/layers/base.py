@@ -1,6 +1,6 @@
-"""Layer base class, weights and the symbolic tensors of the Functional API.
+"""Layer base class and the symbolic tensors of the Functional API.
 
-A layer type is one class with
+A built-in layer type is one class with
 
 * a ``@register(...)`` declaration (engine/registry.py): constructor parameters, defaults, help;
 * ``build(input_shape)``: creates weights with :meth:`Layer.add_weight`;
@@ -11,39 +11,34 @@ A layer type is one class with
 Multi-input layers get and return lists; a layer with several outputs (``return_state``)
 returns a list from ``forward`` and receives a list (``None`` for an unused output) in
 ``backward``. Layers with ``uses_mask = True`` get ``forward(x, training, mask=...)``.
+
+A *user layer* is a subclass that is not registered, as in Keras 3: ``__init__(**kwargs)``,
+``build``, ``add_weight``, ``call(inputs, training=None, mask=None)``, ``get_config``. A class
+that defines ``call`` runs it forward and is differentiated by the tape
+(:mod:`engine.layers.calling`); its sublayers and weights are found from its attributes
+(:mod:`engine.layers.tracking`). What a forward keeps for its backward belongs to the call:
+:meth:`Layer.save_call_state` / :meth:`Layer.restore_call_state` let one layer be called
+several times (shared layers).
 """
 from __future__ import annotations
 
-import contextlib
 import re
-import threading
 from collections import defaultdict
 from typing import Any
 
 import numpy as np
 
 from engine import backend
-from engine.ops.operators import ArrayOperators
+from engine.layers import calling, tracking
+from engine.layers.weight import MAX_WEIGHT_VALUES, Weight, shape_only_build  # noqa: F401
 from engine.registry import LayerSpec, coerce, get_spec, serialize_value
 
 Shape = tuple  # (None, d1, d2, ...)
 
 _name_counters: dict[str, int] = defaultdict(int)
-_dry = threading.local()
-# One weight tensor above this many values (1 GiB of float32) is a mistake or a hostile file.
-MAX_WEIGHT_VALUES = 2 ** 28
-
-
-@contextlib.contextmanager
-def shape_only_build():
-    """Build layers without initializing weights (lazily zeroed memory): used by shape
-    inference in the graph editor, which needs shapes and parameter counts, not values."""
-    old = getattr(_dry, "on", False)
-    _dry.on = True
-    try:
-        yield
-    finally:
-        _dry.on = old
+# the keyword arguments Keras's base Layer takes
+_BASE_KWARGS = ("name", "trainable", "dtype", "input_shape", "input_dim", "batch_input_shape",
+                "batch_size", "batch_shape")
 
 
 def reset_name_counters() -> None:
@@ -64,100 +59,11 @@ def unique_name(base: str) -> str:
     return base if n == 0 else f"{base}_{n}"
 
 
-class Weight(ArrayOperators):
-    """A named parameter array (Keras's Variable). ``value`` and ``grad`` become views into the
-    model's flat buffers when the model binds its parameters, so writes go straight to the
-    buffers. Arithmetic on a weight (``x @ w + b``) runs engine ops, recorded while a tape
-    records; ``np.asarray(w)`` and ``w.numpy()`` give the value. ``==`` is identity."""
-
-    __slots__ = (
-        "constraint",
-        "grad",
-        "initializer",
-        "layer",
-        "name",
-        "regularizer",
-        "shape",
-        "trainable",
-        "value",
-    )
-    _is_weight = True
-    __array_priority__ = 1000
-
-    def __init__(self, layer: Layer, name: str, shape: tuple, initializer, regularizer=None,
-                 constraint=None, trainable: bool = True, dtype=None):
-        from engine import constraints, initializers, regularizers
-        self.layer = layer
-        self.name = name
-        self.shape = tuple(int(s) for s in shape)
-        n = int(np.prod(self.shape, dtype=np.float64))
-        if n > MAX_WEIGHT_VALUES:
-            raise ValueError(f"{layer.where}: weight '{name}' of shape {self.shape} would hold "
-                             f"{n:,} values ({n * 4 / 2 ** 30:,.1f} GiB); that is too large "
-                             f"for this machine (limit {MAX_WEIGHT_VALUES:,})")
-        self.initializer = initializers.get(initializer)
-        self.regularizer = regularizers.get(regularizer)
-        self.constraint = constraints.get(constraint)
-        self.trainable = trainable
-        dtype = backend.floatx() if dtype is None else np.dtype(getattr(dtype, "name", dtype))
-        if getattr(_dry, "on", False):
-            self.value = np.zeros(self.shape, dtype=dtype)
-        else:
-            # (np.ascontiguousarray would turn a scalar weight's shape () into (1,))
-            init = self.initializer(self.shape, dtype if dtype.kind == "f" else backend.floatx())
-            self.value = np.array(init, order="C").astype(dtype, copy=False).reshape(self.shape)
-        self.grad = np.zeros(self.shape, dtype=self.value.dtype)
-
-    @property
-    def path(self) -> str:
-        """``layer_name/weight_name`` as Keras names weights in HDF5 files."""
-        return f"{self.layer.name}/{self.name}"
-
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
-
-    @property
-    def dtype(self):
-        return self.value.dtype
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    def assign(self, array: Any) -> None:
-        array = np.asarray(_value_of(array))
-        if tuple(array.shape) != self.shape:
-            raise ValueError(f"layer '{self.layer.name}': weight '{self.name}' has shape "
-                             f"{self.shape}, the value given has shape {tuple(array.shape)}")
-        self.value[...] = array
-
-    def assign_add(self, delta: Any) -> None:
-        self.assign(self.value + np.asarray(_value_of(delta), dtype=self.value.dtype))
-
-    def assign_sub(self, delta: Any) -> None:
-        self.assign(self.value - np.asarray(_value_of(delta), dtype=self.value.dtype))
-
-    def numpy(self) -> np.ndarray:
-        return self.value.copy()
-
-    def __array__(self, dtype=None, copy=None):
-        return self.value if dtype is None else self.value.astype(dtype, copy=False)
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __float__(self) -> float:
-        return float(self.value)
-
-    def __repr__(self) -> str:
-        return f"<Weight {self.path} {self.shape}>"
-
-
-def _value_of(x):
-    """The plain value of a weight or traced tensor (assignments record no gradient)."""
-    from engine.ops.tape import as_data
-    return as_data(x)
+def is_user_layer(obj) -> bool:
+    """True for a layer (class or instance) defined outside the registry: a Keras-style
+    subclass of Layer (or of a built-in layer) without its own ``@register``."""
+    cls = obj if isinstance(obj, type) else type(obj)
+    return issubclass(cls, Layer) and "spec" not in cls.__dict__
 
 
 class KerasTensor:
@@ -181,13 +87,20 @@ class KerasTensor:
 
 
 class Node:
-    """One call of a layer on symbolic tensors."""
+    """One call of a layer on symbolic tensors. ``template`` (None for ``layer(x)`` or
+    ``layer([a, b])``) rebuilds a user layer's call arguments from the inputs; ``out_template``
+    its output structure (a tuple, a dict ...) from the outputs."""
 
     def __init__(self, layer: Layer, inputs: list[KerasTensor], output_shapes: list[Shape],
-                 output_dtype: str):
+                 output_dtype, template=None, out_template=None):
         self.layer = layer
         self.inputs = inputs
-        self.outputs = [KerasTensor(s, output_dtype, self, i) for i, s in enumerate(output_shapes)]
+        dtypes = output_dtype if isinstance(output_dtype, list) else \
+            [output_dtype] * len(output_shapes)
+        self.outputs = [KerasTensor(s, d, self, i)
+                        for i, (s, d) in enumerate(zip(output_shapes, dtypes))]
+        self.template = template
+        self.out_template = out_template
 
 
 class Layer:
@@ -195,12 +108,60 @@ class Layer:
     supports_masking = False   # passes the incoming mask on unchanged
     uses_mask = False          # forward() takes mask=
     has_activation_output = False  # forward ends in self.activation (fused loss gradients)
+    call_tensor_kwargs: tuple = ()  # call kwargs holding extra input tensors (initial_state)
+    _runs_call = False         # forward/backward run call() (set for classes defining call)
+    _call_params: frozenset = frozenset()
+    _has_output_shape = True   # compute_output_shape is defined (else inferred by running)
+
+    def __new__(cls, *args, **kwargs):
+        obj = super().__new__(cls)
+        if "spec" not in cls.__dict__:   # a user class: Keras 3's config from __init__ args
+            obj.__dict__["_auto_config"] = tracking.auto_config(cls, args, kwargs)
+        return obj
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "call" in cls.__dict__ and "forward" not in cls.__dict__:
+            cls._runs_call = True
+            cls.forward = calling.call_forward
+            cls.backward = calling.call_backward
+        if cls._runs_call:
+            cls._call_params = calling.call_params(cls)
+            cls.uses_mask = "mask" in cls._call_params
+            cls._has_output_shape = cls.compute_output_shape is not Layer.compute_output_shape
 
     def __init__(self, *args, name: str | None = None, trainable: bool = True,
                  dtype: Any = None, input_shape=None, input_dim=None, batch_input_shape=None,
                  batch_size=None, batch_shape=None, **kwargs):
-        spec = type(self).spec
-        where = f"{spec.type_name} '{name}'" if name else spec.type_name
+        spec = getattr(type(self), "spec", None)
+        if spec is not None:
+            where = f"{spec.type_name} '{name}'" if name else spec.type_name
+            self._set_params(spec, where, args, kwargs)
+        else:
+            where = f"{type(self).__name__} '{name}'" if name else type(self).__name__
+            self._set_base_kwargs(where, args, kwargs)
+        self.name = name or unique_name(_snake(spec.type_name if spec is not None
+                                               else type(self).__name__))
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"{where}: name must be a non-empty string, got {name!r}")
+        self._trainable = bool(trainable)
+        if isinstance(dtype, dict):   # Keras 3's DTypePolicy config
+            dtype = (dtype.get("config") or {}).get("name", "float32")
+        self.dtype = "float32" if dtype is None else str(getattr(dtype, "name", dtype))
+        self._explicit_dtype = dtype is not None
+        self._batch_input_shape = _input_shape_from_kwargs(
+            where, input_shape, input_dim, batch_input_shape, batch_size, batch_shape)
+        self._own_weights: list[Weight] = []
+        self.built = False
+        self.input_shape: Any = None
+        self.output_shape: Any = None
+        self._nodes: list[Node] = []
+        self._layer_losses: list = []
+        if spec is not None:
+            self._validate()
+
+    def _set_params(self, spec: LayerSpec, where: str, args, kwargs) -> None:
+        """A registered layer's constructor arguments, checked by its declaration."""
         if len(args) > len(spec.params):
             raise TypeError(f"{where}: takes at most {len(spec.params)} positional arguments "
                             f"({', '.join(p.name for p in spec.params)}), got {len(args)}")
@@ -216,19 +177,20 @@ class Layer:
             values[k] = v
         for p in spec.params:
             setattr(self, p.name, coerce(where, p, values[p.name]))
-        self.name = name or unique_name(_snake(spec.type_name))
-        if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"{spec.type_name}: name must be a non-empty string, got {name!r}")
-        self.trainable = bool(trainable)
-        self.dtype = "float32" if dtype is None else str(getattr(dtype, "name", dtype))
-        self._batch_input_shape = _input_shape_from_kwargs(
-            where, input_shape, input_dim, batch_input_shape, batch_size, batch_shape)
-        self.weights: list[Weight] = []
-        self.built = False
-        self.input_shape: Any = None
-        self.output_shape: Any = None
-        self._nodes: list[Node] = []
-        self._validate()
+        self.activity_regularizer = None
+
+    def _set_base_kwargs(self, where: str, args, kwargs) -> None:
+        """A user layer's base arguments (Keras 3's Layer.__init__ takes keywords only)."""
+        if args:
+            raise TypeError(f"{where}: Layer.__init__ takes keyword arguments only (name, "
+                            f"trainable, dtype ...), got {len(args)} positional")
+        from engine import regularizers
+        self.activity_regularizer = regularizers.get(kwargs.pop("activity_regularizer", None))
+        kwargs.pop("autocast", None)
+        if kwargs:
+            raise TypeError(f"{where}: unrecognized keyword arguments passed to "
+                            f"{type(self).__name__}: {kwargs}; Layer takes "
+                            f"{', '.join(_BASE_KWARGS)}, activity_regularizer, autocast")
 
     # ------------------------------------------------------------ overridable API
     def _validate(self) -> None:
@@ -249,20 +211,102 @@ class Layer:
     def backward(self, dy):
         raise NotImplementedError(f"{type(self).__name__}.backward")
 
-    # ------------------------------------------------------------ weights
-    def add_weight(self, name: str, shape: tuple, initializer="glorot_uniform",
-                   regularizer=None, constraint=None, trainable: bool = True) -> Weight:
-        w = Weight(self, name, shape, initializer, regularizer, constraint, trainable)
-        self.weights.append(w)
+    def call(self, inputs, training=None, mask=None):
+        """A built-in layer's computation (what ``super().call(x)`` in a subclass runs): its
+        forward on arrays, one tape node on traced tensors."""
+        if training is None:
+            training = calling.current_training()
+        return calling.run_builtin(self, inputs, bool(training), mask)
+
+    # ------------------------------------------------------------ weights and sublayers
+    def add_weight(self, *args, shape=None, initializer=None, dtype=None, trainable=True,
+                   autocast=True, regularizer=None, constraint=None, aggregation="none",
+                   overwrite_with_gradient=False, name=None) -> Weight:
+        """Keras 3: ``add_weight(shape=..., initializer=..., name=...)`` (positional: shape,
+        initializer, dtype). The engine's layers use ``add_weight(name, shape, initializer,
+        regularizer, constraint, trainable)``."""
+        if args and isinstance(args[0], str):
+            legacy = ("name", "shape", "initializer", "regularizer", "constraint", "trainable")
+            given = dict(zip(legacy, args))
+            name, shape = given["name"], given.get("shape", shape)
+            initializer = given.get("initializer", initializer or "glorot_uniform")
+            regularizer = given.get("regularizer", regularizer)
+            constraint = given.get("constraint", constraint)
+            trainable = given.get("trainable", trainable)
+        elif args:
+            if len(args) > 3:
+                raise TypeError(f"{self.where}: add_weight takes at most 3 positional "
+                                f"arguments (shape, initializer, dtype), got {len(args)}")
+            shape, initializer, dtype = (list(args) + [initializer, dtype][len(args) - 1:])[:3] \
+                if len(args) > 1 else (args[0], initializer, dtype)
+        shape = () if shape is None else tuple(int(d) for d in shape)
+        if initializer is None:
+            floating = dtype is None or np.dtype(getattr(dtype, "name", dtype)).kind == "f"
+            initializer = "glorot_uniform" if floating else "zeros"
+        if name is None:
+            taken = {w.name for w in self._own_weights}
+            name = "variable" + ("" if "variable" not in taken else f"_{len(taken)}")
+        w = Weight(self, name, shape, initializer, regularizer, constraint, bool(trainable),
+                   dtype=dtype)
+        self._own_weights.append(w)
         return w
+
+    add_variable = add_weight
+
+    @property
+    def weights(self) -> list[Weight]:
+        if "spec" in type(self).__dict__:
+            return self._own_weights
+        own = sorted(self._own_weights, key=lambda w: not w.trainable)
+        own += [w for w in tracking.attribute_items(self, Weight) if w.layer is self
+                and w not in own]
+        seen = {id(w) for w in own}
+        for sub in self._sublayers():
+            for w in sub.weights:
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    own.append(w)
+        return own
+
+    @weights.setter
+    def weights(self, value: list[Weight]) -> None:
+        self._own_weights = list(value)
+
+    variables = weights
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        for sub in self._sublayers():
+            sub.trainable = value
 
     @property
     def trainable_weights(self) -> list[Weight]:
-        return [w for w in self.weights if w.trainable] if self.trainable else []
+        return [w for w in self.weights if w.trainable and w.layer.trainable] \
+            if self.trainable else []
+
+    trainable_variables = trainable_weights
 
     @property
     def non_trainable_weights(self) -> list[Weight]:
-        return [w for w in self.weights if not (w.trainable and self.trainable)]
+        train = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in train]
+
+    non_trainable_variables = non_trainable_weights
+
+    def _sublayers(self) -> list[Layer]:
+        """Layers held as attributes (a user layer's blocks; a wrapper's inner layers)."""
+        if "spec" in type(self).__dict__ and not self.__dict__.get("_inner_layers"):
+            return []
+        return tracking.attribute_items(self, Layer)
+
+    @property
+    def layers(self) -> list[Layer]:
+        return self._sublayers()
 
     def count_params(self) -> int:
         return sum(w.size for w in self.weights)
@@ -272,34 +316,84 @@ class Layer:
 
     def set_weights(self, arrays) -> None:
         arrays = list(arrays)
-        if len(arrays) != len(self.weights):
-            raise ValueError(f"layer '{self.name}' has {len(self.weights)} weights "
-                             f"({', '.join(w.name for w in self.weights)}), got {len(arrays)} arrays")
-        for w, a in zip(self.weights, arrays):
+        weights = self.weights
+        if len(arrays) != len(weights):
+            raise ValueError(f"layer '{self.name}' has {len(weights)} weights "
+                             f"({', '.join(w.name for w in weights)}), got {len(arrays)} arrays")
+        for w, a in zip(weights, arrays):
             w.assign(a)
+
+    # ------------------------------------------------------------ losses
+    def add_loss(self, loss) -> None:
+        """Add ``loss`` (a scalar, usually computed from this call's tensors) to the training
+        objective; ``layer.losses`` lists this call's."""
+        from engine.ops.tape import active_tape
+        self.__dict__.setdefault("_layer_losses", []).append(loss)
+        tape = active_tape()
+        if tape is not None:
+            tape.losses.append(loss)
+
+    @property
+    def losses(self) -> list:
+        """The losses added during the last call (this layer's and its sublayers') and the
+        weight regularization penalties."""
+        out = []
+        for layer in tracking.walk_layers(self):
+            out.extend(layer.__dict__.get("_layer_losses", []))
+            for w in layer._own_weights:
+                if w.regularizer is not None and w.trainable:
+                    out.append(np.float32(w.regularizer(w.value)))
+        return out
+
+    # ------------------------------------------------------------ per-call state
+    def save_call_state(self):
+        """What this call's ``backward`` needs: a shallow copy of the attributes of this layer
+        and of the layers inside it (see DESIGN: per-call state belongs to the call)."""
+        return [(layer, layer.__dict__.copy()) for layer in tracking.walk_layers(self)]
+
+    def restore_call_state(self, state) -> None:
+        for layer, attrs in state:
+            layer.__dict__.update(attrs)
 
     # ------------------------------------------------------------ building and calling
     @property
+    def compute_dtype(self) -> str:
+        """The dtype a user layer's inputs and outputs are cast to: its ``dtype`` if given,
+        else the engine's float dtype (float64 in gradient checks)."""
+        return self.dtype if self.__dict__.get("_explicit_dtype") else backend.floatx().name
+
+    @property
+    def type_name(self) -> str:
+        """The registered type name (``Dense``), or a user layer's class name."""
+        return self.spec.type_name if "spec" in type(self).__dict__ else type(self).__name__
+
+    @property
     def where(self) -> str:
         """How error messages name this layer: ``Dense 'dense_1'``."""
-        return f"{self.spec.type_name} '{self.name}'"
+        return f"{self.type_name} '{self.name}'"
 
     def maybe_build(self, input_shape) -> None:
         if not self.built:
             self.input_shape = input_shape
+            if self._runs_call:
+                calling.build_user_layer(self, input_shape)
+                return
             self.build(input_shape)
             self.output_shape = self.compute_output_shape(input_shape)
             self.built = True
 
-    def __call__(self, inputs, training: bool = False, **kwargs):
-        if kwargs:
-            raise TypeError(f"{self.where}: unknown call arguments {sorted(kwargs)}")
-        items = inputs if isinstance(inputs, (list, tuple)) else [inputs]
-        if all(isinstance(t, KerasTensor) for t in items):
-            return self._call_symbolic(inputs)
-        if any(isinstance(t, KerasTensor) for t in items):
-            raise TypeError(f"{self.where}: mixes symbolic tensors and arrays in one call")
-        return self._call_eager(inputs, training)
+    def build_from_config(self, config: dict) -> None:
+        """Build from a saved ``build_config`` ({"input_shape": ...}) before loading weights."""
+        shape = (config or {}).get("input_shape")
+        if shape is not None and not self.built:
+            self.maybe_build(_shape_from_json(shape))
+
+    def get_build_config(self) -> dict | None:
+        shape = self.__dict__.get("_build_input_shape", self.input_shape)
+        return None if shape is None else {"input_shape": _shape_to_json(shape)}
+
+    def __call__(self, *args, **kwargs):
+        return calling.call_layer(self, args, kwargs)
 
     def _call_symbolic(self, inputs):
         multi = isinstance(inputs, (list, tuple))
@@ -315,16 +409,18 @@ class Layer:
         self._nodes.append(node)
         return node.outputs if many else node.outputs[0]
 
-    def _call_eager(self, inputs, training):
+    def _eager_inputs(self, inputs):
         if isinstance(inputs, (list, tuple)):
-            xs = [backend.as_float(x) for x in inputs]
+            return [_as_layer_input(x) for x in inputs]
+        return _as_layer_input(inputs)
+
+    def _call_eager(self, inputs, training):
+        xs = self._eager_inputs(inputs)
+        if isinstance(xs, list):
             self.maybe_build([(None,) + x.shape[1:] for x in xs])
-            return self.forward(xs, training)
-        x = np.asarray(inputs)
-        if x.dtype.kind == "f":
-            x = backend.as_float(x)
-        self.maybe_build((None,) + x.shape[1:])
-        return self.forward(x, training)
+        else:
+            self.maybe_build((None,) + xs.shape[1:])
+        return self.forward(xs, training)
 
     def _check_input_count(self, n: int) -> None:
         want = self.spec.n_inputs
@@ -340,11 +436,54 @@ class Layer:
             raise ValueError(f"{self.where}: was built for input shape {self.input_shape}, "
                              f"now called on {in_shape}; a layer's weights fix its input shape")
 
+    # ------------------------------------------------------------ graph connections
+    def _single_node(self, what: str) -> Node:
+        if not self._nodes:
+            raise AttributeError(f"{self.where} has never been called on symbolic tensors, so "
+                                 f"it has no defined {what}")
+        if len(self._nodes) > 1:
+            raise AttributeError(f"{self.where} has been called {len(self._nodes)} times (a "
+                                 f"shared layer), so it has several {what}s; use "
+                                 f"get_{what}_at(node_index)")
+        return self._nodes[0]
+
+    @property
+    def input(self):
+        """The symbolic input of this layer's (only) call."""
+        node = self._single_node("input")
+        return node.inputs[0] if len(node.inputs) == 1 else list(node.inputs)
+
+    @property
+    def output(self):
+        """The symbolic output of this layer's (only) call."""
+        node = self._single_node("output")
+        if node.out_template is not None:
+            return calling.fill(node.out_template, node.outputs)
+        return node.outputs[0] if len(node.outputs) == 1 else list(node.outputs)
+
+    def get_input_at(self, node_index: int):
+        node = self._nodes[node_index]
+        return node.inputs[0] if len(node.inputs) == 1 else list(node.inputs)
+
+    def get_output_at(self, node_index: int):
+        node = self._nodes[node_index]
+        return node.outputs[0] if len(node.outputs) == 1 else list(node.outputs)
+
     # ------------------------------------------------------------ config
     def get_config(self) -> dict[str, Any]:
         cfg: dict[str, Any] = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
         if self._batch_input_shape is not None:
             cfg["batch_input_shape"] = list(self._batch_input_shape)
+        if "spec" not in type(self).__dict__ and not hasattr(type(self), "spec"):
+            if type(self).get_config is Layer.get_config:
+                auto = self.__dict__.get("_auto_config")
+                if auto is None:
+                    raise NotImplementedError(
+                        f"{self.where}: its __init__ takes arguments that are not plain values "
+                        f"(or *args), so it must define get_config() returning them, e.g. "
+                        f"config = super().get_config(); config.update(units=self.units)")
+                cfg.update(auto)
+            return cfg
         for p in self.spec.params:
             cfg[p.name] = serialize_value(p, getattr(self, p.name))
         return cfg
@@ -352,15 +491,37 @@ class Layer:
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:
         cfg = dict(config)
-        if "spec" not in cls.__dict__:     # a custom subclass: Keras's default, cls(**config)
+        if not hasattr(cls, "spec"):   # a user layer: Keras's cls(**config)
             return cls(**cfg)
-        allowed = {p.name for p in cls.spec.params} | {
-            "name", "trainable", "dtype", "input_shape", "input_dim", "batch_input_shape",
-            "batch_size", "batch_shape"} | set(getattr(cls, "extra_config", ()))
+        allowed = {p.name for p in cls.spec.params} | set(_BASE_KWARGS) | \
+            set(getattr(cls, "extra_config", ()))
+        if is_user_layer(cls):         # a subclass of a built-in may add its own arguments
+            allowed |= set(cfg) - {"batch_input_shape"}
         return cls(**{k: v for k, v in cfg.items() if k in allowed})
 
     def __repr__(self) -> str:
-        return f"<{self.spec.type_name} name={self.name!r}>"
+        return f"<{self.type_name} name={self.name!r}>"
+
+
+def _as_layer_input(x):
+    x = np.asarray(x)
+    return backend.as_float(x) if x.dtype.kind == "f" else x
+
+
+def _shape_to_json(shape):
+    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):
+        return [_shape_to_json(s) for s in shape]
+    if isinstance(shape, dict):
+        return {k: _shape_to_json(v) for k, v in shape.items()}
+    return [None if d is None else int(d) for d in shape]
+
+
+def _shape_from_json(shape):
+    if isinstance(shape, dict):
+        return {k: _shape_from_json(v) for k, v in shape.items()}
+    if isinstance(shape, list) and shape and isinstance(shape[0], list):
+        return [_shape_from_json(s) for s in shape]
+    return tuple(shape)
 
 
 def _input_shape_from_kwargs(where, input_shape, input_dim, batch_input_shape, batch_size,
@@ -393,22 +554,36 @@ def _check_dims(where: str, arg: str, dims) -> tuple:
 
 
 def serialize_layer(layer: Layer) -> dict[str, Any]:
-    """A built-in layer's {"class_name", "config"}; a custom layer's Keras 3 form (with its
-    module and ``registered_name``)."""
+    """A built-in layer's {"class_name", "config"}; a nested model's Keras form; a custom
+    layer's Keras 3 form (with its module, ``registered_name`` and ``build_config``)."""
+    from engine.models.model import Model
+    if isinstance(layer, Model) and layer._functional:
+        return {"module": "keras", "class_name": layer.keras_class_name,
+                "config": layer.get_config(), "registered_name": None}
     if "spec" not in type(layer).__dict__:
         from engine.saving import serialize_keras_object
         return serialize_keras_object(layer)
     return {"class_name": layer.spec.type_name, "config": layer.get_config()}
 
 
+_MODEL_CLASSES = ("Functional", "Sequential", "Model")
+
+
 def deserialize_layer(data: dict[str, Any], custom_objects=None) -> Layer:
     """A layer from its config: a custom class the program registered or passed in (by
-    ``registered_name`` or class name), else a built-in layer type."""
+    ``registered_name`` or class name), a nested model, else a built-in layer type. A custom
+    layer with a ``build_config`` is built, so that its weights exist before they load."""
     if not isinstance(data, dict) or "class_name" not in data:
         raise ValueError(f"a layer config must be a dict with 'class_name', got {data!r:.80}")
     from engine.saving.object_registration import find_custom_object
     name, registered = data["class_name"], data.get("registered_name")
+    config = data.get("config", {})
     cls = find_custom_object(name, registered, custom_objects)
+    if cls is None and name in _MODEL_CLASSES and isinstance(config, dict) \
+            and "layers" in config:
+        from engine.models.config import model_from_config
+        return model_from_config({"class_name": name, "config": config},
+                                 custom_objects=custom_objects)
     if cls is None:
         try:
             cls = get_spec(name).cls
@@ -416,4 +591,8 @@ def deserialize_layer(data: dict[str, Any], custom_objects=None) -> Layer:
             cls = find_custom_object(name, registered, custom_objects, loose=True)
             if cls is None:
                 raise
-    return cls.from_config(data.get("config", {}))
+    layer = cls.from_config(config)
+    build = data.get("build_config")
+    if build and not layer.built and hasattr(layer, "build_from_config"):
+        layer.build_from_config(build)
+    return layer

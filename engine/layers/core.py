@@ -74,8 +74,7 @@ class InputLayer(Layer):
         self.input_shape = self.output_shape = self.batch_shape
         node = Node(self, [], [self.batch_shape], self.dtype)
         self._nodes.append(node)
-        self.output = node.outputs[0]
-        self.output.name = self.name
+        node.outputs[0].name = self.name
 
     def get_config(self):
         cfg = super().get_config()

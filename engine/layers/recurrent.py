@@ -104,6 +104,8 @@ class RNNBase(Layer):
     n_gates = 1
     n_states = 1
     keras_weight_prefix = ""
+    # layer(x, initial_state=[h] or [h, c]): the states are extra inputs after the sequence
+    call_tensor_kwargs = ("initial_state",)
 
     def _validate(self) -> None:
         if self.units is None:
@@ -121,7 +123,14 @@ class RNNBase(Layer):
         self._rng = np.random.default_rng(self.seed)
 
     # ------------------------------------------------------------------ shapes
+    def _check_input_count(self, n: int) -> None:
+        if n not in (1, 1 + self.n_states):
+            raise ValueError(f"{self.where}: takes a sequence and optionally "
+                             f"{self.n_states} initial state(s), got {n} inputs")
+
     def build(self, input_shape):
+        if isinstance(input_shape, list):          # [sequence, *initial states]
+            input_shape = input_shape[0]
         if len(input_shape) != 3 or input_shape[-1] is None:
             raise ValueError(f"{self.where}: expects input of shape (batch, timesteps, "
                              f"features) with known features, got {input_shape}")
@@ -141,6 +150,8 @@ class RNNBase(Layer):
         return (self.n_gates * self.units,)
 
     def compute_output_shape(self, input_shape):
+        if isinstance(input_shape, list):
+            input_shape = input_shape[0]
         n, t = input_shape[0], input_shape[1]
         out = (n, t, self.units) if self.return_sequences else (n, self.units)
         if self.return_state:
@@ -148,13 +159,19 @@ class RNNBase(Layer):
         return out
 
     def compute_mask(self, inputs, mask):
+        mask = mask[0] if isinstance(mask, list) else mask
         out = mask if self.return_sequences else None
         return [out] + [None] * self.n_states if self.return_state else out
 
     # ------------------------------------------------------------------ forward
     def _prepare(self, x, training: bool, mask, project: bool = True):
         """Checks, step mask, dropout and the input product xw = x·kernel + bias (N, T, G);
-        without ``project`` the (dropped-out) input itself, (N, T, d) contiguous."""
+        without ``project`` the (dropped-out) input itself, (N, T, d) contiguous. A list input
+        is [sequence, *initial states] (``initial_state=``)."""
+        self._init = None
+        if isinstance(x, list):
+            x, self._init = x[0], [np.asarray(s) for s in x[1:]]
+            mask = mask[0] if isinstance(mask, list) else mask
         x = np.asarray(x)
         if x.ndim != 3:
             raise ValueError(f"{self.where}: expects input of shape (batch, timesteps, "
@@ -203,8 +220,16 @@ class RNNBase(Layer):
         keep = self._rng.random(shape) >= rate
         return keep.astype(dtype) * dtype.type(1.0 / (1.0 - rate))
 
-    def _initial_states(self, n: int, t_len: int, dtype) -> np.ndarray:
-        return np.zeros((n, t_len + 1, self.units), dtype)
+    def _initial_states(self, n: int, t_len: int, dtype, which: int = 0) -> np.ndarray:
+        """State history (N, T+1, u); step 0 is the initial state (zeros unless given)."""
+        hs = np.zeros((n, t_len + 1, self.units), dtype)
+        if self._init is not None:
+            s = self._init[which]
+            if s.shape != (n, self.units):
+                raise ValueError(f"{self.where}: initial state {which} has shape {s.shape}, "
+                                 f"expected (batch, units) = {(n, self.units)}")
+            hs[:, 0] = s
+        return hs
 
     def _outputs(self, states: list[np.ndarray]):
         """Layer outputs from the state histories (N, T+1, u): sequence or last, plus states."""
@@ -228,6 +253,9 @@ class RNNBase(Layer):
         for k, g in enumerate(dys[1:]):
             if g is not None:
                 finals[k] += g
+        # the backward kernels carry the state gradient back through time in these arrays:
+        # when they finish, they hold the gradients of the initial states
+        self._state_grads = finals
         dseq = np.zeros((n, 0, self.units), dtype)
         dout = dys[0]
         if dout is not None:
@@ -243,6 +271,12 @@ class RNNBase(Layer):
         n, t1, u = hs.shape
         h = hs[:, :-1] * self._rmask[:, None, :] if self._dropped_state else hs[:, :-1]
         return np.ascontiguousarray(h).reshape(n * (t1 - 1), u)
+
+    def _with_state_grads(self, dx):
+        """dx, or [dx, d initial states...] when the call was given initial states."""
+        if self._init is None:
+            return dx
+        return [dx] + [g.copy() for g in self._state_grads]
 
     def _input_grads(self, dxw: np.ndarray):
         """Kernel gradient and dx from dxw (N·T, G), the gradient of x·kernel."""
@@ -287,7 +321,7 @@ class SimpleRNN(RNNBase):
         np.matmul(self._state_inputs(self._hs).T, dz2, out=self.recurrent_kernel.grad)
         if self.bias is not None:
             np.sum(dz2, axis=0, out=self.bias.grad)
-        return self._input_grads(dz2)
+        return self._with_state_grads(self._input_grads(dz2))
 
 
 _LSTM_PARAMS = [UNITS, ACTIVATION, RECURRENT_ACTIVATION, USE_BIAS, *INITIALIZERS,
@@ -316,7 +350,7 @@ class LSTM(RNNBase):
         n, t_len, d = xin.shape
         dtype = xin.dtype
         hs = self._initial_states(n, t_len, dtype)
-        cs = self._initial_states(n, t_len, dtype)
+        cs = self._initial_states(n, t_len, dtype, 1)
         gates = np.empty((n, t_len, 4 * self.units), dtype)
         wu = np.concatenate([self.kernel.value, self.recurrent_kernel.value])
         bias = self.bias.value if self.bias is not None else np.zeros(4 * self.units, dtype)
@@ -353,10 +387,11 @@ class LSTM(RNNBase):
         if self.bias is not None:
             np.sum(acc_b, axis=0, out=self.bias.grad)
         if not self.need_dx:
-            return None
+            return self._with_state_grads(None)
         if self._dmask is not None:
             dx *= self._dmask
-        return np.ascontiguousarray(dx[:, ::-1]) if self.go_backwards else dx
+        return self._with_state_grads(np.ascontiguousarray(dx[:, ::-1]) if self.go_backwards
+                                      else dx)
 
 
 _GRU_PARAMS = [UNITS, ACTIVATION, RECURRENT_ACTIVATION, USE_BIAS, *INITIALIZERS, *PENALTIES,
@@ -424,4 +459,4 @@ class GRU(RNNBase):
             grad[:, 2 * u:] = self._rec_h.reshape(n * t_len, u).T @ dxw2[:, 2 * u:]
             if self.bias is not None:
                 np.sum(dxw2, axis=0, out=self.bias.grad)
-        return self._input_grads(dxw2)
+        return self._with_state_grads(self._input_grads(dxw2))

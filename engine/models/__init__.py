@@ -3,12 +3,13 @@ configs and loading. The package holds the model classes, their execution plan
 (:mod:`~engine.models.functional`) and their training loops (:mod:`~engine.models.training`)."""
 from __future__ import annotations
 
+from engine.models.cloning import clone_model
 from engine.models.config import model_from_config, model_from_json
 from engine.models.model import Model
 from engine.models.sequential import Sequential
 
-__all__ = ["Model", "Sequential", "load_model", "model_from_config", "model_from_json",
-           "save_model"]
+__all__ = ["Model", "Sequential", "clone_model", "load_model", "model_from_config",
+           "model_from_json", "save_model"]
 
 
 def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True

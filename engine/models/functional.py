@@ -1,5 +1,13 @@
 """The execution plan of a Functional model: layer calls in topological order, run forward and
-backward over arrays. Built once from the symbolic tensors of ``Model(inputs, outputs)``."""
+backward over arrays. Built once from the symbolic tensors of ``Model(inputs, outputs)``.
+
+A layer may be called several times (a *shared* layer, e.g. the two branches of a siamese
+network): its steps save the layer's per-call state after their forward and restore it before
+their backward, and its weight gradients add up over its steps. Layers with ``call`` (user
+layers, subclassed models) are steps like any other: their forward records a local tape and
+their ``add_loss`` values are collected in ``added_losses``. A model made only of built-in
+layers called once each runs exactly as before: none of this costs it anything.
+"""
 from __future__ import annotations
 
 import threading
@@ -26,6 +34,9 @@ class Step:
     multi_out: bool            # forward returns a list
     pool: Layer | None = None  # training runs this layer and the next one (a pool) as one kernel
     prepooled: bool = False    # this pool was done by the step before it (when training)
+    shared: bool = False       # the layer has other steps: save/restore its per-call state
+    template: Any = None       # a user layer's call arguments rebuilt from the inputs
+    node: Node | None = None   # the layer call this step runs
 
 
 class NonFiniteError(FloatingPointError):
@@ -84,15 +95,19 @@ class Plan:
                 raise ValueError(f"Model output {i} must be a tensor from a layer call, got {t!r}")
             visit(t, f"output {i}")
 
-        used_by: dict[int, Node] = {}
+        calls: dict[int, int] = {}
         for node in order:
-            other = used_by.setdefault(id(node.layer), node)
-            if other is not node:
-                raise ValueError(f"layer '{node.layer.name}' is called more than once in this "
-                                 f"model; shared layers are not supported - use two layers")
+            calls[id(node.layer)] = calls.get(id(node.layer), 0) + 1
         self.steps = [Step(n.layer, [slot_of(t) for t in n.inputs], [slot_of(t) for t in n.outputs],
-                           len(n.inputs) > 1 or isinstance(n.layer.input_shape, list),
-                           len(n.outputs) > 1) for n in order]
+                           len(n.inputs) > 1 or (isinstance(n.layer.input_shape, list)
+                                                 and not n.layer._runs_call),
+                           len(n.outputs) > 1 or n.out_template is not None,
+                           shared=calls[id(n.layer)] > 1, template=n.template, node=n)
+                      for n in order]
+        self.has_shared = any(s.shared for s in self.steps)
+        self.runs_calls = any(s.layer._runs_call for s in self.steps)
+        self.added_losses: list[float] = []
+        self._states: dict[int, Any] = {}
         self.input_slots = [slot[id(t)] for t in self.inputs]
         self.output_slots = [slot_of(t) for t in self.outputs]
         self.n_slots = len(slot)
@@ -105,13 +120,18 @@ class Plan:
         self.uses_masks = any(type(s.layer).compute_mask is not Layer.compute_mask
                               for s in self.steps)
         model_inputs = set(self.input_slots)
+        need: dict[int, bool] = {}
+        for s in self.steps:   # a shared layer needs dx if any of its calls does
+            need[id(s.layer)] = need.get(id(s.layer), False) or \
+                not all(i in model_inputs for i in s.inputs)
         for s in self.steps:
             if hasattr(s.layer, "need_dx"):
-                s.layer.need_dx = not all(i in model_inputs for i in s.inputs)
+                s.layer.need_dx = need[id(s.layer)]
         # Conv2D(relu) → MaxPooling2D(2×2) trains as one kernel (Conv2D.fuse_pool) when the pool
         # is the only reader of the conv's output; inference runs both layers as written.
         for a, b in zip(self.steps, self.steps[1:]):
             if (hasattr(a.layer, "fuse_pool") and not self.uses_masks and b.inputs == a.outputs
+                    and not a.shared and not b.shared
                     and len(a.outputs) == 1 and self.consumers[a.outputs[0]] == 1
                     and a.outputs[0] not in self.output_slots and a.layer.fuse_pool(b.layer)):
                 a.pool, b.prepooled = b.layer, True
@@ -127,10 +147,16 @@ class Plan:
         masks: list = [None] * self.n_slots if self.uses_masks else None
         for s, x in zip(self.input_slots, xs):
             vals[s] = x
-        for step in self.steps:
+        if self.runs_calls:
+            self.added_losses = []
+        for k, step in enumerate(self.steps):
             layer = step.layer
             x = [vals[i] for i in step.inputs] if step.multi_in else vals[step.inputs[0]]
-            if masks is not None:
+            if step.template is not None:
+                m = [masks[i] for i in step.inputs] if masks is not None else None
+                y = layer.forward([vals[i] for i in step.inputs], training, mask=m,
+                                  template=step.template)
+            elif masks is not None:
                 m = [masks[i] for i in step.inputs] if step.multi_in else masks[step.inputs[0]]
                 y = layer.forward(x, training, mask=m) if layer.uses_mask else layer.forward(x, training)
                 out_mask = layer.compute_mask(x, m)
@@ -143,6 +169,10 @@ class Plan:
                 y = x
             else:
                 y = layer.forward(x, training)
+            if step.shared:
+                self._states[k] = layer.save_call_state()
+            if layer._runs_call:
+                self.added_losses.extend(layer._call_losses)
             ys = y if step.multi_out else [y]
             for o, v in zip(step.outputs, ys):
                 vals[o] = v
@@ -156,31 +186,63 @@ class Plan:
         return [vals[s] for s in self.output_slots]
 
     # ------------------------------------------------------------------ backward
-    def backward(self, output_grads: list[np.ndarray | None]) -> None:
-        """Propagate gradients from the outputs; every weight's ``grad`` is written."""
+    def backward(self, output_grads: list[np.ndarray | None],
+                 input_grads: bool = False) -> list | None:
+        """Propagate gradients from the outputs; every weight's ``grad`` is written. With
+        ``input_grads`` (a model used as a layer) returns the gradients of the inputs."""
         with self.lock:
-            self._backward(output_grads)
+            return self._backward(output_grads, input_grads)
 
-    def _backward(self, output_grads) -> None:
+    def _backward(self, output_grads, input_grads: bool = False):
         grads: list = [None] * self.n_slots
         for s, g in zip(self.output_slots, output_grads):
             if g is not None:
                 grads[s] = g if grads[s] is None else grads[s] + g
-        for step in reversed(self.steps):
+        acc: dict[int, list] | None = {} if self.has_shared else None
+        model_inputs = set(self.input_slots) if input_grads else ()
+        for k in range(len(self.steps) - 1, -1, -1):
+            step = self.steps[k]
             layer = step.layer
             dys = [grads[o] for o in step.outputs]
-            if all(d is None for d in dys):
-                for w in layer.weights:
-                    w.grad[...] = 0
+            if all(d is None for d in dys) and not (layer._runs_call and layer._call_losses):
+                if not step.shared:
+                    for w in layer.weights:
+                        w.grad[...] = 0
                 continue
+            if step.shared:
+                layer.restore_call_state(self._states[k])
+            if input_grads and hasattr(layer, "need_dx") and \
+                    any(i in model_inputs for i in step.inputs):
+                layer.need_dx = True
             dx = layer.backward(dys if step.multi_out else dys[0])
+            if step.shared:
+                _accumulate(acc, layer)
             if dx is None:
                 continue
-            dxs = dx if step.multi_in else [dx]
+            dxs = dx if step.multi_in or step.template is not None else [dx]
             for i, g in zip(step.inputs, dxs):
                 if g is None:
                     continue
                 grads[i] = g if grads[i] is None else grads[i] + g
+        if acc is not None:
+            for layer in {id(s.layer): s.layer for s in self.steps if s.shared}.values():
+                sums = acc.get(id(layer))
+                for j, w in enumerate(layer.weights):
+                    w.grad[...] = 0 if sums is None else sums[j]
+        if input_grads:
+            return [grads[s] for s in self.input_slots]
+        return None
+
+
+def _accumulate(acc: dict, layer: Layer) -> None:
+    """Add a shared layer's weight gradients of one call to those of its other calls."""
+    current = [w.grad for w in layer.weights]
+    sums = acc.get(id(layer))
+    if sums is None:
+        acc[id(layer)] = [g.copy() for g in current]
+    else:
+        for s, g in zip(sums, current):
+            s += g
 
 
 def nodes_in_plan(plan: Plan) -> dict[int, Any]:

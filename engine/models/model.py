@@ -15,28 +15,26 @@ import numpy as np
 
 from engine import backend
 from engine.io import KERAS_VERSION
-from engine.layers.base import (
-    KerasTensor,
-    Layer,
-    Weight,
-    deserialize_layer,
-    serialize_layer,
-    unique_name,
-)
+from engine.layers.base import Layer, Node, Weight, _snake, unique_name
 from engine.layers.core import InputLayer
-from engine.models.functional import Plan, nodes_in_plan
+from engine.models import data_adapter as da
+from engine.models.functional import Plan
+from engine.models.functional_config import functional_config, functional_from_config
 from engine.models.training import TrainingLoops
 
 
-class Model(TrainingLoops):
-    """``Model(inputs, outputs, name=None)``: a graph of layer calls (the Functional API)."""
+class Model(TrainingLoops, Layer):
+    """``Model(inputs, outputs, name=None)``: a graph of layer calls (the Functional API); or,
+    subclassed with ``call()``, a model whose forward is Python code (trained on a tape). A
+    model is a layer: it can be called on tensors inside another model (nested models)."""
 
     keras_class_name = "Functional"   # the class name in Keras model configs
 
     def __init__(self, inputs=None, outputs=None, name: str | None = None, **kwargs):
-        if kwargs:
-            raise TypeError(f"Model: unknown arguments {sorted(kwargs)}")
-        self.name = name or unique_name("functional" if type(self) is Model else "sequential")
+        subclassed = type(self)._runs_call
+        default = ("functional" if type(self) is Model else "sequential"
+                   if self.keras_class_name == "Sequential" else _snake(type(self).__name__))
+        Layer.__init__(self, name=name or unique_name(default), **kwargs)
         self.stop_training = False
         self.optimizer = None
         self.compiled = False
@@ -44,7 +42,8 @@ class Model(TrainingLoops):
         self._plan: Plan | None = None
         self._bound_key: tuple | None = None
         self._params = self._grads = None
-        if type(self) is Model:
+        self._call_losses: list[float] = []
+        if inputs is not None or outputs is not None:
             if inputs is None or outputs is None:
                 raise ValueError("Model: give both inputs and outputs, e.g. "
                                  "Model(inputs=x_in, outputs=y)")
@@ -55,6 +54,9 @@ class Model(TrainingLoops):
             outs = list(outputs.values()) if isinstance(outputs, dict) else \
                 list(outputs) if self._multi_out else [outputs]
             self._set_plan(Plan(ins, outs), [] if not isinstance(outputs, dict) else list(outputs))
+        elif not subclassed and self.keras_class_name != "Sequential":
+            raise ValueError("Model: give inputs and outputs (Model(inputs=x_in, outputs=y)), "
+                             "or subclass Model and define call()")
 
     # ---------------------------------------------------------------- structure
     def _set_plan(self, plan: Plan, output_names: list[str] | None = None) -> None:
@@ -69,9 +71,27 @@ class Model(TrainingLoops):
         self.input_names = [layer.name for layer in plan.input_layers]
         self._bound_key = None
         self.built = True
+        shapes = [t.shape for t in plan.inputs]
+        self.input_shape = shapes if len(shapes) > 1 else shapes[0]
+        shapes = [t.shape for t in plan.outputs]
+        self.output_shape = shapes if len(shapes) > 1 else shapes[0]
+
+    @property
+    def _functional(self) -> bool:
+        """Run by a Plan of layer calls (Functional, Sequential), not by a call() method."""
+        return not type(self)._runs_call
+
+    def _sublayers(self) -> list[Layer]:
+        if self._functional:
+            plan = self.__dict__.get("_plan")
+            return [] if plan is None else \
+                [layer for layer in plan.layers if not isinstance(layer, InputLayer)]
+        return Layer._sublayers(self)
 
     @property
     def layers(self) -> list[Layer]:
+        if not self._functional:
+            return Layer._sublayers(self)
         self._require_built("layers")
         return list(self._plan.layers)
 
@@ -90,30 +110,107 @@ class Model(TrainingLoops):
 
     @property
     def weights(self) -> list[Weight]:
-        return [w for layer in self.layers for w in layer.weights]
-
-    @property
-    def trainable_weights(self) -> list[Weight]:
-        return [w for layer in self.layers for w in layer.trainable_weights]
-
-    @property
-    def non_trainable_weights(self) -> list[Weight]:
-        return [w for layer in self.layers for w in layer.non_trainable_weights]
+        if not self._functional:
+            return Layer.weights.fget(self)
+        out, seen = [], set()
+        for layer in self.layers:
+            for w in layer.weights:
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(w)
+        return out
 
     def count_params(self) -> int:
         return sum(w.size for w in self.weights)
 
     def _require_built(self, what: str) -> None:
         if self._plan is None:
-            raise ValueError(f"Model '{self.name}' is not built yet, so it has no {what}: give the "
-                             f"first layer an input_shape (or start with Input(shape=...)), or call "
-                             f"fit/predict/build first")
+            how = ("call it on data (or fit/predict/build) first" if not self._functional else
+                   "give the first layer an input_shape (or start with Input(shape=...)), or "
+                   "call fit/predict/build first")
+            raise ValueError(f"Model '{self.name}' is not built yet, so it has no {what}: {how}")
+
+    # ---------------------------------------------------------------- as a layer
+    def forward(self, x, training: bool = False, mask=None):
+        """A Functional model as one step of another model: its plan forward."""
+        xs = list(x) if isinstance(x, (list, tuple)) else [x]
+        outs = self._plan.forward(xs, training)
+        self._call_losses = list(self._plan.added_losses)
+        return outs if len(outs) > 1 else outs[0]
+
+    def backward(self, dy):
+        dys = dy if isinstance(dy, list) else [dy]
+        dxs = self._plan.backward(dys, input_grads=True)
+        return dxs if len(dxs) > 1 else dxs[0]
+
+    def save_call_state(self):
+        state = Layer.save_call_state(self)
+        if self._functional and self._plan is not None:
+            state.append((self._plan, self._plan.__dict__.copy()))
+        return state
+
+    def _call_eager(self, inputs, training):
+        if self._plan is None:
+            self._build_from_data(inputs)
+        xs = da.prepare_inputs(inputs, self._plan.input_layers)
+        outs = self._plan.forward(xs, training=training)
+        return outs if len(outs) > 1 else outs[0]
+
+    def _eager_inputs(self, inputs):
+        return inputs
+
+    def _call_symbolic(self, inputs):
+        self._require_built("inputs")
+        multi = isinstance(inputs, (list, tuple, dict))
+        tensors = list(inputs.values()) if isinstance(inputs, dict) else \
+            list(inputs) if multi else [inputs]
+        if len(tensors) != len(self._plan.inputs):
+            raise ValueError(f"Model '{self.name}' takes {len(self._plan.inputs)} input(s), "
+                             f"got {len(tensors)}")
+        for t, want in zip(tensors, self._plan.inputs):
+            if tuple(t.shape[1:]) != tuple(want.shape[1:]) and None not in want.shape[1:]:
+                raise ValueError(f"Model '{self.name}': input '{want.node.layer.name}' expects "
+                                 f"shape {want.shape}, got {t.shape}")
+        node = Node(self, tensors, [t.shape for t in self._plan.outputs],
+                    [t.dtype for t in self._plan.outputs])
+        self._nodes.append(node)
+        return list(node.outputs) if len(node.outputs) > 1 else node.outputs[0]
+
+    def call(self, inputs, training=None, mask=None):
+        """A Functional model's computation on arrays or traced tensors (subclasses define
+        their own)."""
+        return Layer.call(self, inputs, training, mask)
+
+    def build(self, input_shape=None) -> None:
+        """Subclassed models: build by running call() on zeros of ``input_shape``."""
+        if self._plan is not None or self._functional:
+            return
+        if input_shape is None:
+            raise ValueError(f"Model '{self.name}': build needs the input shape, e.g. "
+                             f"build((None, 784))")
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        zeros = [np.zeros((2,) + tuple(1 if d is None else d for d in s[1:]), backend.floatx())
+                 for s in shapes]
+        self._build_from_data(zeros if isinstance(input_shape, list) else zeros[0])
+
+    build.builds_by_calling = True   # a first call builds it: build() must not call again
+
+    def _build_from_data(self, x) -> None:
+        if self._functional:
+            self._require_built("inputs")
+            return
+        from engine.models.subclassed import CallPlan
+        self._plan = CallPlan(self, x)
+        self._bound_key = None
+        self.built = True
+        self.output_names = self._plan.output_names
+        self.input_names = [layer.name for layer in self._plan.input_layers]
 
     # ---------------------------------------------------------------- parameters
     def _bind_parameters(self) -> None:
         """Move every trainable weight into one flat buffer (and grads into another)."""
         weights = self.weights
-        train = [w for w in weights if w.trainable and w.layer.trainable]
+        train = [w for w in weights if w.trainable and w.layer.trainable and w.dtype.kind == "f"]
         key = tuple(id(w) for w in train) + (None,) + tuple(id(w) for w in weights)
         if key == self._bound_key:
             return
@@ -168,69 +265,25 @@ class Model(TrainingLoops):
 
     # ---------------------------------------------------------------- config
     def get_config(self) -> dict[str, Any]:
+        if not self._functional:
+            return Layer.get_config(self)
         self._require_built("config")
-        plan = self._plan
-        producer: dict[int, tuple[str, int]] = {}
-        for layer in plan.input_layers:
-            producer[id(layer.output)] = (layer.name, 0)
-        layers_cfg = []
-        for layer in plan.input_layers:
-            layers_cfg.append({"class_name": "InputLayer", "config": layer.get_config(),
-                               "name": layer.name, "inbound_nodes": []})
-        node_of = nodes_in_plan(plan)
-        for step in plan.steps:
-            node = node_of[id(step.layer)]
-            for k, t in enumerate(node.outputs):
-                producer[id(t)] = (step.layer.name, k)
-            inbound = [[producer[id(t)][0], 0, producer[id(t)][1], {}] for t in node.inputs]
-            layers_cfg.append({**serialize_layer(step.layer), "name": step.layer.name,
-                               "inbound_nodes": [inbound]})
-        return {"name": self.name, "layers": layers_cfg,
-                "input_layers": [[lyr.name, 0, 0] for lyr in plan.input_layers],
-                "output_layers": [[*producer[id(t)][:1], 0, producer[id(t)][1]]
-                                  for t in plan.outputs]}
+        return functional_config(self)
 
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects=None) -> Model:
+        if cls._runs_call:                  # a subclassed model: its own arguments
+            return Layer.from_config.__func__(cls, config)
         from engine.saving.object_registration import custom_objects_added
         with custom_objects_added(custom_objects):   # also for what the layers' configs name
-            return cls._from_config(config)
-
-    @classmethod
-    def _from_config(cls, config: dict[str, Any]) -> Model:
-        if "layers" not in config or not isinstance(config["layers"], list):
-            raise ValueError("model config: missing the 'layers' list")
-        tensors: dict[str, list[KerasTensor]] = {}
-        for entry in config["layers"]:
-            layer = deserialize_layer(entry)
-            if isinstance(layer, InputLayer):
-                tensors[layer.name] = [layer.output]
-                continue
-            inbound = entry.get("inbound_nodes") or []
-            if len(inbound) != 1:
-                raise ValueError(f"model config: layer '{layer.name}' has {len(inbound)} calls; "
-                                 f"exactly one is supported")
-            args = []
-            for ref in inbound[0]:
-                src, _node, idx = ref[0], ref[1], ref[2]
-                if src not in tensors:
-                    raise ValueError(f"model config: layer '{layer.name}' takes its input from "
-                                     f"'{src}', which is not defined before it")
-                args.append(tensors[src][idx])
-            out = layer(args if len(args) > 1 else args[0])
-            tensors[layer.name] = out if isinstance(out, list) else [out]
-
-        def pick(refs):
-            return [tensors[r[0]][r[2]] for r in refs]
-        ins, outs = pick(config["input_layers"]), pick(config["output_layers"])
-        return Model(ins if len(ins) > 1 else ins[0], outs if len(outs) > 1 else outs[0],
-                     name=config.get("name"))
+            return functional_from_config(Model if cls is Model else cls, config)
 
     def to_json(self, **kwargs) -> str:
         return json.dumps({"class_name": self.keras_class_name, "config": self.get_config(),
                            "keras_version": KERAS_VERSION, "backend": "layerloom"}, **kwargs)
 
-    def summary(self, line_length: int | None = None, positions=None, print_fn=None) -> None:
+    def summary(self, line_length: int | None = None, positions=None, print_fn=None,
+                expand_nested: bool = False, show_trainable: bool = False) -> None:
         from engine.summary import format_summary
         text = format_summary(self, line_length or 80)
         (print_fn or print)(text)

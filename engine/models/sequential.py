@@ -65,9 +65,16 @@ class Sequential(Model):
         return layer
 
     def _rebuild(self) -> None:
+        # each rebuild calls the layers afresh: drop the calls the previous one made
+        for layer, node in self.__dict__.get("_made_nodes", ()):
+            if node in layer._nodes:
+                layer._nodes.remove(node)
+        self._made_nodes = []
         t = self._input_layer.output
         for layer in self._stack:
+            before = len(layer._nodes)
             out = layer(t)
+            self._made_nodes += [(layer, n) for n in layer._nodes[before:]]
             if isinstance(out, list):
                 raise ValueError(f"{layer.where} returns {len(out)} tensors; a Sequential model "
                                  f"needs one output per layer - use the Functional API")
@@ -112,6 +119,9 @@ class Sequential(Model):
     def layers(self) -> list[Layer]:
         return list(self._stack)
 
+    def _sublayers(self) -> list[Layer]:
+        return list(self.__dict__.get("_stack", ()))
+
     def get_config(self) -> dict[str, Any]:
         layers = []
         if self._input_layer is not None:
@@ -132,4 +142,5 @@ class Sequential(Model):
 
 
 def _input_dtype_for(first: Layer) -> str | None:
-    return "int32" if first.spec.type_name == "Embedding" else None
+    return "int32" if getattr(first, "spec", None) is not None and \
+        first.spec.type_name == "Embedding" else None

@@ -23,20 +23,14 @@ class TrainingLoops:
                 weighted_metrics=None, run_eagerly=None, steps_per_execution=1,
                 jit_compile="auto", auto_scale_loss=True) -> None:
         from engine import losses, optimizers
-        if loss is None:
-            raise ValueError(f"Model '{self.name}': compile needs a loss, e.g. "
-                             f"loss='categorical_crossentropy'; valid names: "
-                             f"{', '.join(losses.NAMES) if hasattr(losses, 'NAMES') else ''}")
+        # loss=None: the model's add_loss() terms are the whole objective (checked at fit)
         self.optimizer = optimizers.get(optimizer)
         self._loss_arg, self._metrics_arg, self._loss_weights_arg = loss, metrics, loss_weights
-        if isinstance(loss, dict):
-            for v in loss.values():
-                losses.get(v)
-        elif isinstance(loss, (list, tuple)):
-            for v in loss:
-                losses.get(v)
-        else:
-            losses.get(loss)  # fail now on a bad name, not at fit
+        given = loss.values() if isinstance(loss, dict) else \
+            loss if isinstance(loss, (list, tuple)) else [loss]
+        for v in given:
+            if v is not None:
+                losses.get(v)  # fail now on a bad name, not at fit
         self.compiled = True
         self._resolved_for = None
         self._bound_key = None
@@ -64,11 +58,8 @@ class TrainingLoops:
         if self._resolved_for is self._plan:
             return
         plan = self._plan
-        self._losses = [losses.get(v) if v is not None else None
+        self._losses = [losses.get(v) if v is not None else None   # None: no loss on it
                         for v in self._per_output(self._loss_arg, "losses")]
-        for name, lo in zip(self.output_names, self._losses):
-            if lo is None:
-                raise ValueError(f"compile: no loss given for output '{name}'")
         lw = self._per_output(self._loss_weights_arg, "loss_weights", 1.0)
         self._loss_weights = [1.0 if w is None else float(w) for w in lw]
         margs = self._metrics_arg
@@ -84,10 +75,12 @@ class TrainingLoops:
             self._metrics.append([metrics.get(m, loss=self._losses[k], output_shape=shape)
                                   for m in ms])
         self._fuse = []
+        shared = {id(s.layer) for s in getattr(plan, "steps", ()) if s.shared}
         for k, t in enumerate(plan.outputs):
-            layer = t.node.layer
+            layer = t.node.layer if t.node is not None else None
             slot = plan.output_slots[k]
-            ok = (layer.has_activation_output and plan.consumers[slot] == 0
+            ok = (layer is not None and layer.has_activation_output and not layer._runs_call
+                  and plan.consumers[slot] == 0 and id(layer) not in shared
                   and len(t.node.outputs) == 1 and hasattr(layer, "_act"))
             self._fuse.append(layer if ok else None)
         self._loss_tracker_sum = 0.0
@@ -108,7 +101,15 @@ class TrainingLoops:
         self._out_losses = []
         for k, out in enumerate(outs):
             loss, y, w = self._losses[k], ys[k], self._loss_weights[k]
-            value = float(loss(y, out, sw))
+            if loss is None:
+                self._out_losses.append(0.0)
+                grads.append(None)
+                continue
+            own_grad = None
+            if training and loss._user_call:      # a user loss: one taped pass for both
+                value, own_grad = loss.value_and_gradient(y, out, sw)
+            else:
+                value = float(loss(y, out, sw))
             self._out_losses.append(value)
             total += w * value
             if not training:
@@ -121,8 +122,14 @@ class TrainingLoops:
                     g = g * sw.reshape((-1,) + (1,) * (g.ndim - 1)).astype(g.dtype)
                 layer.fused_output_grad = g is not None
             if g is None:
-                g = loss.gradient(y, out, sw)
+                g = own_grad if own_grad is not None else loss.gradient(y, out, sw)
             grads.append(g if w == 1.0 else g * g.dtype.type(w))
+        added = plan.added_losses
+        if added:
+            total += sum(added)
+        elif training and all(lo is None for lo in self._losses):
+            raise ValueError(f"Model '{self.name}' has nothing to minimize: give compile a "
+                             f"loss, or add losses with self.add_loss() in a layer's call()")
         for wt in self._regularized:
             total += float(wt.regularizer(wt.value))
         return total, outs, grads
@@ -163,7 +170,8 @@ class TrainingLoops:
             self._out_tracker[k] += v * n
         for k, ms in enumerate(self._metrics):
             for m in ms:
-                m.update_state(ys[k], outs[k])
+                if ys[k] is not None:
+                    m.update_state(ys[k], outs[k])
 
     def _logs(self) -> dict[str, float]:
         n = max(self._loss_tracker_n, 1)
@@ -183,13 +191,16 @@ class TrainingLoops:
             self._build_from_data(x)
         self._resolve_compile()
         xs = da.prepare_inputs(x, self._plan.input_layers)
-        ys = da.prepare_targets(y, self.output_names, len(xs[0])) if y is not None else None
-        if ys is None:
+        if y is None and all(lo is None for lo in self._losses):
+            ys = [None] * len(self.output_names)     # add_loss-only models need no targets
+        elif y is None:
             raise ValueError(f"Model '{self.name}': targets y are required")
+        else:
+            ys = da.prepare_targets(y, self.output_names, len(xs[0]))
         for k, yk in enumerate(ys):
             ys[k] = self._losses[k].check_targets(yk, self._plan.outputs[k].shape,
                                                   self.output_names[k]) \
-                if hasattr(self._losses[k], "check_targets") else yk
+                if hasattr(self._losses[k], "check_targets") and yk is not None else yk
         sw = da.prepare_sample_weight(sample_weight, len(xs[0]))
         if class_weight is not None:
             cw = da.class_weight_to_sample_weight(class_weight, ys[0])
@@ -368,13 +379,6 @@ class TrainingLoops:
         outs = [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
         return outs if len(outs) > 1 else outs[0]
 
-    def __call__(self, x, training: bool = False):
-        if self._plan is None:
-            self._build_from_data(x)
-        xs = da.prepare_inputs(x, self._plan.input_layers)
-        outs = self._plan.forward(xs, training=training)
-        return outs if len(outs) > 1 else outs[0]
-
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         self._check_compiled("train_on_batch")
         xs, ys, sw = self._prepare_xy(x, y, sample_weight, class_weight)
@@ -430,6 +434,10 @@ def _check_batch_size(batch_size, name: str) -> int:
     return int(batch_size)
 
 
+def _take(a, key):
+    return None if a is None else a[key]
+
+
 class _ArrayBatches:
     """Mini-batches of in-memory arrays; a fresh permutation per epoch when shuffling."""
 
@@ -450,11 +458,11 @@ class _ArrayBatches:
         for b in range(self.steps):
             if order is None:
                 sl = slice(b * bs, min((b + 1) * bs, self.n))
-                yield ([a[sl] for a in self.xs], [a[sl] for a in self.ys],
+                yield ([a[sl] for a in self.xs], [_take(a, sl) for a in self.ys],
                        None if self.sw is None else self.sw[sl])
             else:
                 idx = order[b * bs:(b + 1) * bs]
-                yield ([a[idx] for a in self.xs], [a[idx] for a in self.ys],
+                yield ([a[idx] for a in self.xs], [_take(a, idx) for a in self.ys],
                        None if self.sw is None else self.sw[idx])
 
 

@@ -19,6 +19,11 @@ def _s():
     return shape_ops
 
 
+def _r():
+    from engine.ops import reductions
+    return reductions
+
+
 def _la():
     from engine.ops import linalg_ops
     return linalg_ops
@@ -174,6 +179,47 @@ class ArrayOperators:
     @property
     def T(self):
         return _s().transpose(self)
+
+    # a few numpy-style methods (as torch tensors have), each the op of the same name
+    def sum(self, axis=None, keepdims=False):
+        return _r().sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return _r().mean(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return _r().max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return _r().min(self, axis=axis, keepdims=keepdims)
+
+    def prod(self, axis=None, keepdims=False):
+        return _r().prod(self, axis=axis, keepdims=keepdims)
+
+    def std(self, axis=None, keepdims=False):
+        return _r().std(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis=None, keepdims=False):
+        return _r().var(self, axis=axis, keepdims=keepdims)
+
+    def reshape(self, *shape):
+        return _s().reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def transpose(self, *axes):
+        return _s().transpose(self, (axes[0] if len(axes) == 1 else axes) or None)
+
+    def flatten(self):
+        return _s().flatten(self)
+
+    def squeeze(self, axis=None):
+        return _s().squeeze(self, axis=axis)
+
+    def clip(self, min=None, max=None):
+        return _m().clip(self, min, max)
+
+    def astype(self, dtype):
+        from engine.ops.core import cast
+        return cast(self, dtype)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         from engine.ops.tape import as_data, is_traced

@@ -17,7 +17,9 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
 
 def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
     """Load a Keras HDF5 model file (Keras 3 or Keras 2 legacy format). ``custom_objects``:
-    name → class or function for custom objects the file names that are not registered."""
+    name → class or function for custom objects the file names that are not registered.
+    Code the file holds (a Lambda's function) runs only with ``safe_mode=False``."""
     from engine.io import keras_h5
-    with custom_objects_added(custom_objects):
+    from engine.saving.safe_mode import SafeModeScope
+    with custom_objects_added(custom_objects), SafeModeScope(safe_mode):
         return keras_h5.load_model(filepath, compile=compile)

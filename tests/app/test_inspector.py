@@ -30,7 +30,7 @@ def test_form_has_an_editor_of_the_right_kind_for_every_parameter(window):
     eds = window.inspector.editors
     assert set(eds) == {p.name for p in get_spec("Dense").params}
     assert isinstance(eds["units"], IntEditor) and eds["units"].spin.value() == 64
-    assert eds["units"].spin.minimum() == 0 and eds["units"].spin.specialValueText() == "none"
+    assert eds["units"].spin.lo == 1 and eds["units"].spin.specialValueText() == "?"
     assert isinstance(eds["activation"], NamedObjectEditor)
     assert eds["activation"].combo.currentText() == "relu"
     assert "softmax" in [eds["activation"].combo.itemText(i)
@@ -168,11 +168,13 @@ def test_parse_text_forms():
 
 
 def test_spin_box_respects_the_declared_range(window):
-    select(window, "dense")
+    nid = select(window, "dense")
     spin = window.inspector.editors["units"].spin
-    spin.setValue(-50)
-    assert spin.value() == spin.minimum()
-    assert window.editor.doc.node(node_id(window, "dense")).params["units"] is None
-    assert "units" in window.editor.doc.info[node_id(window, "dense")].error
+    spin.setValue(1)
+    spin.stepDown()                            # the arrows stop at the range
+    assert spin.value() == 1 and window.editor.doc.node(nid).params["units"] == 1
+    spin.setValue(-50)                         # a typed value out of range is refused
+    assert window.editor.doc.node(nid).params["units"] == 1 and spin.value() == 1
+    assert "'units' expects a value >= 1, got -50" in window.inspector.message.text()
     spin.setValue(12)
-    assert window.editor.doc.info[node_id(window, "dense")].error is None
+    assert window.editor.doc.info[nid].error is None

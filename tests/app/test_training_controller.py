@@ -41,7 +41,7 @@ class Harness:
                                              lambda name, msg: self.highlights.append(name))
         self.menu = self.controller.install(self.window)
         self.controller.run_finished.connect(self.outcomes.append)
-        self.controller._warn = lambda title, msg: self.warnings.append((title, msg))
+        self.controller.warn = lambda title, msg: self.warnings.append((title, msg))
         self.controller.project_changed()
         x, y = blobs()
         self.controller.use_data(DataArrays(x, y, class_names=["red", "green", "blue"]))
@@ -218,10 +218,10 @@ def test_project_saved_with_history_and_weights_reopens_intact(harness, tmp_path
 def test_exports_trained_model(harness, tmp_path):
     pytest.importorskip("engine.io.keras_h5")
     harness.train_and_wait()
-    out = harness.controller.export_h5(str(tmp_path / "m.h5"))
+    out = harness.controller.exports.export_h5(str(tmp_path / "m.h5"))
     assert out is not None and out.stat().st_size > 0
     pytest.importorskip("engine.io.codegen")
-    script = harness.controller.export_script(str(tmp_path / "train.py"))
+    script = harness.controller.exports.export_script(str(tmp_path / "train.py"))
     text = script.read_text()
     compile(text, str(script), "exec")
     assert (tmp_path / "train.weights.h5").exists() and "train.weights.h5" in text

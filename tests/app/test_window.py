@@ -162,3 +162,11 @@ def test_no_left_over_tab_bars_after_the_docks_are_grouped(window, qtbot):
     sets = [frozenset(b.tabText(i) for i in range(b.count())) for b in bars]
     assert frozenset({"Problems", "Log"}) <= next(s for s in sets if "Problems" in s)
     assert all(not (a <= b) for i, a in enumerate(sets) for j, b in enumerate(sets) if i != j)
+
+
+def test_the_undo_history_tab_says_what_it_holds(window):
+    from PySide6.QtWidgets import QTabBar
+    assert window.docks["history"].windowTitle() == "Undo history"
+    tabs = {b.tabText(i) for b in window.findChildren(QTabBar) if b.isVisible()
+            for i in range(b.count())}
+    assert "Undo history" in tabs and "History" not in tabs

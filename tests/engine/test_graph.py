@@ -61,6 +61,21 @@ def test_connection_rules_give_reasons():
         g.connect(tail.id, add.id)
 
 
+def test_an_occupied_input_may_be_replaced_but_not_doubled():
+    g, i, d, o = _mlp()
+    other = g.add_node("Dense", {"units": 4})
+    g.connect(i.id, other.id)
+    assert "already connected" in g.can_connect(other.id, o.id, 0, 0)
+    assert g.can_connect(other.id, o.id, 0, 0, replacing=True) is None
+    assert g.edge_into(o.id, 0).src == d.id and g.edge_into(o.id, 1) is None
+    assert "cycle" in g.can_connect(o.id, d.id, 0, 0, replacing=True)
+    assert g.can_connect(d.id, o.id, 0, 0, replacing=True) is None   # the same wire again
+    add = g.add_node("Add")                       # a merge input takes one connection, too
+    g.connect(d.id, add.id, 0, 0)
+    assert "input 0 of 'add' is already connected" == g.can_connect(other.id, add.id, 0, 0)
+    assert g.can_connect(other.id, add.id, 0, 0, replacing=True) is None
+
+
 def test_errors_name_the_problem():
     g = GraphDocument()
     a = g.add_node("InputLayer", {"shape": [3]})

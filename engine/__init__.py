@@ -33,4 +33,7 @@ def __getattr__(name: str):
         return importlib.import_module(f"engine.{name}")
     if name in _MODEL_NAMES:               # keras.Sequential, keras.Model, keras.models.load_model
         return getattr(importlib.import_module("engine.models"), name)
+    if name in ("Layer", "Variable"):      # keras.Layer, keras.Variable
+        return getattr(importlib.import_module("engine.layers.base" if name == "Layer"
+                                               else "engine.layers.weight"), name)
     raise AttributeError(f"module 'engine' has no attribute {name!r}")

@@ -23,6 +23,7 @@ from engine.graph import Edge, GraphDocument
 GRID = 20.0
 SCENE_EXTENT = 100000.0
 ANY_PORT = -1
+MIN_PORT_DRAG = 16.0       # a port pressed and let go in place is no drag into the canvas
 
 
 class ConnectionDrag:
@@ -369,7 +370,8 @@ class GraphScene(QGraphicsScene):
         self._cancel_drag()
         if target is None:
             self.status_message.emit("")
-            if not any(isinstance(i, NodeItem) for i in self.items(pos)):
+            dragged = (pos - d.port.scenePos()).manhattanLength() > MIN_PORT_DRAG
+            if dragged and not any(isinstance(i, NodeItem) for i in self.items(pos)):
                 self.port_released.emit(d.port.node_id, d.port.index, d.port.is_output, pos)
             return
         src, sp, dst, dp = d.endpoints(target)

@@ -8,7 +8,6 @@ from engine.graph.document import Edge, GraphDocument, GraphError, GraphNode, bu
 from engine.graph.layout import layered_layout
 from engine.layers.core import Input
 from engine.models import Model, Sequential
-from engine.models.functional import nodes_in_plan
 from engine.saving import load_model
 
 
@@ -55,15 +54,15 @@ def document_from_model(model, layout: bool = True) -> GraphDocument:
             params["dtype"] = cfg["dtype"]
         doc.nodes[nid] = GraphNode(nid, "InputLayer", layer.name, params)
         node_of_tensor[id(layer.output)] = (nid, 0)
-    calls = nodes_in_plan(plan)
     for k, step in enumerate(plan.steps, start=len(plan.input_layers) + 1):
         layer = step.layer
+        _check_drawable(step)
         nid = f"n{k}"
         cfg = layer.get_config()
         spec = layer.spec
         params = {p.name: cfg[p.name] for p in spec.params if p.name in cfg}
         doc.nodes[nid] = GraphNode(nid, spec.type_name, layer.name, params)
-        call = calls[id(layer)]
+        call = step.node
         for port, t in enumerate(call.inputs):
             src, src_port = node_of_tensor[id(t)]
             doc.edges.append(Edge(src, src_port, nid, port))
@@ -77,6 +76,22 @@ def document_from_model(model, layout: bool = True) -> GraphDocument:
         for nid, pos in layered_layout(doc).items():
             doc.nodes[nid].position = pos
     return doc
+
+
+def _check_drawable(step) -> None:
+    """The canvas draws one node per layer of a registered type: say what it cannot show."""
+    from engine.layers.base import is_user_layer
+    layer = step.layer
+    if isinstance(layer, Model):
+        raise GraphError(f"'{layer.name}' is a model used as a layer (a nested model); the "
+                         f"canvas shows one level of layers: build it from the inner model's "
+                         f"layers, or keep it in a script")
+    if is_user_layer(layer):
+        raise GraphError(f"layer '{layer.name}' is a custom layer (class "
+                         f"{type(layer).__name__}); the canvas shows built-in layer types only")
+    if step.shared:
+        raise GraphError(f"layer '{layer.name}' is called several times (a shared layer); the "
+                         f"canvas draws each layer once, so it cannot show the sharing")
 
 
 def graph_from_keras_file(filepath) -> GraphDocument:

@@ -66,8 +66,17 @@ def is_user_layer(obj) -> bool:
     return issubclass(cls, Layer) and "spec" not in cls.__dict__
 
 
+def _symbolic(name: str, *args):
+    from engine.layers.op_call import symbolic_op
+    return symbolic_op(name, args, {})
+
+
 class KerasTensor:
-    """A symbolic tensor of the Functional API: a shape plus the layer call that made it."""
+    """A symbolic tensor of the Functional API: a shape plus the layer call that made it.
+    Python operators and engine ops on it add an op step to the graph (``x * 2``, ``x[:, 0]``,
+    ``ops.mean(x, axis=1)``), as in Keras 3."""
+
+    _keras_tensor = True
 
     def __init__(self, shape: Shape, dtype: str = "float32", node: Node | None = None,
                  index: int = 0, name: str | None = None):
@@ -84,6 +93,48 @@ class KerasTensor:
     def __repr__(self) -> str:
         src = self.node.layer.name if self.node else "?"
         return f"<KerasTensor shape={self.shape} dtype={self.dtype} from '{src}'>"
+
+    def __add__(self, o):
+        return _symbolic("add", self, o)
+
+    def __radd__(self, o):
+        return _symbolic("add", o, self)
+
+    def __sub__(self, o):
+        return _symbolic("subtract", self, o)
+
+    def __rsub__(self, o):
+        return _symbolic("subtract", o, self)
+
+    def __mul__(self, o):
+        return _symbolic("multiply", self, o)
+
+    def __rmul__(self, o):
+        return _symbolic("multiply", o, self)
+
+    def __truediv__(self, o):
+        return _symbolic("divide", self, o)
+
+    def __rtruediv__(self, o):
+        return _symbolic("divide", o, self)
+
+    def __pow__(self, o):
+        return _symbolic("power", self, o)
+
+    def __matmul__(self, o):
+        return _symbolic("matmul", self, o)
+
+    def __rmatmul__(self, o):
+        return _symbolic("matmul", o, self)
+
+    def __neg__(self):
+        return _symbolic("negative", self)
+
+    def __abs__(self):
+        return _symbolic("absolute", self)
+
+    def __getitem__(self, key):
+        return _symbolic("get_item", self, key)
 
 
 class Node:
@@ -202,7 +253,7 @@ class Layer:
     def compute_output_shape(self, input_shape):
         return input_shape
 
-    def compute_mask(self, inputs, mask):
+    def compute_mask(self, inputs, mask=None):
         return mask if self.supports_masking else None
 
     def forward(self, x, training: bool = False):
@@ -258,8 +309,11 @@ class Layer:
         if "spec" in type(self).__dict__:
             return self._own_weights
         own = sorted(self._own_weights, key=lambda w: not w.trainable)
-        own += [w for w in tracking.attribute_items(self, Weight) if w.layer is self
-                and w not in own]
+        for w in tracking.attribute_items(self, Weight):
+            if w.layer is None:           # a keras.Variable made outside add_weight: adopt it
+                w.layer = self
+            if w.layer is self and w not in own:
+                own.append(w)
         seen = {id(w) for w in own}
         for sub in self._sublayers():
             for w in sub.weights:
@@ -375,8 +429,9 @@ class Layer:
     def maybe_build(self, input_shape) -> None:
         if not self.built:
             self.input_shape = input_shape
-            if self._runs_call:
+            if self._runs_call:       # a layer with call(): its output shape by running it
                 calling.build_user_layer(self, input_shape)
+                self.output_shape = calling.output_shape_for(self, input_shape)
                 return
             self.build(input_shape)
             self.output_shape = self.compute_output_shape(input_shape)
@@ -583,7 +638,7 @@ def deserialize_layer(data: dict[str, Any], custom_objects=None) -> Layer:
             and "layers" in config:
         from engine.models.config import model_from_config
         return model_from_config({"class_name": name, "config": config},
-                                 custom_objects=custom_objects)
+                                 custom_objects=custom_objects, safe_mode=None)
     if cls is None:
         try:
             cls = get_spec(name).cls

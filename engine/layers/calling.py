@@ -364,6 +364,18 @@ def infer_outputs(layer, template, tensors, input_shapes):
     return out_template, shapes, dtypes
 
 
+def output_shape_for(layer, input_shape):
+    """The output shape(s) of ``layer`` called on one input of ``input_shape`` (a list of
+    shapes for several inputs), in the structure ``call`` returns."""
+    from engine.layers.base import KerasTensor
+    multi = isinstance(input_shape, list)
+    shapes = input_shape if multi else [input_shape]
+    tensors = [KerasTensor(tuple(s)) for s in shapes]
+    template, _ = flatten(((tensors if multi else tensors[0],), {}), _is_keras_tensor)
+    out_template, out_shapes, _ = infer_outputs(layer, template, tensors, input_shape)
+    return fill(out_template, out_shapes)
+
+
 def _is_shape(o) -> bool:
     return isinstance(o, tuple) and all(d is None or isinstance(d, (int, np.integer)) for d in o)
 

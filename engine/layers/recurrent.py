@@ -130,6 +130,10 @@ class RNNBase(Layer):
 
     def build(self, input_shape):
         if isinstance(input_shape, list):          # [sequence, *initial states]
+            for k, state in enumerate(input_shape[1:]):
+                if len(state) != 2 or state[-1] != self.units:
+                    raise ValueError(f"{self.where}: initial state {k} has shape {state}, "
+                                     f"expected (batch, {self.units})")
             input_shape = input_shape[0]
         if len(input_shape) != 3 or input_shape[-1] is None:
             raise ValueError(f"{self.where}: expects input of shape (batch, timesteps, "
@@ -158,7 +162,7 @@ class RNNBase(Layer):
             return [out] + [(n, self.units)] * self.n_states
         return out
 
-    def compute_mask(self, inputs, mask):
+    def compute_mask(self, inputs, mask=None):
         mask = mask[0] if isinstance(mask, list) else mask
         out = mask if self.return_sequences else None
         return [out] + [None] * self.n_states if self.return_state else out

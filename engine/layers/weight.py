@@ -59,7 +59,7 @@ class Weight(ArrayOperators):
         self.shape = tuple(int(s) for s in shape)
         n = int(np.prod(self.shape, dtype=np.float64))
         if n > MAX_WEIGHT_VALUES:
-            raise ValueError(f"{layer.where}: weight '{name}' of shape {self.shape} would hold "
+            raise ValueError(f"{layer.where if layer is not None else 'Variable'}: weight '{name}' of shape {self.shape} would hold "
                              f"{n:,} values ({n * 4 / 2 ** 30:,.1f} GiB); that is too large "
                              f"for this machine (limit {MAX_WEIGHT_VALUES:,})")
         self.initializer = initializers.get(initializer)
@@ -78,7 +78,7 @@ class Weight(ArrayOperators):
     @property
     def path(self) -> str:
         """``layer_name/weight_name`` as Keras names weights in HDF5 files."""
-        return f"{self.layer.name}/{self.name}"
+        return self.name if self.layer is None else f"{self.layer.name}/{self.name}"
 
     @property
     def size(self) -> int:
@@ -95,7 +95,7 @@ class Weight(ArrayOperators):
     def assign(self, array: Any) -> None:
         array = np.asarray(_value_of(array))
         if tuple(array.shape) != self.shape:
-            raise ValueError(f"layer '{self.layer.name}': weight '{self.name}' has shape "
+            raise ValueError(f"weight '{self.path}' has shape "
                              f"{self.shape}, the value given has shape {tuple(array.shape)}")
         self.value[...] = array
 
@@ -125,3 +125,25 @@ def _value_of(x):
     """The plain value of a weight or traced tensor (assignments record no gradient)."""
     from engine.ops.tape import as_data
     return as_data(x)
+
+
+def Variable(initializer, shape=None, dtype=None, trainable: bool = True, autocast: bool = True,
+             aggregation: str = "none", name: str | None = None) -> Weight:
+    """``keras.Variable``: a weight made outside ``add_weight`` — from a value (array, list,
+    number) or an initializer with ``shape``. Assigned to a layer's attribute, it becomes
+    that layer's weight."""
+    if isinstance(initializer, (str, dict)) or (callable(initializer)
+                                                and not isinstance(initializer, np.ndarray)):
+        if shape is None:
+            raise ValueError("Variable: an initializer needs a shape, e.g. "
+                             "Variable('zeros', shape=(3,))")
+        return Weight(None, name or "variable", shape, initializer, trainable=trainable,
+                      dtype=dtype)
+    from engine.ops.tape import as_data
+    value = np.asarray(as_data(initializer))
+    if dtype is None and value.dtype.kind == "f":
+        dtype = backend.floatx()
+    w = Weight(None, name or "variable", value.shape, "zeros", trainable=trainable,
+               dtype=dtype if dtype is not None else value.dtype)
+    w.assign(value)
+    return w

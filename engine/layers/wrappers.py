@@ -120,7 +120,7 @@ class Bidirectional(Wrapper):
         outs = outs + list(fstates) + list(bstates)
         return outs if len(outs) > 1 else outs[0]
 
-    def compute_mask(self, inputs, mask):
+    def compute_mask(self, inputs, mask=None):
         out = mask if self.return_sequences else None
         masks = [out, out] if self.merge_mode is None else [out]
         if self.return_state:

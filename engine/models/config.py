@@ -13,10 +13,11 @@ from engine.models.sequential import Sequential
 from engine.saving.object_registration import custom_objects_added
 
 
-def model_from_config(data: dict[str, Any], custom_objects=None, safe_mode: bool = True) -> Model:
+def model_from_config(data: dict[str, Any], custom_objects=None,
+                      safe_mode: bool | None = True) -> Model:
     """A model from ``{"class_name": "Sequential" | "Functional", "config": ...}``. Classes
     of custom layers are found in ``custom_objects`` or the registry; Lambda code in the
-    config runs only with ``safe_mode=False``."""
+    config runs only with ``safe_mode=False`` (None: as the enclosing loader says)."""
     from engine.saving.safe_mode import SafeModeScope
     if not isinstance(data, dict):
         raise ValueError("model config must be a JSON object")

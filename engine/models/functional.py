@@ -112,7 +112,8 @@ class Plan:
         self.output_slots = [slot_of(t) for t in self.outputs]
         self.n_slots = len(slot)
         self.input_layers = [t.node.layer for t in self.inputs]
-        self.layers: list[Layer] = self.input_layers + [s.layer for s in self.steps]
+        unique = {id(s.layer): s.layer for s in self.steps}      # a shared layer once
+        self.layers: list[Layer] = self.input_layers + list(unique.values())
         self.consumers = np.zeros(self.n_slots, dtype=np.int64)
         for s in self.steps:
             for i in s.inputs:

@@ -77,6 +77,21 @@ class Model(TrainingLoops, Layer):
         self.output_shape = shapes if len(shapes) > 1 else shapes[0]
 
     @property
+    def input(self):
+        """A Functional model's input tensor(s) (a model called elsewhere too: still its own)."""
+        if not self._functional or self._plan is None:
+            return Layer.input.fget(self)
+        ins = self._plan.inputs
+        return ins[0] if len(ins) == 1 else list(ins)
+
+    @property
+    def output(self):
+        if not self._functional or self._plan is None:
+            return Layer.output.fget(self)
+        outs = self._plan.outputs
+        return outs[0] if len(outs) == 1 else list(outs)
+
+    @property
     def _functional(self) -> bool:
         """Run by a Plan of layer calls (Functional, Sequential), not by a call() method."""
         return not type(self)._runs_call

@@ -9,7 +9,10 @@ Where things live (each op's forward sits next to its vector-Jacobian product):
 ``math_ops.py``        elementwise arithmetic, exp/log/trig, where, clip, comparisons
 ``reductions.py``      sum, mean, max/min, prod, std/var, logsumexp, cumsum, arg*
 ``shape_ops.py``       reshape, transpose, concatenate/stack/split, tile/repeat, indexing
-``linalg_ops.py``      matmul, dot, tensordot, einsum, norm
+``products.py``      matmul, dot, tensordot, einsum, norm
+``linalg.py``        ops.linalg: inv, solve, det, slogdet, cholesky, qr, svd, eig ...
+``numpy_extra.py``   the rarer numpy functions (median, quantile, diff, cross, kron, bincount
+                     ...) and ops.math's segment_sum/segment_max/extract_sequences
 ``creation.py``        zeros/ones/full(_like), arange, linspace, eye
 ``core.py``            convert_to_tensor, shape, cast, stop_gradient, scatter, control flow
 ``nn.py``              activations, softmax, crossentropies, one_hot, moments, attention
@@ -18,7 +21,7 @@ Where things live (each op's forward sits next to its vector-Jacobian product):
 
 Without a recording tape every op returns a plain numpy array.
 """
-from engine.ops import nn  # noqa: F401  (keras.ops.nn.relu ...)
+from engine.ops import linalg, nn  # noqa: F401  (keras.ops.nn.relu, keras.ops.linalg.inv)
 from engine.ops.core import (  # noqa: F401
     associative_scan,
     cast,
@@ -61,7 +64,7 @@ from engine.ops.creation import (  # noqa: F401
     zeros,
     zeros_like,
 )
-from engine.ops.linalg_ops import dot, einsum, inner, matmul, norm, outer, tensordot, vdot  # noqa: F401
+from engine.ops.products import dot, einsum, inner, matmul, norm, outer, tensordot, vdot  # noqa: F401
 from engine.ops.math_ops import (  # noqa: F401
     abs,
     absolute,
@@ -172,7 +175,8 @@ from engine.ops.nn import (  # noqa: F401
     tanh_shrink,
     threshold,
 )
-from engine.ops.nn_conv import average_pool, conv, depthwise_conv, max_pool, separable_conv  # noqa: F401
+from engine.ops.nn_conv import (average_pool, conv, conv_transpose,  # noqa: F401
+                                depthwise_conv, max_pool, separable_conv)
 from engine.ops.reductions import (  # noqa: F401
     all,
     amax,
@@ -229,6 +233,16 @@ from engine.ops.shape_ops import (  # noqa: F401
     unstack,
     vstack,
 )
+from engine.ops.numpy_extra import (argpartition, bincount, cbrt, column_stack,  # noqa: F401
+                                    correlate, corrcoef, cross, deg2rad, diff, digitize,
+                                    dsplit, dstack, extract_sequences, fliplr, flipud, fmod,
+                                    heaviside, histogram, hsplit, isin, kron, ldexp,
+                                    logaddexp2, median, nanmax, nanmean, nanmin, nanprod,
+                                    nanstd, nansum, nanvar, nonzero, percentile, ptp, quantile,
+                                    rad2deg, rot90, searchsorted, segment_max, segment_sum,
+                                    select, sinc, trapezoid, unique, unravel_index, vander,
+                                    vsplit)
+from engine.ops.linalg import logdet  # noqa: F401
 from engine.ops.tape import Tape, Tensor  # noqa: F401
 
 
@@ -252,3 +266,51 @@ def in_top_k(targets, predictions, k):
     target_scores = _np.take_along_axis(p, t[:, None], axis=-1)
     return (_np.sum(p > target_scores, axis=-1) < int(k))
 
+
+
+def _any_symbolic(args, kwargs) -> bool:
+    # (this module's any/all/sum are ops: loops only here)
+    for a in (*args, *kwargs.values()):
+        if getattr(a, "_keras_tensor", False):
+            return True
+        if isinstance(a, (list, tuple)):
+            for v in a:
+                if getattr(v, "_keras_tensor", False):
+                    return True
+    return False
+
+
+def _symbolic_aware(fn):
+    """``fn`` that, given symbolic tensors (building a Functional model), adds an op step to
+    the graph instead of computing (engine/layers/op_call.py)."""
+    import functools
+
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        if _any_symbolic(args, kwargs):
+            from engine.layers.op_call import symbolic_op
+            return symbolic_op(fn.__name__, args, kwargs)
+        return fn(*args, **kwargs)
+    op.__wrapped_op__ = fn
+    return op
+
+
+def _wrap_namespace(namespace: dict, names) -> None:
+    for name in names:
+        fn = namespace.get(name)
+        if callable(fn) and not isinstance(fn, type) and not name.startswith("_") and \
+                not hasattr(fn, "__wrapped_op__") and getattr(fn, "__module__", "").startswith(
+                    "engine.ops"):
+            namespace[name] = _symbolic_aware(fn)
+
+
+_wrap_namespace(globals(), [n for n in list(globals()) if n not in ("custom_gradient",)])
+_wrap_namespace(vars(nn), [n for n in list(vars(nn)) if n not in ("apply_activation",)])
+
+
+def __getattr__(name: str):
+    # keras.ops.numpy.sum, keras.ops.math.logsumexp: the same functions, one flat namespace
+    if name in ("numpy", "math"):
+        import sys
+        return sys.modules[__name__]
+    raise AttributeError(f"module 'engine.ops' has no attribute {name!r}")

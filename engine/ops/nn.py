@@ -291,7 +291,7 @@ def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilo
 
 def normalize(x, axis=-1, order=2, epsilon=None):
     """x divided by its ``order``-norm along ``axis`` (at least ε)."""
-    from engine.ops.linalg_ops import norm
+    from engine.ops.products import norm
     eps = backend.EPSILON if epsilon is None else epsilon
     return m.divide(x, m.maximum(norm(x, ord=order, axis=axis, keepdims=True), eps))
 
@@ -316,7 +316,7 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwarg
 def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False,
                           flash_attention=None, attn_logits_soft_cap=None):
     """softmax(q·kᵀ·scale + bias, masked) · v for (batch, steps, heads, head_dim) tensors."""
-    from engine.ops.linalg_ops import einsum
+    from engine.ops.products import einsum
     qd = np.asarray(as_data(query))
     scale = 1.0 / math.sqrt(qd.shape[-1]) if scale is None else scale
     logits = m.multiply(einsum("btnh,bsnh->bnts", query, key), scale)

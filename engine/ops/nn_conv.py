@@ -197,3 +197,55 @@ def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=N
             dxp[key] += share
         return (geo.unpad(dxp),)
     return record(y.astype(x.dtype, copy=False), (inputs,), vjp)
+
+
+def _transpose_size(n: int, k: int, s: int, d: int, padding: str, output_padding) -> int:
+    """Keras's output length of a transposed convolution along one axis."""
+    eff = (k - 1) * d + 1
+    if padding.lower() == "valid":
+        extra = max(eff, s) - eff if output_padding is None else output_padding
+        return (n - 1) * s + eff + extra
+    if output_padding is None:
+        return n * s
+    return (n - 1) * s + eff - 2 * (eff // 2) + output_padding
+
+
+def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None,
+                   data_format=None, dilation_rate=1):
+    """Transposed convolution (the gradient of ``conv`` w.r.t. its input): (batch, *spatial,
+    cin) with a kernel (*k, filters, cin) → (batch, *out, filters), out as Keras computes it."""
+    x, w = np.asarray(as_data(inputs)), np.asarray(as_data(kernel))
+    _check_format(data_format)
+    rank = x.ndim - 2
+    k = _tuple(w.shape[:-2], rank, "kernel size")
+    s = _tuple(strides, rank, "strides")
+    d = _tuple(dilation_rate, rank, "dilation_rate")
+    ops_ = (None,) * rank if output_padding is None else _tuple(output_padding, rank,
+                                                                "output_padding")
+    out = tuple(_transpose_size(n, kk, ss, dd, padding, op)
+                for n, kk, ss, dd, op in zip(x.shape[1:-1], k, s, d, ops_))
+    if w.shape[-1] != x.shape[-1]:
+        raise ValueError(f"conv_transpose: the kernel takes {w.shape[-1]} input channels, the "
+                         f"inputs have {x.shape[-1]}")
+    geo = _Geometry((x.shape[0],) + out + (w.shape[-2],), k, s, d, padding)
+    if geo.out != tuple(x.shape[1:-1]):
+        raise ValueError(f"conv_transpose: output_padding {output_padding} does not fit input "
+                         f"{x.shape[1:-1]} with strides {s}")
+    yp = np.zeros((x.shape[0],) + geo.padded + (w.shape[-2],), np.result_type(x, w))
+    for tap, key in geo.taps():
+        yp[key] += np.tensordot(x, w[tap], axes=([-1], [-1]))
+    y = geo.unpad(yp)
+
+    def vjp(g, need):
+        gp = geo.pad(np.asarray(g))
+        dx = np.zeros(x.shape, g.dtype) if need[0] else None
+        dw = np.zeros(w.shape, g.dtype) if need[1] else None
+        spatial = list(range(rank + 1))
+        for tap, key in geo.taps():
+            gk = gp[key]
+            if dx is not None:
+                dx += np.tensordot(gk, w[tap], axes=([-1], [0]))
+            if dw is not None:
+                dw[tap] = np.tensordot(gk, x, axes=(spatial, spatial))
+        return (dx, dw)
+    return record(np.ascontiguousarray(y), (inputs, kernel), vjp)

@@ -25,8 +25,8 @@ def _r():
 
 
 def _la():
-    from engine.ops import linalg_ops
-    return linalg_ops
+    from engine.ops import products
+    return products
 
 
 # numpy ufunc name → (module getter, op name)

@@ -164,7 +164,8 @@ class Tape:
         else -1 (a constant)."""
         if isinstance(x, Tensor):
             return x.slot if x.tape is self else -1
-        if getattr(x, "_is_weight", False) and x.trainable and x.layer.trainable:
+        if getattr(x, "_is_weight", False) and x.trainable and \
+                (x.layer is None or x.layer.trainable):
             return self.weight_leaf(x).slot
         return -1
 

@@ -5,7 +5,8 @@
 ... in the layer's weight order. Writing is atomic and keeps one ``.bak``; reading checks every
 part and raises :class:`~engine.project.project.ProjectError` with one line, writing nothing.
 Also here: the autosave side file that the app offers to restore after a crash. Nothing read
-from a file is unpickled or evaluated.
+from a file is unpickled or evaluated — except, with the user's consent (``safe_mode=False``),
+the code of Lambda and custom-layer nodes: :class:`UnsafeProjectError` otherwise.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from engine.graph import GraphDocument, GraphError, build_model
 from engine.io.atomic import atomic_path
 from engine.layers.base import shape_only_build
 from engine.project.project import Project, ProjectError, RunRecord, TrainingConfig
+from engine.saving.safe_mode import SafeModeScope, UnsafeCodeError
 
 SCHEMA_VERSION = 1
 MAX_JSON_BYTES = 64 * 1024 * 1024
@@ -121,9 +123,20 @@ def find_autosave(path) -> Path | None:
 
 
 # ------------------------------------------------------------------------------- reading
-def load_project(path) -> Project:
-    """Read a ``.loom`` file (:class:`ProjectError` with one line when it cannot be read)."""
-    return read_project(Path(path))
+class UnsafeProjectError(ProjectError, UnsafeCodeError):
+    """The project holds code (Lambda / custom-layer nodes) and was opened in safe mode.
+    ``code`` maps each such node's name to its source, for the app to show before asking."""
+
+    def __init__(self, message: str, code: dict[str, str]):
+        UnsafeCodeError.__init__(self, message, ", ".join(code), "\n\n".join(code.values()))
+        self.code = code
+
+
+def load_project(path, safe_mode: bool = True) -> Project:
+    """Read a ``.loom`` file (:class:`ProjectError` with one line when it cannot be read).
+    A project whose nodes hold code opens only with ``safe_mode=False``."""
+    with SafeModeScope(safe_mode):
+        return read_project(Path(path))
 
 
 
@@ -171,6 +184,7 @@ def read_project(path: Path) -> Project:
     if version > SCHEMA_VERSION:
         raise _error(path, f"was written by a newer LayerLoom (schema {version}; this version "
                            f"reads up to {SCHEMA_VERSION}); update LayerLoom to open it")
+    _check_code(path, data.get("graph"))
     try:
         project = Project(GraphDocument.from_dict(data.get("graph")))
         view = data.get("view", {})
@@ -194,6 +208,30 @@ def read_project(path: Path) -> Project:
         project.weights = _read_weights(path, weights_raw, project)
     project.path = path
     return project
+
+
+def _check_code(path: Path, graph) -> None:
+    """Refuse, in safe mode, a graph whose nodes hold Python code (before anything runs it)."""
+    from engine.registry import LAYERS
+    from engine.saving.python_code import source_of
+    from engine.saving.safe_mode import in_safe_mode
+    if not in_safe_mode() or not isinstance(graph, dict) or not isinstance(graph.get("nodes"),
+                                                                            list):
+        return
+    code = {}
+    for n in graph["nodes"]:
+        spec = LAYERS.get(n.get("type")) if isinstance(n, dict) else None
+        if spec is None or not getattr(spec.cls, "holds_code", False):
+            continue
+        params = n.get("params") if isinstance(n.get("params"), dict) else {}
+        sources = [source_of(v) for v in params.values()]
+        code[str(n.get("name"))] = "\n".join(s for s in sources if s) or "(code)"
+    if code:
+        raise UnsafeProjectError(
+            f"{path.name}: layer(s) {', '.join(code)} hold Python code, and opening the project "
+            f"would run it. If you trust this file, open it with safe_mode=False "
+            f"(load_project(path, safe_mode=False)); in the app, confirm in the dialog that "
+            f"shows the code", code)
 
 
 def _read_weights(path: Path, raw: bytes, project) -> dict[str, list[np.ndarray]]:

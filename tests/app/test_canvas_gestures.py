@@ -53,6 +53,12 @@ def test_input_port_dragged_out_feeds_it_from_a_new_layer(window, mouse, qtbot):
     assert _sources(doc, dense) == ["flatten"] and doc.node_by_name("input_1") is None
 
 
+def test_a_click_on_a_port_opens_nothing(window, mouse):
+    port = window.scene.node_items[node_id(window, "dense_1")].ports_out[0].scenePos()
+    mouse.drag(port, port + QPointF(3, 2), steps=1)
+    assert not window.view.quick_add.isVisible()
+
+
 def test_escape_in_quick_add_adds_nothing(window, mouse, qtbot):
     port = window.scene.node_items[node_id(window, "dense_1")].ports_out[0].scenePos()
     mouse.drag(port, port + QPointF(200, 200))

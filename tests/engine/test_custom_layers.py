@@ -266,3 +266,82 @@ def test_user_layer_with_several_inputs_and_outputs_in_a_functional_model():
         p, q = Mix()([layers.Dense(3)(i1), i2])
         return keras.Model([i1, i2], layers.Dense(2)(layers.Concatenate()([p, q])))
     check_model(make, [x1, x2], y)
+
+
+def test_keras_variable_assigned_to_a_layer_is_its_trainable_weight():
+    class Scale(keras.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.s = keras.Variable(np.array([2.0, 3.0]), name="s")
+            self.frozen = keras.Variable("ones", shape=(2,), trainable=False)
+
+        def call(self, x):
+            return x * self.s + self.frozen
+
+    x, y = rng.standard_normal((4, 2)), rng.standard_normal((4, 2))
+
+    def make():
+        inp = keras.Input((2,))
+        return keras.Model(inp, Scale()(inp))
+    model = check_model(make, x, y)
+    assert [w.name for w in model.weights] == ["s", "variable"]
+    assert keras.Layer is keras.layers.Layer
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_ops_conv_transpose_matches_the_builtin_conv2d_transpose(padding):
+    with backend.floatx_scope("float64"):
+        x = rng.standard_normal((2, 4, 4, 3))
+        layer = layers.Conv2DTranspose(2, 3, strides=2, padding=padding)
+        layer.maybe_build((None, 4, 4, 3))
+        layer.need_dx = True
+        y_builtin = layer.forward(x, training=True)
+        g = rng.standard_normal(y_builtin.shape)
+        dx_builtin = layer.backward(g)
+        with Tape() as tape:
+            xt = tape.watch(x)
+            y = ops.conv_transpose(xt, layer.kernel, strides=2, padding=padding) + layer.bias
+        np.testing.assert_allclose(y.numpy(), y_builtin, rtol=1e-10, atol=1e-12)
+        (dx,) = tape.backward([(y, g)], [xt])
+        np.testing.assert_allclose(dx, dx_builtin, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(tape.weight_grads[id(layer.kernel)][1], layer.kernel.grad,
+                                   rtol=1e-9)
+
+
+def test_masks_reach_user_layers_and_user_layers_make_masks():
+    class MyLayer(keras.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.embedding = layers.Embedding(input_dim=50, output_dim=4, mask_zero=True)
+            self.lstm = layers.LSTM(3)
+
+        def call(self, inputs):
+            x = self.embedding(inputs)
+            return self.lstm(x, mask=self.embedding.compute_mask(inputs))
+
+    tokens = np.array([[3, 4, 0, 0], [5, 0, 0, 0]])
+    layer = MyLayer()
+    masked = layer(tokens)
+    np.testing.assert_allclose(masked[0], layer(tokens[:, :2])[0], rtol=1e-6)
+
+    class TemporalSoftmax(keras.layers.Layer):
+        def call(self, inputs, mask=None):
+            m = ops.expand_dims(ops.cast(mask, "float32"), -1)
+            e = ops.exp(inputs - ops.max(inputs, axis=1, keepdims=True)) * m
+            return e / ops.sum(e, axis=1, keepdims=True)
+
+    class NonZeroMask(keras.layers.Layer):
+        def call(self, x):
+            return ops.cast(x, "float32")
+
+        def compute_mask(self, inputs, mask=None):
+            return ops.not_equal(inputs, 0)
+
+    inp = keras.Input((4,), dtype="int32")
+    x = layers.Embedding(50, 2)(NonZeroMask()(inp) * 0 + inp)
+    model = keras.Model(inp, TemporalSoftmax()(layers.Dense(1)(
+        layers.Embedding(50, 3, mask_zero=True)(inp))))
+    out = model.predict(tokens, verbose=0)
+    assert x.shape == (None, 4, 2)
+    np.testing.assert_allclose(out[:, :, 0].sum(axis=1), [1.0, 1.0], rtol=1e-5)
+    assert out[1, 1:, 0].tolist() == [0.0, 0.0, 0.0]

@@ -46,3 +46,5 @@ def test_encoder_decoder_with_states_trains():
     assert history.history["loss"][-1] < history.history["loss"][0]
     with pytest.raises(ValueError, match="initial state"):
         layers.GRU(2)(keras.Input((3, 2)), initial_state=[keras.Input((2,)), keras.Input((2,))])
+    with pytest.raises(ValueError, match=r"initial state 0 has shape \(None, 4\)"):
+        layers.GRU(2)(keras.Input((3, 2)), initial_state=[keras.Input((4,))])

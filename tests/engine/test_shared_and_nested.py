@@ -132,3 +132,15 @@ def test_clone_model_keeps_the_architecture_and_sharing_with_fresh_weights():
     seq_clone = keras.models.clone_model(seq, clone_function=lambda lyr: type(lyr).from_config(
         {**lyr.get_config(), "name": lyr.name + "_c"}))
     assert seq_clone.layers[0].name.endswith("_c")
+
+
+def test_feature_extractor_from_model_input_and_a_layer_output():
+    inp = keras.Input((4,))
+    hidden = layers.Dense(3, name="hidden")(inp)
+    model = keras.Model(inp, layers.Dense(2)(hidden))
+    assert model.input is inp and model.output.shape == (None, 2)
+    features = keras.Model(inputs=model.input, outputs=model.get_layer("hidden").output)
+    x = rng.standard_normal((2, 4)).astype("float32")
+    np.testing.assert_allclose(features.predict(x, verbose=0),
+                               x @ model.get_layer("hidden").kernel.value
+                               + model.get_layer("hidden").bias.value, rtol=1e-5)

@@ -174,3 +174,11 @@ def test_user_loss_value_and_sample_weights_match_keras_semantics():
     builtin = keras.losses.MeanSquaredError()
     value, grad = builtin.value_and_gradient(y, p)
     assert value == pytest.approx(float(ScaledMSE(scale=1.0)(y, p)))
+
+
+def test_saving_a_subclassed_model_as_h5_says_what_to_do(tmp_path):
+    model = MLP(2, 1)
+    model.predict(np.ones((1, 3), np.float32), verbose=0)
+    with pytest.raises(ValueError, match="subclassed model.*save_weights"):
+        model.save(tmp_path / "m.h5")
+    assert not (tmp_path / "m.h5").exists()

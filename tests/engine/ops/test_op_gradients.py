@@ -5,6 +5,7 @@ import pytest
 
 from engine import ops
 from engine import random as krandom
+from engine.ops import Tape
 from tests.opcheck import check_op
 
 rng = np.random.default_rng(42)
@@ -244,12 +245,77 @@ CASES = [
      [R(2, 4, 4, 3), R(3, 3, 3, 2)], (0, 1)),
     ("separable_conv", ["separable_conv"], lambda x, d, p: ops.separable_conv(x, d, p),
      [R(1, 4, 4, 2), R(2, 2, 2, 2), R(1, 1, 4, 3)], (0, 1, 2)),
+    ("conv_transpose_same", ["conv_transpose"],
+     lambda x, w: ops.conv_transpose(x, w, strides=2, padding="same"),
+     [R(2, 3, 3, 2), R(3, 3, 4, 2)], (0, 1)),
+    ("conv_transpose_valid_1d", ["conv_transpose"],
+     lambda x, w: ops.conv_transpose(x, w, strides=2, output_padding=1),
+     [R(2, 4, 3), R(3, 2, 3)], (0, 1)),
     ("max_pool", ["max_pool"], lambda x: ops.max_pool(x, 2, padding="same"),
      [distinct(2, 5, 5, 2)], (0,)),
     ("max_pool_1d", ["max_pool"], lambda x: ops.max_pool(x, 3, strides=1), [distinct(2, 6, 2)],
      (0,)),
     ("average_pool", ["average_pool"], lambda x: ops.average_pool(x, 2, padding="same"),
      [R(2, 5, 5, 2)], (0,)),
+    # ---- the rarer numpy functions, keras.ops.math, keras.ops.linalg
+    ("cbrt", ["cbrt"], ops.cbrt, [P(3, 4)], (0,)),
+    ("deg2rad", ["deg2rad"], ops.deg2rad, [R(3)], (0,)),
+    ("rad2deg", ["rad2deg"], ops.rad2deg, [R(3)], (0,)),
+    ("fmod", ["fmod"], ops.fmod, [P(3, 4) * 3, P(4)], (0, 1)),
+    ("logaddexp2", ["logaddexp2"], ops.logaddexp2, [R(3, 4), R(4)], (0, 1)),
+    ("sinc", ["sinc"], ops.sinc, [P(3, 4)], (0,)),
+    ("ldexp", ["ldexp"], lambda x: ops.ldexp(x, np.array([1, -2, 3])), [R(2, 3)], (0,)),
+    ("ptp", ["ptp"], lambda x: ops.ptp(x, axis=1), [distinct(3, 4)], (0,)),
+    ("quantile", ["quantile"], lambda x: ops.quantile(x, [0.3, 0.9], axis=1),
+     [distinct(3, 5)], (0,)),
+    ("percentile", ["percentile"], lambda x: ops.percentile(x, 40), [distinct(3, 4)], (0,)),
+    ("median", ["median"], lambda x: ops.median(x, axis=0), [distinct(4, 3)], (0,)),
+    ("nan_reductions", ["nansum", "nanmean", "nanmax", "nanmin", "nanprod", "nanvar",
+                        "nanstd"],
+     lambda x: [f(x, axis=1) for f in (ops.nansum, ops.nanmean, ops.nanmax, ops.nanmin,
+                                       ops.nanprod, ops.nanvar, ops.nanstd)],
+     [distinct(3, 4) * 0.1 + 0.5], (0,)),
+    ("corrcoef", ["corrcoef"], ops.corrcoef, [R(3, 6)], (0,)),
+    ("diff", ["diff"], lambda x: ops.diff(x, n=2, axis=1), [R(3, 5)], (0,)),
+    ("trapezoid", ["trapezoid"], lambda y, x: ops.trapezoid(y, x), [R(3, 5), R(5)], (0, 1)),
+    ("trapezoid_dx", ["trapezoid"], lambda y: ops.trapezoid(y, dx=0.5, axis=0), [R(4, 2)],
+     (0,)),
+    ("cross", ["cross"], ops.cross, [R(4, 3), R(4, 3)], (0, 1)),
+    ("kron", ["kron"], ops.kron, [R(2, 3), R(3, 2)], (0, 1)),
+    ("dstack", ["dstack"], lambda a, b: ops.dstack([a, b]), [R(2, 3), R(2, 3)], (0, 1)),
+    ("column_stack", ["column_stack"], lambda a, b: ops.column_stack([a, b]), [R(3), R(3, 2)],
+     (0, 1)),
+    ("hsplit_vsplit_dsplit", ["hsplit", "vsplit", "dsplit"],
+     lambda x: ops.hsplit(x, 2) + ops.vsplit(x, 2) + ops.dsplit(x, 2), [R(2, 4, 2)], (0,)),
+    ("flips_rot90", ["fliplr", "flipud", "rot90"],
+     lambda x: [ops.fliplr(x), ops.flipud(x), ops.rot90(x, 3)], [R(3, 4)], (0,)),
+    ("select", ["select"], lambda a, b: ops.select([np.array([True, False, False]),
+                                                    np.array([True, True, False])], [a, b], 0.5),
+     [R(3), R(3)], (0, 1)),
+    ("correlate", ["correlate"], lambda a, b: ops.correlate(a, b, mode="same"), [R(7), R(3)],
+     (0, 1)),
+    ("correlate_valid", ["correlate"], ops.correlate, [R(6), R(4)], (0, 1)),
+    ("segment_sum", ["segment_sum"],
+     lambda x: ops.segment_sum(x, np.array([0, 2, 0, 1]), num_segments=4), [R(4, 2)], (0,)),
+    ("segment_max", ["segment_max"], lambda x: ops.segment_max(x, np.array([0, 1, 0, 1])),
+     [distinct(4, 2)], (0,)),
+    ("extract_sequences", ["extract_sequences"], lambda x: ops.extract_sequences(x, 3, 2),
+     [R(2, 7)], (0,)),
+    ("linalg_inv", ["inv"], ops.linalg.inv, [R(3, 3) + 3 * np.eye(3)], (0,)),
+    ("linalg_solve", ["solve"], ops.linalg.solve, [R(2, 3, 3) + 3 * np.eye(3), R(2, 3, 2)],
+     (0, 1)),
+    ("linalg_solve_vector", ["solve"], ops.linalg.solve, [R(3, 3) + 3 * np.eye(3), R(3)],
+     (0, 1)),
+    ("linalg_solve_triangular", ["solve_triangular"],
+     lambda a, b: ops.linalg.solve_triangular(a, b, lower=True),
+     [R(3, 3) + 3 * np.eye(3), R(3, 2)], (0, 1)),
+    ("linalg_det", ["det"], ops.linalg.det, [R(3, 3)], (0,)),
+    ("linalg_logdet", ["slogdet", "logdet"], lambda a: ops.logdet(ops.matmul(a, a.T) + np.eye(3)),
+     [R(3, 3)], (0,)),
+    ("linalg_cholesky", ["cholesky"],
+     lambda b: ops.linalg.cholesky(ops.matmul(b, ops.transpose(b)) + np.eye(3)), [R(3, 3)],
+     (0,)),
+    ("linalg_norm", ["norm"], lambda x: ops.linalg.norm(x, axis=0), [R(3, 4)], (0,)),
     ("random_dropout", ["dropout"], lambda x: krandom.dropout(x, 0.5, seed=3), [R(4, 5)], (0,)),
     ("random_shuffle", ["shuffle"], lambda x: krandom.shuffle(x, seed=3), [R(4, 2)], (0,)),
 ]
@@ -270,8 +336,10 @@ NOT_DIFFERENTIABLE = {
     "zeros_like", "ones_like", "full_like", "empty_like", "arange", "linspace", "logspace", "eye",
     "identity", "tri", "array", "meshgrid", "one_hot", "multi_hot", "shape", "dtype", "size",
     "ndim", "is_tensor", "convert_to_numpy", "stop_gradient", "saturate_cast", "in_top_k",
-    "custom_gradient",
+    "custom_gradient", "heaviside", "bincount", "nonzero", "unique", "searchsorted",
+    "digitize", "isin", "histogram", "argpartition", "unravel_index", "vander",
 }
+LINALG_WITHOUT_GRADIENT = {"qr", "svd", "eig", "eigh", "lstsq"}
 
 
 def test_every_differentiable_op_has_a_gradient_check():
@@ -280,6 +348,20 @@ def test_every_differentiable_op_has_a_gradient_check():
               and not isinstance(getattr(ops, n), type)}
     missing = public - covered - NOT_DIFFERENTIABLE
     assert not missing, f"ops without a finite-difference test: {sorted(missing)}"
+    linalg = {n for n in dir(ops.linalg) if not n.startswith("_")
+              and getattr(getattr(ops.linalg, n), "__module__", "") in
+              ("engine.ops.linalg", "engine.ops.products")}
+    missing = linalg - covered - LINALG_WITHOUT_GRADIENT
+    assert not missing, f"ops.linalg without a finite-difference test: {sorted(missing)}"
+
+
+def test_factorizations_refuse_a_traced_input_instead_of_dropping_its_gradient():
+    with Tape() as tape:
+        a = tape.watch(np.eye(2))
+        with pytest.raises(NotImplementedError, match="qr has no gradient"):
+            ops.linalg.qr(a)
+    q, _ = ops.linalg.qr(np.eye(2))
+    np.testing.assert_allclose(np.abs(q), np.eye(2))
 
 
 def _log1pexp_with(grad_scale):

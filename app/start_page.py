@@ -107,6 +107,7 @@ class StartPage(QWidget):
         self.recent = QListWidget(self)
         self.recent.setAccessibleName("Recent projects")
         self.recent.setMinimumWidth(220)
+        self.recent.setSpacing(3)
         left.addWidget(self.recent, 1)
         holder = QWidget(self)
         holder.setLayout(left)

@@ -3,7 +3,8 @@ in the process (``bench/ui_latency.py --try-it`` measures it while training runs
 
     python -m bench.try_it_predict [--repeats 500]
 
-For the seed MNIST MLP and CNN: the forward pass of one sample on the panel's private model,
+For the seed MNIST MLP and CNN: the forward pass of one sample on the panel's private model
+(on one numba thread, as on the panel's prediction thread),
 and the whole step the panel runs per pen stroke (reading the 280×280 pad, MNIST-style
 centring, scaling, the forward pass). A frame at 60 Hz is 16.7 ms. The last line reads
 ``try_it_predict mlp_ms=… cnn_ms=…`` (median of the whole step).
@@ -23,6 +24,7 @@ def main(argv=None) -> None:
     ap.add_argument("--repeats", type=int, default=500)
     args = ap.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import numba
     from PySide6.QtCore import QPointF
     from PySide6.QtWidgets import QApplication
 
@@ -31,7 +33,7 @@ def main(argv=None) -> None:
     from app.training.sketch_pad import SketchPad
     from bench.ui_latency import mlp_graph
     from engine.data.single_sample import image_sample, input_form
-
+    numba.set_num_threads(1)                     # as on the panel's prediction thread
     app = QApplication.instance() or QApplication([])
     print(f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cpus")
     pad = SketchPad()

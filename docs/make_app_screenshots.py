@@ -25,6 +25,12 @@ def settle(app, n: int = 5) -> None:
         app.processEvents()
 
 
+def save(widget, path: Path) -> None:
+    if not widget.grab().save(str(path), "PNG"):
+        raise SystemExit(f"could not write {path}")
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
 def draw_seven(pad) -> None:
     """A handwritten-looking 7 in the pad's 280×280 drawing pixels."""
     from PySide6.QtCore import QPointF
@@ -57,8 +63,7 @@ def main() -> None:
     while page.thumbnails_pending():
         settle(app, 1)
     settle(app)
-    window.grab().save(str(out / "start_page.png"))
-    print("wrote docs/start_page.png")
+    save(window, out / "start_page.png")
 
     window.file_ops.open_example(ROOT / "examples" / "mnist_mlp.loom")
     c = window.training
@@ -80,8 +85,7 @@ def main() -> None:
         shot["done"] = True
         c.dashboard.redraw()
         settle(app)
-        window.grab().save(str(out / "try_it.png"))
-        print("wrote docs/try_it.png")
+        save(window, out / "try_it.png")
 
     def epoch_end(epoch: int, _logs) -> None:
         if epoch == 1:
@@ -133,8 +137,7 @@ def main() -> None:
     c.runs_panel.select_ids({str(project.runs[0].id), str(project.runs[2].id)})
     c.runs_panel.overlays_chosen.emit(c.runs_panel.selected_ids())
     settle(app, 10)
-    window.grab().save(str(out / "runs_panel.png"))
-    print("wrote docs/runs_panel.png")
+    save(window, out / "runs_panel.png")
     window.close()
 
 

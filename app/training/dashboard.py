@@ -229,8 +229,8 @@ class TrainingDashboard(QWidget):
 
     def finish_run(self, status: str, message: str = "") -> None:
         self._gate = None
-        self.redraw()
         self.timer.stop()
+        self._force_redraw()
         self.set_status(STATUS_TEXT.get(status, status), message)
         self.time_label.setText(f"elapsed {format_duration(self._last_elapsed)}")  # no ETA
 
@@ -267,8 +267,12 @@ class TrainingDashboard(QWidget):
         # the change is painted with the rest of the frame instead
         p, epochs = self._last_point, max(self._run_info.get("epochs", 1), 1)
         done = self._epochs_done or 0
-        fraction = p.step / max(p.steps, 1) if p is not None and p.epoch == done else 0.0
-        epoch_text = f"Epoch {min(done + 1, epochs)} / {epochs}"
+        in_epoch = p is not None and p.epoch == done      # a batch of the next epoch came
+        fraction = p.step / max(p.steps, 1) if in_epoch else 0.0
+        # while running, the epoch under way; a run that ended between two epochs names the
+        # last one it finished (not one it never began)
+        current = done + 1 if in_epoch or self.timer.isActive() else max(done, 1)
+        epoch_text = f"Epoch {min(current, epochs)} / {epochs}"
         for bar, value, text in ((self.batch_bar, p and p.step, None),
                                  (self.epoch_bar, int((done + fraction) * EPOCH_BAR_STEPS),
                                   epoch_text)):

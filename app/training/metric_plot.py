@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import QWidget
 
 from app.training.plot_export import PlotExportMenu
@@ -18,8 +18,8 @@ from app.training.themed_plot import ThemedPlot
 TRAIN = "#1f77b4"
 VAL = "#e8710a"
 LR = "#2ca02c"
-LEGEND_MIN_HEIGHT = 170
-LEGEND_ONE_ROW_WIDTH = 480         # wider plots list the curves in one row
+LEGEND_MAX_COLUMNS = 4
+LEGEND_MAX_SHARE = 0.4             # a legend taller than this share of the plot is hidden
 OVERLAY = ("#7f7f7f", "#9467bd", "#8c564b", "#17becf", "#bcbd22", "#e377c2")
 
 
@@ -79,10 +79,15 @@ class MetricPlot(ThemedPlot):
                                    symbolBrush=VAL, symbolPen=pg.mkPen(bg), name="validation")
         self.legend = None
         self._legend_key: tuple = ()
+        self._legend_fits = False
         if legend:       # after the curves: it lists only those with data (_sync_legend)
-            self.legend = item.addLegend(offset=(-8, 8), labelTextColor=fg, labelTextSize="8pt",
+            # top right where values fall (a loss), bottom right where they rise (accuracy)
+            falling = name.endswith("loss") or "error" in name
+            self.legend = item.addLegend(offset=(-8, 8) if falling else (-8, -8),
+                                         labelTextColor=fg, labelTextSize="8pt",
                                          brush=faint(bg.name(), 200), colCount=2)
         self._overlays: list[pg.PlotDataItem] = []
+        self._overlay_named: list[pg.PlotDataItem] = []   # one legend entry per earlier run
         self._overlay_data: list[tuple[np.ndarray, np.ndarray]] = []
         self._drawn: dict[int, tuple[int, int]] = {}    # curve → (series, points) it shows
         self._sources: list[tuple[str, Series]] = []
@@ -177,7 +182,7 @@ class MetricPlot(ThemedPlot):
         """Earlier runs: (label, epoch x, training values or None, validation values or None)."""
         for c in self._overlays:
             self.getPlotItem().removeItem(c)
-        self._overlays = []
+        self._overlays, self._overlay_named = [], []
         self._overlay_data = [(x[:len(v)], v) for _, x, t, vv in runs for v in (t, vv)
                               if v is not None and len(v)]
         for k, (label, x, train, val) in enumerate(runs):
@@ -192,6 +197,8 @@ class MetricPlot(ThemedPlot):
                                         symbolPen=None, name=name)
                 curve.setZValue(-10)
                 self.getPlotItem().addItem(curve)
+                if values is train or train is None or len(train) == 0:
+                    self._overlay_named.append(curve)   # the run's first curve names it
                 self._overlays.append(curve)
         self._fit_view([series for _, series in self._sources])   # the runs are drawn whole
         self._sync_legend()
@@ -203,14 +210,35 @@ class MetricPlot(ThemedPlot):
             return
         own = [c for c in (self.raw, self.smooth, self.epoch_train, self.epoch_val)
                if c.xData is not None and len(c.xData)]
-        curves = own + self._overlays
+        curves = own + self._overlay_named
         key = tuple(id(c) for c in curves)
         if key == self._legend_key:
             return
         self._legend_key = key
         self.legend.clear()
         for c in curves:
-            self.legend.addItem(c, c.name())
+            self.legend.addItem(c, c.name().removesuffix(" (validation)"))
+        self._layout_legend()
+
+    def _layout_legend(self) -> None:
+        """As many columns as the plot's width allows; hidden when it would cover too much of
+        the plot (a small plot shows the curves alone)."""
+        if self.legend is None:
+            return
+        names = [label.text for _, label in self.legend.items]
+        if not names:
+            self._legend_fits = False
+        else:
+            font = QFont(self.font())
+            font.setPointSizeF(8.0)
+            fm = QFontMetrics(font)
+            entry = 34 + max(fm.horizontalAdvance(n) for n in names)  # sample, text, gaps
+            cols = max(1, min(LEGEND_MAX_COLUMNS, len(names), (self.width() - 90) // entry))
+            rows = -(-len(names) // cols)
+            self.legend.setColumnCount(cols)
+            self._legend_fits = (cols * entry <= self.width() - 90 and
+                                 rows * (fm.height() + 6) <= LEGEND_MAX_SHARE * self.height())
+        self.legend.setVisible(self._legend_fits and not self.readout.isVisible())
 
     def exported_curves(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """(label, epochs, values) of every curve with data, for the CSV export."""
@@ -236,11 +264,8 @@ class MetricPlot(ThemedPlot):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        if getattr(self, "legend", None) is not None:    # a small plot has no room for one
-            self.legend.setColumnCount(4 if event.size().width() >= LEGEND_ONE_ROW_WIDTH
-                                       else 2)
-            self.legend.setVisible(event.size().height() >= LEGEND_MIN_HEIGHT
-                                   and not self.readout.isVisible())
+        if getattr(self, "legend", None) is not None:
+            self._layout_legend()
 
     # ------------------------------------------------------------ crosshair
     def _mouse_moved(self, pos) -> None:
@@ -271,4 +296,4 @@ class MetricPlot(ThemedPlot):
         self.vline.hide()
         self.readout.hide()
         if self.legend is not None:
-            self.legend.setVisible(self.height() >= LEGEND_MIN_HEIGHT)
+            self.legend.setVisible(self._legend_fits)

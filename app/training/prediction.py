@@ -5,13 +5,13 @@ project's network from the graph (new layer objects), with its own execution loc
 (``engine.models.functional.isolate_execution``), and loads weight snapshots into it — taken by
 the training worker between two batches, or read from an idle model or the project file. So a
 prediction never waits for a training step and a training step never waits for a prediction.
+The panel predicts on a thread of its own (:mod:`app.training.prediction_service`).
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from app.training.run_setup import graph_key
@@ -65,14 +65,7 @@ class SnapshotModel:
     def predict(self, x: np.ndarray, class_names: list[str] | None = None) -> Scores:
         """Scores of one sample ``x`` (shape (1, *input_shape))."""
         t = time.perf_counter()
-        # one sample gains nothing from parallel kernels; on one thread (numba's count is per
-        # calling thread) the prediction leaves the other cores to the training thread
-        threads = numba.get_num_threads()
-        numba.set_num_threads(1)
-        try:
-            out = self.model(x, training=False)
-        finally:
-            numba.set_num_threads(threads)
+        out = self.model(x, training=False)
         seconds = time.perf_counter() - t
         if isinstance(out, list):
             out = out[0]

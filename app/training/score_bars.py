@@ -70,8 +70,11 @@ class ScoreBars(QWidget):
             name.setText(label)
             bar.setValue(int(STEPS * (value - lo) / (hi - lo)) if hi > lo else 0)
             bar.setFormat(f"{100 * value:.1f}%" if scores.probabilities else f"{value:.4g}")
-            emphasis = "font-weight: 700" if label == best_label else ""
-            name.setStyleSheet(emphasis)
+            bold = label == best_label
+            if name.font().bold() != bold:          # restyling a label is not free
+                font = name.font()
+                font.setBold(bold)
+                name.setFont(font)
             name.show()
             bar.show()
         for name, bar in self.rows[len(shown):]:

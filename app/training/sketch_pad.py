@@ -4,7 +4,7 @@ a uint8 (H, W) array. Backspace / Delete clears, Ctrl+Z takes back the last stro
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QSize, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QKeySequence, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -28,6 +28,7 @@ class SketchPad(QWidget):
         self._strokes: list[list[QPointF]] = []
         self._image = QImage(RESOLUTION, RESOLUTION, QImage.Format.Format_Grayscale8)
         self._image.fill(0)
+        self._display = QImage(1, 1, QImage.Format.Format_Grayscale8)   # sized on resize
         self._drawing = False
 
     def sizeHint(self) -> QSize:
@@ -42,41 +43,59 @@ class SketchPad(QWidget):
     # ------------------------------------------------------------ geometry
     def _square(self):
         side = min(self.width(), self.height())
-        return (self.width() - side) / 2, (self.height() - side) / 2, side
+        return (self.width() - side) // 2, (self.height() - side) // 2, max(side, 1)
 
     def _to_image(self, pos: QPointF) -> QPointF:
         x0, y0, side = self._square()
-        f = RESOLUTION / max(side, 1)
+        f = RESOLUTION / side
         return QPointF((pos.x() - x0) * f, (pos.y() - y0) * f)
 
     # ------------------------------------------------------------ drawing
+    # Strokes are drawn twice: into the RESOLUTION² image the network is given, and into an
+    # image of the widget's own size that paintEvent copies 1:1 (scaling the whole drawing
+    # for every paint cost more than the rest of a stroke together).
+    def _painters(self):
+        for image, f in ((self._image, 1.0), (self._display, self._display.width() / RESOLUTION)):
+            p = QPainter(image)
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            p.setPen(QPen(QColor(255, 255, 255), self.pen_width * f, Qt.PenStyle.SolidLine,
+                          Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
+            p.scale(f, f)
+            yield p
+
     def _paint_segment(self, a: QPointF, b: QPointF) -> None:
-        p = QPainter(self._image)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.setPen(QPen(QColor(255, 255, 255), self.pen_width, Qt.PenStyle.SolidLine,
-                      Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
-        if a == b:
-            p.drawPoint(a)
-        else:
-            p.drawLine(a, b)
-        p.end()
+        for p in self._painters():
+            if a == b:
+                p.drawPoint(a)
+            else:
+                p.drawLine(a, b)
+            p.end()
+        x0, y0, side = self._square()
+        f = side / RESOLUTION
+        r = self.pen_width * f
+        dirty = QRectF(QPointF(a.x() * f, a.y() * f), QPointF(b.x() * f, b.y() * f))
+        self.update(dirty.normalized().adjusted(x0 - r, y0 - r, x0 + r, y0 + r).toRect())
 
     def _redraw(self) -> None:
+        side = self._square()[2]
         self._image.fill(0)
-        p = QPainter(self._image)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.setPen(QPen(QColor(255, 255, 255), self.pen_width, Qt.PenStyle.SolidLine,
-                      Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
-        for stroke in self._strokes:
-            if len(stroke) == 1:
-                p.drawPoint(stroke[0])
-                continue
-            path = QPainterPath(stroke[0])
-            for pt in stroke[1:]:
-                path.lineTo(pt)
-            p.drawPath(path)
-        p.end()
+        self._display = QImage(side, side, QImage.Format.Format_Grayscale8)
+        self._display.fill(0)
+        for p in self._painters():
+            for stroke in self._strokes:
+                if len(stroke) == 1:
+                    p.drawPoint(stroke[0])
+                    continue
+                path = QPainterPath(stroke[0])
+                for pt in stroke[1:]:
+                    path.lineTo(pt)
+                p.drawPath(path)
+            p.end()
         self.update()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._redraw()
 
     def add_point(self, pos: QPointF, new_stroke: bool = False) -> None:
         """Extend the drawing to ``pos`` (drawing pixels), or start a stroke there."""
@@ -142,16 +161,12 @@ class SketchPad(QWidget):
     def paintEvent(self, _event) -> None:
         x0, y0, side = self._square()
         p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        target = (int(x0), int(y0), int(side), int(side))
-        p.drawImage(*target[:2], self._image.scaled(int(side), int(side),
-                                                    Qt.AspectRatioMode.IgnoreAspectRatio,
-                                                    Qt.TransformationMode.SmoothTransformation))
+        p.drawImage(x0, y0, self._display)
         pen = QPen(self.palette().highlight().color() if self.hasFocus()
                    else self.palette().mid().color(), 2 if self.hasFocus() else 1)
         p.setPen(pen)
-        p.drawRect(int(x0), int(y0), int(side) - 1, int(side) - 1)
+        p.drawRect(x0, y0, side - 1, side - 1)
         if self.is_empty():
             p.setPen(QColor(150, 150, 150))
-            p.drawText(*target, Qt.AlignmentFlag.AlignCenter, "draw here")
+            p.drawText(x0, y0, side, side, Qt.AlignmentFlag.AlignCenter, "draw here")
         p.end()

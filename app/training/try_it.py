@@ -7,16 +7,17 @@ vocabulary for text). Predictions run on a private copy of the network
 (:class:`app.training.prediction.SnapshotModel`) loaded with weight snapshots that the training
 controller hands over (``weights_wanted`` → :meth:`set_weights`): while training runs they are
 taken by the worker between two batches, at most ``SNAPSHOT_MS`` apart, so neither thread waits
-for the other. Predictions are coalesced to one per ``MIN_PREDICT_MS`` while the pen moves.
+for the other. The predictions run on a thread of their own
+(:class:`app.training.prediction_service.PredictionService`): the window only copies the input
+over and shows the result that comes back; while the pen moves, the newest input wins.
 """
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.background import run_responsive
+from app.training.prediction_service import PredictionService, Request, Result
 from app.training.score_bars import ScoreBars
 from app.training.sketch_pad import SketchPad
 from engine.data import DataError
@@ -46,13 +48,13 @@ from engine.data.single_sample import (
 )
 
 SNAPSHOT_MS = 500           # fresh weights while training, at most twice a second
-MIN_PREDICT_MS = 15         # strokes closer than this share one prediction
 PREVIEW_SIZE = 112
 TABS = ("draw", "picture", "text")
 
 
 class TryItPanel(QWidget):
     weights_wanted = Signal()         # the controller answers with set_weights(...)
+    result_ready = Signal(object)     # a Result, emitted on the prediction thread
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -70,13 +72,17 @@ class TryItPanel(QWidget):
         self._weights: dict | None = None
         self._weights_label = ""
         self._picture: np.ndarray | None = None
-        self._last_predict = 0.0
+        self._loaded: int | None = None         # layers the snapshot fitted (None: not known yet)
+        self._weighted = 0                      # layers that have weights
         self.last_scores = None
         self.predict_times: list[float] = []
+        self._seq = 0                           # numbers the requests
+        self._cleared_seq = 0                   # results of requests up to this are stale
         self._build_ui()
-        self._predict_timer = QTimer(self)
-        self._predict_timer.setSingleShot(True)
-        self._predict_timer.timeout.connect(self.predict_now)
+        self.service = PredictionService(self.result_ready.emit)
+        self.result_ready.connect(self._show_result)
+        service = self.service
+        self.destroyed.connect(lambda *_args: service.close())
         self._snapshot_timer = QTimer(self)
         self._snapshot_timer.setInterval(SNAPSHOT_MS)
         self._snapshot_timer.timeout.connect(self._want_weights)
@@ -163,6 +169,7 @@ class TryItPanel(QWidget):
         if self._graph is not None:
             self._graph.subscribe(self._graph_event)
         self._graph_dirty = False
+        self._cleared_seq = self._seq             # predictions for the old project are stale
         self.snapshot = None
         self.form = None
         self.context = None
@@ -195,10 +202,11 @@ class TryItPanel(QWidget):
         """A snapshot of the weights (layer name → arrays; None: untrained) and where it is
         from, for the status line. The current input is predicted again with it."""
         self._weights, self._weights_label = weights, label
+        self._loaded = None                     # known when the prediction thread loaded them
+        self.service.set_weights(weights)
         if self.snapshot is not None:
-            self._load_snapshot()
             self._show_status()
-            self.predict_now()
+            self._input_changed()
 
     def _want_weights(self) -> None:
         if self.isVisible() and self.snapshot is not None:
@@ -234,6 +242,8 @@ class TryItPanel(QWidget):
             self.snapshot = SnapshotModel(graph)
         except (ValueError, TypeError) as e:
             return self._unavailable(f"The network cannot be built: {e}")
+        self.service.use_model(self.snapshot)    # only the prediction thread uses it now
+        self._loaded, self._weighted = None, self.snapshot.weighted_layers
         spec = getattr(project, "data_source", None)
         self.form = input_form(self.snapshot.input_shape, self.snapshot.input_dtype, spec)
         if self.form.kind == "unsupported":
@@ -246,8 +256,6 @@ class TryItPanel(QWidget):
                                   (self.tabs.currentIndex() if self.tabs.currentIndex() < 2
                                    else 0))
         self.tabs.setEnabled(True)
-        if self._weights is not None:
-            self._load_snapshot()
         self._show_status()
         self.weights_wanted.emit()
         return True
@@ -258,29 +266,29 @@ class TryItPanel(QWidget):
         self.bars.clear()
         return False
 
-    def _load_snapshot(self) -> None:
-        self.snapshot.load(self._weights)
-
     def _show_status(self) -> None:
-        s = self.snapshot
-        if s is None:
+        if self.snapshot is None:
             return
         if self._weights is None:
             text = "Untrained network (random weights): train it to see real predictions."
-        elif s.loaded == 0:
+        elif self._loaded is None or self._loaded == self._weighted:
+            text = f"Weights: {self._weights_label}."
+        elif self._loaded == 0:
             text = ("The network was edited: its trained weights no longer fit any layer; "
                     "train it again (these predictions come from random weights).")
-        elif s.loaded < s.weighted_layers:
-            text = (f"Weights: {self._weights_label}; {s.weighted_layers - s.loaded} layer(s) "
+        elif self._loaded < self._weighted:
+            text = (f"Weights: {self._weights_label}; {self._weighted - self._loaded} layer(s) "
                     f"changed since and start untrained.")
-        else:
-            text = f"Weights: {self._weights_label}."
         if self.form is not None and self.form.kind == "image":
             h, w, c = self.form.image_shape
             text += f" Inputs become {h}×{w} {'grayscale' if c == 1 else 'colour'}"
             scale = self.form.scale
-            text += ("." if not scale else ", values scaled to [0, 1]." if abs(scale - 1 / 255) < 1e-9
-                     else f", scaled ×{scale:.4g}.")
+            if not scale:
+                text += "."
+            elif abs(scale - 1 / 255) < 1e-9:
+                text += ", values scaled to [0, 1]."
+            else:
+                text += f", scaled ×{scale:.4g}."
         self.status.setText(text)
 
     # ------------------------------------------------------------ class names / vocabulary
@@ -313,7 +321,7 @@ class TryItPanel(QWidget):
                                      f"{self._context_result['error']}")
         else:
             self.context = self._context_result["value"]
-        self.predict_now()
+        self._input_changed()
 
     def wait_context(self, timeout: float = 10.0) -> None:
         """Block until the class names and vocabulary are read (tests, benchmarks)."""
@@ -323,71 +331,87 @@ class TryItPanel(QWidget):
 
     # ------------------------------------------------------------ input
     def _input_changed(self) -> None:
-        if self._predict_timer.isActive():
-            return
-        wait = MIN_PREDICT_MS - (time.perf_counter() - self._last_predict) * 1000
-        self._predict_timer.start(max(0, int(wait)))
-
-    def current_sample(self) -> np.ndarray | None:
-        """The current input as the network takes it, or None (nothing entered yet)."""
-        form = self.form
-        if form is None or form.kind == "unsupported":
-            return None
-        tab = TABS[self.tabs.currentIndex()]
-        if form.kind == "image" and tab == "draw":
-            return None if self.pad.is_empty() else image_sample(self.pad.pixels(), form,
-                                                                drawing=True)
-        if form.kind == "image" and tab == "picture":
-            return None if self._picture is None else image_sample(self._picture, form)
-        if form.kind == "text" and tab == "text":
-            text = self.text_edit.toPlainText()
-            vocabulary = self.context.vocabulary if self.context else None
-            if not text.strip():
-                self.words_label.setText("")
-                return None
-            if not vocabulary:
-                self.words_label.setText("Reading the vocabulary of the data source…"
-                                         if self.context is None else
-                                         "The data source has no vocabulary (choose text data "
-                                         "with a text length in the Data panel).")
-                return None
-            known, total = known_words(text, vocabulary)
-            self.words_label.setText(f"{known} of {total} words are in the vocabulary the "
-                                     f"network learnt; at most {form.maxlen} are used.")
-            return text_sample(text, vocabulary, form.maxlen)
-        return None
-
-    def predict_now(self) -> None:
-        """Predict the current input with the current snapshot (coalesced strokes end here)."""
-        self._predict_timer.stop()
+        """Hand the current input to the prediction thread (it replaces one still waiting)."""
         if self._graph_dirty:
             self._graph_dirty = False
             if not self._prepare():
                 return
         if self.snapshot is None:
             return
-        t0 = time.perf_counter()
-        self._last_predict = t0
-        try:
-            x = self.current_sample()
-        except (DataError, ValueError) as e:
-            self.bars.clear(str(e))
-            return
-        if x is None:
+        request = self._request()
+        self._seq += 1
+        if request is None:
+            self._cleared_seq = self._seq       # a prediction still on its way is stale
             self.bars.clear("—")
             self.preview.clear()
             return
+        request.seq = self._seq
+        self.service.submit(request)
+
+    def _request(self) -> Request | None:
+        """The current input as a request (its arrays copied: the pad goes on changing), or
+        None when nothing is entered yet."""
+        form = self.form
+        if form is None or form.kind == "unsupported":
+            return None
         names = self.context.class_names if self.context else None
-        scores = self.snapshot.predict(x, names)
-        self.last_scores = scores
-        self.bars.show_scores(scores)
-        self._show_preview(x)
-        total = time.perf_counter() - t0
-        self.predict_times.append(total)
+        tab = TABS[self.tabs.currentIndex()]
+        if form.kind == "image" and tab == "draw":
+            if self.pad.is_empty():
+                return None
+            pixels = self.pad.pixels()
+            return Request(lambda: image_sample(pixels, form, drawing=True), names)
+        if form.kind == "image" and tab == "picture":
+            picture = self._picture
+            return None if picture is None else Request(lambda: image_sample(picture, form),
+                                                        names)
+        if form.kind == "text" and tab == "text":
+            return self._text_request(names)
+        return None
+
+    def _text_request(self, names) -> Request | None:
+        text = self.text_edit.toPlainText()
+        vocabulary = self.context.vocabulary if self.context else None
+        if not text.strip():
+            self.words_label.setText("")
+            return None
+        if not vocabulary:
+            self.words_label.setText("Reading the vocabulary of the data source…"
+                                     if self.context is None else
+                                     "The data source has no vocabulary (choose text data "
+                                     "with a text length in the Data panel).")
+            return None
+        known, total = known_words(text, vocabulary)
+        maxlen = self.form.maxlen
+        self.words_label.setText(f"{known} of {total} words are in the vocabulary the "
+                                 f"network learnt; at most {maxlen} are used.")
+        return Request(lambda: text_sample(text, vocabulary, maxlen), names)
+
+    def _show_result(self, result: Result) -> None:
+        """A prediction came back from the prediction thread."""
+        if (result.loaded, result.weighted) != (self._loaded, self._weighted):
+            self._loaded, self._weighted = result.loaded, result.weighted
+            self._show_status()
+        if result.seq != -1 and result.seq <= self._cleared_seq:
+            return                              # the input was cleared meanwhile
+        if result.error:
+            self.bars.clear(result.error)
+            return
+        if result.scores is None:
+            return
+        self.last_scores = result.scores
+        self.bars.show_scores(result.scores)
+        self._show_preview(result.sample)
+        self.predict_times.append(result.seconds)
         if len(self.predict_times) > 1000:
             del self.predict_times[:-100]
-        self.timing.setText(f"forward pass {scores.seconds * 1000:.1f} ms · with preparing "
-                            f"the input {total * 1000:.1f} ms")
+        self.timing.setText(f"forward pass {result.scores.seconds * 1000:.1f} ms · with "
+                            f"preparing the input {result.seconds * 1000:.1f} ms")
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait for the predictions asked for so far and show them (tests, benchmarks)."""
+        self.service.wait_idle(timeout)
+        QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
 
     def _show_preview(self, x: np.ndarray) -> None:
         form = self.form
@@ -434,7 +458,7 @@ class TryItPanel(QWidget):
             self.picture_label.size() * 0.95, Qt.AspectRatioMode.KeepAspectRatio,
             Qt.TransformationMode.SmoothTransformation))
         self.tabs.setCurrentIndex(TABS.index("picture"))
-        self.predict_now()
+        self._input_changed()
         return True
 
     def dragEnterEvent(self, event) -> None:

@@ -9,6 +9,7 @@ from PySide6.QtGui import QContextMenuEvent, QImage
 from PySide6.QtWidgets import QApplication
 
 from app.training.dashboard import TrainingDashboard
+from app.training.metric_plot import MetricPlot
 from app.training.plot_export import curves_csv, safe_file_stem
 from tests.app.test_training_dashboard import _points
 
@@ -51,9 +52,27 @@ def test_overlaid_runs_are_named_in_the_legend(dash):
     plot = dash.plots["loss"]
     plot.set_overlays([("run 1", np.arange(1, 4.0), np.array([1.0, 0.8, 0.7]),
                         np.array([1.1, 0.9, 0.8]))])
-    assert legend_labels(plot)[-2:] == ["run 1", "run 1 (validation)"]
+    assert legend_labels(plot)[-1] == "run 1"             # one entry per run
+    assert "run 1 (validation)" not in legend_labels(plot)
     plot.set_overlays([])
     assert "run 1" not in legend_labels(plot)
+
+
+def test_a_legend_that_would_cover_a_small_plot_is_hidden(dash, qtbot):
+    plot = MetricPlot("loss", legend=True)
+    qtbot.addWidget(plot)
+    plot.resize(900, 500)
+    plot.show()
+    plot.show_metric(dash.buffer.metrics["loss"])
+    plot.set_overlays([(f"run {k}", np.arange(1, 3.0), np.array([1.0, 0.5]), None)
+                       for k in range(1, 9)])
+    qtbot.waitUntil(lambda: plot.legend.isVisible())
+    assert plot.legend.columnCount == 4                       # 12 entries, 3 rows
+    plot.resize(320, 180)
+    qtbot.waitUntil(lambda: not plot.legend.isVisible())      # it would cover the curves
+    plot.set_overlays([])
+    plot.resize(320, 260)
+    qtbot.waitUntil(lambda: plot.legend.isVisible())
 
 
 def test_csv_export_holds_every_curve(dash, tmp_path):

@@ -151,3 +151,23 @@ def test_y_range_shrinks_after_a_constant_start(dash):
     assert acc._y_range == (0.0, 1.0)
     x_range = acc.getPlotItem().vb.viewRange()[0]
     assert x_range[0] < 0 and 3.0 < x_range[1] < 3.1              # the planned 3 epochs
+
+
+def test_a_run_stopped_between_two_epochs_names_the_last_epoch_it_finished(dash):
+    dash.add_batches(_points(0))
+    dash.add_epoch(0, {"loss": 0.5})
+    dash.redraw()
+    assert dash.epoch_bar.format() == "Epoch 2 / 3"          # running: the next one is due
+    dash.finish_run("stopped", "stopped by the user after epoch 1/3")
+    assert dash.epoch_bar.format() == "Epoch 1 / 3"          # epoch 2 never began
+    assert dash.batch_bar.value() == 10
+    dash.raw_box.toggle()                                     # a redraw keeps it
+    assert dash.epoch_bar.format() == "Epoch 1 / 3"
+
+
+def test_a_run_stopped_inside_an_epoch_names_that_epoch(dash):
+    dash.add_batches(_points(0))
+    dash.add_epoch(0, {"loss": 0.5})
+    dash.add_batches(_points(1)[:4])
+    dash.finish_run("stopped")
+    assert dash.epoch_bar.format() == "Epoch 2 / 3" and dash.batch_bar.value() == 4

@@ -100,6 +100,7 @@ def test_predictions_follow_the_trained_weights_on_a_private_copy(harness, qtbot
     for k in range(5):
         Image.fromarray(xt[k]).save(tmp_path / f"d{k}.png")
         assert panel.load_picture(tmp_path / f"d{k}.png")
+        panel.flush()
         label = panel.last_scores.ranked()[0][0]
         want = int(np.argmax(c.session.model.predict(xt[k:k + 1] / 255.0, verbose=0)))
         assert label == str(want)                # the panel shows the trained model's answer
@@ -148,6 +149,7 @@ def test_dropped_pictures_are_read_off_the_gui_thread(harness, qtbot, tmp_path, 
     mime.setUrls([QUrl.fromLocalFile(str(tmp_path / "ink.jpg"))])
     drop = QDropEvent(QPointF(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
     panel.dropEvent(drop)
+    panel.flush()
     assert panel.tabs.currentIndex() == 1 and panel.last_scores is not None
     seen = panel.preview.pixmap().toImage()
     assert seen.pixelColor(2, 2).lightness() < 60        # dark-on-light ink was inverted
@@ -192,7 +194,7 @@ def test_networks_it_cannot_feed_say_why(qtbot):
 
 
 def test_an_edited_graph_is_rebuilt_before_the_next_prediction(harness, qtbot):
-    c, panel = harness.controller, harness.controller.try_it
+    panel = harness.controller.try_it
     harness.train_and_wait()
     qtbot.waitUntil(lambda: "trained for 1 epoch" in panel.status.text())
     graph = harness.project.graph
@@ -201,4 +203,34 @@ def test_an_edited_graph_is_rebuilt_before_the_next_prediction(harness, qtbot):
     qtbot.waitUntil(lambda: panel.snapshot.model.get_layer("hidden").units == 32)
     qtbot.waitUntil(lambda: "its trained weights no longer fit any layer" in
                     panel.status.text())
-    assert panel.last_scores is not None and len(panel.last_scores.pairs) == 10
+    qtbot.waitUntil(lambda: panel.last_scores is not None)
+    assert len(panel.last_scores.pairs) == 10
+
+
+def test_slow_predictions_thin_out_and_never_run_in_the_window(harness, qtbot,
+                                                                monkeypatch):
+    import threading
+    import time
+
+    from app.training import prediction_service
+    panel = harness.controller.try_it
+    qtbot.waitUntil(lambda: panel.snapshot is not None)
+    panel.pad.add_point(QPointF(140, 60), new_stroke=True)
+    panel.flush()                               # first-time costs (imports) out of the way
+    real, threads = panel.snapshot.predict, []
+
+    def slow(x, names=None):                    # a busy machine: 40 ms per prediction
+        threads.append(threading.current_thread().name)
+        time.sleep(0.04)
+        return real(x, names)
+    monkeypatch.setattr(panel.snapshot, "predict", slow)
+    t = time.perf_counter()
+    for k in range(20):                         # 20 pen segments in a burst
+        panel.pad.add_point(QPointF(140, 60 + 5 * k))
+    burst = time.perf_counter() - t
+    panel.flush()
+    assert set(threads) == {"try-it-predictions"}          # never on the window's thread
+    # the newest input wins: one prediction per (40 ms + 4 × 40 ms rest), not one per segment
+    assert len(threads) <= 2 + burst / 0.2 < 20
+    rest = panel.service.rests[-1]              # then it rests 4× the prediction's time
+    assert 0.04 * prediction_service.PREDICT_BUDGET <= rest <= prediction_service.MAX_REST_S

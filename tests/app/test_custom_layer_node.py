@@ -239,7 +239,7 @@ def test_export_h5_and_a_keras_script_that_real_keras_runs(window, qtbot, tmp_pa
     out = run_real_keras(textwrap.dedent(f'''
         import runpy, numpy as np
         ns = runpy.run_path({str(tmp_path / "m.py")!r}, run_name="exported")
-        model = ns["model"]
+        model = ns["build_model"]()       # the script builds and compiles it in a function
         model.load_weights({str(tmp_path / "m.h5")!r})
         got = model.predict(np.load({str(tmp_path / "x.npy")!r}), verbose=0)
         np.testing.assert_allclose(got, np.load({str(tmp_path / "expected.npy")!r}),

@@ -159,7 +159,7 @@ def read_npz_file(path: Path) -> dict[str, np.ndarray]:
     budget = Budget(budget_for(path), lambda m: DataError(m, path))
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as e:
         raise DataError(f"is damaged or truncated (not a readable zip: {e})", path) from None
     out = {}
     with zf:

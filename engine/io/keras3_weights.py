@@ -43,6 +43,8 @@ def keras_layer_order(model) -> list:
     model._require_built("weights")
     if isinstance(model, Sequential):
         return [lyr for lyr in model.layers if not isinstance(lyr, InputLayer)]
+    if not getattr(model, "_functional", True):
+        return list(model.layers)     # a subclassed model: its layers in attribute order
     # depth-first from the outputs: the order layers are first met, and nodes in post-order
     first_seen: dict[int, int] = {}
     post_order: list = []
@@ -81,12 +83,19 @@ def keras_layer_order(model) -> list:
                   key=lambda lyr: (-layer_depth[id(lyr)], first_seen[id(lyr)]))
 
 
+def _type_name(layer) -> str:
+    """The class name Keras names a layer's group after: a built-in layer's Keras type, a user
+    layer's own class."""
+    spec = getattr(layer, "spec", None)
+    return spec.type_name if spec is not None else type(layer).__name__
+
+
 def layer_group_names(layers: list) -> list[str]:
     """``dense``, ``dense_1``, ... for the layers in Keras's order."""
     used: dict[str, int] = {}
     names = []
     for layer in layers:
-        base = keras_snake_case(layer.spec.type_name)
+        base = keras_snake_case(_type_name(layer))
         if base in used:
             used[base] += 1
             names.append(f"{base}_{used[base]}")
@@ -107,7 +116,7 @@ def weight_groups(layer) -> list[tuple[str, str, list]]:
             attr = next((a for a in ("forward_layer", "backward_layer", "layer")
                          if getattr(layer, a, None) is owner), None)
             if attr is None:
-                raise ValueError(f"layer '{layer.name}' ({layer.spec.type_name}): weight "
+                raise ValueError(f"layer '{layer.name}' ({_type_name(layer)}): weight "
                                  f"'{w.name}' belongs to a nested layer that the Keras 3 weights "
                                  f"layout cannot place")
             parts.setdefault(attr, (owner.name, []))
@@ -214,7 +223,7 @@ def read_keras3_weights(f, model, where: str = "weights file", skip_mismatch: bo
                                          f"(expected group '{key}')")
                 if len(g.keys()) != len(ws):
                     raise ModelFileError(
-                        f"{where}: layer '{layer.name}' ({layer.spec.type_name}) has "
+                        f"{where}: layer '{layer.name}' ({_type_name(layer)}) has "
                         f"{len(ws)} weights ({', '.join(w.name for w in ws)}), the file has "
                         f"{len(g.keys())} in '{key}'")
                 values += [(w, _dataset(g, str(i), w, where)) for i, w in enumerate(ws)]

@@ -28,6 +28,7 @@ from typing import Any
 
 from engine.io import KERAS_VERSION
 from engine.io.atomic import atomic_path
+from engine.io.bounded import copy_member, read_member
 from engine.io.errors import ModelFileError
 from engine.io.keras3_weights import (
     read_keras3_weights,
@@ -123,24 +124,16 @@ def save_keras(model, filepath, overwrite: bool = True, include_optimizer: bool 
 # ------------------------------------------------------------------------------ read
 def _read_member(zf: zipfile.ZipFile, name: str, limit: int, where: str,
                  into=None) -> bytes | None:
-    """Decompress member ``name``, refusing it as soon as more than ``limit`` bytes come out
-    (the declared size is not trusted); into a file object ``into`` or returned as bytes."""
-    got = 0
-    parts = []
-    with zf.open(name) as src:
-        while True:
-            chunk = src.read(CHUNK)
-            if not chunk:
-                break
-            got += len(chunk)
-            if got > limit:
-                raise ModelFileError(f"{where}: {name} decompresses to more than "
-                                     f"{limit:,} bytes, more than this model can hold")
-            if into is None:
-                parts.append(chunk)
-            else:
-                into.write(chunk)
-    return b"".join(parts) if into is None else None
+    """Decompress member ``name`` with the engine's bounded reader (engine/io/bounded.py: it
+    stops as soon as more than ``limit`` real bytes come out, whatever the header declares);
+    into a file object ``into`` or returned as bytes."""
+    def fail(message: str) -> ModelFileError:
+        return ModelFileError(f"{where}: {message}")
+    info = zf.getinfo(name)
+    if into is None:
+        return read_member(zf, info, limit, fail)
+    copy_member(zf, info, into, limit, fail)
+    return None
 
 
 def _open_archive(path: Path) -> zipfile.ZipFile:

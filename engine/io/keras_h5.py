@@ -198,7 +198,9 @@ def _plain(value):
     """Keras 3 serialized objects → our {"class_name", "config"} form."""
     if isinstance(value, dict) and "class_name" in value:
         config = value.get("config")
-        config = config if isinstance(config, dict) else {}
+        # an object's config is a dict; a function's is its (registered) name
+        config = config if isinstance(config, dict) or (
+            isinstance(config, str) and value["class_name"] == "function") else {}
         if value["class_name"] == "DTypePolicy":
             name = config.get("name", "float32")
             return name if isinstance(name, str) else "float32"

@@ -129,7 +129,7 @@ def read_weights_group(group, model, skip_mismatch: bool = False, by_name: bool 
     budget = budget or Budget(FLOOR_BYTES, fail)
     stored = _datasets(group, fail)
     file_layers = [n for n in stored if stored[n]]
-    mine = [lyr for lyr in model.layers if lyr.weights]
+    mine = [lyr for lyr in keras_layer_list(model) if lyr.weights]   # as the writer, as Keras
     names_match = {lyr.name for lyr in mine} <= set(file_layers)
     if by_name or names_match:
         pairs = [(lyr, stored.get(lyr.name)) for lyr in mine]

@@ -167,7 +167,7 @@ def read_project(path: Path, inert_code: bool = False) -> Project:
         raise fail("no such file")
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as e:
         raise fail(f"not a LayerLoom project (not a readable zip: {e})") from None
     with zf:
         infos = _members(zf, fail)

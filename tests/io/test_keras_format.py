@@ -125,14 +125,14 @@ def test_config_bomb_is_refused_by_its_real_size(tmp_path):
     path = _archive(tmp_path / "bomb.keras", {**members, "config.json": bomb})
     with zipfile.ZipFile(path) as zf:
         assert zf.getinfo("config.json").compress_size < 1 << 20
-    _one_line_error(path, "decompresses to more than")
+    _one_line_error(path, "inflates to more than")
 
 
 def test_weights_bomb_is_refused_before_it_fills_memory(tmp_path):
     members = _valid_members(tmp_path)
     path = _archive(tmp_path / "wbomb.keras",
                     {**members, "model.weights.h5": b"\0" * (40 << 20)})
-    _one_line_error(path, "model.weights.h5 decompresses to more than")
+    _one_line_error(path, "model.weights.h5 inflates to more than")
 
 
 def test_wrong_weight_shapes_and_damaged_archives_are_named(tmp_path):

@@ -485,10 +485,81 @@ def image_cases(root: Path, n: int, r: np.random.Generator) -> list[Path]:
     return out
 
 
+# ------------------------------------------------------------------------------ .keras
+def keras_cases(root: Path, n: int, r: np.random.Generator) -> list[Path]:
+    """Keras 3 archives: damaged bytes, a mutated config.json, mutated or trapped weights
+    (missing variables, wrong shapes, text, external links, a huge never-written dataset),
+    and zip bombs / hostile member lists."""
+    from engine import Input
+    from engine.layers import Dense
+    from engine.models import Model
+    x = Input(shape=(5,), name="x")
+    model = Model(x, Dense(2, name="d2")(Dense(4, activation="relu", name="d1")(x)), name="m")
+    model.compile("adam", "mse")
+    seed = root / "seed.keras"
+    model.save(seed)
+    good = seed.read_bytes()
+    with zipfile.ZipFile(seed) as z:
+        members = {name: z.read(name) for name in z.namelist()}
+    config = json.loads(members["config.json"])
+    out = []
+    for k in range(n):
+        path = root / f"c{k:04d}.keras"
+        kind = k % 6
+        if kind in (0, 1):
+            path.write_bytes(damage(good, r))
+        elif kind in (2, 3):
+            path.write_bytes(_zip({**members,
+                                   "config.json": json_text(mutate_json(config, r), r).encode()}))
+        elif kind == 4:
+            path.write_bytes(_zip({**members, "model.weights.h5":
+                                   _keras_weights_trap(members["model.weights.h5"], r)}))
+        else:
+            which = int(r.integers(0, 5))
+            if which == 0:
+                bombs.write_zip(path, [("config.json", members["config.json"], -1),
+                                       ("model.weights.h5",
+                                        bombs.deflate_zeros(int(r.integers(300, 1200)) * MB),
+                                        int(r.choice([100, 10 ** 9])))])
+            elif which == 1:
+                bombs.write_zip(path, [("config.json", bombs.deflate_zeros(
+                    int(r.integers(70, 400)) * MB, prefix=b"{"), int(r.choice([100, 0])))])
+            elif which == 2:
+                path.write_bytes(_zip({f"m{i}": b"" for i in range(10_001)}))
+            elif which == 3:
+                path.write_bytes(_zip({**members, "../../x": b"x"}))
+            else:
+                path.write_bytes(_zip({k: v for k, v in members.items() if k != "config.json"}))
+        out.append(path)
+    return out
+
+
+def _keras_weights_trap(weights: bytes, r: np.random.Generator) -> bytes:
+    buf = io.BytesIO(weights)
+    with h5py.File(buf, "r+") as f:
+        found = []
+        f.visititems(lambda name, obj: found.append(name)
+                     if isinstance(obj, h5py.Dataset) and name.startswith("layers/") else None)
+        name = found[int(r.integers(0, len(found)))]
+        what = int(r.integers(0, 6))
+        del f[name]
+        if what == 1:
+            f.create_dataset(name, data=np.zeros((int(r.integers(1, 50)),), np.float32))
+        elif what == 2:
+            f.create_dataset(name, data=np.array([b"text"]))
+        elif what == 3:
+            f[name] = h5py.ExternalLink("other.h5", "/kernel")
+        elif what == 4:
+            f.create_dataset(name, shape=(1 << 40,), dtype="f4", chunks=(1 << 16,))
+        elif what == 5:
+            f[name] = h5py.SoftLink("/" + name)                       # a loop
+    return buf.getvalue()
+
+
 FORMATS: dict[str, tuple[str, Callable]] = {
     "loom": ("loom", loom_cases), "h5": ("h5", h5_cases), "csv": ("csv", csv_cases),
     "npy": ("npz", npy_cases), "idx": ("idx", idx_cases), "hdf5": ("hdf5_data", hdf5_data_cases),
-    "image": ("image", image_cases),
+    "image": ("image", image_cases), "keras": ("keras", keras_cases),
 }
 
 

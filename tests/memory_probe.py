@@ -39,12 +39,8 @@ def _readers():
     }
 
 READERS = _readers()
-for extra in ("engine.io.keras_zip",):
-    try:
-        mod = __import__(extra, fromlist=["load_model"])
-        READERS["keras"] = lambda p, m=mod: m.load_model(p, compile=False)
-    except ImportError:
-        pass
+from engine.io import keras_format
+READERS["keras"] = lambda p: keras_format.load_keras(p, compile=False)
 import time
 cases = json.loads(sys.stdin.read())
 out = []

@@ -1,5 +1,5 @@
-"""Seeded fuzzing of every reader of user files: projects (.loom), Keras models (.h5) and
-every data kind (CSV, NPY/NPZ, IDX, HDF5, images).
+"""Seeded fuzzing of every reader of user files: projects (.loom), Keras models (.h5 and
+Keras 3 .keras archives) and every data kind (CSV, NPY/NPZ, IDX, HDF5, images).
 
 ``tests/fuzz_corpus.py`` writes a few hundred hostile files per format (damaged bytes, mutated
 JSON/HDF5/headers, small decompression bombs); ``tests/memory_probe.py`` reads each in its own
@@ -20,8 +20,9 @@ from tests.fuzz_corpus import FORMATS, make_corpus
 from tests.memory_probe import probe
 
 CASES = int(os.environ.get("LAYERLOOM_FUZZ_CASES", "200"))
-ERROR_TYPE = {"loom": "ProjectError", "h5": "ModelFileError", "csv": "DataError",
-              "npy": "DataError", "idx": "DataError", "hdf5": "DataError", "image": "DataError"}
+ERROR_TYPE = {"loom": "ProjectError", "h5": "ModelFileError", "keras": "ModelFileError",
+              "csv": "DataError", "npy": "DataError", "idx": "DataError", "hdf5": "DataError",
+              "image": "DataError"}
 PEAK_MB = 1024
 
 

@@ -460,6 +460,7 @@ class TrainingController(QObject):
 
     def _paused(self) -> None:
         self._worker_waiting = self.is_paused
+        self.dashboard.redraw()               # the plots show every batch up to the pause
         self.dashboard.set_status("Paused")
         self._update_actions()
         self._set_status("paused")

@@ -1,4 +1,4 @@
-"""Layer base class and the symbolic tensors of the Functional API.
+"""The Layer base class (the symbolic tensors of the Functional API: engine/layers/symbolic.py).
 
 A built-in layer type is one class with
 
@@ -32,10 +32,10 @@ import numpy as np
 
 from engine import backend
 from engine.layers import calling, tracking
+from engine.layers.symbolic import KerasTensor, Node, Shape  # noqa: F401  (their home)
 from engine.layers.weight import MAX_WEIGHT_VALUES, Weight, shape_only_build  # noqa: F401
 from engine.registry import LayerSpec, coerce, get_spec, serialize_value
 
-Shape = tuple  # (None, d1, d2, ...)
 
 _name_counters: dict[str, int] = defaultdict(int)
 _predict_state = threading.local()
@@ -86,96 +86,6 @@ def is_user_layer(obj) -> bool:
     subclass of Layer (or of a built-in layer) without its own ``@register``."""
     cls = obj if isinstance(obj, type) else type(obj)
     return issubclass(cls, Layer) and "spec" not in cls.__dict__
-
-
-def _symbolic(name: str, *args):
-    from engine.layers.op_call import symbolic_op
-    return symbolic_op(name, args, {})
-
-
-class KerasTensor:
-    """A symbolic tensor of the Functional API: a shape plus the layer call that made it.
-    Python operators and engine ops on it add an op step to the graph (``x * 2``, ``x[:, 0]``,
-    ``ops.mean(x, axis=1)``), as in Keras 3. ``_keras_mask``: the symbolic mask flowing with it,
-    if any (engine/layers/masking.py)."""
-
-    _keras_tensor = True
-    _keras_mask = None
-
-    def __init__(self, shape: Shape, dtype: str = "float32", node: Node | None = None,
-                 index: int = 0, name: str | None = None):
-        self.shape = tuple(shape)
-        self.dtype = dtype
-        self.node = node
-        self.index = index
-        self.name = name
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    def __repr__(self) -> str:
-        src = self.node.layer.name if self.node else "?"
-        return f"<KerasTensor shape={self.shape} dtype={self.dtype} from '{src}'>"
-
-    def __add__(self, o):
-        return _symbolic("add", self, o)
-
-    def __radd__(self, o):
-        return _symbolic("add", o, self)
-
-    def __sub__(self, o):
-        return _symbolic("subtract", self, o)
-
-    def __rsub__(self, o):
-        return _symbolic("subtract", o, self)
-
-    def __mul__(self, o):
-        return _symbolic("multiply", self, o)
-
-    def __rmul__(self, o):
-        return _symbolic("multiply", o, self)
-
-    def __truediv__(self, o):
-        return _symbolic("divide", self, o)
-
-    def __rtruediv__(self, o):
-        return _symbolic("divide", o, self)
-
-    def __pow__(self, o):
-        return _symbolic("power", self, o)
-
-    def __matmul__(self, o):
-        return _symbolic("matmul", self, o)
-
-    def __rmatmul__(self, o):
-        return _symbolic("matmul", o, self)
-
-    def __neg__(self):
-        return _symbolic("negative", self)
-
-    def __abs__(self):
-        return _symbolic("absolute", self)
-
-    def __getitem__(self, key):
-        return _symbolic("get_item", self, key)
-
-
-class Node:
-    """One call of a layer on symbolic tensors. ``template`` (None for ``layer(x)`` or
-    ``layer([a, b])``) rebuilds a user layer's call arguments from the inputs; ``out_template``
-    its output structure (a tuple, a dict ...) from the outputs."""
-
-    def __init__(self, layer: Layer, inputs: list[KerasTensor], output_shapes: list[Shape],
-                 output_dtype, template=None, out_template=None):
-        self.layer = layer
-        self.inputs = inputs
-        dtypes = output_dtype if isinstance(output_dtype, list) else \
-            [output_dtype] * len(output_shapes)
-        self.outputs = [KerasTensor(s, d, self, i)
-                        for i, (s, d) in enumerate(zip(output_shapes, dtypes))]
-        self.template = template
-        self.out_template = out_template
 
 
 class Layer:

@@ -30,6 +30,14 @@ from numba.extending import intrinsic
 from engine import threading_policy as policy
 from engine.kernels.parallel import fetch_add
 
+# Products below this many floating-point operations run as one sgemm on the calling thread.
+# Waking numba's sleeping workers (GOMP_SPINCOUNT=0, threading_policy.py) costs 60-75 µs per
+# parallel region on this machine when it is idle (an empty 2-thread region: 63-74 µs median),
+# and tiles did not beat one single-threaded sgemm below ~100 MFLOP (idle, median of 100,
+# 2026-12-03): (32, 784) @ (784, 128) 352 µs tiled vs 84 µs serial, (256, 784) @ (784, 128)
+# 847 vs 561 µs, (512, 784) @ (784, 128) 1161 vs 1157 µs, (1024, 1024) @ (1024, 1024) 18.1 vs
+# 24.2 ms. The seed MLP's products (6.4 MFLOP) were 3x slower tiled than serial.
+GEMM_PARALLEL_MIN_FLOPS = 100e6
 _SYMBOL = "layerloom_cblas_sgemm_ilp64"    # what compiled kernels call (int64 sizes)
 _ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 _SIG = "void(int32, int32, int32, int64, int64, int64, float32, intp, int64, intp, int64, " \
@@ -257,7 +265,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *,
         out = np.zeros((m, n), np.result_type(a, b)) if accumulate else \
             np.empty((m, n), np.result_type(a, b))
     flops = 2.0 * m * n * k
-    nworkers = policy.workers(flops)
+    nworkers = policy.workers(flops) if flops >= GEMM_PARALLEL_MIN_FLOPS else 1
     plan = _plan(m, n, k, nworkers) if nworkers > 1 else ("serial", 0, 0)
     if (plan[0] == "serial" or not TILED or a.dtype != np.float32 or b.dtype != np.float32
             or out.dtype != np.float32 or not out.flags.c_contiguous or k == 0):

@@ -3,10 +3,10 @@ import ctypes
 
 import numpy as np
 import pytest
-from numba import cfunc, njit
 
-from engine import threading_policy as policy
+from engine import threading_policy as policy  # (first: it sets numba's thread count)
 from engine.kernels import gemm
+from numba import cfunc, njit  # noqa: I001
 
 SHAPES = [(1, 1, 1), (3, 5, 7), (32, 784, 128), (784, 32, 128), (17, 300, 45), (9, 4000, 5),
           (130, 70, 3)]
@@ -27,6 +27,7 @@ def _views(x):
 def always_parallel(monkeypatch):
     """Every product takes the tiled path, however small (so small shapes test it)."""
     monkeypatch.setattr(policy, "PARALLEL_MIN_FLOPS", 0)
+    monkeypatch.setattr(gemm, "GEMM_PARALLEL_MIN_FLOPS", 0)
     monkeypatch.setattr(policy, "MIN_CHUNK_FLOPS", 1)
     monkeypatch.setattr(gemm, "MIN_TILE", 2)
     monkeypatch.setattr(gemm, "MIN_SLICE", 2)

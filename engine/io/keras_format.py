@@ -42,6 +42,7 @@ from engine.io.keras_h5 import (
     model_from_keras_config,
     training_config,
 )
+from engine.saving.safe_mode import UnsafeCodeError
 
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
 MAX_CONFIG_BYTES = 64 << 20
@@ -190,7 +191,7 @@ def load_keras(filepath, compile: bool = True):
     try:
         with zf:
             return _load_open(zf, where, compile)
-    except ModelFileError:
+    except (ModelFileError, UnsafeCodeError):   # code in the file: the caller may ask
         raise
     except DAMAGED as e:
         raise ModelFileError(f"{where}: the file is damaged ({e})") from None
@@ -201,7 +202,7 @@ def _load_open(zf: zipfile.ZipFile, where: str, compile: bool):
     data = read_config(zf, where)
     try:
         model = model_from_keras_config(data, where)
-    except ModelFileError:
+    except (ModelFileError, UnsafeCodeError):   # code in the file: the caller may ask
         raise
     except (ValueError, TypeError, KeyError, RecursionError) as e:
         raise ModelFileError(f"{where}: {e}") from None

@@ -230,6 +230,21 @@ def test_h5_and_json_keep_the_custom_layer_as_a_registered_class(tmp_path):
     assert code_in_model_config(json.loads(model.to_json())) == {"code": DENSE_SOURCE}
 
 
+
+def test_keras_archives_hold_the_custom_layer_and_ask_like_h5(tmp_path):
+    doc, _c = graph_with("CustomLayer", {"class_name": "MyDense", "source": DENSE_SOURCE},
+                        shape=(5,))
+    model = build_model(doc)
+    x = rng.standard_normal((3, 5)).astype("float32")
+    model.save(tmp_path / "m.keras")
+    with pytest.raises(UnsafeCodeError, match="CustomLayer 'code'.*safe_mode=False"):
+        keras.models.load_model(tmp_path / "m.keras")      # nothing ran: the caller may ask
+    from engine.io.keras_h5 import code_in_file
+    assert code_in_file(tmp_path / "m.keras") == {"code": DENSE_SOURCE}
+    again = keras.models.load_model(tmp_path / "m.keras", safe_mode=False)
+    np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-6)
+
 # ------------------------------------------------------------------------------ scripts
 def test_class_source_is_the_checked_body_in_a_registered_class():
     text = class_source("MyDense", DENSE_SOURCE, "w")

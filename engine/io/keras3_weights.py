@@ -21,7 +21,6 @@ file cannot make us allocate more than the model's own weights.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import numpy as np
 
@@ -45,42 +44,8 @@ def keras_layer_order(model) -> list:
         return [lyr for lyr in model.layers if not isinstance(lyr, InputLayer)]
     if not getattr(model, "_functional", True):
         return list(model.layers)     # a subclassed model: its layers in attribute order
-    # depth-first from the outputs: the order layers are first met, and nodes in post-order
-    first_seen: dict[int, int] = {}
-    post_order: list = []
-    finished: set[int] = set()
-    for out in model.outputs:
-        if out.node is None or id(out.node) in finished:
-            continue
-        first_seen.setdefault(id(out.node.layer), len(first_seen))
-        stack: list[tuple[object, Iterator]] = [(out.node, iter(out.node.inputs))]
-        while stack:
-            node, pending = stack[-1]
-            nxt = next(pending, None)
-            if nxt is None:
-                stack.pop()
-                finished.add(id(node))
-                post_order.append(node)
-            elif nxt.node is not None and id(nxt.node) not in finished:
-                first_seen.setdefault(id(nxt.node.layer), len(first_seen))
-                stack.append((nxt.node, iter(nxt.node.inputs)))
-    # depth: 0 at the outputs, a node is one deeper than the deepest node it feeds
-    node_depth: dict[int, int] = {}
-    layer_depth: dict[int, int] = {}
-    layers: dict[int, object] = {}
-    for node in reversed(post_order):
-        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
-        layer_depth[id(node.layer)] = node_depth[id(node)] = depth
-        layers[id(node.layer)] = node.layer
-        for t in node.inputs:
-            if t.node is not None:
-                node_depth[id(t.node)] = max(depth + 1, node_depth.get(id(t.node), 0))
-    for t in model.inputs:                      # inputs that no output depends on
-        layer = t.node.layer
-        if id(layer) not in layer_depth:
-            layer_depth[id(layer)], first_seen[id(layer)], layers[id(layer)] = 0, -1, layer
-    return sorted(layers.values(),
-                  key=lambda lyr: (-layer_depth[id(lyr)], first_seen[id(lyr)]))
+    from engine.models.functional import keras_layer_order as functional_order
+    return functional_order(model._plan)     # Keras's map_graph order, as legacy .h5 files
 
 
 def _type_name(layer) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -298,25 +299,38 @@ def keras_layer_order(plan: Plan) -> list[Layer]:
     Plan's own order (one branch after the other) may differ for several branches."""
     input_ids = {id(t) for t in plan.inputs}
     finished: set[int] = set()
-    nodes: list[Node] = []                 # from the inputs towards the outputs
+    nodes: list[Node] = []                 # from the inputs towards the outputs (post-order)
     first_visit: dict[int, int] = {}       # id(layer) -> order of its first visit
 
-    def walk(t: KerasTensor) -> None:
-        node = t.node
-        if node is None or id(node) in finished:
-            return
-        is_input = not node.inputs
-        if not is_input and id(t) in input_ids:
-            finished.add(id(node))
-            return
-        first_visit.setdefault(id(node.layer), len(first_visit))
-        for parent in node.inputs:
-            walk(parent)
-        finished.add(id(node))
-        nodes.append(node)
+    def parents(node: Node) -> Iterator[Node]:
+        """The nodes feeding ``node`` inside the plan (not past one of its inputs)."""
+        for t in node.inputs:
+            if t.node is None or id(t.node) in finished:
+                continue
+            if t.node.inputs and id(t) in input_ids:    # an input made by another graph
+                finished.add(id(t.node))
+                continue
+            yield t.node
 
-    for t in plan.outputs:
-        walk(t)
+    for t in plan.outputs:                 # depth-first, iteratively (deep graphs)
+        if t.node is None or id(t.node) in finished:
+            continue
+        if t.node.inputs and id(t) in input_ids:
+            finished.add(id(t.node))
+            continue
+        first_visit.setdefault(id(t.node.layer), len(first_visit))
+        stack = [(t.node, parents(t.node))]
+        while stack:
+            node, pending = stack[-1]
+            nxt = next(pending, None)
+            if nxt is None:
+                stack.pop()
+                if id(node) not in finished:
+                    finished.add(id(node))
+                    nodes.append(node)
+            elif id(nxt) not in finished:
+                first_visit.setdefault(id(nxt.layer), len(first_visit))
+                stack.append((nxt, parents(nxt)))
     in_graph = {id(n) for n in nodes}
     node_depth: dict[int, int] = {}
     layer_depth: dict[int, int] = {}

@@ -20,7 +20,7 @@ from engine.kernels.plane_passes import conv_pass, dw_pass
 from engine.kernels.planes import (OPT, ROUND, fill_grad_planes, fill_planes,
                                    fill_pooled_grad_planes, pool_rows, rounded,
                                    store_input_grad, store_pooled, store_rows)
-from engine.kernels.rnn_math import fetch_add
+from engine.kernels.parallel import fetch_add
 
 
 @njit(parallel=True, **OPT)

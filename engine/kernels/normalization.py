@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from engine.kernels.rnn_math import fetch_add
+from engine.kernels.parallel import fetch_add
 
 OPT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": True}
 

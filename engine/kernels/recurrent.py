@@ -23,8 +23,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from engine.kernels.parallel import fetch_add
 from engine.kernels.rnn_math import (OPT, SIGMOID, TANH, activate, fast_sigmoid, fast_tanh,
-                                    fetch_add, matmul_acc_tn, matmul_rows, times_derivative)
+                                    matmul_acc_tn, matmul_rows, times_derivative)
 
 
 @njit(**OPT)

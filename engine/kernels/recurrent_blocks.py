@@ -15,8 +15,9 @@ import numpy as np
 from numba import njit, prange
 
 from engine.kernels.recurrent import _add_output_grad
+from engine.kernels.parallel import fetch_add
 from engine.kernels.rnn_math import (OPT, SIGMOID, TANH, activate, fast_sigmoid, fast_tanh,
-                                    fetch_add, matmul_acc_tn, matmul_rows, times_derivative)
+                                    matmul_acc_tn, matmul_rows, times_derivative)
 
 
 @njit(**OPT)

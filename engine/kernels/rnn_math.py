@@ -16,7 +16,6 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from engine.kernels.parallel import fetch_add  # noqa: F401  (the block kernels import it from here)
 
 OPT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
 

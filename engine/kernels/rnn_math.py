@@ -16,6 +16,8 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
+from engine.kernels.gemm import sgemm
+
 
 OPT = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
 
@@ -135,6 +137,30 @@ def times_derivative(code, y, d, a, b):
             d[j] = d[j] if y[j] > zero else d[j] * (y[j] + one)
 
 
+def _is_float32(a):
+    """Whether ``a`` holds float32 (decided when the kernel compiles)."""
+    return a.dtype == np.float32
+
+
+@overload(_is_float32, inline="always", jit_options=OPT)
+def _is_float32_impl(a):
+    value = isinstance(a, types.Array) and a.dtype == types.float32
+    return lambda a: value
+
+
+@njit(**OPT)
+def _blas_ok(a, b, c):
+    """The small products below go to BLAS's sgemm on the calling thread (OpenBLAS's kernels
+    for small matrices) when the operands are float32, C-contiguous and non-empty; float64 (the
+    gradient tests) and strided views take the loops. Measured per call on this machine
+    (2026-12-03, best of 3 × 3,000): the LSTM's (4, 256) @ (256, 512) 11.1 µs in sgemm vs
+    27.0 µs in the loops, its backward (4, 512) @ (512, 256) 9.4 vs 15.6 µs, the weight
+    gradients (128, 256)ᵀ @ (128, 512) 97 vs 62 GFLOPS."""
+    return (_is_float32(a) and _is_float32(b) and _is_float32(c) and a.size > 0 and
+            b.size > 0 and c.size > 0 and a.flags.c_contiguous and b.flags.c_contiguous and
+            c.flags.c_contiguous)
+
+
 @njit(**OPT)
 def matmul_rows(h, w, z):
     """z = h @ w for small matrices. h: (n, k), w: (k, g), z: (n, g), all C-contiguous.
@@ -143,6 +169,10 @@ def matmul_rows(h, w, z):
     of z in L1. Used inside the time loops, where a BLAS call per step would cost a Python
     round trip and, with threads, a synchronization per step.
     """
+    if _blas_ok(h, w, z):
+        sgemm(False, False, h.shape[0], w.shape[1], h.shape[1], 1.0, h.ctypes.data,
+              h.shape[1], w.ctypes.data, w.shape[1], 0.0, z.ctypes.data, z.shape[1])
+        return
     zero = z.dtype.type(0)
     for n in range(z.shape[0]):
         zr = z[n]
@@ -154,6 +184,10 @@ def matmul_rows(h, w, z):
 @njit(**OPT)
 def matmul_acc(h, w, z):
     """z += h @ w, like matmul_rows."""
+    if _blas_ok(h, w, z):
+        sgemm(False, False, h.shape[0], w.shape[1], h.shape[1], 1.0, h.ctypes.data,
+              h.shape[1], w.ctypes.data, w.shape[1], 1.0, z.ctypes.data, z.shape[1])
+        return
     n_rows, k_dim = h.shape
     g_dim = w.shape[1]
     n = 0
@@ -206,6 +240,10 @@ def matmul_acc(h, w, z):
 def matmul_acc_tn(a, w, z):
     """z += aᵀ @ w. a: (k, n), w: (k, g), z: (n, g), all C-contiguous (a read transposed, four
     values of a row at a time, so that a needs no transposed copy)."""
+    if _blas_ok(a, w, z):
+        sgemm(True, False, a.shape[1], w.shape[1], a.shape[0], 1.0, a.ctypes.data,
+              a.shape[1], w.ctypes.data, w.shape[1], 1.0, z.ctypes.data, z.shape[1])
+        return
     k_dim, n_rows = a.shape
     g_dim = w.shape[1]
     n = 0

@@ -135,3 +135,31 @@ def test_loop_fallback_matches_cblas_semantics():
     proto(101, gemm.TRANS, gemm.NO_TRANS, 4, 3, 7, 0.5, a.ctypes.data, 4, b.ctypes.data, 3,
           2.0, c.ctypes.data, 3)
     assert _rel_err(c, 0.5 * a.T.astype(np.float64) @ b + 2.0) < 1e-5
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(4, 256, 512), (3, 7, 5), (1, 1, 1), (5, 0, 3), (17, 33, 9)])
+def test_the_recurrent_kernels_small_products_match_numpy(dtype, shape):
+    """rnn_math's products: float32 C-contiguous operands go to sgemm, float64 and strided
+    views to the loops; all three agree with numpy, whichever path they take."""
+    from engine.kernels.rnn_math import matmul_acc, matmul_acc_tn, matmul_rows
+    m, k, n = shape
+    rng = np.random.default_rng(m * 100 + k)
+    h = rng.standard_normal((m, k)).astype(dtype)
+    w = rng.standard_normal((k, n)).astype(dtype)
+    tol = dict(rtol=1e-5, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    z = np.full((m, n), 7, dtype)
+    matmul_rows(h, w, z)
+    np.testing.assert_allclose(z, h @ w, **tol)
+    z0 = rng.standard_normal((m, n)).astype(dtype)
+    z = z0.copy()
+    matmul_acc(h, w, z)
+    np.testing.assert_allclose(z, z0 + h @ w, **tol)
+    a = rng.standard_normal((k, m)).astype(dtype)
+    z = z0.copy()
+    matmul_acc_tn(a, w, z)
+    np.testing.assert_allclose(z, z0 + a.T @ w, **tol)
+    strided = rng.standard_normal((m, 2 * k + 1)).astype(dtype)[:, :k]     # not contiguous
+    z = np.full((m, n), 7, dtype)
+    matmul_rows(strided, w, z)
+    np.testing.assert_allclose(z, strided @ w, **tol)

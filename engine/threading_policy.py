@@ -22,11 +22,20 @@ Why, measured on this 2-core machine (AMD EPYC, numpy's OpenBLAS 0.3.31 'Skylake
   OpenBLAS's own two threads (the former policy) an epoch took 33-54 s and 5.4-10.5 CPU-s (its
   threads spin and yield while they wait for each other); with this policy 0.22-3.5 s and
   0.22-0.53 CPU-s.
-- numba's workers sleep right after each parallel region (``GOMP_SPINCOUNT=0``): by default GNU
-  OpenMP keeps them spinning for ~0.1-1 ms, stealing the core from the next BLAS call or from the
-  other programs on a busy desktop (seed CNN: default spin 2,760 samples/s, 100,000: 3,290,
-  10,000: 5,110, 0: 6,880; numba's workqueue layer 6,010, and workqueue is not safe when the
-  app's training thread and the GUI thread both run kernels).
+- numba's idle workers spin only while nobody else wants the cores. ``GOMP_SPINCOUNT`` is
+  SPIN_COUNT (30,000 spins, ~0.5 ms): after a parallel region the worker keeps polling for that
+  long before it sleeps, so the next region of the step starts in 2 µs instead of waking a
+  sleeping thread — 76 µs median on this KVM machine when idle (an empty 2-thread region,
+  2026-12-03: GOMP_SPINCOUNT=0 76 µs, 10,000 2.1 µs, 100,000 4.2 µs). While other programs
+  load the cores the kernels run twice as many threads as cores (below), and GNU OpenMP then
+  spins at most 100 times by itself (its "throttled" spin, used whenever it manages more
+  threads than available CPUs): the workers sleep at once and leave the cores to the others
+  (measured with the main thread asleep between regions: process CPU/wall 1.0 with 2 threads,
+  0.05 with 4). The former policy, no spinning at all (0), cost the seed CNN 7-10% on an idle
+  machine (paired runs, 8 × 3 configurations: ×1.07 at 30,000, ×1.10 at 100,000) and made
+  products below 100 MFLOP slower in tiles than on one thread; full spinning with two threads
+  on a loaded machine cost it half its speed (default spin 2,760 samples/s, 100,000: 3,290,
+  10,000: 5,110, 0: 6,880, at load average ~16).
 - Work is shared dynamically: a parallel kernel runs one loop per worker, and each worker takes
   chunks from an atomic counter (:func:`engine.kernels.parallel.fetch_add`) until none are left.
   numba's ``prange`` splits its range statically, so one thread that the OS deschedules for a
@@ -49,11 +58,12 @@ import time
 # ---------------------------------------------------------------- before numpy and numba load
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
+SPIN_COUNT = 30000    # GNU OpenMP's polls before an idle worker sleeps (see above)
 _ENV_DEFAULTS = {
     # the pool: twice the cores this process may use (numba counts all the machine's cores);
     # kernels use one thread per core, all of them while other programs load the cores
     "NUMBA_NUM_THREADS": str(2 * CORES),
-    "GOMP_SPINCOUNT": "0",             # read when libgomp loads (numba's first parallel kernel)
+    "GOMP_SPINCOUNT": str(SPIN_COUNT),  # read when libgomp loads (numba's first parallel kernel)
 }
 ENV_APPLIED: dict[str, str] = {}
 for _name, _value in _ENV_DEFAULTS.items():
@@ -170,6 +180,27 @@ def threads() -> int:
         numba.set_num_threads(n)
         _local.applied = n
     return n
+
+
+def _spin_setting() -> int:
+    """GOMP_SPINCOUNT as GNU OpenMP reads it (unset: its default 300,000; 'infinite': forever)."""
+    value = os.environ.get("GOMP_SPINCOUNT", "300000").strip().lower()
+    if value in ("infinite", "infinity"):
+        return 1 << 62
+    try:
+        return max(0, int(value))
+    except ValueError:
+        return 300000
+
+
+SPINS = _spin_setting()
+
+
+def spinning() -> bool:
+    """Whether numba's workers are polling between parallel regions now (a region then starts
+    in ~2 µs): spin count > 0 and no more threads than cores (with more, GNU OpenMP throttles
+    its spin to ~100 polls; see the module docstring)."""
+    return SPINS > 0 and threads() <= CORES
 
 
 def background_thread() -> None:

@@ -30,13 +30,16 @@ from numba.extending import intrinsic
 from engine import threading_policy as policy
 from engine.kernels.parallel import fetch_add
 
-# Products below this many floating-point operations run as one sgemm on the calling thread.
-# Waking numba's sleeping workers (GOMP_SPINCOUNT=0, threading_policy.py) costs 60-75 µs per
-# parallel region on this machine when it is idle (an empty 2-thread region: 63-74 µs median),
-# and tiles did not beat one single-threaded sgemm below ~100 MFLOP (idle, median of 100,
-# 2026-12-03): (32, 784) @ (784, 128) 352 µs tiled vs 84 µs serial, (256, 784) @ (784, 128)
-# 847 vs 561 µs, (512, 784) @ (784, 128) 1161 vs 1157 µs, (1024, 1024) @ (1024, 1024) 18.1 vs
-# 24.2 ms. The seed MLP's products (6.4 MFLOP) were 3x slower tiled than serial.
+# Products below this many floating-point operations run as one sgemm on the calling thread
+# unless numba's workers are spinning (policy.spinning(): idle machine, GOMP_SPINCOUNT > 0).
+# Waking a *sleeping* worker costs 60-75 µs per parallel region on this machine when it is idle
+# (an empty 2-thread region: 63-74 µs median), and then tiles did not beat one single-threaded
+# sgemm below ~100 MFLOP (idle, spin 0, median of 100, 2026-12-03): (32, 784) @ (784, 128)
+# 352 µs tiled vs 84 µs serial, (256, 784) @ (784, 128) 847 vs 561 µs, (512, 784) @ (784, 128)
+# 1161 vs 1157 µs, (1024, 1024) @ (1024, 1024) 18.1 vs 24.2 ms. With the workers spinning
+# (policy.SPIN_COUNT) a region starts in ~2 µs and tiles win from policy.PARALLEL_MIN_FLOPS up
+# (median of 300): (32, 784) @ (784, 128) 54 µs tiled vs 83 serial, (784, 32) @ (32, 128) 42
+# vs 72, (256, 784) @ (784, 128) 300 vs 507, (512, 784) @ (784, 128) 636 vs 1024.
 GEMM_PARALLEL_MIN_FLOPS = 100e6
 _SYMBOL = "layerloom_cblas_sgemm_ilp64"    # what compiled kernels call (int64 sizes)
 _ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
@@ -251,7 +254,8 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *,
            accumulate: bool = False) -> np.ndarray:
     """out = a @ b (out += a @ b with accumulate) for 2-D a (m, k), b (k, n).
 
-    float32 products of at least ``policy.PARALLEL_MIN_FLOPS`` run in tiles on numba's threads;
+    float32 products of at least GEMM_PARALLEL_MIN_FLOPS (``policy.PARALLEL_MIN_FLOPS`` while the
+    workers spin) run in tiles on numba's threads;
     smaller ones, and other dtypes, are one numpy call on the calling thread. ``a`` and ``b``
     may be transposed views (``x.T``) — no copy is made for them. ``out`` must be a C-contiguous
     (m, n) array when given.
@@ -265,7 +269,9 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *,
         out = np.zeros((m, n), np.result_type(a, b)) if accumulate else \
             np.empty((m, n), np.result_type(a, b))
     flops = 2.0 * m * n * k
-    nworkers = policy.workers(flops) if flops >= GEMM_PARALLEL_MIN_FLOPS else 1
+    big = flops >= GEMM_PARALLEL_MIN_FLOPS or (flops >= policy.PARALLEL_MIN_FLOPS and
+                                                policy.spinning())
+    nworkers = policy.workers(flops) if big else 1
     plan = _plan(m, n, k, nworkers) if nworkers > 1 else ("serial", 0, 0)
     if (plan[0] == "serial" or not TILED or a.dtype != np.float32 or b.dtype != np.float32
             or out.dtype != np.float32 or not out.flags.c_contiguous or k == 0):

@@ -163,3 +163,22 @@ def test_the_recurrent_kernels_small_products_match_numpy(dtype, shape):
     z = np.full((m, n), 7, dtype)
     matmul_rows(strided, w, z)
     np.testing.assert_allclose(z, strided @ w, **tol)
+
+
+@pytest.mark.parametrize("spinning, tiled", [(True, True), (False, False)])
+def test_mid_sized_products_use_the_threads_only_while_the_workers_spin(monkeypatch, spinning,
+                                                                        tiled):
+    """A 6.4 MFLOP product (the seed MLP's) is tiled when a region starts in ~2 µs (spinning
+    workers), one sgemm on the calling thread when waking a sleeping worker would cost more."""
+    if not gemm.TILED:
+        pytest.skip("no OpenBLAS sgemm under the tiles here")
+    calls = []
+    real = gemm._gemm_tiles
+    monkeypatch.setattr(gemm, "_gemm_tiles", lambda *a: calls.append(a) or real(*a))
+    monkeypatch.setattr(policy, "spinning", lambda: spinning)
+    monkeypatch.setattr(policy, "workers", lambda flops, items=None: 2)
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((32, 784)).astype(np.float32)
+    b = rng.standard_normal((784, 128)).astype(np.float32)
+    np.testing.assert_allclose(gemm.matmul(a, b), a @ b, rtol=1e-4, atol=1e-4)
+    assert bool(calls) == tiled

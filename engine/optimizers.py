@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from engine import optimizers_schedules as schedules  # noqa: F401  (keras.optimizers.schedules)
+from engine import threading_policy as policy
 from engine.kernels import optimizers as K
 from engine.optimizers_schedules import LearningRateSchedule
 from engine.optimizers_schedules import get as get_schedule
@@ -21,6 +22,16 @@ from engine.optimizers_schedules import get as get_schedule
 # Keras 3 arguments we accept for compatibility but do not implement: warn when they are set
 _IGNORED = {"use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
             "loss_scale_factor": None, "gradient_accumulation_steps": None}
+
+
+# What one parameter's update costs, in the floating-point operations that threading_policy's
+# thresholds count: the updates are bound by memory traffic (p, g and 2-3 state buffers), so
+# a parameter costs far more than its ~10 arithmetic operations. Adam, serial vs 2 threads
+# (update_parallel in kernels/optimizers.py), median of 200, workers spinning as they are right
+# after a backward pass (2026-12-03): 25,000 parameters 14 vs 16 µs, 50,000 23 vs 18,
+# 101,770 (seed MLP) 55 vs 44, 250,000 119 vs 79, 693,962 (seed CNN) 293 vs 192, 2,000,000
+# 1,084 vs 777. 40 per parameter puts the threshold (policy.PARALLEL_MIN_FLOPS) at 100,000.
+UPDATE_FLOPS_PER_PARAM = 40
 
 
 class Optimizer:
@@ -157,6 +168,20 @@ class Optimizer:
     def _update(self, params, grads, lr) -> None:
         raise NotImplementedError
 
+    def _on_threads(self, kind: int, params, grads, states, scalars) -> bool:
+        """Runs update ``kind`` (kernels/optimizers.py) on numba's threads when the buffer is
+        big enough for them; False when it should run serially on the calling thread."""
+        n = params.size
+        work = UPDATE_FLOPS_PER_PARAM * n
+        nworkers = policy.workers(work, n)
+        if nworkers == 1:
+            return False
+        empty = params[:0]
+        s1, s2, s3 = (list(states) + [empty, empty, empty])[:3]
+        K.update_parallel(kind, params, grads, s1, s2, s3, np.array(scalars, params.dtype),
+                          policy.chunks(work, n, nworkers), nworkers)
+        return True
+
     # ---------------------------------------------------------------- config
     def get_config(self) -> dict[str, Any]:
         """Keras 3's optimizer config (the unsupported EMA/loss-scale keys at their defaults)."""
@@ -197,8 +222,10 @@ class SGD(Optimizer):
     def _update(self, params, grads, lr):
         f = params.dtype.type
         if self.momentum:
-            K.sgd_momentum(params, grads, self.m, f(lr), f(self.momentum), self.nesterov)
-        else:
+            if not self._on_threads(K.SGD_MOMENTUM, params, grads, [self.m],
+                                    [lr, self.momentum, self.nesterov]):
+                K.sgd_momentum(params, grads, self.m, f(lr), f(self.momentum), self.nesterov)
+        elif not self._on_threads(K.SGD, params, grads, [], [lr]):
             K.sgd(params, grads, f(lr))
 
     def get_config(self):
@@ -223,8 +250,11 @@ class RMSprop(Optimizer):
 
     def _update(self, params, grads, lr):
         f = params.dtype.type
-        K.rmsprop(params, grads, self.v, self.mg, self.mom, f(lr), f(self.rho), f(1 - self.rho),
-                  f(self.momentum), f(self.epsilon), self.centered)
+        if not self._on_threads(K.RMSPROP, params, grads, [self.v, self.mg, self.mom],
+                                [lr, self.rho, 1 - self.rho, self.momentum, self.epsilon,
+                                 self.centered]):
+            K.rmsprop(params, grads, self.v, self.mg, self.mom, f(lr), f(self.rho),
+                      f(1 - self.rho), f(self.momentum), f(self.epsilon), self.centered)
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
@@ -276,8 +306,10 @@ class Adam(Optimizer):
         f = params.dtype.type
         args = (f(alpha), f(1 - self.beta_1), f(1 - self.beta_2), f(self.epsilon))
         if self.amsgrad:
-            K.adam_amsgrad(params, grads, self.m, self.v, self.vmax, *args)
-        else:
+            if not self._on_threads(K.ADAM_AMSGRAD, params, grads, [self.m, self.v, self.vmax],
+                                    args):
+                K.adam_amsgrad(params, grads, self.m, self.v, self.vmax, *args)
+        elif not self._on_threads(K.ADAM, params, grads, [self.m, self.v], args):
             K.adam(params, grads, self.m, self.v, *args)
 
     def get_config(self):

@@ -10,7 +10,9 @@ pixels) decay into subnormal floats, which the CPU handles ~10× slower; ``_ftz`
 to zero (a difference below 1e-30, far under float32 resolution of any real update).
 """
 import numpy as np
-from numba import njit
+from numba import njit, prange
+
+from engine.kernels.parallel import chunk_range, fetch_add
 
 TINY = 1e-30
 
@@ -240,3 +242,49 @@ def adafactor_matrix(p, g, r, c, rho, eps1, eps2, beta2, clip):
         for i in range(nr):
             for j in range(nc):
                 p[b, i, j] -= scale * g[b, i, j] / np.sqrt(r[b, i] / rmean * c[b, j])
+
+
+# ---------------------------------------------------------------- on numba's threads
+# The common updates (SGD, SGD with momentum, RMSprop, Adam, AMSGrad) for big parameter
+# buffers: chunks of the flat buffer taken from a counter, each updated by the serial kernel
+# above on slices (the serial kernels keep error_model="numpy" and vectorize; a loop written
+# inside a parallel region does not — measured 450 µs vs 45 µs per 101,770 parameters).
+# Every element gets exactly the serial kernel's arithmetic, so the result does not depend on
+# the number of threads.
+SGD, SGD_MOMENTUM, RMSPROP, ADAM, ADAM_AMSGRAD = range(5)
+
+
+@njit(cache=True, nogil=True)
+def _update_span(kind, p, g, s1, s2, s3, k):
+    if kind == SGD:
+        sgd(p, g, k[0])
+    elif kind == SGD_MOMENTUM:
+        sgd_momentum(p, g, s1, k[0], k[1], k[2] != 0)
+    elif kind == RMSPROP:
+        rmsprop(p, g, s1, s2, s3, k[0], k[1], k[2], k[3], k[4], k[5] != 0)
+    elif kind == ADAM:
+        adam(p, g, s1, s2, k[0], k[1], k[2], k[3])
+    else:
+        adam_amsgrad(p, g, s1, s2, s3, k[0], k[1], k[2], k[3])
+
+
+@njit(cache=True, nogil=True)
+def _span(a, lo, hi):
+    return a[lo:hi] if a.size else a
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def update_parallel(kind, p, g, s1, s2, s3, k, nchunks, nworkers):
+    """The update ``kind`` of p (n,) from g with state buffers s1..s3 ((n,) or empty when the
+    update does not use them) and its scalars k (the serial kernel's arguments after the
+    buffers, in p's dtype; flags as 0/1), in nchunks chunks on nworkers threads."""
+    counter = np.zeros(1, np.int64)
+    n = p.size
+    for _ in prange(nworkers):
+        while True:
+            c = fetch_add(counter, 0)
+            if c >= nchunks:
+                break
+            lo, hi = chunk_range(c, nchunks, n)
+            _update_span(kind, p[lo:hi], g[lo:hi], _span(s1, lo, hi), _span(s2, lo, hi),
+                         _span(s3, lo, hi), k)

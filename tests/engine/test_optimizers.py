@@ -214,3 +214,34 @@ def test_schedule_errors():
         S.CosineDecay(0.1, 0)
     with pytest.raises(ValueError, match="valid: ExponentialDecay"):
         S.get({"class_name": "PolynomialDecay", "config": {}})
+
+
+@pytest.mark.parametrize("make", [
+    lambda: O.SGD(0.1), lambda: O.SGD(0.1, momentum=0.9, nesterov=True),
+    lambda: O.RMSprop(0.01, momentum=0.5, centered=True),
+    lambda: O.Adam(0.01), lambda: O.Adam(0.01, amsgrad=True),
+    lambda: O.AdamW(0.01)])
+def test_updates_on_the_threads_equal_the_serial_update(monkeypatch, make):
+    """Big buffers are updated in chunks on numba's threads: every element gets the serial
+    kernel's arithmetic, so the two runs agree bit for bit, whatever the chunking."""
+    from engine import threading_policy as policy
+    rng = np.random.default_rng(5)
+    n = 10_007
+    p0 = rng.standard_normal(n).astype(np.float32)
+    grads = [rng.standard_normal(n).astype(np.float32) for _ in range(3)]
+    from engine.kernels import optimizers as kernels
+    calls = []
+    real = kernels.update_parallel
+    monkeypatch.setattr(kernels, "update_parallel", lambda *a: calls.append(a[0]) or real(*a))
+    results = []
+    for parallel in (False, True):
+        monkeypatch.setattr(policy, "workers",
+                            (lambda w, items=None: 2) if parallel else (lambda w, items=None: 1))
+        monkeypatch.setattr(policy, "chunks", lambda w, items, nw: 7)
+        opt, p = make(), p0.copy()
+        for g in grads:
+            opt.apply(p, g.copy())
+        results.append(p)
+    assert len(calls) == len(grads)                # the threaded runs, and only those
+    assert not np.array_equal(results[0], p0)
+    np.testing.assert_array_equal(results[1], results[0])

@@ -16,17 +16,17 @@ def _mix(z):
     return z ^ (z >> uint64(31))
 
 
+GOLDEN = uint64(0x9E3779B97F4A7C15)      # the index step of splitmix64
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _drop_one(x, i, s, t, scale, y, keep):
     """Element i of the mask and the output (the parallel and serial kernels share it, so the
     same seed gives the same mask either way)."""
-    r = _mix(s + uint64(i) * uint64(0x9E3779B97F4A7C15)) >> uint64(32)
-    if r >= t:
-        keep[i] = 1
-        y[i] = x[i] * scale
-    else:
-        keep[i] = 0
-        y[i] = 0
+    r = _mix(s + uint64(i) * GOLDEN) >> uint64(32)
+    k = np.uint8(r >= t)          # no branch: the loops vectorize (serial 6.9 → 1.6 ms on
+    keep[i] = k                   # the seed CNN's 692,224 activations)
+    y[i] = x[i] * (scale * x.dtype.type(k))     # (a dropped NaN stays NaN, as in Keras)
 
 
 PARALLEL_MIN = 1 << 17
@@ -47,8 +47,10 @@ def dropout_forward(x, seed, threshold, scale, y, keep, nchunks, nworkers):
             if c >= nchunks:
                 break
             lo, hi = chunk_range(c, nchunks, x.size)
-            for i in range(lo, hi):
-                _drop_one(x, i, s, t, scale, y, keep)
+            # the serial loop on the chunk's slices (it vectorizes there, not written inside
+            # the parallel region: 692,224 elements 138 µs vs 645 µs); element lo + j of x is
+            # element j of the slice, with the seed advanced by lo steps of the index mix
+            _forward_span(x[lo:hi], s + uint64(lo) * GOLDEN, t, scale, y[lo:hi], keep[lo:hi])
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -60,15 +62,19 @@ def dropout_backward(dy, keep, scale, dx, nchunks, nworkers):
             if c >= nchunks:
                 break
             lo, hi = chunk_range(c, nchunks, dy.size)
-            for i in range(lo, hi):
-                dx[i] = dy[i] * scale if keep[i] else 0
+            # the serial kernel on the chunk's slices: the same loop written here, inside the
+            # parallel region, did not vectorize (692,224 elements: 794 µs vs 50 µs)
+            dropout_backward_serial(dy[lo:hi], keep[lo:hi], scale, dx[lo:hi])
 
 
 @njit(cache=True, nogil=True)
 def dropout_forward_serial(x, seed, threshold, scale, y, keep):
     """:func:`dropout_forward` on one thread (the same mask for the same seed)."""
-    s = uint64(seed)
-    t = uint64(threshold)
+    _forward_span(x, uint64(seed), uint64(threshold), scale, y, keep)
+
+
+@njit(cache=True, nogil=True)
+def _forward_span(x, s, t, scale, y, keep):
     for i in range(x.size):
         _drop_one(x, i, s, t, scale, y, keep)
 

@@ -25,13 +25,13 @@ _IGNORED = {"use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": N
 
 
 # What one parameter's update costs, in the floating-point operations that threading_policy's
-# thresholds count: the updates are bound by memory traffic (p, g and 2-3 state buffers), so
-# a parameter costs far more than its ~10 arithmetic operations. Adam, serial vs 2 threads
-# (update_parallel in kernels/optimizers.py), median of 200, workers spinning as they are right
-# after a backward pass (2026-12-03): 25,000 parameters 14 vs 16 µs, 50,000 23 vs 18,
-# 101,770 (seed MLP) 55 vs 44, 250,000 119 vs 79, 693,962 (seed CNN) 293 vs 192, 2,000,000
-# 1,084 vs 777. 40 per parameter puts the threshold (policy.PARALLEL_MIN_FLOPS) at 100,000.
-UPDATE_FLOPS_PER_PARAM = 40
+# thresholds count. Adam, serial vs 2 threads (update_parallel in kernels/optimizers.py),
+# median of 200 (2026-12-03), with the worker already awake / asleep (waking it: ~76 µs on an
+# idle machine, threading_policy.py): 101,770 parameters (seed MLP) 55 vs 44 / 72 vs 146 µs,
+# 250,000 119 vs 79 / 163 vs 209, 693,962 (seed CNN) 293 vs 192 / 442 vs 402, 2,000,000
+# 1,084 vs 777 / 1,128 vs 1,003. Workers sleep by default, so 10 per parameter puts the
+# threshold (policy.PARALLEL_MIN_FLOPS) at 400,000 parameters.
+UPDATE_FLOPS_PER_PARAM = 10
 
 
 class Optimizer:

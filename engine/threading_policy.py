@@ -22,20 +22,23 @@ Why, measured on this 2-core machine (AMD EPYC, numpy's OpenBLAS 0.3.31 'Skylake
   OpenBLAS's own two threads (the former policy) an epoch took 33-54 s and 5.4-10.5 CPU-s (its
   threads spin and yield while they wait for each other); with this policy 0.22-3.5 s and
   0.22-0.53 CPU-s.
-- numba's idle workers spin only while nobody else wants the cores. ``GOMP_SPINCOUNT`` is
-  SPIN_COUNT (30,000 spins, ~0.5 ms): after a parallel region the worker keeps polling for that
-  long before it sleeps, so the next region of the step starts in 2 µs instead of waking a
-  sleeping thread — 76 µs median on this KVM machine when idle (an empty 2-thread region,
-  2026-12-03: GOMP_SPINCOUNT=0 76 µs, 10,000 2.1 µs, 100,000 4.2 µs). While other programs
-  load the cores the kernels run twice as many threads as cores (below), and GNU OpenMP then
-  spins at most 100 times by itself (its "throttled" spin, used whenever it manages more
-  threads than available CPUs): the workers sleep at once and leave the cores to the others
-  (measured with the main thread asleep between regions: process CPU/wall 1.0 with 2 threads,
-  0.05 with 4). The former policy, no spinning at all (0), cost the seed CNN 7-10% on an idle
-  machine (paired runs, 8 × 3 configurations: ×1.07 at 30,000, ×1.10 at 100,000) and made
-  products below 100 MFLOP slower in tiles than on one thread; full spinning with two threads
-  on a loaded machine cost it half its speed (default spin 2,760 samples/s, 100,000: 3,290,
-  10,000: 5,110, 0: 6,880, at load average ~16).
+- numba's workers sleep right after each parallel region (``GOMP_SPINCOUNT=0``, SPIN_COUNT).
+  Waking a sleeping worker costs 76 µs median on this KVM machine when it is idle (an empty
+  2-thread region; with the workers polling, ``GOMP_SPINCOUNT=10000``, 2 µs), and letting them
+  poll was measured both ways (2026-12-03). Gains in one training process: seed CNN ×1.07
+  (30,000 polls) to ×1.10 (100,000), paired runs, and products from 4 MFLOP win in tiles (see
+  gemm.py), which made MLP predict at batch 256 1.16× PyTorch instead of 0.86×. Costs: the
+  seed MLP in 20 fresh processes (bench/launch_spread.py) spread to slowest/fastest 0.39
+  (30,000) and 0.34 (3,000) against 0.65 without polling — a polling worker that the scheduler
+  puts on the main thread's core takes its time for the whole process — and in the app the
+  polling worker competes with the GUI thread (bench/ui_latency.py --try-it: event-loop p99
+  52.6 ms, app/headless 1.13, against 42.3 ms and 1.05 without). So the default is no
+  polling; ``spinning()`` tells the kernels when a user has turned it on (a dedicated training
+  machine: ``GOMP_SPINCOUNT=30000``). While other programs load the cores the pool has more
+  threads than cores and GNU OpenMP throttles any polling to ~100 polls by itself
+  (measured with the main thread asleep between regions: process CPU/wall 1.0 with 2 threads
+  and 30,000 polls, 0.05 with 4). Earlier, at load average ~16 with two threads: default spin
+  2,760 samples/s on the seed CNN, 100,000: 3,290, 10,000: 5,110, 0: 6,880.
 - Work is shared dynamically: a parallel kernel runs one loop per worker, and each worker takes
   chunks from an atomic counter (:func:`engine.kernels.parallel.fetch_add`) until none are left.
   numba's ``prange`` splits its range statically, so one thread that the OS deschedules for a
@@ -58,7 +61,7 @@ import time
 # ---------------------------------------------------------------- before numpy and numba load
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
-SPIN_COUNT = 30000    # GNU OpenMP's polls before an idle worker sleeps (see above)
+SPIN_COUNT = 0        # GNU OpenMP's polls before an idle worker sleeps (see above)
 _ENV_DEFAULTS = {
     # the pool: twice the cores this process may use (numba counts all the machine's cores);
     # kernels use one thread per core, all of them while other programs load the cores

@@ -31,13 +31,13 @@ from engine import threading_policy as policy
 from engine.kernels.parallel import fetch_add
 
 # Products below this many floating-point operations run as one sgemm on the calling thread
-# unless numba's workers are spinning (policy.spinning(): idle machine, GOMP_SPINCOUNT > 0).
+# unless numba's workers are polling (policy.spinning(): a user's GOMP_SPINCOUNT > 0, idle).
 # Waking a *sleeping* worker costs 60-75 µs per parallel region on this machine when it is idle
 # (an empty 2-thread region: 63-74 µs median), and then tiles did not beat one single-threaded
 # sgemm below ~100 MFLOP (idle, spin 0, median of 100, 2026-12-03): (32, 784) @ (784, 128)
 # 352 µs tiled vs 84 µs serial, (256, 784) @ (784, 128) 847 vs 561 µs, (512, 784) @ (784, 128)
-# 1161 vs 1157 µs, (1024, 1024) @ (1024, 1024) 18.1 vs 24.2 ms. With the workers spinning
-# (policy.SPIN_COUNT) a region starts in ~2 µs and tiles win from policy.PARALLEL_MIN_FLOPS up
+# 1161 vs 1157 µs, (1024, 1024) @ (1024, 1024) 18.1 vs 24.2 ms. With the workers polling
+# (GOMP_SPINCOUNT=30000) a region starts in ~2 µs and tiles win from policy.PARALLEL_MIN_FLOPS up
 # (median of 300): (32, 784) @ (784, 128) 54 µs tiled vs 83 serial, (784, 32) @ (32, 128) 42
 # vs 72, (256, 784) @ (784, 128) 300 vs 507, (512, 784) @ (784, 128) 636 vs 1024.
 GEMM_PARALLEL_MIN_FLOPS = 100e6

@@ -106,7 +106,7 @@ def test_background_threads_use_one_thread():
 def test_workers_spin_only_with_no_more_threads_than_cores(monkeypatch):
     """Idle: the workers poll between regions (GOMP_SPINCOUNT > 0, one thread per core);
     contended: the pool has more threads than cores and GNU OpenMP throttles the spin."""
-    monkeypatch.setattr(policy, "SPINS", policy.SPIN_COUNT)
+    monkeypatch.setattr(policy, "SPINS", 30000)            # a user's GOMP_SPINCOUNT
     monkeypatch.setattr(policy._load, "contended", False)
     monkeypatch.setattr(policy._load, "at", 1e18)           # no new probe during the test
     assert policy.spinning() == (min(policy.CORES, policy.pool_size()) <= policy.CORES)
@@ -127,7 +127,7 @@ def test_spin_setting_is_read_as_gnu_openmp_reads_it(monkeypatch, value, spins):
 def test_the_engine_sets_a_spin_count_unless_the_user_did():
     code = "import os, engine; print(os.environ['GOMP_SPINCOUNT'])"
     env = {k: v for k, v in os.environ.items() if k != "GOMP_SPINCOUNT"}
-    for extra, want in (({}, str(policy.SPIN_COUNT)), ({"GOMP_SPINCOUNT": "0"}, "0")):
+    for extra, want in (({}, str(policy.SPIN_COUNT)), ({"GOMP_SPINCOUNT": "20000"}, "20000")):
         out = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT,
                              env={**env, **extra}, capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr

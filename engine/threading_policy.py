@@ -29,10 +29,10 @@ Why, measured on this 2-core machine (AMD EPYC, numpy's OpenBLAS 0.3.31 'Skylake
   (30,000 polls) to ×1.10 (100,000), paired runs, and products from 4 MFLOP win in tiles (see
   gemm.py), which made MLP predict at batch 256 1.16× PyTorch instead of 0.86×. Costs: the
   seed MLP in 20 fresh processes (bench/launch_spread.py) spread to slowest/fastest 0.39
-  (30,000) and 0.34 (3,000) against 0.65 without polling — a polling worker that the scheduler
-  puts on the main thread's core takes its time for the whole process — and in the app the
-  polling worker competes with the GUI thread (bench/ui_latency.py --try-it: event-loop p99
-  52.6 ms, app/headless 1.13, against 42.3 ms and 1.05 without). So the default is no
+  (30,000) and 0.34 (3,000) against 0.65-0.70 without polling (not explained; one guess, not
+  verified: a polling worker placed on the main thread's core for a whole process). In the app
+  (bench/ui_latency.py --try-it, one run each) the event loop's p99 was 52.6 ms with polling
+  and 39.8 ms without; app/headless was 1.13 and 1.12, no difference there. So the default is no
   polling; ``spinning()`` tells the kernels when a user has turned it on (a dedicated training
   machine: ``GOMP_SPINCOUNT=30000``). While other programs load the cores the pool has more
   threads than cores and GNU OpenMP throttles any polling to ~100 polls by itself

@@ -268,11 +268,6 @@ def _update_span(kind, p, g, s1, s2, s3, k):
         adam_amsgrad(p, g, s1, s2, s3, k[0], k[1], k[2], k[3])
 
 
-@njit(cache=True, nogil=True)
-def _span(a, lo, hi):
-    return a[lo:hi] if a.size else a
-
-
 @njit(parallel=True, cache=True, nogil=True)
 def update_parallel(kind, p, g, s1, s2, s3, k, nchunks, nworkers):
     """The update ``kind`` of p (n,) from g with state buffers s1..s3 ((n,) or empty when the
@@ -286,5 +281,5 @@ def update_parallel(kind, p, g, s1, s2, s3, k, nchunks, nworkers):
             if c >= nchunks:
                 break
             lo, hi = chunk_range(c, nchunks, n)
-            _update_span(kind, p[lo:hi], g[lo:hi], _span(s1, lo, hi), _span(s2, lo, hi),
-                         _span(s3, lo, hi), k)
+            # an unused (empty) state buffer stays empty when sliced
+            _update_span(kind, p[lo:hi], g[lo:hi], s1[lo:hi], s2[lo:hi], s3[lo:hi], k)

@@ -218,6 +218,14 @@ def _callbacks(training) -> list[str]:
     return out
 
 
+def _callback_list(calls: list[str], keras_flavour: bool) -> str:
+    """The fit call's callbacks: the project's, and on Keras the ones --distribute needs."""
+    listed = f"[{', '.join(calls)}]"
+    if not keras_flavour:
+        return listed
+    return f"{listed} + in_order" if calls else "in_order"
+
+
 SAFE_FILE = re.compile(r"[A-Za-z0-9_.-]{1,100}\Z")
 USAGE = """
 # Run:   python {file} [--epochs N]{distribute}
@@ -262,6 +270,25 @@ def split_evenly(x, y, distribute):
     devices = len(keras.distribution.list_devices())
     keep = len(x) - (len(x) % BATCH_SIZE) % devices
     return x[:keep], y[:keep]
+
+
+def logs_on_this_thread(batch, logs):
+    """A batch-end hook that does nothing: see distribution_callbacks."""
+    return None
+
+
+def distribution_callbacks(distribute):
+    """On JAX over several CPU devices (XLA_FLAGS=--xla_force_host_platform_device_count=N),
+    Keras reading each batch's logs on helper threads can stall XLA's all-reduce for good
+    (Keras 3.15, JAX 0.10: 3 runs in 8 aborted on a 2-core machine); a callback with
+    batch-end hooks keeps those reads on the training thread."""
+    if not distribute or keras.backend.backend() != "jax":
+        return []
+    cpus = [d for d in keras.distribution.list_devices() if d.startswith("cpu")]
+    if len(cpus) < 2:
+        return []
+    return [keras.callbacks.LambdaCallback(on_train_batch_end=logs_on_this_thread,
+                                           on_test_batch_end=logs_on_this_thread)]
 '''
 
 
@@ -308,7 +335,7 @@ def keras_script(graph, training, weights_path: str | None = None, flavour: str 
         lines.append(DISTRIBUTION)
     fit = call("model.fit", "x_train", "y_train", kwargs=[
         "batch_size=BATCH_SIZE", "epochs=args.epochs", "validation_data=validation",
-        f"callbacks=[{', '.join(_callbacks(training))}]", "verbose=2"])
+        f"callbacks={_callback_list(_callbacks(training), keras_flavour)}", "verbose=2"])
     scope = "distribution_scope(args.distribute)" if keras_flavour else \
         "contextlib.nullcontext()"
     even = "split_evenly({}, args.distribute)" if keras_flavour else "{}"
@@ -321,6 +348,7 @@ def keras_script(graph, training, weights_path: str | None = None, flavour: str 
            "                        help='data-parallel training over every device')"]
           if keras_flavour else []),
         "    args = parser.parse_args()",
+        *(["    in_order = distribution_callbacks(args.distribute)"] if keras_flavour else []),
         "    (x_train, y_train), (x_test, y_test) = load_data()",
         "    # Keras's validation_split: the last samples of the training data",
         "    cut = int(len(x_train) * (1.0 - VALIDATION_SPLIT))",
@@ -337,6 +365,8 @@ def keras_script(graph, training, weights_path: str | None = None, flavour: str 
         f"        history = {fit}",
         "    print('history:', history.history)",
         "    if len(x_test):",
-        "        print('test:', model.evaluate(x_test, y_test, verbose=0, return_dict=True))",
+        "        test = " + call("model.evaluate", "x_test", "y_test", kwargs=[
+            "verbose=0", "return_dict=True", *(["callbacks=in_order"] if keras_flavour else [])]),
+        "        print('test:', test)",
         "", "", "if __name__ == '__main__':", "    main()", ""]
     return "\n".join(lines)

@@ -193,6 +193,11 @@ def _bridge(keras, model, view, engine_callbacks):
                 return
             self.cbs.on_train_batch_end(batch, logs)
 
+        def on_test_batch_end(self, batch, logs=None):
+            """Nothing to forward; having the hook keeps Keras reading validation logs on the
+            training thread — on JAX over several CPU devices, reads on Keras's helper
+            threads can stall XLA's all-reduce for good (see codegen.distribution_callbacks)."""
+
         def on_epoch_end(self, epoch, logs=None):
             view.optimizer.refresh()
             self.cbs.on_epoch_end(epoch, _floats(logs))

@@ -24,7 +24,7 @@ NODE_KINDS = {
     # the script template's own code (main, data helpers, data-parallel scope)
     ast.With, ast.withitem, ast.For, ast.arg, ast.ListComp, ast.GeneratorExp, ast.comprehension,
     ast.BoolOp, ast.And, ast.Or, ast.Not, ast.Is, ast.IsNot, ast.NotEq, ast.Sub, ast.Mod,
-    ast.AugAssign,
+    ast.AugAssign, ast.Lt,
 }
 MODULES = {"keras", "engine", "engine.callbacks", "engine.constraints", "engine.initializers",
            "engine.models", "engine.optimizers", "engine.regularizers", "engine.utils",
@@ -39,7 +39,7 @@ TEMPLATE_ATTRIBUTES = {
     "ArgumentParser", "add_argument", "parse_args", "epochs", "distribute", "Path", "resolve",
     "parent", "exists", "optimizer", "build", "trainable_variables", "history", "backend",
     "distribution", "DataParallel", "list_devices", "scope", "nullcontext", "environ", "get",
-    "MirroredStrategy", "MultiWorkerMirroredStrategy",
+    "MirroredStrategy", "MultiWorkerMirroredStrategy", "LambdaCallback",
     # reading the data source's files
     "random", "default_rng", "permutation", "asarray", "float32", "max", "File", "read_bytes",
     "decompress", "frombuffer", "prod", "iterdir", "is_dir", "name", "walk", "lower",

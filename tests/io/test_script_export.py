@@ -128,6 +128,23 @@ def test_bundled_data_and_trained_weights_are_written_beside_the_script(tmp_path
     assert "TF_CONFIG=" in text and "--distribute" in text
 
 
+def test_fit_and_evaluate_keep_batch_logs_on_the_training_thread_when_distributed(tmp_path):
+    """Keras reads batch logs on helper threads unless a callback has batch-end hooks; on JAX
+    over two CPU devices that stalled XLA's all-reduce (3 of 8 runs of the script below). The
+    script passes the hooks to fit and evaluate."""
+    project = load_project(ROOT / "examples" / "mnist_mlp.loom")
+    project.training.early_stopping = {"patience": 2}
+    script, *_ = export_script(project, tmp_path / "mlp.py")
+    calls = {n.func.attr: {k.arg: ast.unparse(k.value) for k in n.keywords}
+             for n in ast.walk(ast.parse(script.read_text()))
+             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)}
+    assert calls["fit"]["callbacks"].endswith("+ in_order")
+    assert "EarlyStopping" in calls["fit"]["callbacks"]
+    assert calls["evaluate"]["callbacks"] == "in_order"
+    assert calls["LambdaCallback"] == {"on_train_batch_end": "logs_on_this_thread",
+                                       "on_test_batch_end": "logs_on_this_thread"}
+
+
 def _run(script: Path, *args: str, devices: int = 1) -> subprocess.CompletedProcess:
     env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": "",
            "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}

@@ -124,11 +124,19 @@ class Plan:
                 self.consumers[i] += 1
         self.uses_masks = any(type(s.layer).compute_mask is not Layer.compute_mask
                               for s in self.steps)
-        model_inputs = set(self.input_slots)
+        # A layer returns its input's gradient only when something trainable lies behind it:
+        # the first Dense after Flatten (or Conv2D after Rescaling) skips dx = dz·Wᵀ, a third
+        # of the seed MLP's products. Slots that no weight reaches are "constant": the model's
+        # inputs, and the outputs of weightless registry layers that read only constants.
+        constant = set(self.input_slots)
+        for s in self.steps:
+            if all(i in constant for i in s.inputs) and not s.layer.weights and \
+                    not s.layer._runs_call:
+                constant.update(s.outputs)
         need: dict[int, bool] = {}
         for s in self.steps:   # a shared layer needs dx if any of its calls does
             need[id(s.layer)] = need.get(id(s.layer), False) or \
-                not all(i in model_inputs for i in s.inputs)
+                not all(i in constant for i in s.inputs)
         for s in self.steps:
             if hasattr(s.layer, "need_dx"):
                 s.layer.need_dx = need[id(s.layer)]
@@ -215,7 +223,6 @@ class Plan:
             if g is not None:
                 grads[s] = g if grads[s] is None else grads[s] + g
         acc: dict[int, list] | None = {} if self.has_shared else None
-        model_inputs = set(self.input_slots) if input_grads else ()
         for k in range(len(self.steps) - 1, -1, -1):
             step = self.steps[k]
             layer = step.layer
@@ -227,9 +234,8 @@ class Plan:
                 continue
             if step.shared:
                 layer.restore_call_state(self._states[k])
-            if input_grads and hasattr(layer, "need_dx") and \
-                    any(i in model_inputs for i in step.inputs):
-                layer.need_dx = True
+            if input_grads and hasattr(layer, "need_dx"):
+                layer.need_dx = True        # the gradient must reach the model's inputs
             if step.prefused and self._ran_fused:
                 dx = dys[0]     # the step before did this layer's work and takes its gradient
             else:

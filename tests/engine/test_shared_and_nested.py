@@ -144,3 +144,30 @@ def test_feature_extractor_from_model_input_and_a_layer_output():
     np.testing.assert_allclose(features.predict(x, verbose=0),
                                x @ model.get_layer("hidden").kernel.value
                                + model.get_layer("hidden").bias.value, rtol=1e-5)
+
+
+def test_layers_behind_only_weightless_layers_skip_their_input_gradient():
+    """Flatten → Dense and Rescaling → Conv2D: nothing trainable lies before the Dense or the
+    Conv2D, so they do not compute dx; a model used as a layer still passes its gradient on."""
+    x = rng.standard_normal((4, 3, 2))
+    y = rng.standard_normal((4, 2))
+
+    def make():
+        inp = keras.Input((3, 2))
+        return keras.Model(inp, layers.Dense(2)(layers.Dense(5, activation="tanh")(
+            layers.Flatten()(layers.Reshape((2, 3))(inp)))))
+    model = make()
+    assert [getattr(lyr, "need_dx", None) for lyr in model.layers] == \
+        [None, None, None, False, True]
+    conv = layers.Conv2D(2, 3)
+    img = keras.Input((5, 5, 1))
+    keras.Model(img, conv(layers.Rescaling(1 / 255)(img)))
+    assert conv.need_dx is False
+    check_model(make, x, y)
+
+    def nested():
+        inner_in = keras.Input((3, 2))
+        inner = keras.Model(inner_in, layers.Dense(2)(layers.Flatten()(inner_in)))
+        inp = keras.Input((3, 2))
+        return keras.Model(inp, inner(layers.Dense(2, activation="tanh")(inp)))
+    check_model(nested, x, y)

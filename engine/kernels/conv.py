@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import get_num_threads, njit, prange
 
+from engine.kernels.gemm import TILED, sgemm
 from engine.kernels.parallel import chunk_range, fetch_add
 
 
@@ -39,11 +40,12 @@ def _batch_chunks(n: int) -> tuple[int, int]:
 # 197-210 vs 201-214, (14, 14, 32) → (28, 28, 32) col2im 1966-2046 vs 1869-1990 µs.
 
 @njit(cache=True, nogil=True, inline="always")
-def _im2col_sample(x, b, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols):
+def _im2col_sample(x, b, bc, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols):
+    """Sample b of x into the rows of cols' sample bc."""
     _, h, w, c = x.shape
     for i in range(oh):
         for j in range(ow):
-            row = (b * oh + i) * ow + j
+            row = (bc * oh + i) * ow + j
             for ki in range(kh):
                 y = i * sh + ki * dh - ph
                 for kj in range(kw):
@@ -68,7 +70,7 @@ def _im2col_par(x, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols, nchunks, nworke
                 break
             lo, hi = chunk_range(t, nchunks, n)
             for b in range(lo, hi):
-                _im2col_sample(x, b, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols)
+                _im2col_sample(x, b, b, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols)
 
 
 def im2col(x, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols):
@@ -78,12 +80,13 @@ def im2col(x, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _col2im_sample(dcols, b, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, dx):
+def _col2im_sample(dcols, bc, b, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, dx):
+    """The rows of dcols' sample bc into sample b of dx."""
     _, h, w, c = dx.shape
     dx[b] = 0
     for i in range(oh):
         for j in range(ow):
-            row = (b * oh + i) * ow + j
+            row = (bc * oh + i) * ow + j
             for ki in range(kh):
                 y = i * sh + ki * dh - ph
                 if y < 0 or y >= h:
@@ -108,7 +111,7 @@ def _col2im_par(dcols, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, dx, nchunks, nwor
                 break
             lo, hi = chunk_range(t, nchunks, n)
             for b in range(lo, hi):
-                _col2im_sample(dcols, b, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, dx)
+                _col2im_sample(dcols, b, b, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, dx)
 
 
 def col2im(dcols, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, dx):
@@ -286,3 +289,97 @@ def _bias_relu_grad_par(y, dy, dz, db, nworkers):
 def bias_relu_grad(y, dy, dz, db):
     """dz = dy where y > 0 (relu), and db = Σ dz over rows; y, dy, dz: (M, F), db: (F,)."""
     _bias_relu_grad_par(y, dy, dz, db, get_num_threads())
+
+
+# ---- Conv2DTranspose, float32: the product with the kernel and the scatter (forward) or the
+# gather and the products (backward) per chunk of samples, in a buffer of the worker's own that
+# stays in its cache, instead of one (N·H·W, KH·KW·F) array for the batch (29 MB for 128
+# 14×14×32 inputs and a 3×3×32 kernel, written by sgemm and read back by col2im). Each chunk's
+# products are one single-threaded sgemm on the worker's thread (engine/kernels/gemm.py).
+TRANSPOSE_CHUNK_BYTES = 1 << 19         # a chunk's buffer: half of this machine's 1 MB L2
+
+
+def transpose_chunk(n: int, rows_per_sample: int, width: int) -> int:
+    """Samples per chunk: a buffer of at most TRANSPOSE_CHUNK_BYTES, and at least 4 chunks per
+    thread when the batch allows (dynamic sharing needs spare chunks)."""
+    per = max(1, TRANSPOSE_CHUNK_BYTES // (4 * rows_per_sample * width))
+    return max(1, min(per, n // (4 * max(1, get_num_threads()))))
+
+
+def transpose_fused(x: np.ndarray) -> bool:
+    """Whether the fused Conv2DTranspose kernels apply: float32 and numpy's OpenBLAS."""
+    return TILED and x.dtype == np.float32
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _transpose_forward_par(x, kt, kh, kw, sh, sw, dh, dw, ph, pw, z, bs, nworkers):
+    n, h, w, c = x.shape
+    kk = kt.shape[1]
+    hw = h * w
+    nchunks = (n + bs - 1) // bs
+    counter = np.zeros(1, np.int64)
+    for _ in prange(nworkers):
+        cols = np.empty((bs * hw, kk), np.float32)
+        while True:
+            t = fetch_add(counter, 0)
+            if t >= nchunks:
+                break
+            b0 = t * bs
+            nb = min(n, b0 + bs) - b0
+            sgemm(False, False, nb * hw, kk, c, 1.0, x.ctypes.data + 4 * b0 * hw * c, c,
+                  kt.ctypes.data, kk, 0.0, cols.ctypes.data, kk)
+            for q in range(nb):
+                _col2im_sample(cols, q, b0 + q, kh, kw, sh, sw, dh, dw, ph, pw, h, w, z)
+
+
+def transpose_forward(x, kmat, geo, z):
+    """z (N, OH, OW, F) = col2im(x·Kᵀ), Conv2DTranspose's forward without the bias; x (N, H, W,
+    C) float32, kmat (KH·KW·F, C), geo (kh, kw, sh, sw, dh, dw, ph, pw, H, W)."""
+    n, h, w, _ = x.shape
+    kt = np.ascontiguousarray(kmat.T)
+    bs = transpose_chunk(n, h * w, kt.shape[1])
+    _transpose_forward_par(np.ascontiguousarray(x), kt, *geo[:8], z, bs,
+                           max(1, min(get_num_threads(), -(-n // bs))))
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _transpose_backward_par(dz, x, kmat, kh, kw, sh, sw, dh, dw, ph, pw, part, need_dx, dx, bs,
+                            nworkers):
+    n, h, w, c = x.shape
+    kk = kmat.shape[0]
+    hw = h * w
+    nchunks = (n + bs - 1) // bs
+    counter = np.zeros(1, np.int64)
+    for _ in prange(nworkers):
+        dcols = np.empty((bs * hw, kk), np.float32)
+        while True:
+            t = fetch_add(counter, 0)
+            if t >= nchunks:
+                break
+            b0 = t * bs
+            nb = min(n, b0 + bs) - b0
+            for q in range(nb):
+                _im2col_sample(dz, b0 + q, q, kh, kw, sh, sw, dh, dw, ph, pw, h, w, dcols)
+            # this chunk's dK = dcolsᵀ·x, and dx = dcols·K
+            sgemm(True, False, kk, c, nb * hw, 1.0, dcols.ctypes.data, kk,
+                  x.ctypes.data + 4 * b0 * hw * c, c, 0.0, part.ctypes.data + 4 * t * kk * c, c)
+            if need_dx:
+                sgemm(False, False, nb * hw, c, kk, 1.0, dcols.ctypes.data, kk, kmat.ctypes.data,
+                      c, 0.0, dx.ctypes.data + 4 * b0 * hw * c, c)
+
+
+def transpose_backward(dz, x, kmat, geo, kgrad, need_dx: bool):
+    """Conv2DTranspose's gradients from dz (N, OH, OW, F) float32: kgrad (KH·KW·F, C) = Σ over
+    the chunks, in chunk order, of im2col(dz)ᵀ·x; returns dx (N, H, W, C) = im2col(dz)·K when
+    need_dx (else None)."""
+    n, h, w, c = x.shape
+    kmat = np.ascontiguousarray(kmat)
+    kk = kmat.shape[0]
+    bs = transpose_chunk(n, h * w, kk)
+    nchunks = -(-n // bs)
+    part = np.empty((nchunks, kk, c), np.float32)
+    dx = np.empty(x.shape if need_dx else (1, 1, 1, 1), np.float32)
+    _transpose_backward_par(np.ascontiguousarray(dz), np.ascontiguousarray(x), kmat, *geo[:8],
+                            part, need_dx, dx, bs, max(1, min(get_num_threads(), nchunks)))
+    np.sum(part, axis=0, out=kgrad)
+    return dx if need_dx else None

@@ -18,6 +18,9 @@ from engine.kernels.conv import (
     conv_direct_forward,
     conv_output_size,
     im2col,
+    transpose_backward,
+    transpose_forward,
+    transpose_fused,
 )
 from engine.kernels.conv_pool import conv_relu_pool_backward, conv_relu_pool_forward
 from engine.kernels.gemm import matmul
@@ -396,9 +399,12 @@ class Conv2DTranspose(Layer):
         (oh, ow), (ph, pw) = self._sizes(h, w)
         geo = (kh, kw, sh, sw, dh, dw, ph, pw, h, w)
         kmat = self.kernel.value.reshape(-1, c)               # (kh·kw·filters, cin)
-        cols = matmul(x.reshape(-1, c), kmat.T)               # every input pixel's footprint
         z = np.empty((n, oh, ow, self.filters), dtype=x.dtype)
-        col2im(np.ascontiguousarray(cols), *geo, z)
+        if transpose_fused(x):
+            transpose_forward(x, kmat, geo, z)
+        else:
+            cols = matmul(x.reshape(-1, c), kmat.T)           # every input pixel's footprint
+            col2im(np.ascontiguousarray(cols), *geo, z)
         if self.bias is not None:
             z += self.bias.value
         y = self._act.forward(z)
@@ -414,6 +420,9 @@ class Conv2DTranspose(Layer):
         if self.bias is not None:
             np.sum(dz.reshape(-1, self.filters), axis=0, out=self.bias.grad)
         kh, kw = geo[0], geo[1]
+        if transpose_fused(x):
+            return transpose_backward(dz, x, self.kernel.value.reshape(-1, c), geo,
+                                      self.kernel.grad.reshape(-1, c), self.need_dx)
         dcols = np.empty((n * h * w, kh * kw * self.filters), dtype=x.dtype)
         im2col(dz, *geo, dcols)
         matmul(dcols.T, x.reshape(-1, c), self.kernel.grad.reshape(-1, c))

@@ -285,6 +285,41 @@ def test_conv2d_transpose_is_the_adjoint_of_conv2d():
     assert np.sum(y * g) == pytest.approx(np.sum(x * back), rel=1e-4)
 
 
+@pytest.mark.parametrize("kwargs, shape", [
+    (dict(filters=16, kernel_size=3, strides=2, padding="same", activation="relu"), (37, 7, 7, 8)),
+    (dict(filters=3, kernel_size=(3, 2), strides=(2, 3)), (3, 5, 4, 5)),
+    (dict(filters=2, kernel_size=3, strides=2, padding="same", output_padding=(0, 1)),
+     (2, 4, 3, 2)),
+    (dict(filters=3, kernel_size=3, dilation_rate=2, use_bias=False), (1, 6, 5, 4)),
+])
+@pytest.mark.parametrize("need_dx", [True, False])
+def test_conv2d_transpose_chunked_kernels_equal_the_whole_batch_product(kwargs, shape, need_dx,
+                                                                        monkeypatch):
+    """float32 runs the per-chunk product + scatter (engine/kernels/conv.py); the reference is
+    the whole-batch im2col/col2im path with one product."""
+    import engine.layers.conv as conv_layers
+    from engine.kernels.gemm import TILED
+    if not TILED:
+        pytest.skip("numpy's BLAS is not OpenBLAS: no chunked kernels")
+    layer = Conv2DTranspose(**kwargs)
+    x = r.standard_normal(shape).astype(np.float32)
+    layer.build(x.shape)
+    layer.need_dx = need_dx
+    results = []
+    for fused in (True, False):
+        monkeypatch.setattr(conv_layers, "transpose_fused", lambda x, fused=fused: fused)
+        y = layer.forward(x, training=True)
+        dy = np.random.default_rng(7).standard_normal(y.shape).astype(np.float32)
+        dx = layer.backward(dy)
+        results.append((y, dx, layer.kernel.grad.copy()))
+    (y1, dx1, g1), (y2, dx2, g2) = results
+    np.testing.assert_allclose(y1, y2, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(g1, g2, rtol=1e-4, atol=1e-4)
+    assert (dx1 is None) == (dx2 is None) == (not need_dx)
+    if need_dx:
+        np.testing.assert_allclose(dx1, dx2, rtol=1e-5, atol=1e-5)
+
+
 def test_conv2d_transpose_bad_output_padding():
     with pytest.raises(ValueError, match="'output_padding' .* must be smaller than the strides"):
         Conv2DTranspose(2, 3, strides=2, output_padding=2)

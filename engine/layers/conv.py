@@ -419,10 +419,10 @@ class Conv2DTranspose(Layer):
         dz = np.ascontiguousarray(dz, dtype=x.dtype)
         if self.bias is not None:
             np.sum(dz.reshape(-1, self.filters), axis=0, out=self.bias.grad)
-        kh, kw = geo[0], geo[1]
         if transpose_fused(x):
             return transpose_backward(dz, x, self.kernel.value.reshape(-1, c), geo,
                                       self.kernel.grad.reshape(-1, c), self.need_dx)
+        kh, kw = geo[0], geo[1]
         dcols = np.empty((n * h * w, kh * kw * self.filters), dtype=x.dtype)
         im2col(dz, *geo, dcols)
         matmul(dcols.T, x.reshape(-1, c), self.kernel.grad.reshape(-1, c))

@@ -189,7 +189,8 @@ class _Conv(Layer):
         else:
             out = np.empty((n, oh // 2, ow // 2, self.filters), dtype=x4.dtype)
             code = np.empty(out.shape, dtype=np.uint8)
-            conv_relu_pool_forward(x4, kernel4, bias, sh, sw, dh, dw, ph, pw, out, code)
+            conv_relu_pool_forward(x4, kernel4, bias, sh, sw, dh, dw, ph, pw, out, code,
+                                   numba.get_num_threads())
         self._cache = ("pooled", x4, out, code, (sh, sw, dh, dw, ph, pw, oh, ow))
         return out
 
@@ -204,7 +205,8 @@ class _Conv(Layer):
         dx = np.empty(x4.shape if self.need_dx else (1, 1, 1, 1), dtype=x4.dtype)
         chunks = min(_NCHUNKS, x4.shape[0])
         conv_relu_pool_backward(x4, kernel4, np.ascontiguousarray(dy), out, code, sh, sw, dh,
-                                dw, ph, pw, chunks, dwt, db, self.need_dx, dx)
+                                dw, ph, pw, chunks, dwt, db, self.need_dx, dx,
+                                numba.get_num_threads())
         return dx if self.need_dx else None
 
     def forward(self, x, training=False):

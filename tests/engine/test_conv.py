@@ -174,6 +174,9 @@ def _train_grads(model, x, y, fused: bool):
      (11, 9), "valid"),                                      # 156 taps, odd sizes, 4-wide rows
     (dict(filters=9, kernel_size=3, padding="same"), dict(filters=1, kernel_size=3,
                                                           padding="same"), (8, 6), "same"),
+    (None, dict(filters=5, kernel_size=3, strides=2), (13, 11), "valid"),   # strided kernel
+    (dict(filters=3, kernel_size=2), dict(filters=4, kernel_size=3, strides=(2, 1),
+                                          padding="same"), (12, 9), "same"),
 ])
 def test_fused_conv_relu_pool_matches_the_layers(first, conv, size, pool):
     """Training runs Conv2D(relu) → MaxPooling2D(2) as one kernel; its loss and every weight

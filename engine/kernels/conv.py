@@ -13,7 +13,7 @@ import numpy as np
 from numba import get_num_threads, njit, prange
 
 from engine.kernels.gemm import TILED, sgemm
-from engine.kernels.parallel import chunk_range, fetch_add
+from engine.kernels.parallel import batch_chunks, chunk_range, fetch_add
 
 
 def conv_output_size(size: int, k: int, stride: int, dilation: int, padding: str) -> tuple[int, int]:
@@ -24,13 +24,6 @@ def conv_output_size(size: int, k: int, stride: int, dilation: int, padding: str
         total = max((out - 1) * stride + eff - size, 0)
         return out, total // 2
     return (size - eff) // stride + 1, 0
-
-
-def _batch_chunks(n: int) -> tuple[int, int]:
-    """(chunks, workers) for a pass over n samples: up to 4 chunks per thread of numba's pool,
-    so that a thread slowed by another program leaves its spare chunks to the others."""
-    workers = max(1, min(get_num_threads(), n))
-    return max(1, min(n, 4 * workers)), workers
 
 
 # Each parallel kernel below runs its per-sample loop (inlined) on the samples of chunks taken
@@ -75,7 +68,7 @@ def _im2col_par(x, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols, nchunks, nworke
 
 def im2col(x, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols):
     """x: (N, H, W, C) → cols: (N·OH·OW, KH·KW·C); rows are output pixels, zero padded."""
-    nchunks, nworkers = _batch_chunks(x.shape[0])
+    nchunks, nworkers = batch_chunks(x.shape[0])
     _im2col_par(x, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols, nchunks, nworkers)
 
 
@@ -116,7 +109,7 @@ def _col2im_par(dcols, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, dx, nchunks, nwor
 
 def col2im(dcols, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, dx):
     """The adjoint of im2col: scatter-add dcols (N·OH·OW, KH·KW·C) into dx (N, H, W, C)."""
-    nchunks, nworkers = _batch_chunks(dx.shape[0])
+    nchunks, nworkers = batch_chunks(dx.shape[0])
     _col2im_par(dcols, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, dx, nchunks, nworkers)
 
 
@@ -164,7 +157,7 @@ def _conv_direct_forward_par(x, w, bias, sh, sw, dh, dw, ph, pw, relu, out, nchu
 def conv_direct_forward(x, w, bias, sh, sw, dh, dw, ph, pw, relu, out):
     """Direct convolution for few input taps (small KH·KW·C): out (N, OH, OW, F) = bias +
     Σ x·w, then relu when asked. The filter axis F is the inner, vectorized loop."""
-    nchunks, nworkers = _batch_chunks(x.shape[0])
+    nchunks, nworkers = batch_chunks(x.shape[0])
     _conv_direct_forward_par(x, w, bias, sh, sw, dh, dw, ph, pw, relu, out, nchunks, nworkers)
 
 
@@ -251,7 +244,7 @@ def _conv_direct_dx_par(dz, w, sh, sw, dh, dw, ph, pw, dx, nchunks, nworkers):
 
 def conv_direct_dx(dz, w, sh, sw, dh, dw, ph, pw, dx):
     """dx[b, y, x, c] = Σ over taps and filters of dz · w (the adjoint of the direct conv)."""
-    nchunks, nworkers = _batch_chunks(dx.shape[0])
+    nchunks, nworkers = batch_chunks(dx.shape[0])
     _conv_direct_dx_par(dz, w, sh, sw, dh, dw, ph, pw, dx, nchunks, nworkers)
 
 

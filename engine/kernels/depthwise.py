@@ -9,15 +9,9 @@ The threads take samples (forward, dx) or channels (dk) from a counter (dynamic 
 engine/kernels/parallel.py), in chunks of consecutive ones, up to 4 chunks per thread.
 """
 import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import njit, prange
 
-from engine.kernels.parallel import chunk_range, fetch_add
-
-
-def _chunks(n: int) -> tuple[int, int]:
-    """(chunks, workers) for n items on numba's current thread count."""
-    workers = max(1, min(get_num_threads(), n))
-    return max(1, min(n, 4 * workers)), workers
+from engine.kernels.parallel import batch_chunks, chunk_range, fetch_add
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -51,7 +45,7 @@ def _forward_par(x, k, sh, sw, dh, dw, out, nchunks, nworkers):
 
 def depthwise_forward(x, k, sh, sw, dh, dw, out):
     """out[b, i, j, c·M+m] = Σ_{ki,kj} x[b, i·sh + ki·dh, j·sw + kj·dw, c] · k[ki, kj, c, m]."""
-    _forward_par(x, k, sh, sw, dh, dw, out, *_chunks(x.shape[0]))
+    _forward_par(x, k, sh, sw, dh, dw, out, *batch_chunks(x.shape[0]))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -85,7 +79,7 @@ def _dx_par(dout, k, sh, sw, dh, dw, dx, nchunks, nworkers):
 
 def depthwise_dx(dout, k, sh, sw, dh, dw, dx):
     """dx (N, H, W, C) of the padded input, zeroed here: every tap adds dout·k back."""
-    _dx_par(dout, k, sh, sw, dh, dw, dx, *_chunks(dx.shape[0]))
+    _dx_par(dout, k, sh, sw, dh, dw, dx, *batch_chunks(dx.shape[0]))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -121,4 +115,4 @@ def _dk_par(x, dout, sh, sw, dh, dw, dk, nchunks, nworkers):
 def depthwise_dk(x, dout, sh, sw, dh, dw, dk):
     """dk (KH, KW, C, M) = Σ over batch and output pixels of x·dout; whole channels per chunk,
     so no two threads write the same element."""
-    _dk_par(x, dout, sh, sw, dh, dw, dk, *_chunks(dk.shape[2]))
+    _dk_par(x, dout, sh, sw, dh, dw, dk, *batch_chunks(dk.shape[2]))

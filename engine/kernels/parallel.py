@@ -17,7 +17,7 @@ up the others (numba's ``prange`` splits its range statically)::
 """
 from __future__ import annotations
 
-from numba import njit, types
+from numba import get_num_threads, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -48,3 +48,11 @@ def fetch_add(typingctx, counter, index):
 def chunk_range(chunk, nchunks, n):
     """Items [lo, hi) of chunk ``chunk`` when n items are cut into nchunks near-equal chunks."""
     return chunk * n // nchunks, (chunk + 1) * n // nchunks
+
+
+def batch_chunks(n: int) -> tuple[int, int]:
+    """(chunks, workers) for a pass over n items on numba's current thread count (the policy's,
+    read in Python: a cached kernel cannot call get_num_threads itself): up to 4 chunks per
+    thread, so a thread slowed by another program leaves its spare chunks to the others."""
+    workers = max(1, min(get_num_threads(), n))
+    return max(1, min(n, 4 * workers)), workers

@@ -13,7 +13,7 @@ import numpy as np
 from numba import get_num_threads, njit, prange
 
 from engine.kernels.gemm import TILED, sgemm
-from engine.kernels.parallel import batch_chunks, chunk_range, fetch_add
+from engine.kernels.parallel import batch_chunks, chunk_range, fetch_add, workers_for
 
 
 def conv_output_size(size: int, k: int, stride: int, dilation: int, padding: str) -> tuple[int, int]:
@@ -202,7 +202,7 @@ def conv_direct_dw(x, dz, sh, sw, dh, dw, ph, pw, dwt):
     """dW[ki, kj, c, :] = Σ_{b,i,j} x[b, i·sh+ki·dh−ph, j·sw+kj·dw−pw, c] · dz[b, i, j, :];
     the kernel taps shared among the threads, each summing over the whole batch."""
     ntaps = dwt.shape[0] * dwt.shape[1] * dwt.shape[2]
-    _conv_direct_dw_par(x, dz, sh, sw, dh, dw, ph, pw, dwt, max(1, min(get_num_threads(), ntaps)))
+    _conv_direct_dw_par(x, dz, sh, sw, dh, dw, ph, pw, dwt, workers_for(ntaps))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -332,7 +332,7 @@ def transpose_forward(x, kmat, geo, z):
     kt = np.ascontiguousarray(kmat.T)
     bs = transpose_chunk(n, h * w, kt.shape[1])
     _transpose_forward_par(np.ascontiguousarray(x), kt, *geo[:8], z, bs,
-                           max(1, min(get_num_threads(), -(-n // bs))))
+                           workers_for(-(-n // bs)))
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -373,6 +373,6 @@ def transpose_backward(dz, x, kmat, geo, kgrad, need_dx: bool):
     part = np.empty((nchunks, kk, c), np.float32)
     dx = np.empty(x.shape if need_dx else (1, 1, 1, 1), np.float32)
     _transpose_backward_par(np.ascontiguousarray(dz), np.ascontiguousarray(x), kmat, *geo[:8],
-                            part, need_dx, dx, bs, max(1, min(get_num_threads(), nchunks)))
+                            part, need_dx, dx, bs, workers_for(nchunks))
     np.sum(part, axis=0, out=kgrad)
     return dx if need_dx else None

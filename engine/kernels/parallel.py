@@ -54,5 +54,11 @@ def batch_chunks(n: int) -> tuple[int, int]:
     """(chunks, workers) for a pass over n items on numba's current thread count (the policy's,
     read in Python: a cached kernel cannot call get_num_threads itself): up to 4 chunks per
     thread, so a thread slowed by another program leaves its spare chunks to the others."""
-    workers = max(1, min(get_num_threads(), n))
+    workers = workers_for(n)
     return max(1, min(n, 4 * workers)), workers
+
+
+def workers_for(n: int) -> int:
+    """Threads for n work items: numba's current thread count (the policy's, read in Python),
+    at most n, at least 1."""
+    return max(1, min(get_num_threads(), n))

@@ -45,6 +45,11 @@ Why, measured on this 2-core machine (AMD EPYC, numpy's OpenBLAS 0.3.31 'Skylake
   time slice (a few ms on a busy machine) holds up the whole step; with chunks the other thread
   takes its share. Chunks are a few times more than the threads, none smaller than
   ``MIN_CHUNK_FLOPS`` of work.
+- One exception to "no polling", bounded in time: while ``Model.predict`` / ``evaluate`` run,
+  products of 4-100 MFLOP may be shared with a *partner* thread that polls for at most 2 ms
+  after its last product and then sleeps (engine/kernels/gemm.py, ``partnered``); it is never
+  used during training, nor while other programs load the cores. The seed MLP's predict at
+  batch 256 went from ~0.6x PyTorch to 1.03-1.05x (bench/inference.py, same runs as PyTorch).
 - Small work stays on the calling thread: below ``PARALLEL_MIN_FLOPS`` waking the second thread
   costs more than it saves (dropout on 16k elements: 36 µs parallel, 6 µs serial).
 

@@ -18,7 +18,11 @@ so compiled kernels link the same way everywhere.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import os
+import threading
+import time
 
 import llvmlite.binding as llvm
 import numpy as np
@@ -28,7 +32,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from engine import threading_policy as policy
-from engine.kernels.parallel import fetch_add
+from engine.kernels.parallel import atomic_load, atomic_store, compare_exchange, fetch_add
 
 # Products below this many floating-point operations run as one sgemm on the calling thread
 # unless numba's workers are polling (policy.spinning(): a user's GOMP_SPINCOUNT > 0, idle).
@@ -210,6 +214,220 @@ def _add_slices(part, alpha, beta, pc, ldc):
             c[i, j] = alpha * s + (beta * c[i, j] if beta != 0 else np.float32(0))
 
 
+# ---------------------------------------------------------------- a polling partner for predict
+# numba's workers sleep between parallel regions (threading_policy: GOMP_SPINCOUNT=0), and waking
+# one costs more than a mid-sized product gains from a second core: (256, 784) @ (784, 128), the
+# seed MLP's product at predict's batch 256, took 512 µs as one sgemm and 442 µs in two tiles on
+# numba's threads (median of 60, idle, 2026-12-03), while PyTorch's polling threads predict the
+# whole batch in ~440 µs. During predict / evaluate the products come one after another, so a
+# partner thread that polls *only then* removes the wake-up: products of PARTNER_MIN_FLOPS up to
+# GEMM_PARALLEL_MIN_FLOPS are cut into tiles that the calling thread and the partner take from a
+# counter (a partner that is descheduled leaves its tiles to the caller; the caller waits only for
+# a tile the partner already took). The partner polls for PARTNER_POLL_SECONDS after its last tile,
+# then sleeps; when the caller finds it asleep it runs the product alone and wakes it for the next
+# one (the wake-up is never waited for). It is used only while ``partnered()`` is active on the
+# calling thread (Model.predict and evaluate), only when no other program loads the cores
+# (policy.threads() == CORES) and never during training: polling workers were measured to spread
+# fresh training processes (threading_policy's docstring).
+PARTNER_MIN_FLOPS = 4e6
+PARTNER_POLL_SECONDS = 2e-3
+_STATE, _TILE, _STOP, _JOINS = 0, 8, 16, 17   # on separate cache lines of the shared int64 array
+_PARAMS = 24                           # ta, tb, m, n, k, pa, lda, pb, ldb, beta, pc, ldc, tm, tn
+_PARKED, _POLLING, _POSTED, _JOINED = 0, 1, 2, 3
+
+
+@njit(cache=True, nogil=True)
+def _partner_tiles(state):
+    """Takes tiles of the posted product from the shared counter until none are left."""
+    p = _PARAMS
+    ta, tb = state[p] != 0, state[p + 1] != 0
+    m, n, k = state[p + 2], state[p + 3], state[p + 4]
+    pa, lda, pb, ldb = state[p + 5], state[p + 6], state[p + 7], state[p + 8]
+    beta = np.float32(state[p + 9])
+    pc, ldc, tm, tn = state[p + 10], state[p + 11], state[p + 12], state[p + 13]
+    gn = (n + tn - 1) // tn
+    total = ((m + tm - 1) // tm) * gn
+    while True:
+        t = fetch_add(state, _TILE)
+        if t >= total:
+            break
+        _tile(t, gn, tm, tn, m, n, ta, tb, k, np.float32(1), pa, lda, pb, ldb, beta, pc, ldc)
+
+
+@njit(cache=True, nogil=True)
+def _partner_serve(state, max_polls):
+    """The partner's loop: join posted products; park after max_polls polls without one (or
+    when asked to stop). States: parked -> polling -> posted (by the caller) -> joined -> polling."""
+    polls = 0
+    while True:
+        st = atomic_load(state, _STATE)
+        if st == _POSTED:
+            if compare_exchange(state, _STATE, _POSTED, _JOINED):
+                fetch_add(state, _JOINS)
+                _partner_tiles(state)
+                atomic_store(state, _STATE, _POLLING)
+                polls = 0
+            continue
+        if st == _PARKED:
+            return
+        if atomic_load(state, _STOP) != 0 or polls >= max_polls:
+            if compare_exchange(state, _STATE, _POLLING, _PARKED):
+                return
+            continue
+        polls += 1
+
+
+@njit(cache=True, nogil=True)
+def _partner_run(state):
+    """On the calling thread: post the product whose parameters are in state, take tiles, wait
+    for the partner's tile if it joined. False (nothing done) when the partner is not polling."""
+    atomic_store(state, _TILE, 0)
+    if not compare_exchange(state, _STATE, _POLLING, _POSTED):
+        return False
+    _partner_tiles(state)
+    if compare_exchange(state, _STATE, _POSTED, _POLLING):
+        return True                    # the partner never joined: the caller took every tile
+    while atomic_load(state, _STATE) == _JOINED:
+        pass
+    return True
+
+
+class _Partner:
+    """The polling partner thread (one per process, started on first use)."""
+
+    def __init__(self):
+        self.state = np.zeros(_PARAMS + 16, np.int64)
+        self.lock = threading.Lock()        # one caller at a time posts products
+        self.wake = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.max_polls = 0
+
+    def _calibrate(self) -> None:
+        """Polls per PARTNER_POLL_SECONDS on this machine (the loop parks after that many)."""
+        polls = 200_000
+        self.state[_STOP] = 0
+        atomic_set(self.state, _STATE, _POLLING)
+        _partner_serve(self.state, 10)                  # compiled / loaded from the cache
+        best = float("inf")
+        for _ in range(3):
+            atomic_set(self.state, _STATE, _POLLING)
+            t = time.perf_counter()
+            _partner_serve(self.state, polls)
+            best = min(best, time.perf_counter() - t)
+        # a poll takes ~1 ns here (idle); the bounds keep a disturbed calibration from making the
+        # window vanish or last seconds
+        self.max_polls = int(min(max(1000, polls * PARTNER_POLL_SECONDS / max(best, 1e-9)),
+                                 PARTNER_POLL_SECONDS / 1e-10))
+
+    def _run(self) -> None:
+        policy.background_thread()
+        while True:
+            self.wake.wait()
+            self.wake.clear()
+            atomic_set(self.state, _STATE, _POLLING)
+            _partner_serve(self.state, self.max_polls)
+
+    def call(self, ta, tb, m, n, k, pa, lda, pb, ldb, beta, pc, ldc, tm, tn) -> bool:
+        """Runs the product with the partner; False when it is asleep (then woken for the next
+        product: the caller computes this one alone)."""
+        state = self.state
+        if state[_STATE] == _PARKED:
+            if self.thread is None:
+                self._calibrate()
+                self.thread = threading.Thread(target=self._run, name="layerloom-product-partner",
+                                               daemon=True)
+                self.thread.start()
+            state[_STOP] = 0
+            self.wake.set()
+            return False
+        state[_PARAMS:_PARAMS + 14] = (ta, tb, m, n, k, pa, lda, pb, ldb, beta, pc, ldc, tm, tn)
+        return bool(_partner_run(state))
+
+    def stop(self) -> None:
+        self.state[_STOP] = 1
+
+    def joined(self) -> int:
+        """How many products the partner has taken part in (for tests and benchmarks)."""
+        return int(self.state[_JOINS])
+
+
+def partner_joins() -> int:
+    """Products the polling partner has worked on in this process so far."""
+    return _partner.joined()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has no partner thread (nor its lock owner): start afresh."""
+    global _partner
+    _partner = _Partner()
+
+
+@njit(cache=True, nogil=True)
+def _atomic_set(state, index, value):
+    atomic_store(state, index, value)
+
+
+def atomic_set(state: np.ndarray, index: int, value: int) -> None:
+    _atomic_set(state, index, value)
+
+
+_partner = _Partner()
+_partnered = threading.local()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+@contextlib.contextmanager
+def partnered():
+    """Within it, this thread's mid-sized products may run with the polling partner (see above):
+    Model.predict and evaluate wrap their loop over batches in it. Nested or concurrent uses
+    run their products as before (one caller owns the partner at a time)."""
+    partner = _partner
+    if getattr(_partnered, "on", False) or policy.CORES < 2 or \
+            not partner.lock.acquire(blocking=False):
+        yield
+        return
+    _partnered.on = True
+    try:
+        yield
+    finally:
+        _partnered.on = False
+        partner.stop()
+        partner.lock.release()
+
+
+def _partner_plan(m: int, n: int) -> tuple[str, int, int]:
+    """Two tiles (halves of the output's longer side), or serial when that side is shorter than
+    2 * MIN_TILE. Two, not four per thread as on numba's pool: the partner only runs while no
+    other program loads the cores, and each tile's sgemm packs its own copy of the shared
+    operand: (256, 784) @ (784, 128) with the partner polling, median of 600 in 6 rounds: two
+    128-row tiles 284-291 µs, four 64-row tiles 305-307 µs, two 64-column tiles 302-306 µs."""
+    if max(m, n) < 2 * MIN_TILE:
+        return "serial", 0, 0
+    return ("tiles", -(-m // 2), n) if m >= n else ("tiles", m, -(-n // 2))
+
+
+def _tileable(a, b, out) -> bool:
+    """Whether the product can run as sgemm calls on tiles: float32 operands and a C-contiguous
+    float32 output, a real BLAS under it (not one given threads of its own)."""
+    return (TILED and a.dtype == np.float32 and b.dtype == np.float32 and out.dtype == np.float32
+            and out.flags.c_contiguous and a.shape[1] > 0)
+
+
+def _partner_matmul(a, b, out, accumulate, m, n, k):
+    """matmul's route while partnered(): with the partner when it is polling and no other
+    program loads the cores, else one sgemm on the calling thread."""
+    plan = _partner_plan(m, n)
+    if plan[0] == "serial" or not _tileable(a, b, out) or policy.threads() != policy.CORES:
+        return _serial(a, b, out, accumulate)
+    a2, ta, lda = _operand(a)
+    b2, tb, ldb = _operand(b)
+    if not _partner.call(int(ta), int(tb), m, n, k, a2.ctypes.data, lda, b2.ctypes.data, ldb,
+                         int(accumulate), out.ctypes.data, n, plan[1], plan[2]):
+        _serial(a, b, out, accumulate)
+    return out
+
+
 def _operand(x: np.ndarray) -> tuple[np.ndarray, bool, int]:
     """(array whose rows are contiguous, transposed?, row stride in elements) for a 2-D float32
     operand: C-ordered rows as they are, a transposed C array (x.T) without a copy."""
@@ -250,6 +468,14 @@ def _plan(m: int, n: int, k: int, nworkers: int) -> tuple[str, int, int]:
     return "serial", 0, 0
 
 
+def _serial(a, b, out, accumulate):
+    if accumulate:
+        out += a @ b
+    else:
+        np.matmul(a, b, out=out)
+    return out
+
+
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *,
            accumulate: bool = False) -> np.ndarray:
     """out = a @ b (out += a @ b with accumulate) for 2-D a (m, k), b (k, n).
@@ -269,17 +495,15 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *,
         out = np.zeros((m, n), np.result_type(a, b)) if accumulate else \
             np.empty((m, n), np.result_type(a, b))
     flops = 2.0 * m * n * k
+    if (PARTNER_MIN_FLOPS <= flops < GEMM_PARALLEL_MIN_FLOPS
+            and getattr(_partnered, "on", False)):
+        return _partner_matmul(a, b, out, accumulate, m, n, k)
     big = flops >= GEMM_PARALLEL_MIN_FLOPS or (flops >= policy.PARALLEL_MIN_FLOPS and
                                                 policy.spinning())
     nworkers = policy.workers(flops) if big else 1
     plan = _plan(m, n, k, nworkers) if nworkers > 1 else ("serial", 0, 0)
-    if (plan[0] == "serial" or not TILED or a.dtype != np.float32 or b.dtype != np.float32
-            or out.dtype != np.float32 or not out.flags.c_contiguous or k == 0):
-        if accumulate:
-            out += a @ b
-        else:
-            np.matmul(a, b, out=out)
-        return out
+    if (plan[0] == "serial" or not _tileable(a, b, out)):
+        return _serial(a, b, out, accumulate)
     a2, ta, lda = _operand(a)
     b2, tb, ldb = _operand(b)
     beta = 1.0 if accumulate else 0.0

@@ -62,3 +62,60 @@ def workers_for(n: int) -> int:
     """Threads for n work items: numba's current thread count (the policy's, read in Python),
     at most n, at least 1."""
     return max(1, min(get_num_threads(), n))
+
+
+def _int64_slot(context, builder, aryty, ary_value, index_value, idxty):
+    ary = context.make_array(aryty)(context, builder, ary_value)
+    idx = context.cast(builder, index_value, idxty, types.intp)
+    return cgutils.get_item_pointer(context, builder, aryty, ary, [idx])
+
+
+def _is_int64_vector(a) -> bool:
+    return isinstance(a, types.Array) and a.dtype == types.int64 and a.ndim == 1
+
+
+@intrinsic
+def atomic_load(typingctx, flags, index):
+    """flags[index], read atomically (seq_cst): a polling loop sees another thread's store and
+    the compiler cannot hoist the read out of the loop. flags: 1-D int64."""
+    if not (_is_int64_vector(flags) and isinstance(index, types.Integer)):
+        return None
+    sig = types.int64(flags, index)
+
+    def codegen(context, builder, sig, args):
+        ptr = _int64_slot(context, builder, sig.args[0], args[0], args[1], sig.args[1])
+        return builder.load_atomic(ptr, "seq_cst", 8)
+    return sig, codegen
+
+
+@intrinsic
+def atomic_store(typingctx, flags, index, value):
+    """flags[index] = value, atomically (seq_cst). flags: 1-D int64."""
+    if not (_is_int64_vector(flags) and isinstance(index, types.Integer)
+            and isinstance(value, types.Integer)):
+        return None
+    sig = types.void(flags, index, value)
+
+    def codegen(context, builder, sig, args):
+        ptr = _int64_slot(context, builder, sig.args[0], args[0], args[1], sig.args[1])
+        val = context.cast(builder, args[2], sig.args[2], types.int64)
+        builder.store_atomic(val, ptr, "seq_cst", 8)
+        return context.get_dummy_value()
+    return sig, codegen
+
+
+@intrinsic
+def compare_exchange(typingctx, flags, index, expected, new):
+    """Atomically: if flags[index] == expected, set it to new and return True; else False."""
+    if not (_is_int64_vector(flags) and isinstance(index, types.Integer)
+            and isinstance(expected, types.Integer) and isinstance(new, types.Integer)):
+        return None
+    sig = types.boolean(flags, index, expected, new)
+
+    def codegen(context, builder, sig, args):
+        ptr = _int64_slot(context, builder, sig.args[0], args[0], args[1], sig.args[1])
+        exp = context.cast(builder, args[2], sig.args[2], types.int64)
+        new_ = context.cast(builder, args[3], sig.args[3], types.int64)
+        pair = builder.cmpxchg(ptr, exp, new_, "seq_cst", "seq_cst")
+        return builder.extract_value(pair, 1)
+    return sig, codegen

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from engine.kernels.gemm import partnered
 from engine.layers.base import predicting
 from engine.models import data_adapter as da
 from engine.models.functional import NonFiniteError
@@ -343,13 +344,14 @@ class TrainingLoops:
         else:
             batches = _BatchStream(self, source[1], source[2], False, None).epoch()
         _call(cbs, "on_test_begin", {})
-        for step, (xb, yb, swb) in enumerate(batches):
-            _call(cbs, "on_test_batch_begin", step, {})
-            with predicting():
-                loss, outs, _ = self._compute_loss_and_grads(xb, yb, swb, training=False)
-            self._update_metrics(loss, yb, outs, len(xb[0]))
-            if cbs:
-                _call(cbs, "on_test_batch_end", step, self._logs())
+        with partnered():
+            for step, (xb, yb, swb) in enumerate(batches):
+                _call(cbs, "on_test_batch_begin", step, {})
+                with predicting():
+                    loss, outs, _ = self._compute_loss_and_grads(xb, yb, swb, training=False)
+                self._update_metrics(loss, yb, outs, len(xb[0]))
+                if cbs:
+                    _call(cbs, "on_test_batch_end", step, self._logs())
         logs = self._logs()
         _call(cbs, "on_test_end", logs)
         return logs
@@ -390,14 +392,15 @@ class TrainingLoops:
         cbs = _callbacks_for(self, callbacks, verbose, steps)
         _call(cbs, "on_predict_begin", {})
         parts = []
-        for step, xb in enumerate(batches):
-            _call(cbs, "on_predict_batch_begin", step, {})
-            with predicting():
-                parts.append(self._plan.forward(xb, training=False))
-            if cbs:
-                out = parts[-1]
-                _call(cbs, "on_predict_batch_end", step,
-                      {"outputs": out if len(out) > 1 else out[0]})
+        with partnered():
+            for step, xb in enumerate(batches):
+                _call(cbs, "on_predict_batch_begin", step, {})
+                with predicting():
+                    parts.append(self._plan.forward(xb, training=False))
+                if cbs:
+                    out = parts[-1]
+                    _call(cbs, "on_predict_batch_end", step,
+                          {"outputs": out if len(out) > 1 else out[0]})
         _call(cbs, "on_predict_end", {})
         if not parts:
             raise ValueError(f"Model '{self.name}': predict got no samples")

@@ -182,3 +182,125 @@ def test_mid_sized_products_use_the_threads_only_while_the_workers_spin(monkeypa
     b = rng.standard_normal((784, 128)).astype(np.float32)
     np.testing.assert_allclose(gemm.matmul(a, b), a @ b, rtol=1e-4, atol=1e-4)
     assert bool(calls) == tiled
+
+
+# ---------------------------------------------------------------- the polling partner (predict)
+needs_partner = pytest.mark.skipif(not gemm.TILED or policy.CORES < 2,
+                                   reason="the partner needs OpenBLAS and two cores")
+
+
+def _joined_while(fn, tries=200):
+    """Runs fn() inside partnered() until the partner has joined a product (it is asleep at
+    first: the first product wakes it); returns how many joins were counted."""
+    import time
+    before = gemm.partner_joins()
+    with gemm.partnered():
+        for _ in range(tries):
+            fn()
+            if gemm.partner_joins() > before:
+                break
+            time.sleep(0.002)               # let the woken thread take the GIL and poll
+        for _ in range(5):
+            fn()
+    return gemm.partner_joins() - before
+
+
+@needs_partner
+def test_products_with_the_polling_partner_match_numpy(monkeypatch):
+    monkeypatch.setattr(policy, "threads", lambda: policy.CORES)   # as on an idle machine
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((256, 784)).astype(np.float32)
+    b = rng.standard_normal((784, 128)).astype(np.float32)
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    results = []
+    assert _joined_while(lambda: results.append(gemm.matmul(a, b))) > 0
+    assert all(_rel_err(c, ref) < 1e-5 for c in results)
+    # every operand layout, odd sizes, accumulate, column tiles (m < n): small tiles allowed
+    monkeypatch.setattr(gemm, "PARTNER_MIN_FLOPS", 0)
+    monkeypatch.setattr(gemm, "MIN_TILE", 2)
+    for m, k, n in [(5, 3, 7), (131, 70, 3), (9, 300, 250), (257, 784, 129)]:
+        x = rng.standard_normal((m, k)).astype(np.float32)
+        w = rng.standard_normal((k, n)).astype(np.float32)
+        ref = x.astype(np.float64) @ w.astype(np.float64)
+        with gemm.partnered():
+            for xv in _views(x):
+                for wv in _views(w):
+                    for _ in range(3):
+                        assert _rel_err(gemm.matmul(xv, wv), ref) < 1e-5
+                        out = np.full((m, n), 2.0, np.float32)
+                        gemm.matmul(xv, wv, out, accumulate=True)
+                        assert _rel_err(out - 2.0, ref) < 1e-5
+
+
+@needs_partner
+def test_the_caller_does_every_tile_when_the_partner_never_comes():
+    """A partner marked polling whose thread does not exist (a forked child) never holds the
+    caller up: the caller takes every tile and withdraws the product."""
+    partner = gemm._Partner()
+    gemm.atomic_set(partner.state, gemm._STATE, gemm._POLLING)
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((200, 300)).astype(np.float32)
+    b = rng.standard_normal((300, 90)).astype(np.float32)
+    c = np.full((200, 90), np.nan, np.float32)
+    assert partner.call(0, 0, 200, 90, 300, a.ctypes.data, 300, b.ctypes.data, 90, 0,
+                        c.ctypes.data, 90, 64, 90)
+    assert _rel_err(c, a.astype(np.float64) @ b) < 1e-5
+    assert partner.state[gemm._STATE] == gemm._POLLING and partner.joined() == 0
+    assert partner.thread is None
+
+
+@needs_partner
+def test_asleep_partner_is_woken_and_the_product_runs_on_the_caller():
+    partner = gemm._Partner()
+    a = np.ones((128, 64), np.float32)
+    b = np.ones((64, 128), np.float32)
+    c = np.zeros((128, 128), np.float32)
+    assert not partner.call(0, 0, 128, 128, 64, a.ctypes.data, 64, b.ctypes.data, 128, 0,
+                            c.ctypes.data, 128, 64, 128)   # asleep: nothing done, thread started
+    assert partner.thread is not None and partner.thread.daemon
+    assert partner.max_polls >= 1000 and not c.any()
+    partner.stop()
+
+
+@needs_partner
+def test_partnered_has_one_owner_and_stops_the_partner_on_exit(monkeypatch):
+    import threading
+    monkeypatch.setattr(policy, "threads", lambda: policy.CORES)
+    seen = {}
+
+    def other():
+        with gemm.partnered():
+            seen["other"] = getattr(gemm._partnered, "on", False)
+    with gemm.partnered():
+        with gemm.partnered():                      # nested: still on, no second owner
+            assert gemm._partnered.on
+        assert gemm._partnered.on
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+    assert seen["other"] is False                   # another thread ran its products alone
+    assert not gemm._partnered.on
+    assert gemm._partner.state[gemm._STOP] == 1
+    assert gemm._partner.lock.acquire(blocking=False)
+    gemm._partner.lock.release()
+
+
+@needs_partner
+def test_predict_with_the_partner_equals_predict_without(monkeypatch):
+    import contextlib
+
+    import engine as keras
+    from engine import layers
+    monkeypatch.setattr(policy, "threads", lambda: policy.CORES)
+    model = keras.Sequential([keras.Input((28, 28)), layers.Flatten(),
+                              layers.Dense(128, activation="relu"),
+                              layers.Dense(10, activation="softmax")])
+    x = np.random.default_rng(9).random((3000, 28, 28), np.float32)
+    got = []
+    joins = _joined_while(lambda: got.append(model.predict(x, batch_size=256, verbose=0)), 20)
+    assert joins > 0
+    from engine.models import training
+    monkeypatch.setattr(training, "partnered", contextlib.nullcontext)
+    alone = model.predict(x, batch_size=256, verbose=0)
+    for y in got:
+        np.testing.assert_allclose(y, alone, rtol=1e-6, atol=1e-7)

@@ -93,6 +93,9 @@ class Layer:
     supports_masking = False   # passes the incoming mask on unchanged
     uses_mask = False          # forward() takes mask=
     has_activation_output = False  # forward ends in self.activation (fused loss gradients)
+    # backward's input gradient is a new array (or a view of one) that the layer keeps no
+    # reference to, so the model may add the input's other gradients into it in place
+    fresh_input_grad = False
     call_tensor_kwargs: tuple = ()  # call kwargs holding extra input tensors (initial_state)
     _runs_call = False         # forward/backward run call() (set for classes defining call)
     _call_params: frozenset = frozenset()

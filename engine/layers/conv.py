@@ -81,6 +81,7 @@ def _conv_params(rank: int) -> list[Param]:
 class _Conv(Layer):
     rank = 2
     has_activation_output = True
+    fresh_input_grad = True
 
     def _validate(self):
         if self.filters is None:

@@ -112,6 +112,7 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None,
           key_params=("units", "activation"))
 class Dense(Layer):
     has_activation_output = True
+    fresh_input_grad = True
     supports_masking = True
 
     def _validate(self):

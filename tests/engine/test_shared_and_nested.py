@@ -171,3 +171,28 @@ def test_layers_behind_only_weightless_layers_skip_their_input_gradient():
         inp = keras.Input((3, 2))
         return keras.Model(inp, inner(layers.Dense(2, activation="tanh")(inp)))
     check_model(nested, x, y)
+
+
+def test_gradients_of_a_tensor_read_by_several_layers_are_summed_without_corrupting_them():
+    """A tensor read by a convolution, a Dense, an Add (which hands one gradient to both its
+    inputs) and itself twice: its gradient is summed in place into arrays that backward owns
+    (a layer's fresh input gradient, an earlier sum), never into one shared with another slot."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 6, 6, 3))
+    y = rng.standard_normal((4, 6, 6, 4))
+
+    def make():
+        inp = keras.Input((6, 6, 3))
+        a = layers.Conv2D(4, 3, padding="same", activation="tanh")(inp)
+        b = layers.Conv2D(4, 3, padding="same")(a)             # fresh dx into a
+        c = layers.Dense(4, activation="tanh")(a)              # fresh dx into a
+        d = layers.Add()([a, a])                               # the same gradient twice
+        s = layers.Add()([b, c, d, a])
+        return keras.Model(inp, layers.Multiply()([s, layers.Dense(4)(s)]))
+    model = check_model(make, x, y)
+    # backward leaves the arrays it was given as they were
+    out_grad = rng.standard_normal((4, 6, 6, 4))
+    kept = out_grad.copy()
+    model._plan.forward([x], training=True)
+    model._plan.backward([out_grad])
+    np.testing.assert_array_equal(out_grad, kept)

@@ -7,7 +7,7 @@ Fill modes (what a sample outside the image reads), as ``scipy.ndimage`` / Keras
 import numpy as np
 from numba import njit, prange
 
-from engine.kernels.parallel import fetch_add
+from engine.kernels.parallel import fetch_add, workers_for
 
 FILL_MODES = {"constant": 0, "nearest": 1, "reflect": 2, "wrap": 3}
 
@@ -128,73 +128,103 @@ def _tf_round(v):
     return np.floor(v + 0.5) if v >= 0 else -np.floor(-v + 0.5)   # half away from zero
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _tf_image(x, mats, b, order, fill_mode, cval, out):
+    """Image b of :func:`affine_transform_tf`."""
+    _, h, w, c = x.shape
+    cr = (h - 1) * 0.5
+    cq = (w - 1) * 0.5
+    m00, m01, m02 = mats[b, 0, 0], mats[b, 0, 1], mats[b, 0, 2]
+    m10, m11, m12 = mats[b, 1, 0], mats[b, 1, 1], mats[b, 1, 2]
+    for r in range(h):
+        for q in range(w):
+            sr = _tf_coordinate(cr + m00 * (r - cr) + m01 * (q - cq) + m02, h, fill_mode)
+            sq = _tf_coordinate(cq + m10 * (r - cr) + m11 * (q - cq) + m12, w, fill_mode)
+            if order == 0:
+                ir, iq = int(_tf_round(sr)), int(_tf_round(sq))
+                inside = 0 <= ir < h and 0 <= iq < w
+                for k in range(c):
+                    out[b, r, q, k] = x[b, ir, iq, k] if inside else cval
+                continue
+            r0, q0 = int(np.floor(sr)), int(np.floor(sq))
+            wr, wq = sr - r0, sq - q0
+            for k in range(c):
+                acc = 0.0
+                for dr, fr in ((0, 1.0 - wr), (1, wr)):
+                    for dq, fq in ((0, 1.0 - wq), (1, wq)):
+                        i, j = r0 + dr, q0 + dq
+                        v = x[b, i, j, k] if 0 <= i < h and 0 <= j < w else cval
+                        acc += fr * fq * v
+                out[b, r, q, k] = acc
+
+
 @njit(cache=True, nogil=True, parallel=True)
+def _affine_transform_tf_par(x, mats, order, fill_mode, cval, out, nworkers):
+    counter = np.zeros(1, np.int64)
+    for _ in prange(nworkers):
+        while True:
+            b = fetch_add(counter, 0)
+            if b >= x.shape[0]:
+                break
+            _tf_image(x, mats, b, order, fill_mode, cval, out)
+
+
 def affine_transform_tf(x, mats, order, fill_mode, cval, out):
     """Warp every image by its own affine map as TensorFlow's ``ImageProjectiveTransformV3``
     (Keras 3's ``ops.image.affine_transform``): map the source coordinate by the fill mode
     (:func:`_tf_coordinate`), then read it — nearest (rounded half away from zero) or
     bilinear, a read outside the image giving ``cval``. x, out: (N, H, W, C); mats: (N, 2, 3)
-    as :func:`affine_warp`'s."""
-    n, h, w, c = x.shape
-    cr = (h - 1) * 0.5
-    cq = (w - 1) * 0.5
-    for b in prange(n):
-        m00, m01, m02 = mats[b, 0, 0], mats[b, 0, 1], mats[b, 0, 2]
-        m10, m11, m12 = mats[b, 1, 0], mats[b, 1, 1], mats[b, 1, 2]
-        for r in range(h):
-            for q in range(w):
-                sr = _tf_coordinate(cr + m00 * (r - cr) + m01 * (q - cq) + m02, h, fill_mode)
-                sq = _tf_coordinate(cq + m10 * (r - cr) + m11 * (q - cq) + m12, w, fill_mode)
-                if order == 0:
-                    ir, iq = int(_tf_round(sr)), int(_tf_round(sq))
-                    inside = 0 <= ir < h and 0 <= iq < w
-                    for k in range(c):
-                        out[b, r, q, k] = x[b, ir, iq, k] if inside else cval
-                    continue
-                r0, q0 = int(np.floor(sr)), int(np.floor(sq))
-                wr, wq = sr - r0, sq - q0
-                for k in range(c):
-                    acc = 0.0
-                    for dr, fr in ((0, 1.0 - wr), (1, wr)):
-                        for dq, fq in ((0, 1.0 - wq), (1, wq)):
-                            i, j = r0 + dr, q0 + dq
-                            v = x[b, i, j, k] if 0 <= i < h and 0 <= j < w else cval
-                            acc += fr * fq * v
-                    out[b, r, q, k] = acc
+    as :func:`affine_warp`'s. Images taken from a counter by numba's threads."""
+    _affine_transform_tf_par(x, mats, order, fill_mode, cval, out, workers_for(x.shape[0]))
     return out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _tf_image_backward(dy, mats, b, order, fill_mode, dx):
+    """Image b of :func:`affine_transform_tf_backward`."""
+    _, h, w, c = dy.shape
+    cr = (h - 1) * 0.5
+    cq = (w - 1) * 0.5
+    dx[b] = 0.0
+    m00, m01, m02 = mats[b, 0, 0], mats[b, 0, 1], mats[b, 0, 2]
+    m10, m11, m12 = mats[b, 1, 0], mats[b, 1, 1], mats[b, 1, 2]
+    for r in range(h):
+        for q in range(w):
+            sr = _tf_coordinate(cr + m00 * (r - cr) + m01 * (q - cq) + m02, h, fill_mode)
+            sq = _tf_coordinate(cq + m10 * (r - cr) + m11 * (q - cq) + m12, w, fill_mode)
+            if order == 0:
+                ir, iq = int(_tf_round(sr)), int(_tf_round(sq))
+                if 0 <= ir < h and 0 <= iq < w:
+                    for k in range(c):
+                        dx[b, ir, iq, k] += dy[b, r, q, k]
+                continue
+            r0, q0 = int(np.floor(sr)), int(np.floor(sq))
+            wr, wq = sr - r0, sq - q0
+            for dr, fr in ((0, 1.0 - wr), (1, wr)):
+                for dq, fq in ((0, 1.0 - wq), (1, wq)):
+                    i, j = r0 + dr, q0 + dq
+                    if 0 <= i < h and 0 <= j < w:
+                        for k in range(c):
+                            dx[b, i, j, k] += fr * fq * dy[b, r, q, k]
+
+
 @njit(cache=True, nogil=True, parallel=True)
+def _affine_transform_tf_backward_par(dy, mats, order, fill_mode, dx, nworkers):
+    counter = np.zeros(1, np.int64)
+    for _ in prange(nworkers):
+        while True:
+            b = fetch_add(counter, 0)
+            if b >= dy.shape[0]:
+                break
+            _tf_image_backward(dy, mats, b, order, fill_mode, dx)
+
+
 def affine_transform_tf_backward(dy, mats, order, fill_mode, dx):
     """The gradient of :func:`affine_transform_tf` w.r.t. ``x`` (the map and the fill mode's
     folding of coordinates held fixed): each output pixel's gradient goes back to the pixels
-    it read, with the same weights. dy, dx: (N, H, W, C); dx is zeroed here. Parallel over
-    images, so no two threads add into one element."""
-    n, h, w, c = dy.shape
-    cr = (h - 1) * 0.5
-    cq = (w - 1) * 0.5
-    for b in prange(n):
-        dx[b] = 0.0
-        m00, m01, m02 = mats[b, 0, 0], mats[b, 0, 1], mats[b, 0, 2]
-        m10, m11, m12 = mats[b, 1, 0], mats[b, 1, 1], mats[b, 1, 2]
-        for r in range(h):
-            for q in range(w):
-                sr = _tf_coordinate(cr + m00 * (r - cr) + m01 * (q - cq) + m02, h, fill_mode)
-                sq = _tf_coordinate(cq + m10 * (r - cr) + m11 * (q - cq) + m12, w, fill_mode)
-                if order == 0:
-                    ir, iq = int(_tf_round(sr)), int(_tf_round(sq))
-                    if 0 <= ir < h and 0 <= iq < w:
-                        for k in range(c):
-                            dx[b, ir, iq, k] += dy[b, r, q, k]
-                    continue
-                r0, q0 = int(np.floor(sr)), int(np.floor(sq))
-                wr, wq = sr - r0, sq - q0
-                for dr, fr in ((0, 1.0 - wr), (1, wr)):
-                    for dq, fq in ((0, 1.0 - wq), (1, wq)):
-                        i, j = r0 + dr, q0 + dq
-                        if 0 <= i < h and 0 <= j < w:
-                            for k in range(c):
-                                dx[b, i, j, k] += fr * fq * dy[b, r, q, k]
+    it read, with the same weights. dy, dx: (N, H, W, C); dx is zeroed here. Images from a
+    counter, one thread per image, so no two threads add into one element."""
+    _affine_transform_tf_backward_par(dy, mats, order, fill_mode, dx, workers_for(dy.shape[0]))
     return dx
 
 

@@ -129,17 +129,24 @@ def _tf_round(v):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _tf_source(mats, b, r, q, h, w, fill_mode):
+    """The source coordinate (row, column) that output pixel (r, q) of image b reads: its
+    affine map about the image centre, folded into the image by the fill mode."""
+    cr = (h - 1) * 0.5
+    cq = (w - 1) * 0.5
+    dr, dq = r - cr, q - cq
+    sr = cr + mats[b, 0, 0] * dr + mats[b, 0, 1] * dq + mats[b, 0, 2]
+    sq = cq + mats[b, 1, 0] * dr + mats[b, 1, 1] * dq + mats[b, 1, 2]
+    return _tf_coordinate(sr, h, fill_mode), _tf_coordinate(sq, w, fill_mode)
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _tf_image(x, mats, b, order, fill_mode, cval, out):
     """Image b of :func:`affine_transform_tf`."""
     _, h, w, c = x.shape
-    cr = (h - 1) * 0.5
-    cq = (w - 1) * 0.5
-    m00, m01, m02 = mats[b, 0, 0], mats[b, 0, 1], mats[b, 0, 2]
-    m10, m11, m12 = mats[b, 1, 0], mats[b, 1, 1], mats[b, 1, 2]
     for r in range(h):
         for q in range(w):
-            sr = _tf_coordinate(cr + m00 * (r - cr) + m01 * (q - cq) + m02, h, fill_mode)
-            sq = _tf_coordinate(cq + m10 * (r - cr) + m11 * (q - cq) + m12, w, fill_mode)
+            sr, sq = _tf_source(mats, b, r, q, h, w, fill_mode)
             if order == 0:
                 ir, iq = int(_tf_round(sr)), int(_tf_round(sq))
                 inside = 0 <= ir < h and 0 <= iq < w
@@ -183,15 +190,10 @@ def affine_transform_tf(x, mats, order, fill_mode, cval, out):
 def _tf_image_backward(dy, mats, b, order, fill_mode, dx):
     """Image b of :func:`affine_transform_tf_backward`."""
     _, h, w, c = dy.shape
-    cr = (h - 1) * 0.5
-    cq = (w - 1) * 0.5
     dx[b] = 0.0
-    m00, m01, m02 = mats[b, 0, 0], mats[b, 0, 1], mats[b, 0, 2]
-    m10, m11, m12 = mats[b, 1, 0], mats[b, 1, 1], mats[b, 1, 2]
     for r in range(h):
         for q in range(w):
-            sr = _tf_coordinate(cr + m00 * (r - cr) + m01 * (q - cq) + m02, h, fill_mode)
-            sq = _tf_coordinate(cq + m10 * (r - cr) + m11 * (q - cq) + m12, w, fill_mode)
+            sr, sq = _tf_source(mats, b, r, q, h, w, fill_mode)
             if order == 0:
                 ir, iq = int(_tf_round(sr)), int(_tf_round(sq))
                 if 0 <= ir < h and 0 <= iq < w:

@@ -227,8 +227,9 @@ def _add_slices(part, alpha, beta, pc, ldc):
 # then sleeps; when the caller finds it asleep it runs the product alone and wakes it for the next
 # one (the wake-up is never waited for). It is used only while ``partnered()`` is active on the
 # calling thread (Model.predict and evaluate), only when no other program loads the cores
-# (policy.threads() == CORES) and never during training: polling workers were measured to spread
-# fresh training processes (threading_policy's docstring).
+# (policy.threads() == CORES) and never in training steps (fit's validation passes are evaluate's):
+# polling workers were measured to spread fresh training processes (threading_policy's docstring),
+# and the partner in the seed MLP's training steps was slower (4 paired runs, median x0.90).
 PARTNER_MIN_FLOPS = 4e6
 PARTNER_POLL_SECONDS = 2e-3
 _STATE, _TILE, _STOP, _JOINS = 0, 8, 16, 17   # on separate cache lines of the shared int64 array

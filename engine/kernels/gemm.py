@@ -258,7 +258,8 @@ def _partner_tiles(state):
 @njit(cache=True, nogil=True)
 def _partner_serve(state, max_polls):
     """The partner's loop: join posted products; park after max_polls polls without one (or
-    when asked to stop). States: parked -> polling -> posted (by the caller) -> joined -> polling."""
+    when asked to stop). States: parked -> polling -> posted (by the caller) -> joined ->
+    polling."""
     polls = 0
     while True:
         st = atomic_load(state, _STATE)

@@ -483,7 +483,8 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *,
     """out = a @ b (out += a @ b with accumulate) for 2-D a (m, k), b (k, n).
 
     float32 products of at least GEMM_PARALLEL_MIN_FLOPS (``policy.PARALLEL_MIN_FLOPS`` while the
-    workers spin) run in tiles on numba's threads;
+    workers spin) run in tiles on numba's threads; inside ``partnered()`` (predict, evaluate)
+    those from PARTNER_MIN_FLOPS up are shared with the polling partner when it is awake;
     smaller ones, and other dtypes, are one numpy call on the calling thread. ``a`` and ``b``
     may be transposed views (``x.T``) — no copy is made for them. ``out`` must be a C-contiguous
     (m, n) array when given.

@@ -10,6 +10,7 @@ layers called once each runs exactly as before: none of this costs it anything.
 """
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from collections.abc import Iterator
@@ -272,9 +273,16 @@ def _fresh_input_grad(layer: Layer) -> bool:
     """Whether the layer's backward returns an input gradient it keeps no reference to: the
     class that defines the backward in use declares it (``fresh_input_grad``); a subclass that
     overrides backward, or runs its own call(), does not inherit the promise."""
-    if layer._runs_call:
+    return _class_fresh_input_grad(type(layer))
+
+
+@functools.cache
+def _class_fresh_input_grad(cls: type) -> bool:
+    """_fresh_input_grad for a layer class (both attributes it reads are set per class), once
+    per class rather than once per layer and backward pass."""
+    if cls._runs_call:
         return False
-    for klass in type(layer).__mro__:
+    for klass in cls.__mro__:
         if "backward" in vars(klass):
             return vars(klass).get("fresh_input_grad", False) is True
     return False

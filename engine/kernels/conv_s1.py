@@ -26,8 +26,9 @@ from engine.kernels.parallel import fetch_add
 @njit(parallel=True, **OPT)
 def conv_s1_forward(x, w, bias, dh, dw, ph, pw, hp, wp, relu, pool, out, code, bs, nworkers):
     """out = act(conv(x) + bias), act = relu or linear; with ``pool``, out (N, OH//2, OW//2, F)
-    = maxpool2×2(relu(conv(x) + bias)) and code (same shape, uint8) the argmax in each window
-    (0..3, row-major). ``bs`` samples per chunk, ``nworkers`` threads."""
+    = maxpool2×2(relu(conv(x) + bias)) and code (N, F, OH//2 · OW//2), uint8, channels-first
+    the argmax in each window (0..3, row-major; + DEAD where the pooled value is ≤ 0).
+    ``bs`` samples per chunk, ``nworkers`` threads."""
     n, _, _, c = x.shape
     kh, kw, _, f = w.shape
     oh = hp - (kh - 1) * dh
@@ -40,7 +41,6 @@ def conv_s1_forward(x, w, bias, dh, dw, ph, pw, hp, wp, relu, pool, out, code, b
         z = np.empty((4, bs * ls + ROUND), x.dtype)
         npool = bs * (oh // 2) * (ow // 2) if pool else 0
         ot = np.empty((f, npool), x.dtype)
-        ct = np.empty((f, npool), np.uint8)
         while True:
             blk = fetch_add(counter, 0)
             if blk >= nchunks:
@@ -54,11 +54,11 @@ def conv_s1_forward(x, w, bias, dh, dw, ph, pw, hp, wp, relu, pool, out, code, b
                     z[u, :P] = bias[k + u] if k + u < f else 0
                 conv_pass(w, xp, k, dh, dw, wp, P, z)
                 if pool:
-                    pool_rows(z, k, nb, ls, oh // 2, ow // 2, wp, ot, ct)
+                    pool_rows(z, k, nb, ls, oh // 2, ow // 2, wp, ot, b0, code)
                 else:
                     store_rows(z, k, nb, ls, oh, ow, wp, relu, b0, out)
             if pool:
-                store_pooled(ot, ct, nb, b0, out, code)
+                store_pooled(ot, nb, b0, out)
 
 
 @njit(parallel=True, **OPT)
@@ -70,7 +70,8 @@ def conv_s1_backward(x, w_flip, dy, y, relu, pool, code, dh, dw, ph, pw, hp, wp,
     convolution of the output gradient with it). part (nchunks, KH, KW, C, F) and partb
     (nchunks, F) out: each chunk's weight and bias gradient (sum them in chunk order);
     dx (N, H, W, C) out when need_dx. With ``relu`` the gradient passes where y > 0; with
-    ``pool`` dy, y and code are the pooled output's (the gradient goes to each window's max).
+    ``pool`` dy and y are the pooled output's and code the forward's (the gradient goes to each
+    window's max).
     """
     n, h, _, c = x.shape
     kh, kw, f, _ = w_flip.shape
@@ -87,6 +88,7 @@ def conv_s1_backward(x, w_flip, dy, y, relu, pool, code, dh, dw, ph, pw, hp, wp,
         xp = np.empty((c, bs * ls + (kw - 1) * dw + ROUND), x.dtype)
         g = np.empty((f + (-f) % 4, margin + bs * ls + ROUND), x.dtype)
         zdx = np.empty((4, bs * ls + ROUND), x.dtype)
+        dt = np.empty((f, dy.shape[1] * dy.shape[2] if pool else 0), x.dtype)
         while True:
             blk = fetch_add(counter, 0)
             if blk >= nchunks:
@@ -96,7 +98,7 @@ def conv_s1_backward(x, w_flip, dy, y, relu, pool, code, dh, dw, ph, pw, hp, wp,
             P = rounded((nb - 1) * ls + oh * wp)
             fill_planes(x, b0, nb, ph, pw, wp, ls, xp)
             if pool:
-                fill_pooled_grad_planes(dy, y, code, b0, nb, gofs, ls, wp, g)
+                fill_pooled_grad_planes(dy, code, b0, nb, gofs, ls, wp, dt, g)
             else:
                 fill_grad_planes(dy, y, relu, b0, nb, gofs, ls, wp, g)
             for k in range(f):
@@ -139,21 +141,24 @@ def chunk_size(n: int, plane: int) -> int:
 def forward(x, kernel, bias, dil, pad, out_size, relu: bool, pool: bool, workers: int):
     """Run :func:`conv_s1_forward`. x (N, H, W, C) contiguous; kernel (KH, KW, C, F); bias (F,);
     dil = (dh, dw); pad = (ph, pw) top/left; out_size = (OH, OW). Returns (out, code), code
-    None without pool."""
+    None without pool: the window position of each max (0..3 row-major; + DEAD where out is 0),
+    shaped as out, a channels-last view of the channels-first array the kernels use."""
     n = x.shape[0]
     kh, kw, _, f = kernel.shape
     (dh, dw), (ph, pw), (oh, ow) = dil, pad, out_size
     hp, wp = oh + (kh - 1) * dh, ow + (kw - 1) * dw
     if pool:
         out = np.empty((n, oh // 2, ow // 2, f), x.dtype)
-        code = np.empty(out.shape, np.uint8)
+        code = np.empty((n, f, (oh // 2) * (ow // 2)), np.uint8)
     else:
         out = np.empty((n, oh, ow, f), x.dtype)
-        code = np.empty((1, 1, 1, 1), np.uint8)
+        code = np.empty((1, 1, 1), np.uint8)
     bs = chunk_size(n, hp * wp)
     conv_s1_forward(x, kernel, bias, dh, dw, ph, pw, hp, wp, relu, pool, out, code, bs,
                     min(workers, -(-n // bs)))
-    return out, (code if pool else None)
+    if not pool:
+        return out, None
+    return out, code.reshape(n, f, oh // 2, ow // 2).transpose(0, 2, 3, 1)
 
 
 def backward(x, kernel, dy, y, code, dil, pad, out_size, relu: bool, need_dx: bool, dwt, db,
@@ -171,8 +176,11 @@ def backward(x, kernel, dy, y, code, dil, pad, out_size, relu: bool, need_dx: bo
     dx = np.empty(x.shape if need_dx else (1, 1, 1, 1), x.dtype)
     w_flip = np.ascontiguousarray(kernel[::-1, ::-1].transpose(0, 1, 3, 2))
     pool = code is not None
-    conv_s1_backward(x, w_flip, np.ascontiguousarray(dy), y, relu, pool,
-                     code if pool else np.empty((1, 1, 1, 1), np.uint8), dh, dw, ph, pw, hp,
+    if pool:     # back to the kernels' channels-first layout (no copy for forward's view)
+        code = np.ascontiguousarray(code.transpose(0, 3, 1, 2)).reshape(n, f, -1)
+    else:
+        code = np.empty((1, 1, 1), np.uint8)
+    conv_s1_backward(x, w_flip, np.ascontiguousarray(dy), y, relu, pool, code, dh, dw, ph, pw, hp,
                      wp, bs, part, partb, need_dx, dx, min(workers, nchunks))
     sum_chunks(part, partb, dwt, db)
     return dx if need_dx else None

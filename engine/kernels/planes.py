@@ -19,6 +19,8 @@ from numba import njit
 
 OPT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": True}
 ROUND = 32
+# Added to a pool code where the pooled output is ≤ 0: relu passes no gradient there.
+DEAD = np.uint8(4)
 
 
 @njit(**OPT)
@@ -59,21 +61,24 @@ def store_rows(z, k, nb, ls, oh, ow, wp, relu, b0, out):
 
 
 @njit(**OPT)
-def pool_rows(z, k, nb, ls, poh, pow_, wp, ot, ct):
+def pool_rows(z, k, nb, ls, poh, pow_, wp, ot, b0, code):
     """2×2 max pool (stride 2) + relu of the conv planes z[0..3] into the channels-first rows
     ot[k..k+3, s·PH·PW + pi·PW + pj] (contiguous, so the loop vectorizes), and the window
-    position of each max (0..3, row-major, the first on ties) into ct. Branch-free: the maxima
-    of random-looking data would mispredict every other branch."""
+    position of each max (0..3, row-major, the first on ties; + DEAD where the pooled value is
+    ≤ 0, so relu passes no gradient) into code[b0 + s, k..k+3, pi·PW + pj] (channels-first:
+    written here directly, read so by fill_pooled_grad_planes). Branch-free: the maxima of
+    random-looking data would mispredict every other branch."""
     zero = z.dtype.type(0)
     for u in range(min(4, ot.shape[0] - k)):
         zu = z[u]
         for s in range(nb):
+            cs = code[b0 + s, k + u]
             for pi in range(poh):
                 a0 = zu[s * ls + 2 * pi * wp:]
                 a1 = zu[s * ls + (2 * pi + 1) * wp:]
                 o = s * poh * pow_ + pi * pow_
                 ob = ot[k + u, o:o + pow_]
-                cb = ct[k + u, o:o + pow_]
+                cb = cs[pi * pow_:(pi + 1) * pow_]
                 for pj in range(pow_):
                     m = a0[2 * pj]
                     v = a0[2 * pj + 1]
@@ -86,22 +91,20 @@ def pool_rows(z, k, nb, ls, poh, pow_, wp, ot, ct):
                     cd = np.uint8(3) if v > m else cd
                     m = max(m, v)
                     ob[pj] = max(m, zero)
-                    cb[pj] = cd
+                    cb[pj] = cd | (DEAD if m <= zero else np.uint8(0))
 
 
 @njit(**OPT)
-def store_pooled(ot, ct, nb, b0, out, code):
-    """out[b0 + s, pi, pj, :] = ot[:, s·PH·PW + pi·PW + pj], and code from ct."""
+def store_pooled(ot, nb, b0, out):
+    """out[b0 + s, pi, pj, :] = ot[:, s·PH·PW + pi·PW + pj]."""
     _, poh, pow_, f = out.shape
     for s in range(nb):
         for pi in range(poh):
             for pj in range(pow_):
                 q = (s * poh + pi) * pow_ + pj
                 ob = out[b0 + s, pi, pj]
-                cb = code[b0 + s, pi, pj]
                 for k in range(f):
                     ob[k] = ot[k, q]
-                    cb[k] = ct[k, q]
 
 
 @njit(**OPT)
@@ -122,22 +125,35 @@ def fill_grad_planes(dy, y, relu, b0, nb, gofs, ls, wp, g):
 
 
 @njit(**OPT)
-def fill_pooled_grad_planes(dy, out, code, b0, nb, gofs, ls, wp, g):
-    """Like fill_grad_planes for a fused relu + 2×2 max pool: each pooled gradient (where the
-    pooled output is > 0) goes to its window's max. dy, out, code: (N, PH, PW, F)."""
+def fill_pooled_grad_planes(dy, code, b0, nb, gofs, ls, wp, dt, g):
+    """Like fill_grad_planes for a fused relu + 2×2 max pool: each pooled gradient goes to its
+    window's max (none where the code says DEAD); zeros elsewhere. dy (N, PH, PW, F); code
+    (N, F, PH·PW), as pool_rows writes it; dt (≥ F, PH·PW) scratch. Each sample's dy is first
+    turned channels-first into dt, then each plane is written in order from its own rows.
+    Measured at the seed CNN's shape (13×13×32 pooled, one thread, random codes): 9.3 µs a
+    sample, against 26–27 µs reading dy across its channels or writing across the F planes,
+    and 12.4 µs writing all four values of every window instead of zeroing first."""
     _, poh, pow_, f = dy.shape
+    one = g.dtype.type
+    npos = poh * pow_
     g[:] = 0
-    zero = g.dtype.type(0)
     for s in range(nb):
-        for pi in range(poh):
-            for pj in range(pow_):
-                d = dy[b0 + s, pi, pj]
-                o = out[b0 + s, pi, pj]
-                cd = code[b0 + s, pi, pj]
-                base = gofs + s * ls + 2 * pi * wp + 2 * pj
-                for k in range(f):   # (branch-free: write the zeros too)
-                    c = cd[k]
-                    g[k, base + (c >> 1) * wp + (c & 1)] = d[k] if o[k] > zero else zero
+        d2 = dy[b0 + s].reshape(npos, f)
+        for q in range(npos):
+            row = d2[q]
+            for k in range(f):
+                dt[k, q] = row[k]
+        for k in range(f):   # (branch-free: the dead windows write a zero)
+            gs = g[k, gofs + s * ls:]
+            cs = code[b0 + s, k]
+            dk = dt[k]
+            for pi in range(poh):
+                o = pi * pow_
+                base = 2 * pi * wp
+                for pj in range(pow_):
+                    c = cs[o + pj]
+                    gs[base + 2 * pj + ((c >> 1) & 1) * wp + (c & 1)] = (
+                        dk[o + pj] * one(c < DEAD))
 
 
 @njit(**OPT)

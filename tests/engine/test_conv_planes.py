@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from engine.kernels import conv_s1
+from engine.kernels.planes import DEAD
 from engine.kernels.conv import col2im, conv_output_size, im2col
 
 GEOMETRIES = [
@@ -89,8 +90,9 @@ def test_fused_pool_matches_conv_then_pool(n, h, wd, c, f, kh, kw, dh, dw, paddi
     windows = windows.reshape(n, oh // 2, ow // 2, f, 4)
     _close(out, windows.max(axis=-1))
     first_max = np.argmax(windows >= out[..., None].astype(np.float64) - 1e-5, axis=-1)
-    positive = out > 0            # (where all four are ≤ 0 the code is unused)
+    positive = out > 0
     np.testing.assert_array_equal(code[positive], first_max[positive])
+    assert (code[~positive] >= DEAD).all()     # relu passes no gradient there
     dy = rng.standard_normal(out.shape).astype(np.float32)
     dz = np.zeros((n, oh, ow, f))
     for q in range(4):
@@ -103,6 +105,12 @@ def test_fused_pool_matches_conv_then_pool(n, h, wd, c, f, kh, kw, dh, dw, paddi
     _close(dwt, dw_ref)
     _close(db, db_ref)
     _close(dx, dx_ref)
+    # the code as a plain channels-last array (a copy, not forward's view) gives the same
+    dwt2, db2 = np.empty_like(w), np.empty_like(b)
+    dx2 = conv_s1.backward(x, w, dy, out, np.ascontiguousarray(code), (dh, dw), (ph, pw),
+                           (oh, ow), True, True, dwt2, db2, 2)
+    np.testing.assert_array_equal(dx2, dx)
+    np.testing.assert_array_equal(dwt2, dwt)
 
 
 def test_gradients_do_not_depend_on_the_threads():

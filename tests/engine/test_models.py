@@ -8,7 +8,7 @@ import pytest
 from engine import Input, backend
 from engine.layers import Add, Concatenate, Dense, Dropout, Flatten, InputLayer
 from engine.models import Model, Sequential, model_from_json
-from engine.optimizers import Adam
+from engine.optimizers import SGD, Adam
 from engine.utils import Sequence, to_categorical
 
 FIXTURES = __import__("pathlib").Path(__file__).resolve().parents[1] / "fixtures" / "keras"
@@ -266,3 +266,16 @@ def test_missing_channel_axis_suggests_expand_dims():
     model = Sequential([InputLayer(shape=(28, 28, 1)), Flatten(), Dense(2)])
     with pytest.raises(ValueError, match="channel axis is missing.*expand_dims"):
         model.predict(np.zeros((3, 28, 28)), verbose=0)
+
+
+def test_a_weight_the_optimizer_step_makes_inf_stops_training_and_is_named():
+    """The loss of the step is finite; the update overflows a weight (checked after each step
+    over the flat parameter buffer)."""
+    x, y = _blobs(64)
+    model = Sequential([Dense(3, activation="softmax", input_dim=4, name="out")])
+    model.compile(SGD(learning_rate=1e30), "sparse_categorical_crossentropy")
+    with pytest.warns(RuntimeWarning, match="weight 'kernel' of layer 'out' became (inf|NaN) "
+                                            "in the optimizer step"):
+        h = model.fit(x * np.float32(1e9), y, epochs=2, batch_size=64, verbose=0)
+    assert model.training_error.layer is model.layers[0]
+    assert h.history.get("loss", []) == []

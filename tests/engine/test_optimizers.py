@@ -245,3 +245,19 @@ def test_updates_on_the_threads_equal_the_serial_update(monkeypatch, make):
     assert len(calls) == len(grads)                # the threaded runs, and only those
     assert not np.array_equal(results[0], p0)
     np.testing.assert_array_equal(results[1], results[0])
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 101_770])
+def test_the_finiteness_check_finds_every_nan_and_inf(n):
+    from engine.kernels.optimizers import all_finite_f32
+    rng = np.random.default_rng(n)
+    p = rng.standard_normal(n).astype(np.float32)
+    if n:
+        p[0] = np.finfo(np.float32).max           # the extremes are finite
+        p[-1] = -np.finfo(np.float32).smallest_subnormal
+    assert all_finite_f32(p)
+    for bad in (np.inf, -np.inf, np.nan, -np.nan):
+        for i in {0, n // 2, n - 1} if n else ():
+            q = p.copy()
+            q[i] = bad
+            assert not all_finite_f32(q), (bad, i)

@@ -17,17 +17,19 @@ import numpy as np
 from numba import njit, prange
 
 from engine.kernels.plane_passes import conv_pass, dw_pass
-from engine.kernels.planes import (OPT, ROUND, fill_grad_planes, fill_planes,
+from engine.kernels.planes import (OPT, ROUND, drop_rows, fill_grad_planes, fill_planes,
                                    fill_pooled_grad_planes, pool_rows, rounded,
                                    store_input_grad, store_pooled, store_rows)
 from engine.kernels.parallel import fetch_add
 
 
 @njit(parallel=True, **OPT)
-def conv_s1_forward(x, w, bias, dh, dw, ph, pw, hp, wp, relu, pool, out, code, bs, nworkers):
+def conv_s1_forward(x, w, bias, dh, dw, ph, pw, hp, wp, relu, pool, out, code, seed, threshold,
+                    scale, bs, nworkers):
     """out = act(conv(x) + bias), act = relu or linear; with ``pool``, out (N, OH//2, OW//2, F)
     = maxpool2×2(relu(conv(x) + bias)) and code (N, F, OH//2 · OW//2), uint8, channels-first
-    the argmax in each window (0..3, row-major; + DEAD where the pooled value is ≤ 0).
+    the argmax in each window (0..3, row-major; + DEAD where the pooled value is ≤ 0); with
+    ``pool`` and a ``threshold`` > 0 a dropout of the pooled output too (planes.drop_rows).
     ``bs`` samples per chunk, ``nworkers`` threads."""
     n, _, _, c = x.shape
     kh, kw, _, f = w.shape
@@ -55,6 +57,8 @@ def conv_s1_forward(x, w, bias, dh, dw, ph, pw, hp, wp, relu, pool, out, code, b
                 conv_pass(w, xp, k, dh, dw, wp, P, z)
                 if pool:
                     pool_rows(z, k, nb, ls, oh // 2, ow // 2, wp, ot, b0, code)
+                    if threshold:
+                        drop_rows(ot, code, k, nb, b0, seed, threshold, scale)
                 else:
                     store_rows(z, k, nb, ls, oh, ow, wp, relu, b0, out)
             if pool:
@@ -62,8 +66,8 @@ def conv_s1_forward(x, w, bias, dh, dw, ph, pw, hp, wp, relu, pool, out, code, b
 
 
 @njit(parallel=True, **OPT)
-def conv_s1_backward(x, w_flip, dy, y, relu, pool, code, dh, dw, ph, pw, hp, wp, bs, part,
-                     partb, need_dx, dx, nworkers):
+def conv_s1_backward(x, w_flip, dy, y, relu, pool, code, scale, dh, dw, ph, pw, hp, wp, bs,
+                     part, partb, need_dx, dx, nworkers):
     """Gradients of :func:`conv_s1_forward` from dy, the gradient of its output ``y``.
 
     w_flip (KH, KW, F, C): the kernel turned by 180° with its channel axes swapped (dx is the
@@ -71,7 +75,7 @@ def conv_s1_backward(x, w_flip, dy, y, relu, pool, code, dh, dw, ph, pw, hp, wp,
     (nchunks, F) out: each chunk's weight and bias gradient (sum them in chunk order);
     dx (N, H, W, C) out when need_dx. With ``relu`` the gradient passes where y > 0; with
     ``pool`` dy and y are the pooled output's and code the forward's (the gradient goes to each
-    window's max).
+    window's max, × the forward's dropout ``scale``).
     """
     n, h, _, c = x.shape
     kh, kw, f, _ = w_flip.shape
@@ -98,7 +102,7 @@ def conv_s1_backward(x, w_flip, dy, y, relu, pool, code, dh, dw, ph, pw, hp, wp,
             P = rounded((nb - 1) * ls + oh * wp)
             fill_planes(x, b0, nb, ph, pw, wp, ls, xp)
             if pool:
-                fill_pooled_grad_planes(dy, code, b0, nb, gofs, ls, wp, dt, g)
+                fill_pooled_grad_planes(dy, code, b0, nb, gofs, ls, wp, scale, dt, g)
             else:
                 fill_grad_planes(dy, y, relu, b0, nb, gofs, ls, wp, g)
             for k in range(f):
@@ -138,11 +142,14 @@ def chunk_size(n: int, plane: int) -> int:
     return max(1, min(CHUNK_VALUES // plane, -(-n // MIN_CHUNKS)))
 
 
-def forward(x, kernel, bias, dil, pad, out_size, relu: bool, pool: bool, workers: int):
+def forward(x, kernel, bias, dil, pad, out_size, relu: bool, pool: bool, workers: int,
+            dropout=None):
     """Run :func:`conv_s1_forward`. x (N, H, W, C) contiguous; kernel (KH, KW, C, F); bias (F,);
     dil = (dh, dw); pad = (ph, pw) top/left; out_size = (OH, OW). Returns (out, code), code
     None without pool: the window position of each max (0..3 row-major; + DEAD where out is 0),
-    shaped as out, a channels-last view of the channels-first array the kernels use."""
+    shaped as out, a channels-last view of the channels-first array the kernels use.
+    dropout (with pool only): (seed, threshold, scale) of a Dropout applied to the pooled
+    output (``Dropout.draw``), marked DEAD in the code where it drops."""
     n = x.shape[0]
     kh, kw, _, f = kernel.shape
     (dh, dw), (ph, pw), (oh, ow) = dil, pad, out_size
@@ -154,7 +161,9 @@ def forward(x, kernel, bias, dil, pad, out_size, relu: bool, pool: bool, workers
         out = np.empty((n, oh, ow, f), x.dtype)
         code = np.empty((1, 1, 1), np.uint8)
     bs = chunk_size(n, hp * wp)
-    conv_s1_forward(x, kernel, bias, dh, dw, ph, pw, hp, wp, relu, pool, out, code, bs,
+    seed, threshold, scale = dropout if dropout is not None else (0, 0, 1.0)
+    conv_s1_forward(x, kernel, bias, dh, dw, ph, pw, hp, wp, relu, pool, out, code,
+                    np.uint64(seed), np.uint64(threshold), x.dtype.type(scale), bs,
                     min(workers, -(-n // bs)))
     if not pool:
         return out, None
@@ -162,9 +171,10 @@ def forward(x, kernel, bias, dil, pad, out_size, relu: bool, pool: bool, workers
 
 
 def backward(x, kernel, dy, y, code, dil, pad, out_size, relu: bool, need_dx: bool, dwt, db,
-             workers: int):
+             workers: int, scale: float = 1.0):
     """Gradients of :func:`forward`'s output from dy: writes dwt (KH, KW, C, F) and db (F,);
-    returns dx (N, H, W, C) when need_dx. y: the forward's output; code: its pool code or None."""
+    returns dx (N, H, W, C) when need_dx. y: the forward's output; code: its pool code or None;
+    scale: the forward's dropout scale (1 without)."""
     n = x.shape[0]
     kh, kw, _, f = kernel.shape
     (dh, dw), (ph, pw), (oh, ow) = dil, pad, out_size
@@ -180,7 +190,8 @@ def backward(x, kernel, dy, y, code, dil, pad, out_size, relu: bool, need_dx: bo
         code = np.ascontiguousarray(code.transpose(0, 3, 1, 2)).reshape(n, f, -1)
     else:
         code = np.empty((1, 1, 1), np.uint8)
-    conv_s1_backward(x, w_flip, np.ascontiguousarray(dy), y, relu, pool, code, dh, dw, ph, pw, hp,
-                     wp, bs, part, partb, need_dx, dx, min(workers, nchunks))
+    conv_s1_backward(x, w_flip, np.ascontiguousarray(dy), y, relu, pool, code,
+                     x.dtype.type(scale), dh, dw, ph, pw, hp, wp, bs, part, partb, need_dx, dx,
+                     min(workers, nchunks))
     sum_chunks(part, partb, dwt, db)
     return dx if need_dx else None

@@ -166,6 +166,16 @@ class _Conv(Layer):
         return ((self.strides == (1, 1) or kh * kw * cin <= DIRECT_MAX_TAPS)
                 and no_padding and pool._geometry() == ((2, 2), (2, 2)))
 
+    def fuse_dropout(self, dropout) -> bool:
+        """Whether a Dropout right after the pool this layer is fused with (the pool's only
+        reader) may run inside the same kernel: stride 1 (the planes kernels), a plain Dropout
+        (no noise_shape, 0 < rate < 1). The mask is the one Dropout's own kernels draw for the
+        same seed; the gradient passes where the code is not DEAD (relu cut or dropped), so no
+        mask array is kept."""
+        from engine.layers.core import Dropout
+        return (self.rank == 2 and self.strides == (1, 1) and type(dropout) is Dropout
+                and dropout.noise_shape is None and 0.0 < dropout.rate < 1.0)
+
     def _kernel4(self, c: int) -> np.ndarray:
         (kh, kw), _, _ = self._geometry()
         return self.kernel.value.reshape((kh, kw, c, self.filters))
@@ -176,33 +186,39 @@ class _Conv(Layer):
     def _bias_grad(self, dtype) -> np.ndarray:
         return self.bias.grad if self.bias is not None else np.empty(self.filters, dtype=dtype)
 
-    def forward_fused(self, x, pool):
-        """Training forward of this layer and ``pool`` together (see :meth:`fuse_next`): returns
-        the pool's output; :meth:`backward` then takes the gradient of the pool's output."""
+    def forward_fused(self, x, pool, dropout=None):
+        """Training forward of this layer and ``pool`` together (see :meth:`fuse_next`), and of
+        ``dropout`` after them when given (:meth:`fuse_dropout`): returns the pool's (or the
+        dropout's) output; :meth:`backward` then takes the gradient of that output."""
         x4 = np.ascontiguousarray(x)
         n, h, w, c = x4.shape
         _, (sh, sw), (dh, dw) = self._geometry()
         (oh, ow), (ph, pw) = self._out_sizes((h, w))
         kernel4, bias = self._kernel4(c), self._bias_or_zeros(x4.dtype)
+        scale = 1.0
         if (sh, sw) == (1, 1):
+            drop = dropout.draw(x4.dtype) if dropout is not None else None
+            scale = drop[2] if drop is not None else 1.0
             out, code = conv_s1.forward(x4, kernel4, bias, (dh, dw), (ph, pw), (oh, ow),
-                                        True, True, numba.get_num_threads())
+                                        True, True, numba.get_num_threads(), drop)
         else:
+            if dropout is not None:
+                raise ValueError(f"{self.where}: a fused dropout needs stride 1")
             out = np.empty((n, oh // 2, ow // 2, self.filters), dtype=x4.dtype)
             code = np.empty(out.shape, dtype=np.uint8)
             conv_relu_pool_forward(x4, kernel4, bias, sh, sw, dh, dw, ph, pw, out, code,
                                    numba.get_num_threads())
-        self._cache = ("pooled", x4, out, code, (sh, sw, dh, dw, ph, pw, oh, ow))
+        self._cache = ("pooled", x4, out, code, (sh, sw, dh, dw, ph, pw, oh, ow), scale)
         return out
 
     def _backward_pooled(self, dy):
-        _, x4, out, code, (sh, sw, dh, dw, ph, pw, oh, ow) = self._cache
+        _, x4, out, code, (sh, sw, dh, dw, ph, pw, oh, ow), scale = self._cache
         kernel4 = self._kernel4(x4.shape[-1])
         db = self._bias_grad(x4.dtype)
         dwt = self.kernel.grad.reshape(kernel4.shape)
         if (sh, sw) == (1, 1):
             return conv_s1.backward(x4, kernel4, dy, out, code, (dh, dw), (ph, pw), (oh, ow),
-                                    True, self.need_dx, dwt, db, numba.get_num_threads())
+                                    True, self.need_dx, dwt, db, numba.get_num_threads(), scale)
         dx = np.empty(x4.shape if self.need_dx else (1, 1, 1, 1), dtype=x4.dtype)
         chunks = min(_NCHUNKS, x4.shape[0])
         conv_relu_pool_backward(x4, kernel4, np.ascontiguousarray(dy), out, code, sh, sw, dh,

@@ -247,14 +247,22 @@ class Dropout(Layer):
         x = np.ascontiguousarray(x)
         y = np.empty_like(x)
         keep = np.empty(x.shape, dtype=np.uint8)
-        args = (x.reshape(-1), int(self._rng.integers(0, 2 ** 63)), int(self.rate * 2 ** 32),
-                scale, y.reshape(-1), keep.reshape(-1))
+        seed, threshold, scale = self.draw(x.dtype)
+        args = (x.reshape(-1), seed, threshold, scale, y.reshape(-1), keep.reshape(-1))
         if x.size >= PARALLEL_MIN:
             dropout_forward(*args, -(-x.size // CHUNK), policy.threads())
         else:
             dropout_forward_serial(*args)
         self._mask = (keep, scale)
         return y
+
+    def draw(self, dtype) -> tuple[int, int, np.floating]:
+        """This training step's mask, as the kernels take it: (seed of the counter-based
+        generator, threshold = rate · 2³², scale = 1 / (1 − rate) in ``dtype``). A
+        convolution that runs this layer inside its own kernel (Conv2D.fuse_dropout) draws it
+        here too, so a seed gives the same mask either way."""
+        return (int(self._rng.integers(0, 2 ** 63)), int(self.rate * 2 ** 32),
+                np.dtype(dtype).type(1.0 / (1.0 - self.rate)))
 
     def backward(self, dy):
         if self._mask is None:

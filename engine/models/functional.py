@@ -39,6 +39,7 @@ class Step:
     fused: Layer | None = None  # training runs this layer and the next one as one kernel
     prefused: bool = False      # this layer's work was done by the step before it (training)
     fused_predict: bool = False  # ... and in prediction too (the pair holds no batch statistics)
+    fused_dropout: Layer | None = None  # ... and the Dropout after the next one (training)
     shared: bool = False       # the layer has other steps: save/restore its per-call state
     template: Any = None       # a user layer's call arguments rebuilt from the inputs
     node: Node | None = None   # the layer call this step runs
@@ -155,6 +156,16 @@ class Plan:
                 a.fused, b.prefused = b.layer, True
                 a.fused_predict = b.fused_predict = getattr(a.layer, "fuses_when_predicting",
                                                             False)
+        # A Dropout that is the only reader of such a pair's output runs in the pair's kernel
+        # too (Conv2D.fuse_dropout); in prediction it passes its input on, as Dropout does.
+        # Seed CNN, per step at batch 128: the Dropout's forward and backward took 0.41 ms.
+        for a, b, c in zip(self.steps, self.steps[1:], self.steps[2:]):
+            if (a.fused is not None and a.fused is b.layer and hasattr(a.layer, "fuse_dropout")
+                    and c.inputs == b.outputs and c.template is None and not c.shared
+                    and not c.multi_out and self.consumers[b.outputs[0]] == 1
+                    and b.outputs[0] not in self.output_slots
+                    and a.layer.fuse_dropout(c.layer)):
+                a.fused_dropout, c.prefused, c.fused_predict = c.layer, True, a.fused_predict
         self._ran_fused = False
 
     # ------------------------------------------------------------------ forward
@@ -188,7 +199,9 @@ class Plan:
                     masks[o] = out_mask[step.outputs.index(o)] if isinstance(out_mask, list) \
                         else out_mask
             elif step.fused is not None and (training or fused_predict and step.fused_predict):
-                y = layer.forward_fused(x, step.fused)
+                y = layer.forward_fused(x, step.fused, step.fused_dropout) \
+                    if training and step.fused_dropout is not None else \
+                    layer.forward_fused(x, step.fused)
             elif step.prefused and (training or fused_predict and step.fused_predict):
                 y = x
             else:

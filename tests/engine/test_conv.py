@@ -206,6 +206,72 @@ def test_fused_conv_relu_pool_matches_the_layers(first, conv, size, pool):
     np.testing.assert_allclose(a.predict(x, verbose=0), b.predict(x, verbose=0), rtol=1e-6)
 
 
+@pytest.mark.parametrize("first, conv, size, rate", [
+    (None, dict(filters=4, kernel_size=3), (11, 9), 0.25),
+    (None, dict(filters=5, kernel_size=3, padding="same", use_bias=False), (12, 9), 0.5),
+    (dict(filters=3, kernel_size=2), dict(filters=17, kernel_size=3, padding="same"), (11, 9),
+     0.3),                                                   # dx through the fused layers
+    (None, dict(filters=6, kernel_size=(2, 4), dilation_rate=(2, 1)), (13, 10), 0.75),
+])
+def test_fused_conv_pool_dropout_matches_the_layers(first, conv, size, rate):
+    """Training runs Conv2D(relu) → MaxPooling2D(2) → Dropout as one kernel: the same mask for
+    the same seed as Dropout's own kernels, the same loss and weight gradients as the three
+    layers run one by one, and in prediction the Dropout passes its input on."""
+    rng = np.random.default_rng(5)
+
+    def build():
+        layers = [Input(size + (2,))]
+        if first:
+            layers.append(Conv2D(**first))
+        layers += [Conv2D(activation="relu", **conv), MaxPooling2D(), Dropout(rate, seed=11),
+                   Flatten(), Dense(3, activation="softmax")]
+        m = Sequential(layers)
+        m.compile("sgd", "sparse_categorical_crossentropy")
+        return m
+
+    a, b = build(), build()
+    b.set_weights(a.get_weights())
+    assert [s.fused_dropout is not None for s in a._plan.steps].count(True) == 1
+    x = rng.standard_normal((9,) + size + (2,)).astype(np.float32)
+    y = rng.integers(0, 3, 9)
+    for _ in range(2):              # two steps: the second mask is another draw
+        la, ga = _train_grads(a, x, y, fused=True)
+        lb, gb = _train_grads(b, x, y, fused=False)
+        assert la == pytest.approx(lb, rel=1e-6)
+        np.testing.assert_allclose(ga, gb, rtol=1e-5, atol=1e-6)
+    dropped = b.layers[-3]._mask[0]                       # the unfused Dropout's keep mask
+    assert abs(1 - dropped.mean() - rate) < 0.12
+    np.testing.assert_allclose(a.predict(x, verbose=0), b.predict(x, verbose=0), rtol=1e-6)
+
+
+def test_conv_pool_dropout_fusion_only_where_it_is_exact():
+    """A Dropout joins the conv + pool kernel only after a fused stride-1 pair, when it is the
+    pool's only reader, a plain Dropout (no noise_shape) with 0 < rate < 1."""
+    def fused(layers, shape=(8, 8, 1)):
+        m = Sequential([Input(shape)] + layers)
+        return any(s.fused_dropout is not None for s in m._plan.steps)
+
+    def pair(**kw):
+        return [Conv2D(2, 3, activation="relu", **kw), MaxPooling2D()]
+
+    assert fused(pair() + [Dropout(0.25)])
+    assert not fused(pair() + [Dropout(0.0)])
+    assert not fused(pair() + [Dropout(0.25, noise_shape=(None, 1, 1, 2))])
+    assert not fused(pair(strides=2) + [Dropout(0.25)], (12, 12, 1))     # the strided kernel
+    assert not fused([Conv2D(2, 3, activation="relu"), AveragePooling2D(), Dropout(0.25)])
+    assert not fused(pair() + [Flatten(), Dropout(0.25)])
+
+    class MyDropout(Dropout):
+        pass
+    assert not fused(pair() + [MyDropout(0.25)])
+    inp = Input((8, 8, 1))
+    p = MaxPooling2D()(Conv2D(2, 3, activation="relu")(inp))
+    from engine.layers import Add
+    from engine.models import Model
+    assert not any(s.fused_dropout is not None
+                   for s in Model(inp, Add()([Dropout(0.5)(p), p]))._plan.steps)
+
+
 def test_conv_pool_fusion_only_where_it_is_exact():
     """No fusion when the conv's output is read elsewhere, the activation is not relu, the
     pool is not 2×2/2 'valid' or a strided conv has many taps; any stride-1 conv fuses."""

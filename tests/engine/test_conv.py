@@ -162,6 +162,20 @@ def _train_grads(model, x, y, fused: bool):
     return loss, model._grads.copy()
 
 
+def _fused_matches_the_layers(build, x, y, steps: int = 1):
+    """Two models from ``build`` with the same weights, trained ``steps`` steps fused and
+    unfused: the same loss and weight gradients each step, and the same predictions."""
+    a, b = build(), build()
+    b.set_weights(a.get_weights())
+    for _ in range(steps):
+        la, ga = _train_grads(a, x, y, fused=True)
+        lb, gb = _train_grads(b, x, y, fused=False)
+        assert la == pytest.approx(lb, rel=1e-6)
+        np.testing.assert_allclose(ga, gb, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(a.predict(x, verbose=0), b.predict(x, verbose=0), rtol=1e-6)
+    return a, b
+
+
 @pytest.mark.parametrize("first, conv, size, pool", [
     (None, dict(filters=4, kernel_size=3), (11, 9), "valid"),
     (None, dict(filters=5, kernel_size=3, padding="same", use_bias=False), (11, 9), "valid"),
@@ -194,16 +208,9 @@ def test_fused_conv_relu_pool_matches_the_layers(first, conv, size, pool):
         m.compile("sgd", "sparse_categorical_crossentropy")
         return m
 
-    a, b = build(), build()
-    b.set_weights(a.get_weights())
-    assert [s.fused is not None for s in a._plan.steps].count(True) == 1
     x = rng.standard_normal((6,) + size + (2,)).astype(np.float32)
-    y = rng.integers(0, 3, 6)
-    la, ga = _train_grads(a, x, y, fused=True)
-    lb, gb = _train_grads(b, x, y, fused=False)
-    assert la == pytest.approx(lb, rel=1e-6)
-    np.testing.assert_allclose(ga, gb, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(a.predict(x, verbose=0), b.predict(x, verbose=0), rtol=1e-6)
+    a, _ = _fused_matches_the_layers(build, x, rng.integers(0, 3, 6))
+    assert [s.fused is not None for s in a._plan.steps].count(True) == 1
 
 
 @pytest.mark.parametrize("first, conv, size, rate", [
@@ -229,19 +236,13 @@ def test_fused_conv_pool_dropout_matches_the_layers(first, conv, size, rate):
         m.compile("sgd", "sparse_categorical_crossentropy")
         return m
 
-    a, b = build(), build()
-    b.set_weights(a.get_weights())
-    assert [s.fused_dropout is not None for s in a._plan.steps].count(True) == 1
     x = rng.standard_normal((9,) + size + (2,)).astype(np.float32)
-    y = rng.integers(0, 3, 9)
-    for _ in range(2):              # two steps: the second mask is another draw
-        la, ga = _train_grads(a, x, y, fused=True)
-        lb, gb = _train_grads(b, x, y, fused=False)
-        assert la == pytest.approx(lb, rel=1e-6)
-        np.testing.assert_allclose(ga, gb, rtol=1e-5, atol=1e-6)
-    dropped = b.layers[-3]._mask[0]                       # the unfused Dropout's keep mask
-    assert abs(1 - dropped.mean() - rate) < 0.12
-    np.testing.assert_allclose(a.predict(x, verbose=0), b.predict(x, verbose=0), rtol=1e-6)
+    # two steps: the second mask is another draw
+    a, b = _fused_matches_the_layers(build, x, rng.integers(0, 3, 9), steps=2)
+    assert [s.fused_dropout is not None for s in a._plan.steps].count(True) == 1
+    _train_grads(b, x, np.zeros(9, int), fused=False)
+    kept = b.layers[-3]._mask[0]                       # the unfused Dropout's mask
+    assert abs(1 - kept.mean() - rate) < 0.12
 
 
 def test_conv_pool_dropout_fusion_only_where_it_is_exact():

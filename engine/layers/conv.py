@@ -195,14 +195,13 @@ class _Conv(Layer):
         _, (sh, sw), (dh, dw) = self._geometry()
         (oh, ow), (ph, pw) = self._out_sizes((h, w))
         kernel4, bias = self._kernel4(c), self._bias_or_zeros(x4.dtype)
-        scale = 1.0
+        drop = dropout.draw(x4.dtype) if dropout is not None else None
+        scale = drop[2] if drop is not None else 1.0
         if (sh, sw) == (1, 1):
-            drop = dropout.draw(x4.dtype) if dropout is not None else None
-            scale = drop[2] if drop is not None else 1.0
             out, code = conv_s1.forward(x4, kernel4, bias, (dh, dw), (ph, pw), (oh, ow),
                                         True, True, numba.get_num_threads(), drop)
         else:
-            if dropout is not None:
+            if drop is not None:
                 raise ValueError(f"{self.where}: a fused dropout needs stride 1")
             out = np.empty((n, oh // 2, ow // 2, self.filters), dtype=x4.dtype)
             code = np.empty(out.shape, dtype=np.uint8)

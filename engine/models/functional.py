@@ -161,7 +161,7 @@ class Plan:
         # Seed CNN, per step at batch 128: the Dropout's forward and backward took 0.41 ms
         # (cProfile of fit), inside the kernel it adds 0.12-0.14 ms (planes.drop_rows).
         for a, b, c in zip(self.steps, self.steps[1:], self.steps[2:]):
-            if (a.fused is not None and a.fused is b.layer and hasattr(a.layer, "fuse_dropout")
+            if (a.fused is b.layer and hasattr(a.layer, "fuse_dropout")
                     and c.inputs == b.outputs and c.template is None and not c.shared
                     and not c.multi_out and self.consumers[b.outputs[0]] == 1
                     and b.outputs[0] not in self.output_slots

@@ -412,14 +412,20 @@ def gru_backward(u1_t, u2_t, rmask, mask, hs, gates, rec_h, dseq, dh, dxw, drec,
 
 @njit(parallel=True, **OPT)
 def lstm_forward_blocks(x, wu, bias, rmask, mask, hs, cs, gates, act, rec_act, rows, counter,
-                        nworkers):
+                        nworkers, proj, tok):
     """x: (N, T, d) inputs; wu: (d + u, 4u) = [kernel; recurrent kernel]; bias: (4u,) (zeros
-    without bias); counter: (1,) int64 zero; other arguments as lstm_forward."""
+    without bias); counter: (1,) int64 zero; other arguments as lstm_forward.
+
+    Token mode (tok (N, T) int32, not empty): the step's input product is a row of ``proj``
+    (P, 4u), z = proj[tok[n, t]] + h_{t-1}·rmask @ U + b; x is then (N, T, 0) and wu = U. The
+    caller makes proj = rows @ kernel once per distinct input row (LSTM.forward_tokens).
+    Otherwise proj is (0, 4u) and tok (0, 0)."""
     n_all, n_steps, d = x.shape
     g = wu.shape[1]
     u = g // 4
     nblocks = (n_all + rows - 1) // rows
     zero = x.dtype.type(0)
+    tokens = tok.shape[0] > 0
     for _ in prange(nworkers):
         tc = np.empty(u, x.dtype)
         while True:
@@ -457,8 +463,13 @@ def lstm_forward_blocks(x, wu, bias, rmask, mask, hs, cs, gates, act, rec_act, r
                             gr[j] = zero
                         continue
                     zr = z[r]
-                    for j in range(g):
-                        zr[j] += bias[j]
+                    if tokens:
+                        pr = proj[tok[n, t]]
+                        for j in range(g):
+                            zr[j] += bias[j] + pr[j]
+                    else:
+                        for j in range(g):
+                            zr[j] += bias[j]
                     if act == TANH and rec_act == SIGMOID:    # the defaults: fewer passes
                         for j in range(2 * u):
                             zr[j] = fast_sigmoid(zr[j])
@@ -489,7 +500,7 @@ def lstm_forward_blocks(x, wu, bias, rmask, mask, hs, cs, gates, act, rec_act, r
 
 @njit(parallel=True, **OPT)
 def lstm_backward_blocks(x, hs, cs, gates, wu_t, rmask, mask, dseq, dh, dc, dx, acc, acc_b,
-                         act, rec_act, rows, tblock, counter):
+                         act, rec_act, rows, tblock, counter, keep_dz):
     """Backward of lstm_forward_blocks.
 
     wu_t: (4u, d + u) = [kernel; recurrent kernel]ᵀ when dx is wanted, else (4u, u) = Uᵀ;
@@ -497,7 +508,8 @@ def lstm_backward_blocks(x, hs, cs, gates, wu_t, rmask, mask, dseq, dh, dc, dx, 
     [x_t, h_{t-1}·rmask]ᵀ·dz_t, dz_t the gradient of the gate pre-activations (the sum over
     workers is [dkernel; drecurrent]); acc_b: (W, 4u) out: each worker's sum of dz_t (the
     bias gradient). The weight-gradient product runs once per ``tblock`` steps, on the steps'
-    inputs and dz gathered in a block buffer. counter: (1,) int64 zero.
+    inputs and dz gathered in a block buffer. counter: (1,) int64 zero. keep_dz: overwrite
+    gates[n, t] with dz_t (token mode: the caller sums dz per distinct input row).
     """
     n_all, n_steps, g = gates.shape
     d = x.shape[2]
@@ -561,14 +573,14 @@ def lstm_backward_blocks(x, hs, cs, gates, wu_t, rmask, mask, dseq, dh, dc, dx, 
                             dr[3 * u + j] = dhj * tcj * og * (one - og)
                             dcn[j] = dct * fg
                             dhn[j] = zero
-                        for j in range(g):
-                            dzo[j] = dr[j]
-                            bw[j] += dr[j]
-                        continue
-                    _lstm_cell_backward(act, rec_act, gr, cp, cn, dhn, dcn, tc, dtc, dr)
+                    else:
+                        _lstm_cell_backward(act, rec_act, gr, cp, cn, dhn, dcn, tc, dtc, dr)
                     for j in range(g):
                         dzo[j] = dr[j]
                         bw[j] += dr[j]
+                    if keep_dz:
+                        for j in range(g):
+                            gr[j] = dr[j]
                 matmul_rows(dzt, wu_t, dxh)
                 for r in range(nb):
                     n = n0 + r

@@ -193,6 +193,12 @@ class Layer:
     def compute_mask(self, inputs, mask=None):
         return mask if self.supports_masking else None
 
+    def makes_masks(self) -> bool:
+        """Whether this layer may output a mask where its input has none (Embedding with
+        mask_zero, Masking, a class with its own compute_mask). A model none of whose layers
+        does runs without mask bookkeeping, and may fuse layers (engine/models/functional.py)."""
+        return type(self).compute_mask is not Layer.compute_mask
+
     def forward(self, x, training: bool = False):
         raise NotImplementedError(f"{type(self).__name__}.forward")
 

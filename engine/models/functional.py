@@ -124,8 +124,7 @@ class Plan:
         for s in self.steps:
             for i in s.inputs:
                 self.consumers[i] += 1
-        self.uses_masks = any(type(s.layer).compute_mask is not Layer.compute_mask
-                              for s in self.steps)
+        self.uses_masks = any(s.layer.makes_masks() for s in self.steps)
         # A layer returns its input's gradient only when something trainable lies behind it:
         # the first Dense after Flatten (or Conv2D after Rescaling) skips dx = dz·Wᵀ, a third
         # of the seed MLP's products. Slots that no weight reaches are "constant": the model's

@@ -23,6 +23,8 @@ from engine.kernels.conv import (
     transpose_fused,
 )
 from engine.kernels.conv_pool import conv_relu_pool_backward, conv_relu_pool_forward
+from engine.kernels.conv_tokens import conv1d_tokens_backward, conv1d_tokens_forward
+from engine.kernels.embedding import group_rows
 from engine.kernels.gemm import matmul
 from engine.layers.base import Layer
 from engine.layers.core import ACTIVATION_PARAM, USE_BIAS_PARAM, weight_params
@@ -344,6 +346,52 @@ class Conv2D(_Conv):
           _conv_params(1), key_params=("filters", "kernel_size", "activation"))
 class Conv1D(_Conv):
     rank = 1
+    fresh_input_grad = True      # both backwards below return a new array
+
+    def forward_tokens(self, rows: np.ndarray, inv: np.ndarray, training: bool = True):
+        """Forward when the input x[n, t] is rows[inv[n, t]]: rows (P, d) the distinct input
+        vectors, inv (N, T) int32 (Embedding → Conv1D in training, Embedding.fuse_next). Each
+        distinct row is multiplied by every tap of the kernel once, q = rows @ [W_0 | … |
+        W_{k−1}] (P·d·k·F multiply-adds instead of N·O·k·d·F), and each output sums its taps'
+        slices of q (engine/kernels/conv_tokens.py). :meth:`backward` then returns the
+        gradient of rows."""
+        n, t_len = inv.shape
+        (k,), (stride,), (dil,) = self.kernel_size, self.strides, self.dilation_rate
+        (_, out_len), (_, left) = self._out_sizes((t_len,))
+        if self.padding == "causal":
+            left = (k - 1) * dil
+        d, f = rows.shape[1], self.filters
+        taps = np.ascontiguousarray(self.kernel.value.transpose(1, 0, 2)).reshape(d, k * f)
+        q = matmul(rows, taps)
+        z = np.empty((n, out_len, f), rows.dtype)
+        relu = self._act.name == "relu"
+        conv1d_tokens_forward(q, inv, self._bias_or_zeros(rows.dtype), z, k, dil, stride, left,
+                              relu, np.zeros(1, np.int64), numba.get_num_threads())
+        y = z if relu or self._act.name == "linear" else self._act.forward(z)
+        self._cache = ("tokens", rows, inv, taps, z, y, (k, dil, stride, left))
+        return y
+
+    def backward(self, dy):
+        if self._cache[0] != "tokens":
+            return super().backward(dy)
+        _, rows, inv, taps, z, y, (k, dil, stride, left) = self._cache
+        dy = np.asarray(dy, dtype=y.dtype)
+        if self.fused_output_grad or self._act.name == "linear":
+            dz = np.ascontiguousarray(dy)
+        elif self._act.name == "relu":
+            dz = np.where(y > 0, dy, 0).astype(y.dtype, copy=False)
+        else:
+            dz = np.ascontiguousarray(self._act.backward(z, y, dy))
+        if self.bias is not None:
+            np.sum(dz, axis=(0, 1), out=self.bias.grad)
+        n, t_len = inv.shape
+        starts, order = group_rows(inv.reshape(-1), rows.shape[0])
+        dq = np.empty((rows.shape[0], taps.shape[1]), dz.dtype)
+        conv1d_tokens_backward(dq, dz, starts, order, t_len, k, dil, stride, left,
+                               np.zeros(1, np.int64), numba.get_num_threads())
+        d, f = rows.shape[1], self.filters
+        self.kernel.grad[...] = matmul(rows.T, dq).reshape(d, k, f).transpose(1, 0, 2)
+        return matmul(dq, taps.T)
 
 
 def transpose_output_size(size: int, k: int, stride: int, dilation: int, padding: str,

@@ -1,19 +1,38 @@
-"""Embedding → LSTM in training: the LSTM gets the batch's distinct vectors and each step's
-index into them (Embedding.fuse_next, LSTM.forward_tokens), and makes its input product once
-per distinct id. Checked against the two layers run one by one, and by finite differences."""
+"""Embedding → LSTM and Embedding → Conv1D in training: the second layer gets the batch's
+distinct vectors and each position's index into them (Embedding.fuse_next, forward_tokens),
+and multiplies each distinct vector by its kernel once. Checked against the two layers run one
+by one, and by finite differences."""
 import numpy as np
 import pytest
 
 from engine import backend
 from engine.kernels import embedding as KE
-from engine.layers import GRU, LSTM, Dense, Dropout, Embedding, Flatten, Input, concatenate
+from engine.layers import (
+    GRU,
+    LSTM,
+    Conv1D,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    GlobalMaxPooling1D,
+    Input,
+    concatenate,
+)
 from engine.models import Model, Sequential
 from tests.engine.test_conv import _train_grads
 from tests.gradcheck import numeric_grad
 
 
-def _model(lstm: dict, vocab: int = 40, steps: int = 13, embedding: dict | None = None):
-    layers = [Input((steps,)), Embedding(vocab, 6, **(embedding or {})), LSTM(5, **lstm)]
+def _model(lstm: dict, vocab: int = 40, steps: int = 13, embedding: dict | None = None,
+           conv: dict | None = None):
+    layers = [Input((steps,)), Embedding(vocab, 6, **(embedding or {}))]
+    if conv is not None:
+        conv = dict(conv)
+        pool = conv.pop("pool", None)
+        layers += [Conv1D(5, 3, **conv), Flatten() if pool else GlobalMaxPooling1D()]
+    else:
+        layers.append(LSTM(5, **lstm))
     if lstm.get("return_sequences"):
         layers.append(Flatten())
     m = Sequential(layers + [Dense(1, activation="sigmoid")])
@@ -41,8 +60,24 @@ def test_fused_embedding_lstm_matches_the_layers(lstm):
     """Loss and every weight gradient (the embedding's rows included) equal the unfused
     layers', over three batches of different ids (rows the previous batch wrote must be
     cleared); batch sizes that are not a multiple of the block rows; same predictions."""
+    _fused_matches_the_layers(lambda: _model(lstm))
+
+
+@pytest.mark.parametrize("conv", [
+    dict(activation="relu"),
+    dict(activation="relu", padding="same", pool="flatten"),
+    dict(padding="causal", dilation_rate=2, activation="tanh", pool="flatten"),
+    dict(strides=2, activation="sigmoid"),
+    dict(strides=3, padding="same", use_bias=False, pool="flatten"),      # linear
+])
+def test_fused_embedding_conv1d_matches_the_layers(conv):
+    """As above for Conv1D: paddings, strides, dilation, activations, no bias."""
+    _fused_matches_the_layers(lambda: _model({}, conv=conv))
+
+
+def _fused_matches_the_layers(build):
     rng = np.random.default_rng(1)
-    a, b = _model(lstm), _model(lstm)
+    a, b = build(), build()
     b.set_weights(a.get_weights())
     assert [s.fused is not None for s in a._plan.steps] == [True] + [False] * (
         len(a._plan.steps) - 1)
@@ -92,18 +127,44 @@ def test_forward_tokens_gradients_by_finite_differences(lstm):
         d_rows = layer.backward(r)
         grads = [w.grad.copy() for w in layer.weights]
 
-        def f():
-            return float(np.sum(layer.forward_tokens(rows, inv) * r))
+        _check_by_differences(lambda: float(np.sum(layer.forward_tokens(rows, inv) * r)),
+                              rows, d_rows, layer, grads, rng)
 
-        every = [np.unravel_index(i, rows.shape) for i in range(rows.size)]
-        np.testing.assert_allclose(d_rows[tuple(np.array(every).T)],
-                                   numeric_grad(f, rows, every, 1e-6), rtol=1e-5, atol=1e-7)
-        for w, ana in zip(layer.weights, grads):
-            pos = [np.unravel_index(i, w.shape)
-                   for i in rng.choice(w.value.size, min(w.value.size, 30), replace=False)]
-            np.testing.assert_allclose(ana[tuple(np.array(pos).T)],
-                                       numeric_grad(f, w.value, pos, 1e-6),
-                                       rtol=1e-5, atol=1e-7, err_msg=w.name)
+
+def _check_by_differences(f, rows, d_rows, layer, grads, rng):
+    """d_rows (every entry) and each weight's gradient (30 entries) against differences of f."""
+    every = [np.unravel_index(i, rows.shape) for i in range(rows.size)]
+    np.testing.assert_allclose(d_rows[tuple(np.array(every).T)],
+                               numeric_grad(f, rows, every, 1e-6), rtol=1e-5, atol=1e-7)
+    for w, ana in zip(layer.weights, grads):
+        pos = [np.unravel_index(i, w.shape)
+               for i in rng.choice(w.value.size, min(w.value.size, 30), replace=False)]
+        np.testing.assert_allclose(ana[tuple(np.array(pos).T)],
+                                   numeric_grad(f, w.value, pos, 1e-6),
+                                   rtol=1e-5, atol=1e-7, err_msg=w.name)
+
+
+@pytest.mark.parametrize("conv", [dict(), dict(padding="same", strides=2, activation="tanh"),
+                                  dict(padding="causal", dilation_rate=2, activation="relu")])
+def test_conv1d_forward_tokens_gradients_by_finite_differences(conv):
+    """Conv1D.forward_tokens in float64: the gradient of the distinct rows, the kernel's and
+    the bias's, against central differences (relu away from its kink: checked positions
+    whose output moves across zero would fail, so the inputs keep clear of it by chance)."""
+    rng = np.random.default_rng(6)
+    with backend.floatx_scope("float64"):
+        layer = Conv1D(4, 3, **conv)
+        layer.maybe_build((None, 9, 3))
+        for w in layer.weights:
+            w.value = w.value.astype(np.float64) + rng.standard_normal(w.shape) * 0.3
+            w.grad = np.zeros_like(w.value)
+        rows = rng.standard_normal((5, 3))
+        inv = rng.integers(0, 5, (4, 9)).astype(np.int32)
+        y = layer.forward_tokens(rows, inv)
+        r = rng.standard_normal(y.shape)
+        d_rows = layer.backward(r)
+        grads = [w.grad.copy() for w in layer.weights]
+        _check_by_differences(lambda: float(np.sum(layer.forward_tokens(rows, inv) * r)),
+                              rows, d_rows, layer, grads, rng)
 
 
 def test_fusion_only_where_it_is_exact():
@@ -125,6 +186,12 @@ def test_fusion_only_where_it_is_exact():
 
     class MyEmbedding(Embedding):
         pass
+
+    class MyConv1D(Conv1D):
+        pass
+
+    assert fused(_model({}, conv={}))
+    assert not fused(Sequential([Input((5,)), Embedding(9, 4), MyConv1D(2, 3), Dense(1)]))
 
     for emb, rnn in ((Embedding(9, 4), MyLSTM(3)), (MyEmbedding(9, 4), LSTM(3)),
                      (Embedding(9, 4), GRU(3))):

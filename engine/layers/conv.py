@@ -375,21 +375,23 @@ class Conv1D(_Conv):
         if self._cache[0] != "tokens":
             return super().backward(dy)
         _, rows, inv, taps, z, y, (k, dil, stride, left) = self._cache
-        dy = np.asarray(dy, dtype=y.dtype)
-        if self.fused_output_grad or self._act.name == "linear":
-            dz = np.ascontiguousarray(dy)
-        elif self._act.name == "relu":
-            dz = np.where(y > 0, dy, 0).astype(y.dtype, copy=False)
+        dy = np.ascontiguousarray(dy, dtype=y.dtype)
+        f = self.filters
+        if self._act.name == "relu" and not self.fused_output_grad:
+            dz = np.empty_like(dy)
+            bias_relu_grad(y.reshape(-1, f), dy.reshape(-1, f), dz.reshape(-1, f),
+                           self._bias_grad(dy.dtype))
         else:
-            dz = np.ascontiguousarray(self._act.backward(z, y, dy))
-        if self.bias is not None:
-            np.sum(dz, axis=(0, 1), out=self.bias.grad)
+            dz = dy if self.fused_output_grad or self._act.name == "linear" else \
+                np.ascontiguousarray(self._act.backward(z, y, dy))
+            if self.bias is not None:
+                np.sum(dz, axis=(0, 1), out=self.bias.grad)
         n, t_len = inv.shape
         starts, order = group_rows(inv.reshape(-1), rows.shape[0])
         dq = np.empty((rows.shape[0], taps.shape[1]), dz.dtype)
         conv1d_tokens_backward(dq, dz, starts, order, t_len, k, dil, stride, left,
                                np.zeros(1, np.int64), numba.get_num_threads())
-        d, f = rows.shape[1], self.filters
+        d = rows.shape[1]
         self.kernel.grad[...] = matmul(rows.T, dq).reshape(d, k, f).transpose(1, 0, 2)
         return matmul(dq, taps.T)
 

@@ -400,7 +400,7 @@ class LSTM(RNNBase):
         vectors, inv (N, T) int32 (Embedding → LSTM in training, Embedding.fuse_next). The
         input product x_t·kernel is made once per distinct row, P·d·4u multiply-adds instead
         of N·T·d·4u: a padded batch of text repeats the padding id and the common words (the
-        IMDB workload, bench/workloads/lstm.py: 2,971 distinct ids in 6,400 on average). The
+        IMDB workload, bench/workloads/lstm.py: 3,000 distinct ids in 6,400 on average). The
         time loop adds each step's row. :meth:`backward` then returns the gradient of rows."""
         n, t_len = inv.shape
         self._init, self._masked, self._dmask = None, False, None

@@ -38,6 +38,18 @@ def _gather(src, n0, t, nb, out, col, rmask):
 
 
 @njit(**OPT)
+def _add_input_row(zr, bias, proj, tok, n, t, tokens):
+    """zr += bias, and proj[tok[n, t]] in token mode (the step's input product)."""
+    if tokens:
+        pr = proj[tok[n, t]]
+        for j in range(zr.shape[0]):
+            zr[j] += bias[j] + pr[j]
+    else:
+        for j in range(zr.shape[0]):
+            zr[j] += bias[j]
+
+
+@njit(**OPT)
 def _clear(a):
     zero = a.dtype.type(0)
     for i in range(a.shape[0]):
@@ -47,12 +59,15 @@ def _clear(a):
 
 # ------------------------------------------------------------------------------ SimpleRNN
 @njit(parallel=True, **OPT)
-def simple_rnn_forward_blocks(x, wu, bias, rmask, mask, hs, act, rows, counter, nworkers):
+def simple_rnn_forward_blocks(x, wu, bias, rmask, mask, hs, act, rows, counter, nworkers, proj,
+                              tok):
     """h_t = act([x_t, h_{t-1}·rmask] @ wu + bias). wu: (d + u, u) = [kernel; recurrent
-    kernel]; bias (u,) (zeros without bias)."""
+    kernel]; bias (u,) (zeros without bias). Token mode (tok (N, T) int32 not empty, x
+    (N, T, 0), wu = U): the input product is the row proj[tok[n, t]] (lstm_forward_blocks)."""
     n_all, n_steps, d = x.shape
     u = wu.shape[1]
     nblocks = (n_all + rows - 1) // rows
+    tokens = tok.shape[0] > 0
     for _ in prange(nworkers):
         while True:
             blk = fetch_add(counter, 0)
@@ -75,21 +90,23 @@ def simple_rnn_forward_blocks(x, wu, bias, rmask, mask, hs, act, rows, counter, 
                             hn[j] = hp[j]
                         continue
                     zr = z[r]
+                    _add_input_row(zr, bias, proj, tok, n, t, tokens)
                     if act == TANH:
                         for j in range(u):
-                            hn[j] = fast_tanh(zr[j] + bias[j])
+                            hn[j] = fast_tanh(zr[j])
                         continue
                     for j in range(u):
-                        hn[j] = zr[j] + bias[j]
+                        hn[j] = zr[j]
                     activate(act, hn, 0, u)
 
 
 @njit(parallel=True, **OPT)
 def simple_rnn_backward_blocks(x, hs, wu_t, rmask, mask, dseq, dh, dx, acc, acc_b, act, rows,
-                               tblock, counter):
+                               tblock, counter, dzs):
     """Backward of simple_rnn_forward_blocks. wu_t: (u, d + u) = [kernel; recurrent kernel]ᵀ
     when dx is wanted, else (u, u) = Uᵀ; dx (N, T, d) out (unused without dx); acc (W, d + u, u)
-    out: each worker's Σ [x_t, h_{t-1}·rmask]ᵀ·dz_t; acc_b (W, u) out: each worker's Σ dz_t."""
+    out: each worker's Σ [x_t, h_{t-1}·rmask]ᵀ·dz_t; acc_b (W, u) out: each worker's Σ dz_t.
+    dzs: (N, T, u) out, every step's dz (token mode), or (0, 0, 0)."""
     n_all, n_steps, u = dseq.shape[0], hs.shape[1] - 1, hs.shape[2]
     d = x.shape[2]
     cols = wu_t.shape[1]
@@ -124,6 +141,8 @@ def simple_rnn_backward_blocks(x, hs, wu_t, rmask, mask, dseq, dh, dx, acc, acc_
                         for j in range(u):
                             dr[j] = zero
                             dzo[j] = zero
+                        if dzs.shape[0] > 0:
+                            dzs[n, t] = zero
                         continue
                     hn = hs[n, t + 1]
                     if act == TANH:
@@ -137,6 +156,9 @@ def simple_rnn_backward_blocks(x, hs, wu_t, rmask, mask, dseq, dh, dx, acc, acc_
                         dhn[j] = zero
                         dzo[j] = dr[j]
                         bw[j] += dr[j]
+                    if dzs.shape[0] > 0:
+                        for j in range(u):
+                            dzs[n, t, j] = dr[j]
                 matmul_rows(dzt, wu_t, dxh)
                 for r in range(nb):
                     n = n0 + r
@@ -202,13 +224,15 @@ def _gru_new_state(gr, hp, hn, u, act):
 
 @njit(parallel=True, **OPT)
 def gru_forward_blocks(x, w, bias, u1, u2, brec, rmask, mask, hs, gates, rec_h, act, rec_act,
-                       reset_after, rows, counter, nworkers):
+                       reset_after, rows, counter, nworkers, proj, tok):
     """x: (N, T, d); w: (d, 3u) kernel; bias: (3u,) input bias (zeros without bias); u1, u2,
-    brec as above (u2 (0, 0) with reset_after)."""
+    brec as above (u2 (0, 0) with reset_after). Token mode (tok (N, T) int32 not empty, x
+    (N, T, 0), w (0, 3u)): x_t·W is the row proj[tok[n, t]] (lstm_forward_blocks)."""
     n_all, n_steps, d = x.shape
     g = w.shape[1]
     u = g // 3
     nblocks = (n_all + rows - 1) // rows
+    tokens = tok.shape[0] > 0
     zero = x.dtype.type(0)
     for _ in prange(nworkers):
         while True:
@@ -234,8 +258,7 @@ def gru_forward_blocks(x, w, bias, u1, u2, brec, rmask, mask, hs, gates, rec_h, 
                     hp = hs[n, t]
                     hn = hs[n, t + 1]
                     zr = zx[r]
-                    for j in range(g):
-                        zr[j] += bias[j]
+                    _add_input_row(zr, bias, proj, tok, n, t, tokens)
                     if mask[n, t] == 0:
                         for j in range(u):
                             hn[j] = hp[j]
@@ -295,11 +318,12 @@ def _gru_cell_grads(dhn, hp, gr, rh, dxz, drec, u, act, rec_act, reset_after):
 @njit(parallel=True, **OPT)
 def gru_backward_blocks(x, hs, gates, rec_h, w_t, u1_t, u2_t, rmask, mask, dseq, dh, dx,
                         acc_w, acc_u1, acc_u2, acc_b, acc_br, act, rec_act, reset_after,
-                        need_dx, rows, tblock, counter):
+                        need_dx, rows, tblock, counter, keep_dz):
     """Backward of gru_forward_blocks. w_t (3u, d), u1_t, u2_t: transposed w, u1, u2;
     dx (N, T, d) out when need_dx. Per worker W, out: acc_w (W, d, 3u) Σ x_tᵀ·dxz_t;
     acc_u1 (W, u, u1 cols) Σ (h·rmask)ᵀ·(its product's gradient); acc_u2 (W, u, u) Σ (r·h)ᵀ·dh̃
-    (not reset_after); acc_b (W, 3u) Σ dxz; acc_br (W, 3u) Σ drec (reset_after)."""
+    (not reset_after); acc_b (W, 3u) Σ dxz; acc_br (W, 3u) Σ drec (reset_after). keep_dz:
+    overwrite gates[n, t] with dxz_t (token mode: the caller sums it per distinct row)."""
     n_all, n_steps, g = gates.shape
     d = x.shape[2]
     u = g // 3
@@ -384,6 +408,9 @@ def gru_backward_blocks(x, hs, gates, rec_h, w_t, u1_t, u2_t, rmask, mask, dseq,
                     for j in range(g):
                         b_x[i, j] = dxz[r, j]
                         ab[j] += dxz[r, j]
+                    if keep_dz:
+                        for j in range(g):
+                            gates[n, t, j] = dxz[r, j]
                     for j in range(g1):
                         b_1[i, j] = dr1[r, j]
                     if reset_after:

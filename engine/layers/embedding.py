@@ -126,15 +126,15 @@ class Embedding(Layer):
 
     def fuse_next(self, layer) -> bool:
         """Whether training may run this layer and ``layer`` (the only reader of its output)
-        together: an LSTM without input dropout, or a Conv1D, then gets the batch's distinct
-        vectors and each position's index into them (their forward_tokens) and multiplies
-        each distinct vector by its kernel once. A padded batch of text repeats the padding
-        id and the common words: the IMDB-like workloads (bench/workloads/lstm.py,
+        together: an LSTM, GRU or SimpleRNN without input dropout, or a Conv1D, then gets the
+        batch's distinct vectors and each position's index into them (their forward_tokens)
+        and multiplies each distinct vector by its kernel once. A padded batch of text repeats
+        the padding id and the common words: the IMDB-like workloads (bench/workloads/lstm.py,
         conv1d_text.py: 32 × 200 ids) have 3,000 distinct ids in 6,400 on average."""
         from engine.layers.conv import Conv1D
-        from engine.layers.recurrent import LSTM
-        return (type(self) is Embedding
-                and (type(layer) is LSTM and layer.dropout == 0 or type(layer) is Conv1D)
+        from engine.layers.recurrent import GRU, LSTM, SimpleRNN
+        recurrent = type(layer) in (LSTM, GRU, SimpleRNN) and layer.dropout == 0
+        return (type(self) is Embedding and (recurrent or type(layer) is Conv1D)
                 and self.embeddings.value.dtype == layer.kernel.value.dtype == np.float32)
 
     def forward_fused(self, x, layer):

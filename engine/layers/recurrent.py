@@ -181,7 +181,7 @@ class RNNBase(Layer):
         """Checks, step mask, dropout and the input product xw = x·kernel + bias (N, T, G);
         without ``project`` the (dropped-out) input itself, (N, T, d) contiguous. A list input
         is [sequence, *initial states] (``initial_state=``)."""
-        self._init = None
+        self._init, self._rows = None, None
         if isinstance(x, list):
             x, self._init = x[0], [np.asarray(s) for s in x[1:]]
             mask = mask[0] if isinstance(mask, list) else mask
@@ -320,9 +320,55 @@ class RNNBase(Layer):
     def _workers(self, n: int) -> int:
         return max(1, min(numba.get_num_threads(), -(-n // self.block_rows)))
 
-    def _block_inputs(self, x, training, mask):
-        """The block kernels' inputs: (N, T, d) contiguous x (dropout applied) and a counter."""
-        return self._prepare(x, training, mask, project=False), np.zeros(1, np.int64)
+    def forward(self, x, training=False, mask=None):
+        xin = self._prepare(x, training, mask, project=False)
+        return self._forward_blocks(xin, *self._no_tokens(xin.dtype))
+
+    def _no_tokens(self, dtype) -> tuple[np.ndarray, np.ndarray]:
+        """_forward_blocks' proj and tok outside token mode (empty)."""
+        return np.empty((0, self.n_gates * self.units), dtype), np.empty((0, 0), np.int32)
+
+    def forward_tokens(self, rows: np.ndarray, inv: np.ndarray, training: bool = True):
+        """Forward when the input x[n, t] is rows[inv[n, t]]: rows (P, d) the distinct input
+        vectors, inv (N, T) int32 (Embedding → this layer in training, Embedding.fuse_next).
+        The input product x_t·kernel is made once per distinct row, P·d·G multiply-adds
+        instead of N·T·d·G: a padded batch of text repeats the padding id and the common
+        words (the IMDB workload, bench/workloads/lstm.py: 3,000 distinct ids in 6,400 on
+        average). The time loop adds each step's row (token mode of the block kernels);
+        :meth:`backward` then returns the gradient of rows."""
+        n, t_len = inv.shape
+        self._init, self._masked, self._dmask = None, False, None
+        self._mask = np.ones((n, t_len), np.uint8)
+        self._draw_recurrent_mask(n, training)
+        self._rows = rows
+        self._inv = np.ascontiguousarray(inv[:, ::-1] if self.go_backwards else inv)
+        return self._forward_blocks(np.empty((n, t_len, 0), rows.dtype),
+                                    matmul(rows, self.kernel.value), self._inv)
+
+    def _forward_blocks(self, xin, proj, tok):
+        """The layer's block kernel on xin (N, T, d); in token mode (tok not empty) xin is
+        (N, T, 0) and proj holds the distinct rows' input products."""
+        raise NotImplementedError
+
+    def _row_grads(self, dz: np.ndarray) -> np.ndarray:
+        """After a backward in token mode: the kernel's gradient from every step's gradient of
+        the input product dz (N, T, G), and the gradient of ``rows`` (P, d) returned. dz is
+        summed per distinct row first, so the two products are P rows long rather than N·T."""
+        g = dz.shape[-1]
+        count = self._rows.shape[0]
+        starts, order = KE.group_rows(self._inv.reshape(-1), count)
+        dz_rows = np.empty((count, g), dz.dtype)
+        KE.sum_rows_grouped(dz_rows, dz.reshape(-1, g), starts, order, np.zeros(1, np.int64),
+                            numba.get_num_threads())
+        matmul(self._rows.T, dz_rows, self.kernel.grad)
+        return matmul(dz_rows, self.kernel.value.T)
+
+    def _recurrent_wu(self, tokens: bool) -> np.ndarray:
+        """[kernel; recurrent kernel] for the block kernels, the recurrent kernel alone in
+        token mode."""
+        if tokens:
+            return self.recurrent_kernel.value
+        return np.concatenate([self.kernel.value, self.recurrent_kernel.value])
 
 
 _RNN_PARAMS = [UNITS, ACTIVATION, USE_BIAS, *INITIALIZERS, *PENALTIES, *DROPOUTS,
@@ -334,14 +380,13 @@ _RNN_PARAMS = [UNITS, ACTIVATION, USE_BIAS, *INITIALIZERS, *PENALTIES, *DROPOUTS
 class SimpleRNN(RNNBase):
     keras_weight_prefix = "simple_rnn_cell"
 
-    def forward(self, x, training=False, mask=None):
-        xin, counter = self._block_inputs(x, training, mask)
+    def _forward_blocks(self, xin, proj, tok):
         n, t_len, _ = xin.shape
         hs = self._initial_states(n, t_len, xin.dtype)
-        wu = np.concatenate([self.kernel.value, self.recurrent_kernel.value])
         bias = self.bias.value if self.bias is not None else np.zeros(self.units, xin.dtype)
-        KB.simple_rnn_forward_blocks(xin, wu, bias, self._rmask, self._mask, hs, self._act,
-                                     self.block_rows, counter, self._workers(n))
+        KB.simple_rnn_forward_blocks(xin, self._recurrent_wu(tok.shape[0] > 0), bias,
+                                     self._rmask, self._mask, hs, self._act, self.block_rows,
+                                     np.zeros(1, np.int64), self._workers(n), proj, tok)
         self._x3, self._hs = xin, hs
         return self._outputs([hs])
 
@@ -350,7 +395,8 @@ class SimpleRNN(RNNBase):
         dseq, (dh,) = self._output_grads(dy, dtype)
         n, t_len, d = self._x3.shape
         u = self.units
-        if self.need_dx:
+        tokens = self._rows is not None
+        if self.need_dx and not tokens:
             wu_t = np.concatenate([self.kernel.value, self.recurrent_kernel.value]).T
             dx = np.empty((n, t_len, d), dtype)
         else:
@@ -358,14 +404,17 @@ class SimpleRNN(RNNBase):
         workers = self._workers(n)
         acc = np.empty((workers, d + u, u), dtype)
         acc_b = np.empty((workers, u), dtype)
+        dzs = np.empty((n, t_len, u) if tokens else (0, 0, 0), dtype)
         KB.simple_rnn_backward_blocks(self._x3, self._hs, np.ascontiguousarray(wu_t),
                                       self._rmask, self._mask, dseq, dh, dx, acc, acc_b,
                                       self._act, self.block_rows, self.block_steps,
-                                      np.zeros(1, np.int64))
-        np.sum(acc[:, :d], axis=0, out=self.kernel.grad)
+                                      np.zeros(1, np.int64), dzs)
         np.sum(acc[:, d:], axis=0, out=self.recurrent_kernel.grad)
         if self.bias is not None:
             np.sum(acc_b, axis=0, out=self.bias.grad)
+        if tokens:
+            return self._row_grads(dzs)
+        np.sum(acc[:, :d], axis=0, out=self.kernel.grad)
         return self._with_state_grads(self._finish_dx(dx) if self.need_dx else None)
 
 
@@ -386,43 +435,22 @@ class LSTM(RNNBase):
             self.bias.value[self.units:2 * self.units] = 1.0
 
     def forward(self, x, training=False, mask=None):
-        self._rows = None
         xin = self._prepare(x, training, mask, project=False)
-        dtype = xin.dtype
-        if not training and dtype == np.float32 and is_predicting():
+        if not training and xin.dtype == np.float32 and is_predicting():
             return self._predict(xin)
-        wu = np.concatenate([self.kernel.value, self.recurrent_kernel.value])
-        return self._run_blocks(xin, wu, np.empty((0, 4 * self.units), dtype),
-                                np.empty((0, 0), np.int32))
+        return self._forward_blocks(xin, *self._no_tokens(xin.dtype))
 
-    def forward_tokens(self, rows: np.ndarray, inv: np.ndarray, training: bool = True):
-        """Forward when the input x[n, t] is rows[inv[n, t]]: rows (P, d) the distinct input
-        vectors, inv (N, T) int32 (Embedding → LSTM in training, Embedding.fuse_next). The
-        input product x_t·kernel is made once per distinct row, P·d·4u multiply-adds instead
-        of N·T·d·4u: a padded batch of text repeats the padding id and the common words (the
-        IMDB workload, bench/workloads/lstm.py: 3,000 distinct ids in 6,400 on average). The
-        time loop adds each step's row. :meth:`backward` then returns the gradient of rows."""
-        n, t_len = inv.shape
-        self._init, self._masked, self._dmask = None, False, None
-        self._mask = np.ones((n, t_len), np.uint8)
-        self._draw_recurrent_mask(n, training)
-        inv = np.ascontiguousarray(inv[:, ::-1] if self.go_backwards else inv)
-        proj = matmul(rows, self.kernel.value)
-        x0 = np.empty((n, t_len, 0), rows.dtype)
-        out = self._run_blocks(x0, self.recurrent_kernel.value, proj, inv)
-        self._rows, self._inv = rows, inv
-        return out
-
-    def _run_blocks(self, xin, wu, proj, tok):
+    def _forward_blocks(self, xin, proj, tok):
         n, t_len, _ = xin.shape
         dtype = xin.dtype
         hs = self._initial_states(n, t_len, dtype)
         cs = self._initial_states(n, t_len, dtype, 1)
         gates = np.empty((n, t_len, 4 * self.units), dtype)
         bias = self.bias.value if self.bias is not None else np.zeros(4 * self.units, dtype)
-        K.lstm_forward_blocks(xin, wu, bias, self._rmask, self._mask, hs, cs, gates, self._act,
-                              self._rec_act, self.block_rows, np.zeros(1, np.int64),
-                              self._workers(n), proj, tok)
+        K.lstm_forward_blocks(xin, self._recurrent_wu(tok.shape[0] > 0), bias, self._rmask,
+                              self._mask, hs, cs, gates, self._act, self._rec_act,
+                              self.block_rows, np.zeros(1, np.int64), self._workers(n), proj,
+                              tok)
         self._x3, self._hs, self._cs, self._gates = xin, hs, cs, gates
         return self._outputs([hs, cs])
 
@@ -470,24 +498,10 @@ class LSTM(RNNBase):
         np.sum(acc[:, d:], axis=0, out=self.recurrent_kernel.grad)
         if self.bias is not None:
             np.sum(acc_b, axis=0, out=self.bias.grad)
-        if tokens:
-            return self._row_grads()
+        if tokens:                 # the kernel left each step's dz in the gates array
+            return self._row_grads(self._gates)
         np.sum(acc[:, :d], axis=0, out=self.kernel.grad)
         return self._with_state_grads(self._finish_dx(dx) if self.need_dx else None)
-
-    def _row_grads(self) -> np.ndarray:
-        """After a backward in token mode (:meth:`forward_tokens`): the kernel's gradient, and
-        the gradient of ``rows`` (P, d) returned. The backward kernel left each step's gate
-        gradient dz in the gates array; they are summed per distinct row first, so the two
-        products are P rows long rather than N·T."""
-        g = 4 * self.units
-        count = self._rows.shape[0]
-        starts, order = KE.group_rows(self._inv.reshape(-1), count)
-        dz_rows = np.empty((count, g), self._gates.dtype)
-        KE.sum_rows_grouped(dz_rows, self._gates.reshape(-1, g), starts, order,
-                            np.zeros(1, np.int64), numba.get_num_threads())
-        matmul(self._rows.T, dz_rows, self.kernel.grad)
-        return matmul(dz_rows, self.kernel.value.T)
 
 
 _GRU_PARAMS = [UNITS, ACTIVATION, RECURRENT_ACTIVATION, USE_BIAS, *INITIALIZERS, *PENALTIES,
@@ -517,8 +531,7 @@ class GRU(RNNBase):
         return (np.ascontiguousarray(u_mat[:, :2 * self.units]),
                 np.ascontiguousarray(u_mat[:, 2 * self.units:]))
 
-    def forward(self, x, training=False, mask=None):
-        xin, counter = self._block_inputs(x, training, mask)
+    def _forward_blocks(self, xin, proj, tok):
         n, t_len, _ = xin.shape
         dtype, g = xin.dtype, 3 * self.units
         hs = self._initial_states(n, t_len, dtype)
@@ -528,9 +541,11 @@ class GRU(RNNBase):
         brec = (self.bias.value[1] if self.bias is not None and self.reset_after
                 else np.zeros(g, dtype))
         u1, u2 = self._recurrent_parts()
-        KB.gru_forward_blocks(xin, self.kernel.value, bias, u1, u2, brec, self._rmask,
-                              self._mask, hs, gates, rec_h, self._act, self._rec_act,
-                              self.reset_after, self.block_rows, counter, self._workers(n))
+        kernel = self.kernel.value[:0] if tok.shape[0] > 0 else self.kernel.value
+        KB.gru_forward_blocks(xin, kernel, bias, u1, u2, brec, self._rmask, self._mask, hs,
+                              gates, rec_h, self._act, self._rec_act, self.reset_after,
+                              self.block_rows, np.zeros(1, np.int64), self._workers(n), proj,
+                              tok)
         self._x3, self._hs, self._gates, self._rec_h = xin, hs, gates, rec_h
         return self._outputs([hs])
 
@@ -546,14 +561,16 @@ class GRU(RNNBase):
         acc_u2 = np.empty((workers, 0, 0) if self.reset_after else (workers, u, u), dtype)
         acc_b = np.empty((workers, g), dtype)
         acc_br = np.empty((workers, g if self.reset_after else 0), dtype)
-        dx = np.empty((n, t_len, d) if self.need_dx else (0, 0, 0), dtype)
+        tokens = self._rows is not None
+        need_dx = self.need_dx and not tokens
+        dx = np.empty((n, t_len, d) if need_dx else (0, 0, 0), dtype)
         t = np.ascontiguousarray
-        KB.gru_backward_blocks(self._x3, self._hs, self._gates, self._rec_h,
-                               t(self.kernel.value.T), t(u1.T), t(u2.T), self._rmask,
-                               self._mask, dseq, dh, dx, acc_w, acc_u1, acc_u2, acc_b, acc_br,
-                               self._act, self._rec_act, self.reset_after, self.need_dx,
-                               self.block_rows, self.block_steps, np.zeros(1, np.int64))
-        np.sum(acc_w, axis=0, out=self.kernel.grad)
+        kernel = self.kernel.value[:0] if tokens else self.kernel.value
+        KB.gru_backward_blocks(self._x3, self._hs, self._gates, self._rec_h, t(kernel.T),
+                               t(u1.T), t(u2.T), self._rmask, self._mask, dseq, dh, dx, acc_w,
+                               acc_u1, acc_u2, acc_b, acc_br, self._act, self._rec_act,
+                               self.reset_after, need_dx, self.block_rows, self.block_steps,
+                               np.zeros(1, np.int64), tokens)
         grad = self.recurrent_kernel.grad
         if self.reset_after:
             np.sum(acc_u1, axis=0, out=grad)
@@ -566,4 +583,7 @@ class GRU(RNNBase):
                 np.sum(acc_br, axis=0, out=self.bias.grad[1])
             else:
                 np.sum(acc_b, axis=0, out=self.bias.grad)
-        return self._with_state_grads(self._finish_dx(dx) if self.need_dx else None)
+        if tokens:                 # the kernel left each step's dxz in the gates array
+            return self._row_grads(self._gates)
+        np.sum(acc_w, axis=0, out=self.kernel.grad)
+        return self._with_state_grads(self._finish_dx(dx) if need_dx else None)

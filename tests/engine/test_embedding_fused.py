@@ -1,4 +1,4 @@
-"""Embedding → LSTM and Embedding → Conv1D in training: the second layer gets the batch's
+"""Embedding → LSTM / GRU / SimpleRNN / Conv1D in training: the second layer gets the batch's
 distinct vectors and each position's index into them (Embedding.fuse_next, forward_tokens),
 and multiplies each distinct vector by its kernel once. Checked against the two layers run one
 by one, and by finite differences."""
@@ -17,6 +17,7 @@ from engine.layers import (
     Flatten,
     GlobalMaxPooling1D,
     Input,
+    SimpleRNN,
     concatenate,
 )
 from engine.models import Model, Sequential
@@ -25,14 +26,14 @@ from tests.gradcheck import numeric_grad
 
 
 def _model(lstm: dict, vocab: int = 40, steps: int = 13, embedding: dict | None = None,
-           conv: dict | None = None):
+           conv: dict | None = None, cell=LSTM):
     layers = [Input((steps,)), Embedding(vocab, 6, **(embedding or {}))]
     if conv is not None:
         conv = dict(conv)
         pool = conv.pop("pool", None)
         layers += [Conv1D(5, 3, **conv), Flatten() if pool else GlobalMaxPooling1D()]
     else:
-        layers.append(LSTM(5, **lstm))
+        layers.append(cell(5, **lstm))
     if lstm.get("return_sequences"):
         layers.append(Flatten())
     m = Sequential(layers + [Dense(1, activation="sigmoid")])
@@ -61,6 +62,21 @@ def test_fused_embedding_lstm_matches_the_layers(lstm):
     layers', over three batches of different ids (rows the previous batch wrote must be
     cleared); batch sizes that are not a multiple of the block rows; same predictions."""
     _fused_matches_the_layers(lambda: _model(lstm))
+
+
+@pytest.mark.parametrize("cell, options", [
+    (GRU, {}),
+    (GRU, dict(reset_after=False, go_backwards=True)),
+    (GRU, dict(reset_after=False, return_sequences=True, use_bias=False)),
+    (GRU, dict(activation="relu", recurrent_activation="hard_sigmoid", recurrent_dropout=0.2,
+               seed=2)),
+    (SimpleRNN, {}),
+    (SimpleRNN, dict(go_backwards=True, return_sequences=True, activation="relu")),
+    (SimpleRNN, dict(use_bias=False, recurrent_dropout=0.3, seed=5)),
+])
+def test_fused_embedding_gru_and_simple_rnn_match_the_layers(cell, options):
+    """As above for GRU (both reset_after conventions) and SimpleRNN."""
+    _fused_matches_the_layers(lambda: _model(options, cell=cell))
 
 
 @pytest.mark.parametrize("conv", [
@@ -114,6 +130,15 @@ def test_lstm_forward_tokens_gradients_by_finite_differences(lstm):
     _check_forward_tokens(lambda: LSTM(4, **lstm), seed=3)
 
 
+@pytest.mark.parametrize("make", [
+    lambda: GRU(4),
+    lambda: GRU(4, reset_after=False, go_backwards=True, return_sequences=True),
+    lambda: SimpleRNN(4, activation="softsign"),
+])
+def test_gru_and_simple_rnn_forward_tokens_gradients_by_finite_differences(make):
+    _check_forward_tokens(make, seed=7)
+
+
 @pytest.mark.parametrize("conv", [dict(), dict(padding="same", strides=2, activation="tanh"),
                                   dict(padding="causal", dilation_rate=2, activation="relu")])
 def test_conv1d_forward_tokens_gradients_by_finite_differences(conv):
@@ -153,10 +178,10 @@ def _check_forward_tokens(make, seed: int):
 
 
 def test_fusion_only_where_it_is_exact():
-    """No fusion when the LSTM has input dropout, the ids make a mask (mask_zero), the
-    embedding output has two readers, the LSTM returns its states, or either layer is a
-    subclass or another recurrent layer; a model whose layers make no mask skips the mask
-    bookkeeping, one with mask_zero keeps it."""
+    """No fusion when the recurrent layer has input dropout, the ids make a mask (mask_zero),
+    the embedding output has two readers, the LSTM returns its states, or either layer is a
+    subclass; a model whose layers make no mask skips the mask bookkeeping, one with
+    mask_zero keeps it."""
     def fused(m):
         return any(s.fused is not None for s in m._plan.steps)
 
@@ -179,8 +204,11 @@ def test_fusion_only_where_it_is_exact():
     assert not fused(Sequential([Input((5,)), Embedding(9, 4), MyConv1D(2, 3), Dense(1)]))
 
     for emb, rnn in ((Embedding(9, 4), MyLSTM(3)), (MyEmbedding(9, 4), LSTM(3)),
-                     (Embedding(9, 4), GRU(3))):
+                     (Embedding(9, 4), GRU(3, dropout=0.1)),
+                     (Embedding(9, 4), SimpleRNN(3, dropout=0.1))):
         assert not fused(Sequential([Input((5,)), emb, rnn, Dense(1)]))
+    for rnn in (GRU(3), SimpleRNN(3)):
+        assert fused(Sequential([Input((5,)), Embedding(9, 4), rnn, Dense(1)]))
     inp = Input((5,))
     e = Embedding(9, 4)(inp)
     two = Model(inp, concatenate([LSTM(3)(e), Flatten()(e)]))

@@ -55,6 +55,19 @@ def _add_output_grad(dseq, dh, n, t):
 
 
 @njit(**OPT)
+def _add_input_row(zr, bias, proj, tok, n, t, tokens):
+    """zr += bias, and proj[tok[n, t]] in token mode (the step's input product, made once per
+    distinct input row by the layer: lstm_forward_blocks)."""
+    if tokens:
+        pr = proj[tok[n, t]]
+        for j in range(zr.shape[0]):
+            zr[j] += bias[j] + pr[j]
+    else:
+        for j in range(zr.shape[0]):
+            zr[j] += bias[j]
+
+
+@njit(**OPT)
 def _add_recurrent_grad(dh, dhr, rmask, n0):
     """dh[n0 + r] += dhr[r] · rmask[n0 + r]."""
     u = dh.shape[1]
@@ -463,13 +476,7 @@ def lstm_forward_blocks(x, wu, bias, rmask, mask, hs, cs, gates, act, rec_act, r
                             gr[j] = zero
                         continue
                     zr = z[r]
-                    if tokens:
-                        pr = proj[tok[n, t]]
-                        for j in range(g):
-                            zr[j] += bias[j] + pr[j]
-                    else:
-                        for j in range(g):
-                            zr[j] += bias[j]
+                    _add_input_row(zr, bias, proj, tok, n, t, tokens)
                     if act == TANH and rec_act == SIGMOID:    # the defaults: fewer passes
                         for j in range(2 * u):
                             zr[j] = fast_sigmoid(zr[j])

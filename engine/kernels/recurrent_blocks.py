@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from engine.kernels.recurrent import _add_output_grad
+from engine.kernels.recurrent import _add_input_row, _add_output_grad
 from engine.kernels.parallel import fetch_add
 from engine.kernels.rnn_math import (OPT, SIGMOID, TANH, activate, fast_sigmoid, fast_tanh,
                                     matmul_acc_tn, matmul_rows, times_derivative)
@@ -35,18 +35,6 @@ def _gather(src, n0, t, nb, out, col, rmask):
         else:
             for j in range(k):
                 o[col + j] = s[j]
-
-
-@njit(**OPT)
-def _add_input_row(zr, bias, proj, tok, n, t, tokens):
-    """zr += bias, and proj[tok[n, t]] in token mode (the step's input product)."""
-    if tokens:
-        pr = proj[tok[n, t]]
-        for j in range(zr.shape[0]):
-            zr[j] += bias[j] + pr[j]
-    else:
-        for j in range(zr.shape[0]):
-            zr[j] += bias[j]
 
 
 @njit(**OPT)

@@ -297,15 +297,7 @@ class _Conv(Layer):
                                   relu, self.need_dx, self.kernel.grad.reshape(kh, kw, c, f),
                                   self._bias_grad(dy2.dtype), numba.get_num_threads())
             return self._input_grad_layout(dx)
-        if self.fused_output_grad:
-            dz = dy2
-        elif relu:
-            dz = np.empty_like(dy2)
-            bias_relu_grad(y, dy2, dz, self._bias_grad(dy2.dtype))
-        else:
-            dz = np.ascontiguousarray(self._act.backward(z, y, dy2))
-        if self.bias is not None and not relu:
-            np.sum(dz, axis=0, out=self.bias.grad)
+        dz = self._output_grad(z, y, dy2)
         if mode == "direct":
             dz4 = dz.reshape(shape4[0], oh, ow, f)
             conv_direct_dw(cols, dz4, sh, sw, dh, dw, ph, pw,
@@ -326,6 +318,22 @@ class _Conv(Layer):
                 dx = np.empty(shape4, dtype=dcols.dtype)
                 col2im(dcols, *geo, dx)
         return self._input_grad_layout(dx)
+
+    def _output_grad(self, z, y, dy2):
+        """dz (M, F), the gradient of z from dy2, the gradient of y = act(z) (all (M, F)), and
+        the bias gradient written: relu's mask and the bias sum in one pass (bias_relu_grad);
+        with fused_output_grad dy2 already is dz."""
+        relu = self._act.name == "relu" and not self.fused_output_grad
+        if self.fused_output_grad:
+            dz = dy2
+        elif relu:
+            dz = np.empty_like(dy2)
+            bias_relu_grad(y, dy2, dz, self._bias_grad(dy2.dtype))
+        else:
+            dz = np.ascontiguousarray(self._act.backward(z, y, dy2))
+        if self.bias is not None and not relu:
+            np.sum(dz, axis=0, out=self.bias.grad)
+        return dz
 
     def _input_grad_layout(self, dx):
         """dx of the (causally padded, 4-D) input → the layer input's gradient."""
@@ -375,21 +383,12 @@ class Conv1D(_Conv):
         if self._cache[0] != "tokens":
             return super().backward(dy)
         _, rows, inv, taps, z, y, (k, dil, stride, left) = self._cache
-        dy = np.ascontiguousarray(dy, dtype=y.dtype)
         f = self.filters
-        if self._act.name == "relu" and not self.fused_output_grad:
-            dz = np.empty_like(dy)
-            bias_relu_grad(y.reshape(-1, f), dy.reshape(-1, f), dz.reshape(-1, f),
-                           self._bias_grad(dy.dtype))
-        else:
-            dz = dy if self.fused_output_grad or self._act.name == "linear" else \
-                np.ascontiguousarray(self._act.backward(z, y, dy))
-            if self.bias is not None:
-                np.sum(dz, axis=(0, 1), out=self.bias.grad)
-        n, t_len = inv.shape
+        dy2 = np.ascontiguousarray(dy, dtype=y.dtype).reshape(-1, f)
+        dz = self._output_grad(z.reshape(-1, f), y.reshape(-1, f), dy2).reshape(z.shape)
         starts, order = group_rows(inv.reshape(-1), rows.shape[0])
         dq = np.empty((rows.shape[0], taps.shape[1]), dz.dtype)
-        conv1d_tokens_backward(dq, dz, starts, order, t_len, k, dil, stride, left,
+        conv1d_tokens_backward(dq, dz, starts, order, inv.shape[1], k, dil, stride, left,
                                np.zeros(1, np.int64), numba.get_num_threads())
         d = rows.shape[1]
         self.kernel.grad[...] = matmul(rows.T, dq).reshape(d, k, f).transpose(1, 0, 2)

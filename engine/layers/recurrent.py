@@ -524,7 +524,7 @@ class GRU(RNNBase):
         return self.bias.value[0] if self.reset_after else self.bias.value
 
     def _recurrent_parts(self):
-        """gru_forward's u1, u2 (see engine/kernels/recurrent.py)."""
+        """The recurrent kernel as u1, u2 (engine/kernels/recurrent_blocks.py, GRU)."""
         u_mat = self.recurrent_kernel.value
         if self.reset_after:
             return u_mat, np.zeros((0, 0), u_mat.dtype)

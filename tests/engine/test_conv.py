@@ -367,7 +367,7 @@ def test_conv2d_transpose_chunked_kernels_equal_the_whole_batch_product(kwargs, 
                                                                         monkeypatch):
     """float32 runs the per-chunk product + scatter (engine/kernels/conv.py); the reference is
     the whole-batch im2col/col2im path with one product."""
-    import engine.layers.conv as conv_layers
+    import engine.layers.conv_transpose as conv_layers
     from engine.kernels.gemm import TILED
     if not TILED:
         pytest.skip("numpy's BLAS is not OpenBLAS: no chunked kernels")

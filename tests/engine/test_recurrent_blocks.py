@@ -1,12 +1,12 @@
 """The recurrent layers' fused block kernels (lstm_forward_blocks / lstm_backward_blocks, and
 recurrent_blocks.py for SimpleRNN and GRU) against the previous path: x·kernel by one product,
 the time loops of lstm_forward / gru_forward / simple_rnn_forward and their backward kernels,
-the weight gradients by products over all steps (kept here as the reference)."""
+the weight gradients by products over all steps (tests/engine/recurrent_reference.py)."""
 import numpy as np
 import pytest
 
 from engine import backend
-from engine.kernels import recurrent as K
+from tests.engine import recurrent_reference as K
 from engine.layers import GRU, LSTM, SimpleRNN
 
 

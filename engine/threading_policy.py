@@ -185,11 +185,27 @@ def threads() -> int:
                 _load.update(now)
     pool = pool_size()
     n = pool if _load.contended else min(CORES, pool)
+    if _max_threads is not None:
+        n = min(n, _max_threads)
     if getattr(_local, "applied", None) != n:
         import numba
         numba.set_num_threads(n)
         _local.applied = n
     return n
+
+
+_max_threads: int | None = None
+
+
+def set_max_threads(n: int | None) -> None:
+    """At most ``n`` numba threads for the engine's kernels from now on, loaded or idle (None:
+    the policy above decides alone). For comparisons at a fixed thread count
+    (``bench/throughput.py --threads N``) and for leaving cores to other work. BLAS stays at
+    its single thread either way: the products run on these numba threads (gemm.py)."""
+    global _max_threads
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+        raise ValueError(f"set_max_threads: expected a whole number >= 1 or None, got {n!r}")
+    _max_threads = n
 
 
 def _spin_setting() -> int:

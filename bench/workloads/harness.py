@@ -76,7 +76,7 @@ def engine_rates(build: Callable, x, y, batch: int, epochs: int) -> list[float]:
 
 
 def peer_rates(name: str, snippet: str, arrays: dict[str, np.ndarray],
-               threads: int = 2) -> list[float] | None:
+               threads: int | None = None) -> list[float] | None:
     """Samples/s of the twin ``snippet`` in peer ``name`` ('torch' or 'keras'), None if absent."""
     template = TORCH_TEMPLATE if name == "torch" else KERAS_TEMPLATE
     result = run_peer(name, template.format(snippet=snippet), arrays, threads=threads)
@@ -86,15 +86,13 @@ def peer_rates(name: str, snippet: str, arrays: dict[str, np.ndarray],
 def compare(build: Callable, x, y, batch: int, epochs: int, twins: dict[str, str], peers,
             extra: dict[str, np.ndarray] | None = None) -> dict[str, float]:
     """Median samples/s of the engine and of every installed peer in ``peers`` (same data);
-    the peers get as many threads as numba has (bench/throughput.py --threads)."""
-    import numba
-    threads = numba.get_num_threads()
+    each peer gets peers.THREADS threads (bench/throughput.py --threads)."""
     results = {"engine": median(engine_rates(build, x, y, batch, epochs))}
     arrays = {"x": x, "y": y, "batch": np.array(batch), "epochs": np.array(epochs),
               **(extra or {})}
     for name in ("torch", "keras"):
         if name in peers and name in twins:
-            rates = peer_rates(name, twins[name], arrays, threads)
+            rates = peer_rates(name, twins[name], arrays)
             if rates:
                 results[name] = median(rates)
     return results

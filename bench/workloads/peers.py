@@ -15,6 +15,9 @@ from pathlib import Path
 import numpy as np
 
 DEFAULTS = {"torch": "/work/venv-torch/bin/python", "keras": "/work/venv-keras/bin/python"}
+# Threads each peer is given (OMP / TF intra-op / torch.set_num_threads); bench/throughput.py
+# --threads N sets it for the whole run.
+THREADS = 2
 
 
 def peer_python(name: str) -> str | None:
@@ -30,9 +33,11 @@ def _peer_base_environment() -> dict:
     return peer_environment()
 
 
-def run_peer(name: str, code: str, arrays: dict[str, np.ndarray], threads: int = 2,
+def run_peer(name: str, code: str, arrays: dict[str, np.ndarray], threads: int | None = None,
              timeout: float = 1800) -> dict | None:
-    """Run ``code`` (which reads DATA, an npz path, and prints a JSON line) in the peer's venv."""
+    """Run ``code`` (which reads DATA, an npz path, and prints a JSON line) in the peer's venv
+    with ``threads`` threads (default THREADS)."""
+    threads = THREADS if threads is None else threads
     python = peer_python(name)
     if python is None:
         print(f"  {name}: not installed (set LAYERLOOM_{name.upper()}_PYTHON); skipped")

@@ -88,6 +88,47 @@ def test_threads_follow_the_probe_and_apply_to_numba(monkeypatch):
     assert policy.threads() == min(policy.CORES, policy.pool_size()) == numba.get_num_threads()
 
 
+def test_max_threads_caps_idle_and_loaded_choices(monkeypatch):
+    import numba
+    monkeypatch.setattr(policy, "_load", policy._LoadProbe())
+    monkeypatch.setattr(policy, "_max_threads", None)
+    policy._load.at = float("inf")                    # no new probe in this test
+    policy._load.contended = True
+    policy.set_max_threads(1)
+    assert policy.threads() == 1 == numba.get_num_threads()
+    assert policy.workers(1e12) == 1
+    policy._load.contended = False
+    assert policy.threads() == 1
+    policy.set_max_threads(None)
+    assert policy.threads() == min(policy.CORES, policy.pool_size()) == numba.get_num_threads()
+    for bad in (0, -2, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="set_max_threads: expected a whole number"):
+            policy.set_max_threads(bad)
+
+
+@pytest.mark.parametrize("args, numba_threads", [([], None), (["--threads", "2"], None),
+                                                  (["--threads", "1"], 1)])
+def test_throughput_bench_keeps_blas_on_one_thread(args, numba_threads):
+    """bench/throughput.py leaves BLAS at one thread and --threads N caps numba's threads (it
+    once set OpenBLAS to N = 2 threads, which spun against numba's: the seed CNN ran at ~60 %,
+    and it could not lower numba's threads)."""
+    argv = ["throughput", "no_such_workload", *args]
+    code = (f"import sys; sys.argv = {argv!r}\n"
+            "from bench import throughput\n"
+            "throughput.main()\n"
+            "from engine import threading_policy as p\n"
+            "c = p.blas_controller()\n"
+            "print('blas', -1 if c is None else c.get_num_threads(), 'numba', p.threads())\n")
+    env = {k: v for k, v in os.environ.items() if k != "LAYERLOOM_BLAS_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    last = out.stdout.strip().splitlines()[-1].split()
+    assert last[1] in ("1", "-1"), out.stdout
+    if numba_threads is not None:
+        assert last[3] == str(numba_threads), out.stdout
+
+
 def test_background_threads_use_one_thread():
     import threading
 

@@ -334,7 +334,7 @@ def serialize_value(p: Param, value: Any) -> Any:
             return serialize_keras_object(value)            # custom: with its registered_name
         return value.get_config_dict() if hasattr(value, "get_config_dict") else value
     if p.kind == "layer":
-        from engine.layers.base import serialize_layer
+        from engine.layers.layer_config import serialize_layer
         return serialize_layer(value)
     if p.kind == "function":
         from engine.saving.python_code import function_config

@@ -8,8 +8,8 @@ from engine.layers import (augmentation, conv, conv_transpose, core,  # noqa: F4
                            custom_layer, embedding, lambda_layer, lookup, masking, merge,
                            normalization, pooling, preprocessing, recurrent, separable,
                            wrappers)  # (registers)
-from engine.layers.base import (KerasTensor, Layer, Weight, deserialize_layer,  # noqa: F401
-                                serialize_layer)
+from engine.layers.base import KerasTensor, Layer, Weight  # noqa: F401
+from engine.layers.layer_config import deserialize_layer, serialize_layer  # noqa: F401
 from engine.layers.core import Input  # noqa: F401
 from engine.registry import ALIASES, LAYERS
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.layers.base import Layer, deserialize_layer
+from engine.layers.base import Layer
+from engine.layers.layer_config import deserialize_layer
 from engine.layers.recurrent import RNNBase
 from engine.registry import Param, register
 

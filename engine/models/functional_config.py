@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.layers.base import KerasTensor, Layer, Node, deserialize_layer, serialize_layer
+from engine.layers.base import KerasTensor, Layer, Node
+from engine.layers.layer_config import deserialize_layer, serialize_layer
 
 
 def layer_calls(plan) -> list[tuple[Layer, list[Node]]]:

@@ -5,7 +5,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.layers.base import KerasTensor, Layer, deserialize_layer, serialize_layer, unique_name
+from engine.layers.base import KerasTensor, Layer, unique_name
+from engine.layers.layer_config import deserialize_layer, serialize_layer
 from engine.layers.core import InputLayer
 from engine.models import data_adapter as da
 from engine.models.functional import Plan

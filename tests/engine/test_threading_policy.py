@@ -11,6 +11,15 @@ from engine import threading_policy as policy
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _child_output(code: str) -> str:
+    """stdout of ``code`` run by a fresh interpreter in the repository (no user BLAS setting)."""
+    env = {k: v for k, v in os.environ.items() if k != "LAYERLOOM_BLAS_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
 def test_blas_runs_on_one_thread_after_import():
     if policy.blas_controller() is None:
         pytest.skip("numpy does not use OpenBLAS here")
@@ -25,11 +34,7 @@ def test_blas_limited_even_when_numpy_was_loaded_first():
             "from engine import threading_policy as p\n"
             "c = p.blas_controller()\n"
             "print(-1 if c is None else c.get_num_threads())\n")
-    env = {k: v for k, v in os.environ.items() if k != "LAYERLOOM_BLAS_THREADS"}
-    out = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() in ("1", "-1")
+    assert _child_output(code).strip() in ("1", "-1")
 
 
 def test_small_work_stays_on_the_calling_thread():
@@ -119,14 +124,11 @@ def test_throughput_bench_keeps_blas_on_one_thread(args, numba_threads):
             "from engine import threading_policy as p\n"
             "c = p.blas_controller()\n"
             "print('blas', -1 if c is None else c.get_num_threads(), 'numba', p.threads())\n")
-    env = {k: v for k, v in os.environ.items() if k != "LAYERLOOM_BLAS_THREADS"}
-    out = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    last = out.stdout.strip().splitlines()[-1].split()
-    assert last[1] in ("1", "-1"), out.stdout
+    out = _child_output(code)
+    last = out.strip().splitlines()[-1].split()
+    assert last[1] in ("1", "-1"), out
     if numba_threads is not None:
-        assert last[3] == str(numba_threads), out.stdout
+        assert last[3] == str(numba_threads), out
 
 
 def test_background_threads_use_one_thread():

@@ -12,9 +12,9 @@ that is installed, and the engine's ratio to the fastest peer. Peers live in the
 (see bench/workloads/peers.py); they are never project dependencies. By default the engine runs
 under its threading policy (engine/threading_policy.py: numba's threads, one per core while the
 machine is idle, BLAS single-threaded) and each peer gets 2 threads; --threads N gives every
-framework N threads (the engine: at most N numba threads, BLAS still one); --cpu-time times each by its CPU time instead of the wall
-clock: with --threads 1 a comparison of the code that holds on a busy machine (the idle-machine
-figures need the wall clock and a quiet machine).
+framework N threads (the engine: at most N numba threads, BLAS still one). --cpu-time times each
+by its CPU time instead of the wall clock: with --threads 1 a comparison of the code that holds
+on a busy machine (the idle-machine figures need the wall clock and a quiet machine).
 """
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import engine  # noqa: E402,F401  (before numpy: it sets OpenBLAS's thread options, see there)
 from bench import workloads  # noqa: E402
 from bench.workloads import peers as peers_mod  # noqa: E402
-from engine import threading_policy  # noqa: E402
 from bench.workloads.harness import CLOCK_ENV  # noqa: E402
+from engine import threading_policy  # noqa: E402
 
 GROUPS = {"seed": workloads.SEED, "models": workloads.MODELS, "all": workloads.ALL}
 

@@ -120,6 +120,7 @@ CONTENDED_CORES = 0.3       # others using more than this (cores' worth): use th
 PROBE_SECONDS = 0.5
 _local = threading.local()
 _probe_lock = threading.Lock()
+_max_threads: int | None = None     # set_max_threads
 
 
 class _LoadProbe:
@@ -192,9 +193,6 @@ def threads() -> int:
         numba.set_num_threads(n)
         _local.applied = n
     return n
-
-
-_max_threads: int | None = None
 
 
 def set_max_threads(n: int | None) -> None:

@@ -75,11 +75,10 @@ def engine_rates(build: Callable, x, y, batch: int, epochs: int) -> list[float]:
     return rates
 
 
-def peer_rates(name: str, snippet: str, arrays: dict[str, np.ndarray],
-               threads: int | None = None) -> list[float] | None:
+def peer_rates(name: str, snippet: str, arrays: dict[str, np.ndarray]) -> list[float] | None:
     """Samples/s of the twin ``snippet`` in peer ``name`` ('torch' or 'keras'), None if absent."""
     template = TORCH_TEMPLATE if name == "torch" else KERAS_TEMPLATE
-    result = run_peer(name, template.format(snippet=snippet), arrays, threads=threads)
+    result = run_peer(name, template.format(snippet=snippet), arrays)
     return result["rates"] if result else None
 
 

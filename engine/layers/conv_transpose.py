@@ -1,8 +1,8 @@
 """Transposed convolutions ("deconvolutions"): Conv2DTranspose, and Conv1DTranspose, the 1-D one,
 run as a Conv2DTranspose on an image of height 1.
 
-Conv1DTranspose's public arguments are 1-D (``kernel_size=(k,)``) as Keras's; after construction the layer
-keeps the 2-D form its parent computes with — ``(1, k)``, a height-1 window — and
+Conv1DTranspose's public arguments are 1-D (``kernel_size=(k,)``) as Keras's; after construction
+the layer keeps the 2-D form its parent computes with — ``(1, k)``, a height-1 window — and
 :meth:`get_config` gives the 1-D values back. The kernel has Keras's shape (k, filters,
 in_channels); the parent only ever reads it as a (taps·filters, in_channels) matrix, which
 both shapes give.

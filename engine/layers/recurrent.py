@@ -363,12 +363,19 @@ class RNNBase(Layer):
         matmul(self._rows.T, dz_rows, self.kernel.grad)
         return matmul(dz_rows, self.kernel.value.T)
 
-    def _recurrent_wu(self, tokens: bool) -> np.ndarray:
-        """[kernel; recurrent kernel] for the block kernels, the recurrent kernel alone in
-        token mode."""
-        if tokens:
+    def _recurrent_wu(self, recurrent_only: bool) -> np.ndarray:
+        """[kernel; recurrent kernel] for the block kernels; the recurrent kernel alone when the
+        input product is made elsewhere or not wanted (token mode, a backward without dx)."""
+        if recurrent_only:
             return self.recurrent_kernel.value
         return np.concatenate([self.kernel.value, self.recurrent_kernel.value])
+
+    def _backward_weights(self, n: int, t_len: int, d: int, dtype, tokens: bool):
+        """The backward block kernel's transposed weights and dx: [kernel; U]ᵀ and an (N, T, d)
+        dx when dx is wanted (never in token mode), else Uᵀ and an empty dx."""
+        with_dx = self.need_dx and not tokens
+        wu_t = np.ascontiguousarray(self._recurrent_wu(not with_dx).T)
+        return wu_t, np.empty((n, t_len, d) if with_dx else (0, 0, 0), dtype)
 
 
 _RNN_PARAMS = [UNITS, ACTIVATION, USE_BIAS, *INITIALIZERS, *PENALTIES, *DROPOUTS,
@@ -396,16 +403,12 @@ class SimpleRNN(RNNBase):
         n, t_len, d = self._x3.shape
         u = self.units
         tokens = self._rows is not None
-        if self.need_dx and not tokens:
-            wu_t = np.concatenate([self.kernel.value, self.recurrent_kernel.value]).T
-            dx = np.empty((n, t_len, d), dtype)
-        else:
-            wu_t, dx = self.recurrent_kernel.value.T, np.empty((0, 0, 0), dtype)
+        wu_t, dx = self._backward_weights(n, t_len, d, dtype, tokens)
         workers = self._workers(n)
         acc = np.empty((workers, d + u, u), dtype)
         acc_b = np.empty((workers, u), dtype)
         dzs = np.empty((n, t_len, u) if tokens else (0, 0, 0), dtype)
-        KB.simple_rnn_backward_blocks(self._x3, self._hs, np.ascontiguousarray(wu_t),
+        KB.simple_rnn_backward_blocks(self._x3, self._hs, wu_t,
                                       self._rmask, self._mask, dseq, dh, dx, acc, acc_b,
                                       self._act, self.block_rows, self.block_steps,
                                       np.zeros(1, np.int64), dzs)
@@ -463,8 +466,7 @@ class LSTM(RNNBase):
         rows = max(4, min(64, -(-n // (2 * nworkers))))       # ~2 blocks per thread
         h_last, c_last = np.empty((n, u), dtype), np.empty((n, u), dtype)
         hseq = np.empty((n, t_len if self.return_sequences else 0, u), dtype)
-        wu = np.ascontiguousarray(np.concatenate([self.kernel.value,
-                                                  self.recurrent_kernel.value]))
+        wu = self._recurrent_wu(False)
         bias = self.bias.value if self.bias is not None else np.zeros(4 * u, dtype)
         lstm_predict_blocks(xin, wu, bias, self._mask, h_last, c_last, hseq, self._act,
                             self._rec_act, rows, nworkers)
@@ -481,13 +483,7 @@ class LSTM(RNNBase):
         n, t_len, d = self._x3.shape
         u, g = self.units, 4 * self.units
         tokens = self._rows is not None
-        if self.need_dx and not tokens:
-            wu_t = np.ascontiguousarray(
-                np.concatenate([self.kernel.value, self.recurrent_kernel.value]).T)
-            dx = np.empty((n, t_len, d), dtype)
-        else:
-            wu_t = np.ascontiguousarray(self.recurrent_kernel.value.T)
-            dx = np.empty((0, 0, 0), dtype)
+        wu_t, dx = self._backward_weights(n, t_len, d, dtype, tokens)
         workers = self._workers(n)
         acc = np.empty((workers, d + u, g), dtype)
         acc_b = np.empty((workers, g), dtype)

@@ -168,12 +168,24 @@ class Loss:
         return ops.divide(total, float(max(vd.size, 1)))
 
     def call(self, y_true, y_pred):
-        """Per-sample loss values (user subclasses define this)."""
-        return self.per_sample(self._targets(y_true, _as_pred(y_pred)), _as_pred(y_pred))
+        """Per-sample loss values (user subclasses define this). A built-in's values are
+        recorded on the tape when ``y_pred`` is traced, so a subclass's call() may build on
+        ``super().call()`` and still get its gradient."""
+        from engine.ops.tape import as_data, record
+        p = _as_pred(as_data(y_pred))
+        y = self._targets(as_data(y_true), p)
+        values = self.per_sample(y, p)
+        return record(np.asarray(values, dtype=p.dtype), (y_pred,), lambda g, need: (
+            (np.asarray(g)[..., None] * self.raw_gradient(y, p)).astype(p.dtype, copy=False),))
 
     def fused_gradient(self, y_true, y_out, activation: str, sample_weight=None):
         """Gradient w.r.t. the pre-activation of an ``activation`` output layer, or None."""
         return None
+
+    def fused_value_and_gradient(self, y_true, y_out, activation: str):
+        """(the loss, ``fused_gradient``) without sample weights, or None (no fused form)."""
+        g = self.fused_gradient(y_true, y_out, activation)
+        return None if g is None else (float(self(y_true, y_out)), g)
 
     def per_sample(self, y: np.ndarray, p: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"loss {self.name!r} does not define per_sample")
@@ -349,14 +361,23 @@ class CategoricalCrossentropy(_Crossentropy):
         return g
 
     def fused_gradient(self, y_true, y_out, activation, sample_weight=None):
+        both = self.fused_value_and_gradient(y_true, y_out, activation)
+        return None if both is None else _weigh(both[1], sample_weight)
+
+    def fused_value_and_gradient(self, y_true, y_out, activation):
         if activation != "softmax" or self.from_logits:
             return None
-        y = self._smooth(self._targets(y_true, y_out))
-        scale = 1.0 / max(math.prod(y_out.shape[:-1]), 1)
+        n = max(math.prod(y_out.shape[:-1]), 1)
         g = np.empty(y_out.shape, dtype=y_out.dtype)
-        K.softmax_cce_fused(_rows(y), _rows(y_out), y_out.dtype.type(scale),
-                            g.reshape(-1, y_out.shape[-1]))
-        return _weigh(g, sample_weight)
+        values = np.empty(n, dtype=y_out.dtype)
+        self._fused(y_true, y_out, y_out.dtype.type(1.0 / n), g.reshape(-1, y_out.shape[-1]),
+                    values)
+        return _reduce(values, None), g
+
+    def _fused(self, y_true, p, scale, g, values):
+        """g = scale·(p·Σy − y) (the gradient at the softmax's input) and the per-row values."""
+        y = self._smooth(self._targets(y_true, p))
+        K.softmax_cce_fused_value(_rows(y), _rows(p), *_clip_range(p), scale, g, values)
 
     def check_targets(self, y, output_shape, output_name):
         y = np.asarray(y)
@@ -421,16 +442,11 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
                                            g.reshape(-1, p.shape[-1])), labels, p)
         return g
 
-    def fused_gradient(self, y_true, y_out, activation, sample_weight=None):
-        if activation != "softmax" or self.from_logits:
-            return None
-        labels = self._targets(y_true, y_out)
-        scale = 1.0 / max(labels.size, 1)
-        g = np.empty(y_out.shape, dtype=y_out.dtype)
-        self._check(K.softmax_sparse_cce_fused(labels.reshape(-1), _rows(y_out),
-                                               y_out.dtype.type(scale),
-                                               g.reshape(-1, y_out.shape[-1])), labels, y_out)
-        return _weigh(g, sample_weight)
+    def _fused(self, y_true, p, scale, g, values):
+        labels = self._targets(y_true, p)
+        self._check(K.softmax_sparse_cce_fused_value(labels.reshape(-1), _rows(p),
+                                                     *_clip_range(p), scale, g, values),
+                    labels, p)
 
     def check_targets(self, y, output_shape, output_name):
         y = np.asarray(y)

@@ -104,21 +104,28 @@ def sparse_cce_rows_grad(labels, p, lo, hi, scale, g):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def softmax_cce_fused(y, p, scale, g):
-    """Gradient w.r.t. the softmax's input z of scale·CE(y, softmax(z)): scale·(p·Σy − y)."""
+def softmax_cce_fused_value(y, p, lo, hi, scale, g, out):
+    """Gradient w.r.t. the softmax's input z of scale·CE(y, softmax(z)), scale·(p·Σy − y), in
+    g, and :func:`cce_rows` in out, in one pass over the rows."""
     n, k = p.shape
     for r in range(n):
+        s = _row_sum(p, r)
         ysum = 0.0
+        acc = 0.0
         for j in range(k):
-            ysum += y[r, j]
+            yj = y[r, j]
+            ysum += yj
+            if yj != 0:
+                acc -= yj * math.log(min(max(p[r, j] / s, lo), hi))
+        out[r] = acc
         for j in range(k):
             g[r, j] = scale * (p[r, j] * ysum - y[r, j])
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def softmax_sparse_cce_fused(labels, p, scale, g):
-    """Sparse form of :func:`softmax_cce_fused`: scale·(p − onehot(label)); returns the first
-    bad row."""
+def softmax_sparse_cce_fused_value(labels, p, lo, hi, scale, g, out):
+    """Sparse form of :func:`softmax_cce_fused_value`: scale·(p − onehot(label)) in g and
+    :func:`sparse_cce_rows` in out; returns the first bad row."""
     n, k = p.shape
     bad = -1
     for r in range(n):
@@ -127,6 +134,7 @@ def softmax_sparse_cce_fused(labels, p, scale, g):
             if bad < 0:
                 bad = r
             continue
+        out[r] = -math.log(min(max(p[r, lab] / _row_sum(p, r), lo), hi))
         for j in range(k):
             g[r, j] = scale * p[r, j]
         g[r, lab] -= scale

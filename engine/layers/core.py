@@ -154,7 +154,7 @@ class Dense(Layer):
         dz = dy if self.fused_output_grad else self._act.backward(self._z, self._y, dy)
         matmul(self._x2.T, dz, self.kernel.grad)
         if self.bias is not None:
-            np.sum(dz, axis=0, out=self.bias.grad)
+            dz.sum(axis=0, out=self.bias.grad)
         if not self.need_dx:
             return None
         return matmul(dz, self.kernel.value.T).reshape(self._x_shape)

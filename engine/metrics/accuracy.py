@@ -3,7 +3,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.kernels import metrics as K
 from engine.metrics.base import MeanMetricWrapper, _labels, _like
+
+
+def _kernel_rows(a: np.ndarray) -> np.ndarray | None:
+    """``a`` as C-contiguous float (R, K) rows for the kernels, or None (no class axis, other
+    dtypes: numpy's path)."""
+    if a.ndim < 2 or a.dtype not in (np.float32, np.float64) or a.shape[-1] == 0:
+        return None
+    return np.ascontiguousarray(a).reshape(-1, a.shape[-1])
+
+
+def _count(metric, hits: int, n: int) -> None:
+    metric.total += float(hits)
+    metric.count += n
 
 
 class BinaryAccuracy(MeanMetricWrapper):
@@ -26,6 +40,15 @@ class CategoricalAccuracy(MeanMetricWrapper):
     def values(self, y_true, y_pred):
         return np.argmax(y_true, axis=-1) == np.argmax(y_pred, axis=-1)
 
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        y, p = np.asarray(y_true), np.asarray(y_pred)
+        yr, pr = _kernel_rows(y), _kernel_rows(p)
+        if (sample_weight is None and type(self).values is CategoricalAccuracy.values
+                and yr is not None and pr is not None and y.shape == p.shape):
+            _count(self, K.argmax_agreements(yr, pr), len(pr))  # one pass, as values() counts
+            return
+        super().update_state(y_true, y_pred, sample_weight)
+
 
 class SparseCategoricalAccuracy(MeanMetricWrapper):
     """class number == argmax(y_pred)."""
@@ -33,6 +56,16 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
 
     def values(self, y_true, y_pred):
         return _labels(y_true, y_pred) == np.argmax(y_pred, axis=-1)
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        p = np.asarray(y_pred)
+        pr = _kernel_rows(p)
+        if (sample_weight is None and type(self).values is SparseCategoricalAccuracy.values
+                and pr is not None):
+            labels = _labels(y_true, p).reshape(-1)
+            _count(self, K.argmax_hits(labels, pr), len(pr))  # one pass, as values() counts
+            return
+        super().update_state(y_true, y_pred, sample_weight)
 
 
 class TopKCategoricalAccuracy(MeanMetricWrapper):

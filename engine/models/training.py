@@ -110,8 +110,16 @@ class TrainingLoops:
                 self._out_losses.append(0.0)
                 grads.append(None)
                 continue
-            own_grad = None
-            if training and loss._user_call:      # a user loss: one taped pass for both
+            own_grad = g = fused = None
+            # The output layer's activation folded into the loss's gradient, for built-in losses
+            # only: a subclass with its own call() has its own gradient.
+            layer = self._fuse[k] if training else None
+            fold = layer is not None and not loss._user_call
+            if fold and sw is None:               # the loss and that gradient in one pass
+                fused = loss.fused_value_and_gradient(y, out, layer._act.name)
+            if fused is not None:
+                value, g = fused
+            elif training and loss._user_call:    # a user loss: one taped pass for both
                 value, own_grad = loss.value_and_gradient(y, out, sw)
             else:
                 value = float(loss(y, out, sw))
@@ -119,12 +127,11 @@ class TrainingLoops:
             total += w * value
             if not training:
                 continue
-            g = None
-            layer = self._fuse[k]
-            if layer is not None:
+            if fold and g is None:
                 g = loss.fused_gradient(y, out, layer._act.name)
                 if g is not None and sw is not None:
                     g = g * sw.reshape((-1,) + (1,) * (g.ndim - 1)).astype(g.dtype)
+            if layer is not None:
                 layer.fused_output_grad = g is not None
             if g is None:
                 g = own_grad if own_grad is not None else loss.gradient(y, out, sw)
@@ -276,6 +283,9 @@ class TrainingLoops:
         self.stop_training = False
         self.training_error = None
         _call(cbs, "on_train_begin", {})
+        # each batch's logs (a dict of every metric's result) only for a progress bar or a
+        # callback that has an on_train_batch_end / on_batch_end of its own
+        batch_logs_wanted = verbose == 1 or any(_has_batch_end(cb) for cb in cbs)
         logs: dict[str, float] = {}
         for epoch in range(initial_epoch, epochs):
             if verbose:
@@ -292,9 +302,10 @@ class TrainingLoops:
                     self._stop_nonfinite(e, epoch, step, verbose)
                     break
                 self._update_metrics(loss, yb, outs, len(xb[0]))
-                batch_logs = self._logs()
-                _call(cbs, "on_train_batch_end", step - 1, batch_logs)
-                bar.update(step, batch_logs)
+                if batch_logs_wanted:
+                    batch_logs = self._logs()
+                    _call(cbs, "on_train_batch_end", step - 1, batch_logs)
+                    bar.update(step, batch_logs)
                 if self.stop_training:
                     break
             logs = self._logs() if self._loss_tracker_n else {}
@@ -459,6 +470,17 @@ def _callbacks_for(model, callbacks, verbose, steps) -> list:
 def _call(cbs, method: str, *args) -> None:
     for cb in cbs:
         getattr(cb, method)(*args)
+
+
+def _has_batch_end(cb) -> bool:
+    """Whether fit's on_train_batch_end does anything for ``cb``: not when both it and the
+    on_batch_end it calls are Callback's own (set on the instance, as LambdaCallback does,
+    counts as its own)."""
+    from engine.callbacks import Callback
+    for name in ("on_train_batch_end", "on_batch_end"):
+        if getattr(getattr(cb, name, None), "__func__", None) is not getattr(Callback, name):
+            return True
+    return False
 
 
 def _check_batch_size(batch_size, name: str) -> int:

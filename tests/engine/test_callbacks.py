@@ -356,3 +356,32 @@ def test_validation_inside_fit_fires_on_test_hooks():
     assert names == ["on_train_begin"] + epoch * 2 + ["on_train_end"]
     end = next(c for c in rec.calls if c[0] == "on_epoch_end")
     assert end[2] == ("loss", "mae", "val_loss", "val_mae")
+
+
+def test_batch_logs_only_for_callbacks_that_read_them(monkeypatch):
+    """fit builds each batch's logs only for a progress bar or a callback with a batch-end hook
+    of its own (subclass, Keras 2 alias, LambdaCallback); those still get them every batch."""
+    x, y = _data(64)
+    m = _model()
+    built = []
+    logs_of = m._logs
+
+    def counting_logs():
+        built.append(1)
+        return logs_of()
+
+    monkeypatch.setattr(m, "_logs", counting_logs)
+    m.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[C.Callback(), C.EarlyStopping()])
+    assert len(built) == 2                    # one per epoch, none per batch
+
+    class Alias(C.Callback):
+        def on_batch_end(self, batch, logs=None):
+            seen.append(("alias", batch, sorted(logs)))
+
+    seen = []
+    for cb in (Alias(), C.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(
+            ("lambda", b, sorted(logs))))):
+        built.clear()
+        m.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[cb])
+        assert len(built) == 4 + 1
+    assert seen == [(kind, b, ["loss"]) for kind in ("alias", "lambda") for b in range(4)]

@@ -208,3 +208,62 @@ def test_unknown_losses_say_what_to_use_and_functions_become_losses():
     y, p = np.array([[0.0, 1.0]]), np.array([[0.5, 0.0]])
     assert float(fn(y, p)) == pytest.approx(0.625)
     np.testing.assert_allclose(fn.gradient(y, p), [[0.5, -1.0]])
+
+
+@pytest.mark.parametrize("loss", ["categorical_crossentropy", "sparse_categorical_crossentropy",
+                                  losses.CategoricalCrossentropy(label_smoothing=0.1),
+                                  "binary_crossentropy"])
+@pytest.mark.parametrize("shape", [(5, 3), (2, 4, 3)])
+def test_fused_value_and_gradient_equal_the_two_calls(loss, shape):
+    """A training step's loss and fused gradient from one kernel: the loss's own value and
+    fused_gradient, in float32 and float64; bad class numbers named as by the loss."""
+    lo = losses.get(loss)
+    act = "sigmoid" if lo.name == "binary_crossentropy" else "softmax"
+    r = np.random.default_rng(5)
+    y = {"categorical_crossentropy": np.eye(3)[r.integers(0, 3, shape[:-1])],
+         "sparse_categorical_crossentropy": r.integers(0, 3, shape[:-1]),
+         "binary_crossentropy": r.integers(0, 2, shape).astype(float)}[lo.name]
+    for dtype in (np.float32, np.float64):
+        p = activations.get(act).forward(r.standard_normal(shape)).astype(dtype)
+        p.flat[0] = 1.0 if act == "softmax" else 1e-9      # a clipped probability
+        value, g = lo.fused_value_and_gradient(y, p, act)
+        assert value == pytest.approx(lo(y, p), rel=1e-6, abs=1e-9)
+        assert g.dtype == dtype
+        np.testing.assert_array_equal(g, lo.fused_gradient(y, p, act))
+        assert lo.fused_value_and_gradient(y, p, "relu") is None
+    if "sparse" in lo.name:
+        bad = y.copy()
+        bad.flat[1] = 3
+        with pytest.raises(ValueError, match="class number 3 .*row 1"):
+            lo.fused_value_and_gradient(bad, p, "softmax")
+
+
+class _Twice(losses.CategoricalCrossentropy):
+    """A subclass that builds its call() on the built-in's."""
+
+    def call(self, y_true, y_pred):
+        return super().call(y_true, y_pred) * 2.0
+
+
+def test_subclass_calling_super_call_gets_its_own_gradient():
+    """A subclass of a built-in loss with its own call() (super().call() times 2): its gradient
+    matches finite differences of its value, and fit trains a softmax output with it, not with
+    the built-in's fused gradient (that was twice too small)."""
+    from engine.layers import Dense
+    from engine.models import Sequential
+    r = np.random.default_rng(6)
+    y, p = np.eye(4)[r.integers(0, 4, 3)], r.dirichlet(np.ones(4), 3)
+    twice = _Twice()
+    np.testing.assert_allclose(twice.gradient(y, p), _numeric_gradient(twice, y, p, None),
+                               rtol=1e-4, atol=1e-8)
+    x = r.standard_normal((8, 3)).astype(np.float32)
+    y8 = np.eye(4, dtype=np.float32)[r.integers(0, 4, 8)]
+    w0 = r.standard_normal((3, 4)).astype(np.float32)
+    steps = []
+    for loss in (losses.CategoricalCrossentropy(), _Twice()):
+        m = Sequential([Dense(4, activation="softmax", input_shape=(3,))])
+        m.compile(optimizer="sgd", loss=loss)
+        m.layers[0].set_weights([w0, np.zeros(4, np.float32)])
+        m.fit(x, y8, batch_size=8, epochs=1, verbose=0, shuffle=False)
+        steps.append(m.layers[0].get_weights()[0] - w0)
+    np.testing.assert_allclose(steps[1], 2 * steps[0], rtol=1e-4, atol=1e-6)

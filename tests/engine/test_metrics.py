@@ -144,3 +144,35 @@ def test_unknown_metric():
         metrics.F1Score(average="samples")
     with pytest.raises(ValueError, match="curve must be"):
         metrics.AUC(curve="PRGAIN")
+
+
+class _EveryOther(metrics.SparseCategoricalAccuracy):
+    """A subclass with its own values(): the one-pass update must not bypass it."""
+
+    def values(self, y_true, y_pred):
+        return np.arange(len(y_pred)) % 2 == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(7, 4), (3, 5, 4)])
+def test_accuracies_counted_in_one_pass_equal_values(dtype, shape):
+    """Sparse and one-hot accuracy's one-pass count (without sample weights) gives what their
+    values() give, ties (the first largest wins) and NaN (the first NaN wins) included."""
+    r = np.random.default_rng(7)
+    p = r.integers(0, 3, shape).astype(dtype)       # many ties
+    p.reshape(-1, shape[-1])[1, 2] = np.nan
+    p.reshape(-1, shape[-1])[2, :] = np.nan
+    labels = r.integers(0, shape[-1], shape[:-1])
+    onehot = np.eye(shape[-1], dtype=dtype)[r.integers(0, shape[-1], shape[:-1])]
+    onehot.reshape(-1, shape[-1])[0, 0] = np.nan
+    for m, y in ((metrics.SparseCategoricalAccuracy(), labels),
+                 (metrics.SparseCategoricalAccuracy(), labels[..., None].astype(np.float32)),
+                 (metrics.CategoricalAccuracy(), onehot)):
+        want = np.asarray(m.values(y, p), dtype=np.float64)
+        for _ in range(2):
+            m.update_state(y, p)
+        assert m.count == 2 * want.size
+        assert m.result() == pytest.approx(want.mean(), abs=0)
+    m = _EveryOther()
+    m.update_state(labels, p)
+    assert m.result() == pytest.approx(np.mean(np.arange(shape[0]) % 2 == 0))

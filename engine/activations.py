@@ -22,6 +22,12 @@ class Activation:
     def backward(self, x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
         return dy
 
+    def forward_bias(self, z: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """z += b in place (a layer's pre-activation: its bias added), then forward(z). relu
+        and softmax do both in one kernel."""
+        z += b
+        return self.forward(z)
+
     def __call__(self, x):
         """Apply to an array or a traced tensor (then recorded: forward + this derivative)."""
         from engine.ops.nn import apply_activation
@@ -62,6 +68,11 @@ class Relu(Activation):
         if self.max_value is not None:
             y = np.minimum(y, x.dtype.type(self.max_value))
         return y.astype(x.dtype, copy=False)
+
+    def forward_bias(self, z, b):
+        if self._plain:
+            return K.bias_relu_forward(z, b)
+        return super().forward_bias(z, b)
 
     def backward(self, x, y, dy):
         if self._plain:
@@ -160,6 +171,9 @@ class Softmax(Activation):
 
     def forward(self, x):
         return K.softmax_lastaxis(x)
+
+    def forward_bias(self, z, b):
+        return K.bias_softmax_lastaxis(z, b)
 
     def backward(self, x, y, dy):
         return K.softmax_lastaxis_backward(y, dy)

@@ -80,6 +80,40 @@ def _softmax_rows(x, y):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _bias_relu_rows(z, b, y):
+    """z += b (row by row, in place) and y = relu(z), in one pass over z (M, K)."""
+    n, k = z.shape
+    for i in range(n):
+        zi, yi = z[i], y[i]
+        for j in range(k):
+            v = zi[j] + b[j]
+            zi[j] = v
+            yi[j] = v if v > 0 else 0
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _bias_softmax_rows(z, b, y):
+    """z += b (in place) and y = softmax of each row of z (M, K), in one kernel."""
+    n, k = z.shape
+    for i in range(n):
+        zi, yi = z[i], y[i]
+        m = zi[0] + b[0]
+        for j in range(k):
+            v = zi[j] + b[j]
+            zi[j] = v
+            if v > m:
+                m = v
+        s = 0.0
+        for j in range(k):
+            e = np.exp(zi[j] - m)
+            yi[j] = e
+            s += e
+        inv = 1.0 / s
+        for j in range(k):
+            yi[j] *= inv
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def _softmax_rows_bwd(y, dy, dx):
     # dx = y ⊙ (dy − Σ_j dy_j·y_j), row by row
     n, k = y.shape
@@ -147,6 +181,37 @@ def softmax_lastaxis(x: np.ndarray) -> np.ndarray:
     y = np.subtract(x, x.max(axis=-1, keepdims=True))
     np.exp(y, out=y)
     y /= y.sum(axis=-1, keepdims=True)
+    return y
+
+
+def _rows_and_bias(z: np.ndarray, b: np.ndarray):
+    """(z, b) for the fused bias kernels when they apply: z a C-contiguous (M, K) array and b
+    a (K,) array of z's dtype (float32/64); else None (the caller adds the bias itself)."""
+    if (z.ndim == 2 and z.flags.c_contiguous and b.shape == (z.shape[1],)
+            and z.dtype == b.dtype and z.dtype in (np.float32, np.float64)):
+        return z, b
+    return None
+
+
+def bias_relu_forward(z: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """z += b in place (a Dense layer's pre-activation), then returns relu(z): one pass where
+    z is a contiguous (M, K) float array of b's dtype."""
+    if _rows_and_bias(z, b) is None:
+        z += b
+        return relu_forward(z)
+    y = np.empty(z.shape, dtype=z.dtype)
+    _bias_relu_rows(z, b, y)
+    return y
+
+
+def bias_softmax_lastaxis(z: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """z += b in place, then returns the softmax of its rows: one kernel for narrow rows
+    (SOFTMAX_KERNEL_MAX_WIDTH) of a contiguous (M, K) float array of b's dtype."""
+    if _rows_and_bias(z, b) is None or z.shape[1] > SOFTMAX_KERNEL_MAX_WIDTH:
+        z += b
+        return softmax_lastaxis(z)
+    y = np.empty(z.shape, dtype=z.dtype)
+    _bias_softmax_rows(z, b, y)
     return y
 
 

@@ -140,11 +140,11 @@ class Dense(Layer):
         self._x_shape = x.shape
         x2 = x.reshape(-1, x.shape[-1])
         z = matmul(x2, self.kernel.value)
-        if self.bias is not None:
-            z += self.bias.value
+        # the bias is added to z in place; relu and softmax add it in their own kernel
+        y = self._act.forward_bias(z, self.bias.value) if self.bias is not None \
+            else self._act.forward(z)
         self._x2 = x2
         self._z = z
-        y = self._act.forward(z)
         self._y = y
         return y.reshape(self._x_shape[:-1] + (self.units,))
 

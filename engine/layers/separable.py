@@ -160,9 +160,8 @@ class _Depthwise(Layer):
             z = z @ self.pointwise_kernel.value.reshape(-1, self.filters)
         elif self.bias is not None:
             z = z.copy()
-        if self.bias is not None:
-            z += self.bias.value
-        y = self._act.forward(z)
+        y = self._act.forward_bias(z, self.bias.value) if self.bias is not None \
+            else self._act.forward(z)
         self._cache = (x4.shape, xp, d, z, y, pads)
         out = y.reshape(n, oh, ow, -1)
         return out[:, 0] if self.rank == 1 else out

@@ -141,3 +141,41 @@ def test_serialize():
         activations.serialize(activations.Relu(negative_slope=0.1))
     with pytest.raises(ValueError, match="cannot be saved"):
         activations.serialize(lambda x: x)
+
+
+@pytest.mark.parametrize("name", ["relu", "softmax", "linear", "tanh", "leaky_relu"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(7, 5), (3, 130), (1, 1)])
+def test_forward_bias_equals_adding_the_bias_then_forward(name, dtype, shape):
+    """forward_bias (relu and softmax in one kernel) gives exactly what adding the bias to z
+    and then calling forward gave, and leaves z with the bias added (a layer keeps z)."""
+    rng = np.random.default_rng(3)
+    act = activations.get(name)
+    z = (rng.standard_normal(shape) * 4).astype(dtype)
+    z[0, 0] = np.nan if shape[1] > 1 else z[0, 0]
+    b = rng.standard_normal(shape[1]).astype(dtype)
+    expected_z = z + b
+    expected_y = act.forward(expected_z.copy())
+    got_z = z.copy()
+    y = act.forward_bias(got_z, b)
+    np.testing.assert_array_equal(got_z, expected_z)
+    np.testing.assert_array_equal(y, expected_y)
+    assert y.dtype == dtype and y.shape == shape
+
+
+@pytest.mark.parametrize("name", ["relu", "softmax"])
+def test_forward_bias_falls_back_where_the_kernel_does_not_apply(name):
+    """A transposed (non-contiguous) z, a bias of another dtype, a 3-D z: the bias is added
+    by numpy and the results are the same as adding it first."""
+    rng = np.random.default_rng(4)
+    act = activations.get(name)
+    b32 = rng.standard_normal(6).astype(np.float32)
+    cases = [(np.asfortranarray(rng.standard_normal((5, 4)).astype(np.float32)), b32[:4]),
+             (rng.standard_normal((5, 6)), b32),                          # float64 z
+             (rng.standard_normal((2, 3, 6)).astype(np.float32), b32)]
+    for z, b in cases:
+        expected_z = z + b
+        expected_y = act.forward(expected_z.copy())
+        y = act.forward_bias(z, b)
+        np.testing.assert_array_equal(z, expected_z)
+        np.testing.assert_allclose(y, expected_y, rtol=1e-6)

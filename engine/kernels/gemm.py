@@ -182,6 +182,28 @@ def _gemm_tiles(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, tm, tn,
 
 
 @njit(parallel=True, cache=True, nogil=True)
+def _gemm_tiles_pair(p1, p2, nworkers):
+    """Two independent products in one parallel region: their tiles from one counter, the
+    first product's first. p1, p2: int64 arrays (ta, tb, m, n, k, pa, lda, pb, ldb, beta,
+    pc, ldc, tm, tn) as _partner_tiles reads them (beta 0 or 1)."""
+    g1 = (p1[3] + p1[13] - 1) // p1[13]
+    g2 = (p2[3] + p2[13] - 1) // p2[13]
+    total1 = ((p1[2] + p1[12] - 1) // p1[12]) * g1
+    total = total1 + ((p2[2] + p2[12] - 1) // p2[12]) * g2
+    counter = np.zeros(1, np.int64)
+    for _ in prange(nworkers):
+        while True:
+            t = fetch_add(counter, 0)
+            if t >= total:
+                break
+            p, g = (p1, g1) if t < total1 else (p2, g2)
+            if t >= total1:
+                t -= total1
+            _tile(t, g, p[12], p[13], p[2], p[3], p[0] != 0, p[1] != 0, p[4], np.float32(1),
+                  p[5], p[6], p[7], p[8], np.float32(p[9]), p[10], p[11])
+
+
+@njit(parallel=True, cache=True, nogil=True)
 def _gemm_ksplit(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, nslices, nworkers,
                  part):
     """C = alpha·Σ_s op(A)[:, slice s]·op(B)[slice s, :] + beta·C; part: (nslices, m, n)
@@ -476,6 +498,48 @@ def _serial(a, b, out, accumulate):
     else:
         np.matmul(a, b, out=out)
     return out
+
+
+def _tiled(a, b, out, accumulate):
+    """(the int64 parameters of _gemm_tiles_pair, workers, the operands to keep alive) for
+    out = a @ b (+= with accumulate) when matmul would run it in tiles on numba's threads
+    (outside partnered()), else None."""
+    m, k = a.shape
+    n = b.shape[1]
+    flops = 2.0 * m * n * k
+    if not (flops >= GEMM_PARALLEL_MIN_FLOPS or (flops >= policy.PARALLEL_MIN_FLOPS and
+                                                 policy.spinning())):
+        return None
+    nworkers = policy.workers(flops)
+    plan = _plan(m, n, k, nworkers) if nworkers > 1 else ("serial", 0, 0)
+    if plan[0] != "tiles" or not _tileable(a, b, out):
+        return None
+    a2, ta, lda = _operand(a)
+    b2, tb, ldb = _operand(b)
+    params = np.array([ta, tb, m, n, k, a2.ctypes.data, lda, b2.ctypes.data, ldb,
+                       int(accumulate), out.ctypes.data, n, plan[1], plan[2]], np.int64)
+    return params, nworkers, (a2, b2)
+
+
+def matmul_pair(a1, b1, out1, a2, b2, out2=None):
+    """out1 = a1 @ b1 and out2 = a2 @ b2 (returned; allocated when None), two independent
+    products, as two matmul calls — but when both would run in tiles on numba's threads, in
+    one parallel region: waking the sleeping workers once instead of twice. A layer's weight
+    gradient and input gradient, seed CNN's Dense(5408 → 128) at batch 128 (workers asleep,
+    3 ms apart, median of 80, 2026-12-05): 3,029-3,088 µs as two calls, 2,811-2,830 µs paired;
+    the results are the same (the same tiles)."""
+    if out2 is None:
+        out2 = np.empty((a2.shape[0], b2.shape[1]), np.result_type(a2, b2))
+    if b1.shape[0] != a1.shape[1] or b2.shape[0] != a2.shape[1]:
+        raise ValueError(f"matmul_pair: {a1.shape} @ {b1.shape} and {a2.shape} @ {b2.shape}: "
+                         f"a's columns must equal b's rows")
+    t1 = None if getattr(_partnered, "on", False) else _tiled(a1, b1, out1, False)
+    t2 = None if t1 is None else _tiled(a2, b2, out2, False)
+    if t2 is None:
+        matmul(a1, b1, out1)
+        return matmul(a2, b2, out2)
+    _gemm_tiles_pair(t1[0], t2[0], max(t1[1], t2[1]))
+    return out2
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *,

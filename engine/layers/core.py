@@ -8,7 +8,7 @@ from engine import threading_policy as policy
 from engine.kernels.dropout import (CHUNK, PARALLEL_MIN, dropout_backward,
                                     dropout_backward_serial, dropout_forward,
                                     dropout_forward_serial)
-from engine.kernels.gemm import matmul
+from engine.kernels.gemm import matmul, matmul_pair
 from engine.layers.base import KerasTensor, Layer, Node
 from engine.registry import Param, register
 
@@ -152,12 +152,14 @@ class Dense(Layer):
         # z = x·W + b, y = act(z):  dz = act'(z)·dy, dW = xᵀ·dz, db = Σ dz, dx = dz·Wᵀ
         dy = dy.reshape(-1, self.units)
         dz = dy if self.fused_output_grad else self._act.backward(self._z, self._y, dy)
-        matmul(self._x2.T, dz, self.kernel.grad)
         if self.bias is not None:
             dz.sum(axis=0, out=self.bias.grad)
         if not self.need_dx:
+            matmul(self._x2.T, dz, self.kernel.grad)
             return None
-        return matmul(dz, self.kernel.value.T).reshape(self._x_shape)
+        # dW and dx: one parallel region when both are big enough for the two cores
+        return matmul_pair(self._x2.T, dz, self.kernel.grad,
+                           dz, self.kernel.value.T).reshape(self._x_shape)
 
 
 @register("Core", "Applies an activation function elementwise (softmax: over the last axis).",

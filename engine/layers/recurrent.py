@@ -25,7 +25,7 @@ import numpy as np
 from engine import activations
 from engine import threading_policy as policy
 from engine.kernels import recurrent as K
-from engine.kernels.gemm import matmul
+from engine.kernels.gemm import matmul, matmul_pair
 from engine.kernels.recurrent_infer import lstm_predict_blocks
 from engine.kernels import embedding as KE
 from engine.kernels import recurrent_blocks as KB
@@ -297,11 +297,12 @@ class RNNBase(Layer):
 
     def _input_grads(self, dxw: np.ndarray):
         """Kernel gradient and dx from dxw (N·T, G), the gradient of x·kernel."""
-        matmul(self._xin.T, dxw, self.kernel.grad)
         if not self.need_dx:
+            matmul(self._xin.T, dxw, self.kernel.grad)
             return None
         n, t_len = self._mask.shape
-        dx = matmul(dxw, self.kernel.value.T).reshape(n, t_len, -1)
+        dx = matmul_pair(self._xin.T, dxw, self.kernel.grad,
+                         dxw, self.kernel.value.T).reshape(n, t_len, -1)
         return self._finish_dx(dx)
 
     def _finish_dx(self, dx: np.ndarray) -> np.ndarray:

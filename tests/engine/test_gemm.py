@@ -304,3 +304,39 @@ def test_predict_with_the_partner_equals_predict_without(monkeypatch):
     alone = model.predict(x, batch_size=256, verbose=0)
     for y in got:
         np.testing.assert_allclose(y, alone, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_matmul_pair_equals_two_matmuls(monkeypatch, parallel):
+    """A layer's weight gradient and input gradient as one pair: the same values as two
+    matmul calls, bit for bit (the same tiles), in one parallel region when both are tiled;
+    operand views (x.T, W.T) and an allocated second output; the second product is not
+    tiled (too small): two plain calls."""
+    calls = []
+    if parallel:
+        monkeypatch.setattr(policy, "PARALLEL_MIN_FLOPS", 0)
+        monkeypatch.setattr(gemm, "GEMM_PARALLEL_MIN_FLOPS", 0)
+        monkeypatch.setattr(policy, "MIN_CHUNK_FLOPS", 1)
+        monkeypatch.setattr(gemm, "MIN_TILE", 8)
+    real = gemm._gemm_tiles_pair
+    monkeypatch.setattr(gemm, "_gemm_tiles_pair", lambda *a: calls.append(1) or real(*a))
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((48, 300)).astype(np.float32)
+    w = rng.standard_normal((300, 40)).astype(np.float32)
+    dz = rng.standard_normal((48, 40)).astype(np.float32)
+    dw_ref, dx_ref = gemm.matmul(x.T, dz), gemm.matmul(dz, w.T)
+    dw = np.full((300, 40), np.nan, np.float32)
+    dx = gemm.matmul_pair(x.T, dz, dw, dz, w.T)
+    np.testing.assert_array_equal(dw, dw_ref)
+    np.testing.assert_array_equal(dx, dx_ref)
+    assert len(calls) == (1 if parallel else 0)
+    np.testing.assert_allclose(dx, dz.astype(np.float64) @ w.T, rtol=1e-4, atol=1e-4)
+    # the second product tiny (not tiled): two calls, same values
+    small = rng.standard_normal((2, 2)).astype(np.float32)
+    out2 = np.empty((2, 2), np.float32)
+    monkeypatch.setattr(gemm, "GEMM_PARALLEL_MIN_FLOPS", 1e6)
+    monkeypatch.setattr(policy, "PARALLEL_MIN_FLOPS", 1e6)
+    gemm.matmul_pair(x.T, dz, dw, small, small, out2)
+    np.testing.assert_array_equal(out2, small @ small)
+    with pytest.raises(ValueError, match=r"\(2, 2\) @ \(300, 40\)"):
+        gemm.matmul_pair(x.T, dz, dw, small, w)

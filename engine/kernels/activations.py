@@ -193,26 +193,28 @@ def _rows_and_bias(z: np.ndarray, b: np.ndarray):
     return None
 
 
+def _bias_then(kernel, fallback, z: np.ndarray, b: np.ndarray, max_width: int | None = None):
+    """z += b in place, then ``kernel(z, b, y)`` writes y and both in one pass; where the kernel
+    does not apply (_rows_and_bias, rows wider than max_width) numpy adds and ``fallback(z)``
+    returns y."""
+    if _rows_and_bias(z, b) is None or (max_width is not None and z.shape[1] > max_width):
+        z += b
+        return fallback(z)
+    y = np.empty(z.shape, dtype=z.dtype)
+    kernel(z, b, y)
+    return y
+
+
 def bias_relu_forward(z: np.ndarray, b: np.ndarray) -> np.ndarray:
     """z += b in place (a Dense layer's pre-activation), then returns relu(z): one pass where
     z is a contiguous (M, K) float array of b's dtype."""
-    if _rows_and_bias(z, b) is None:
-        z += b
-        return relu_forward(z)
-    y = np.empty(z.shape, dtype=z.dtype)
-    _bias_relu_rows(z, b, y)
-    return y
+    return _bias_then(_bias_relu_rows, relu_forward, z, b)
 
 
 def bias_softmax_lastaxis(z: np.ndarray, b: np.ndarray) -> np.ndarray:
     """z += b in place, then returns the softmax of its rows: one kernel for narrow rows
     (SOFTMAX_KERNEL_MAX_WIDTH) of a contiguous (M, K) float array of b's dtype."""
-    if _rows_and_bias(z, b) is None or z.shape[1] > SOFTMAX_KERNEL_MAX_WIDTH:
-        z += b
-        return softmax_lastaxis(z)
-    y = np.empty(z.shape, dtype=z.dtype)
-    _bias_softmax_rows(z, b, y)
-    return y
+    return _bias_then(_bias_softmax_rows, softmax_lastaxis, z, b, SOFTMAX_KERNEL_MAX_WIDTH)
 
 
 def softmax_lastaxis_backward(y: np.ndarray, dy: np.ndarray) -> np.ndarray:

@@ -6,8 +6,9 @@ import numpy as np
 
 from engine import threading_policy as policy
 from engine.kernels.conv import conv_output_size
-from engine.kernels.pooling import (avgpool_backward, avgpool_forward, maxpool2x2_backward,
-                                    maxpool2x2_forward, maxpool_backward, maxpool_forward)
+from engine.kernels.pooling import (avgpool_backward, avgpool_forward, global_mean_backward,
+                                    global_mean_forward, maxpool2x2_backward, maxpool2x2_forward,
+                                    maxpool_backward, maxpool_forward)
 from engine.layers.base import Layer
 from engine.registry import Param, register
 
@@ -137,19 +138,34 @@ class _Global(Layer):
             return (input_shape[0],) + (1,) * self.rank + (input_shape[-1],)
         return (input_shape[0], input_shape[-1])
 
+    def _kernel_rows(self, x) -> bool:
+        """Whether the average runs as global_mean_forward/backward: a C-contiguous float32 or
+        float64 array with at least one position (the same values as numpy's mean)."""
+        return (self.mode == "avg" and isinstance(x, np.ndarray) and x.flags.c_contiguous
+                and x.dtype in (np.float32, np.float64) and x.size > 0)
+
     def forward(self, x, training=False):
         axes = tuple(range(1, 1 + self.rank))
         self._x = x
-        if self.mode == "avg":
+        n, c = x.shape[0], x.shape[-1]
+        if self._kernel_rows(x):
+            y = np.empty((n,) + (1,) * self.rank + (c,), x.dtype)
+            global_mean_forward(x.reshape(n, -1, c), y.reshape(n, c))
+        elif self.mode == "avg":
             y = x.mean(axis=axes, keepdims=True)
         else:
             y = x.max(axis=axes, keepdims=True)
         self._y = y
-        return y if self.keepdims else y.reshape(x.shape[0], x.shape[-1])
+        return y if self.keepdims else y.reshape(n, c)
 
     def backward(self, dy):
         x = self._x
         dy = dy.reshape(self._y.shape)
+        if self._kernel_rows(x) and dy.dtype == x.dtype:
+            dx = np.empty(x.shape, x.dtype)
+            global_mean_backward(np.ascontiguousarray(dy).reshape(x.shape[0], x.shape[-1]),
+                                 dx.reshape(x.shape[0], -1, x.shape[-1]))
+            return dx
         if self.mode == "avg":
             count = np.prod(x.shape[1:1 + self.rank])
             return np.broadcast_to(dy / dy.dtype.type(count), x.shape).copy()

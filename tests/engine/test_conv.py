@@ -441,3 +441,31 @@ def test_batchnorm_relu_fusion_only_where_it_is_exact():
     bn = BatchNormalization()(inp)
     out = Add()([Activation("relu")(bn), bn])      # the BN output has a second reader
     assert not any(s.fused is not None for s in Model(inp, out)._plan.steps)
+
+
+@pytest.mark.parametrize("layer, shape", [(GlobalAveragePooling2D, (4, 5, 3, 6)),
+                                          (GlobalAveragePooling2D, (2, 32, 32, 32)),
+                                          (GlobalAveragePooling1D, (3, 7, 5))])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_global_average_kernel_equals_numpy_mean(layer, shape, dtype):
+    """The global average runs in one numba pass (engine/kernels/pooling.py) and gives numpy's
+    mean and its gradient bit for bit; keepdims; a non-contiguous input takes numpy's path
+    with the same values."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal(shape).astype(dtype)
+    axes = tuple(range(1, x.ndim - 1))
+    for keepdims in (False, True):
+        pool = layer(keepdims=keepdims)
+        y = pool.forward(x)
+        ref = x.mean(axis=axes, keepdims=keepdims)
+        assert y.dtype == dtype and y.shape == ref.shape
+        np.testing.assert_array_equal(y, ref)
+        dy = rng.standard_normal(ref.shape).astype(dtype)
+        dx = pool.backward(dy)
+        count = np.prod(x.shape[1:-1])
+        np.testing.assert_array_equal(
+            dx, np.broadcast_to(dy.reshape(ref.shape if keepdims else (shape[0],) + (1,) *
+                                           len(axes) + (shape[-1],)) / dtype(count), shape))
+    strided = np.asfortranarray(x)
+    pool = layer()
+    np.testing.assert_allclose(pool.forward(strided), x.mean(axis=axes), rtol=1e-4, atol=1e-6)

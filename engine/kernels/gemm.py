@@ -500,24 +500,33 @@ def _serial(a, b, out, accumulate):
     return out
 
 
-def _tiled(a, b, out, accumulate):
+def _threaded_plan(a, b, out, flops: float) -> tuple[tuple[str, int, int], int]:
+    """(plan, workers) of a product outside partnered(): ("serial", 0, 0) and 1 unless it is
+    big enough for numba's threads (GEMM_PARALLEL_MIN_FLOPS, or policy.PARALLEL_MIN_FLOPS while
+    the workers spin) and can run as sgemm calls on tiles (_tileable); else _plan's cut."""
+    big = flops >= GEMM_PARALLEL_MIN_FLOPS or (flops >= policy.PARALLEL_MIN_FLOPS and
+                                                policy.spinning())
+    nworkers = policy.workers(flops) if big else 1
+    m, k = a.shape
+    plan = _plan(m, b.shape[1], k, nworkers) if nworkers > 1 else ("serial", 0, 0)
+    if plan[0] == "serial" or not _tileable(a, b, out):
+        return ("serial", 0, 0), 1
+    return plan, nworkers
+
+
+def _tiled(a, b, out):
     """(the int64 parameters of _gemm_tiles_pair, workers, the operands to keep alive) for
-    out = a @ b (+= with accumulate) when matmul would run it in tiles on numba's threads
-    (outside partnered()), else None."""
+    out = a @ b when matmul would run it in tiles on numba's threads (outside partnered()),
+    else None."""
     m, k = a.shape
     n = b.shape[1]
-    flops = 2.0 * m * n * k
-    if not (flops >= GEMM_PARALLEL_MIN_FLOPS or (flops >= policy.PARALLEL_MIN_FLOPS and
-                                                 policy.spinning())):
-        return None
-    nworkers = policy.workers(flops)
-    plan = _plan(m, n, k, nworkers) if nworkers > 1 else ("serial", 0, 0)
-    if plan[0] != "tiles" or not _tileable(a, b, out):
+    plan, nworkers = _threaded_plan(a, b, out, 2.0 * m * n * k)
+    if plan[0] != "tiles":
         return None
     a2, ta, lda = _operand(a)
     b2, tb, ldb = _operand(b)
-    params = np.array([ta, tb, m, n, k, a2.ctypes.data, lda, b2.ctypes.data, ldb,
-                       int(accumulate), out.ctypes.data, n, plan[1], plan[2]], np.int64)
+    params = np.array([ta, tb, m, n, k, a2.ctypes.data, lda, b2.ctypes.data, ldb, 0,
+                       out.ctypes.data, n, plan[1], plan[2]], np.int64)
     return params, nworkers, (a2, b2)
 
 
@@ -533,8 +542,8 @@ def matmul_pair(a1, b1, out1, a2, b2, out2=None):
     if b1.shape[0] != a1.shape[1] or b2.shape[0] != a2.shape[1]:
         raise ValueError(f"matmul_pair: {a1.shape} @ {b1.shape} and {a2.shape} @ {b2.shape}: "
                          f"a's columns must equal b's rows")
-    t1 = None if getattr(_partnered, "on", False) else _tiled(a1, b1, out1, False)
-    t2 = None if t1 is None else _tiled(a2, b2, out2, False)
+    t1 = None if getattr(_partnered, "on", False) else _tiled(a1, b1, out1)
+    t2 = None if t1 is None else _tiled(a2, b2, out2)
     if t2 is None:
         matmul(a1, b1, out1)
         return matmul(a2, b2, out2)
@@ -565,11 +574,8 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *,
     if (PARTNER_MIN_FLOPS <= flops < GEMM_PARALLEL_MIN_FLOPS
             and getattr(_partnered, "on", False)):
         return _partner_matmul(a, b, out, accumulate, m, n, k)
-    big = flops >= GEMM_PARALLEL_MIN_FLOPS or (flops >= policy.PARALLEL_MIN_FLOPS and
-                                                policy.spinning())
-    nworkers = policy.workers(flops) if big else 1
-    plan = _plan(m, n, k, nworkers) if nworkers > 1 else ("serial", 0, 0)
-    if (plan[0] == "serial" or not _tileable(a, b, out)):
+    plan, nworkers = _threaded_plan(a, b, out, flops)
+    if plan[0] == "serial":
         return _serial(a, b, out, accumulate)
     a2, ta, lda = _operand(a)
     b2, tb, ldb = _operand(b)

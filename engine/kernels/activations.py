@@ -184,20 +184,18 @@ def softmax_lastaxis(x: np.ndarray) -> np.ndarray:
     return y
 
 
-def _rows_and_bias(z: np.ndarray, b: np.ndarray):
-    """(z, b) for the fused bias kernels when they apply: z a C-contiguous (M, K) array and b
-    a (K,) array of z's dtype (float32/64); else None (the caller adds the bias itself)."""
-    if (z.ndim == 2 and z.flags.c_contiguous and b.shape == (z.shape[1],)
-            and z.dtype == b.dtype and z.dtype in (np.float32, np.float64)):
-        return z, b
-    return None
+def _fits_bias_kernel(z: np.ndarray, b: np.ndarray) -> bool:
+    """Whether the fused bias kernels apply: z a C-contiguous (M, K) float32/64 array and b a
+    (K,) array of z's dtype (else the caller adds the bias itself)."""
+    return (z.ndim == 2 and z.flags.c_contiguous and b.shape == (z.shape[1],)
+            and z.dtype == b.dtype and z.dtype in (np.float32, np.float64))
 
 
 def _bias_then(kernel, fallback, z: np.ndarray, b: np.ndarray, max_width: int | None = None):
     """z += b in place, then ``kernel(z, b, y)`` writes y and both in one pass; where the kernel
-    does not apply (_rows_and_bias, rows wider than max_width) numpy adds and ``fallback(z)``
+    does not apply (_fits_bias_kernel, rows wider than max_width) numpy adds and ``fallback(z)``
     returns y."""
-    if _rows_and_bias(z, b) is None or (max_width is not None and z.shape[1] > max_width):
+    if not _fits_bias_kernel(z, b) or (max_width is not None and z.shape[1] > max_width):
         z += b
         return fallback(z)
     y = np.empty(z.shape, dtype=z.dtype)

@@ -138,7 +138,7 @@ class _Global(Layer):
             return (input_shape[0],) + (1,) * self.rank + (input_shape[-1],)
         return (input_shape[0], input_shape[-1])
 
-    def _kernel_rows(self, x) -> bool:
+    def _mean_by_kernel(self, x) -> bool:
         """Whether the average runs as global_mean_forward/backward: a C-contiguous float32 or
         float64 array with at least one position (the same values as numpy's mean)."""
         return (self.mode == "avg" and isinstance(x, np.ndarray) and x.flags.c_contiguous
@@ -148,7 +148,7 @@ class _Global(Layer):
         axes = tuple(range(1, 1 + self.rank))
         self._x = x
         n, c = x.shape[0], x.shape[-1]
-        if self._kernel_rows(x):
+        if self._mean_by_kernel(x):
             y = np.empty((n,) + (1,) * self.rank + (c,), x.dtype)
             global_mean_forward(x.reshape(n, -1, c), y.reshape(n, c))
         elif self.mode == "avg":
@@ -161,7 +161,7 @@ class _Global(Layer):
     def backward(self, dy):
         x = self._x
         dy = dy.reshape(self._y.shape)
-        if self._kernel_rows(x) and dy.dtype == x.dtype:
+        if self._mean_by_kernel(x) and dy.dtype == x.dtype:
             dx = np.empty(x.shape, x.dtype)
             global_mean_backward(np.ascontiguousarray(dy).reshape(x.shape[0], x.shape[-1]),
                                  dx.reshape(x.shape[0], -1, x.shape[-1]))

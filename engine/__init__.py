@@ -10,6 +10,8 @@ import importlib
 # Who owns the cores (numba's pool; BLAS on one thread): set before numpy and numba load.
 from engine import kernel_cache  # noqa: E402,F401  (before numba loads: its cache folder)
 from engine import threading_policy  # noqa: E402,F401
+# Freed arrays stay in the process while training (glibc's thresholds; see the module).
+from engine import allocator  # noqa: E402,F401
 
 from engine.layers.core import Input  # noqa: E402,F401
 

@@ -302,6 +302,8 @@ def describe() -> dict:
                     blas_threads=_blas.get_num_threads())
     else:
         info.update(blas="not controlled (not OpenBLAS, or threadpoolctl missing)")
+    from engine import allocator
+    info.update(allocator.describe())
     return info
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from engine import allocator
 from engine.kernels.gemm import partnered
 from engine.kernels.optimizers import all_finite_f32
 from engine.layers.base import predicting
@@ -318,6 +319,7 @@ class TrainingLoops:
             if self.stop_training:
                 break
         _call(cbs, "on_train_end", logs)
+        allocator.release()       # the memory the steps kept, back to the system
         self.history = history
         return history
 

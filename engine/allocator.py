@@ -4,20 +4,23 @@ A training step allocates and frees the same large arrays every time (layer outp
 gradients; 4 MB each for a (32, 32, 32, 32) float32 activation). With glibc's defaults, on the
 main thread, much of that memory goes back to the kernel when it is freed (arrays above the
 mmap threshold are unmapped; the top of the heap is trimmed once more than the trim threshold
-is free there) and comes back one page fault per 4 KB page on the next step: 1,578-1,747 minor
-page faults and 5-6 ms of system time per step on the residual-block workload
-(bench/workloads/resblock.py, 2026-12-05), 457 faults and 1.1-1.3 ms per step on the seed
-CIFAR-10 CNN. Worker threads (the app's training thread) already kept theirs: their malloc
-arenas are not trimmed the same way (0 faults per step measured there).
+is free there) and comes back one page fault per 4 KB page on the next step. The residual-block
+workload (bench/workloads/resblock.py, fit on the main thread, 2026-12-05): 1,578-1,747 minor
+page faults and 5-6 ms of system time per step of ~20 ms. The seed CIFAR-10 CNN: 457 faults
+and 1.1-1.3 ms per step in one process, none in another (glibc's own thresholds move with the
+sizes freed so far, so it depends on the order of the frees). Worker threads (the app's
+training thread) already kept theirs: 0 faults per step measured there.
 
 So at import, on glibc, the engine sets (``mallopt``) the mmap threshold to MMAP_THRESHOLD
 (arrays up to 32 MB, glibc's largest allowed value, come from the heap) and the trim threshold
 to TRIM_THRESHOLD (up to 256 MB of free heap top is kept); and :func:`release` hands the free
-memory back (``malloc_trim``) when ``fit`` ends. Measured with the same process layout as the
-benchmarks (fit on the main thread, three 1-epoch runs, idle machine, 2026-12-05): residual
-block 1,309-1,393 → 1,529-1,598 samples/s and 0 page faults per step; seed CIFAR-10 CNN
-3,654-3,885 → 3,825-4,228; the seed MLP and MNIST CNN allocate nothing that large per step (0
-faults either way) and do not change. Peak RSS of the residual block 258 → 293 MB (two fits).
+memory back (``malloc_trim``) when ``fit`` ends. Measured (idle machine, 2026-12-05, three
+1-epoch fits per process on the main thread): residual block 1,292-1,357 → 1,510-1,563
+samples/s with 0 faults per step (21 per step counting the first step after each fit's
+release), peak RSS 253 → 251 MB; `bench/under_load.py resblock --no-peers` 1,370 / 1,415 →
+1,554 / 1,619. The seed MLP and MNIST CNN fault on nothing per step either way. Peak RSS of
+the 150×150×3 CNN (`bench/memory.py cnn150`) 395 → 424 MB; its arrays above 32 MB are mapped
+and unmapped as before.
 
 A user's own glibc settings win: with MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_,
 MALLOC_TOP_PAD_ or a ``malloc.`` entry in GLIBC_TUNABLES in the environment, nothing is changed.

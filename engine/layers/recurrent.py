@@ -25,7 +25,7 @@ import numpy as np
 from engine import activations
 from engine import threading_policy as policy
 from engine.kernels import recurrent as K
-from engine.kernels.gemm import matmul, matmul_pair
+from engine.kernels.gemm import matmul
 from engine.kernels.recurrent_infer import lstm_predict_blocks
 from engine.kernels import embedding as KE
 from engine.kernels import recurrent_blocks as KB
@@ -91,11 +91,6 @@ def _activation_code(layer: Layer, arg: str) -> int:
         raise ValueError(f"{layer.where}: argument '{arg}'={name!r} is not supported in recurrent "
                          f"layers; use one of {', '.join(CODES)}")
     return CODES[name]
-
-
-def _threads(n: int) -> int:
-    """Row blocks for the time loop: one per thread, at least 8 rows each."""
-    return max(1, min(numba.get_num_threads(), n // 8))
 
 
 class RNNBase(Layer):
@@ -177,10 +172,10 @@ class RNNBase(Layer):
         return type(self).compute_mask is not RNNBase.compute_mask   # it only passes masks on
 
     # ------------------------------------------------------------------ forward
-    def _prepare(self, x, training: bool, mask, project: bool = True):
-        """Checks, step mask, dropout and the input product xw = x·kernel + bias (N, T, G);
-        without ``project`` the (dropped-out) input itself, (N, T, d) contiguous. A list input
-        is [sequence, *initial states] (``initial_state=``)."""
+    def _prepare(self, x, training: bool, mask):
+        """Checks, step mask and dropout: the (dropped-out) input, (N, T, d) contiguous (the
+        block kernels multiply it by the kernel themselves). A list input is [sequence,
+        *initial states] (``initial_state=``)."""
         self._init, self._rows = None, None
         if isinstance(x, list):
             x, self._init = x[0], [np.asarray(s) for s in x[1:]]
@@ -215,20 +210,13 @@ class RNNBase(Layer):
             x = x * self._dmask
         self._xin = np.ascontiguousarray(x, dtype=dtype).reshape(n * t_len, d)
         self._draw_recurrent_mask(n, training)
-        if not project:
-            return self._xin.reshape(n, t_len, d)
-        xw = matmul(self._xin, self.kernel.value)
-        if self.bias is not None:
-            xw += self._input_bias()
-        self._nchunks = _threads(n)
-        return xw.reshape(n, t_len, -1)
+        return self._xin.reshape(n, t_len, d)
 
     def _draw_recurrent_mask(self, n: int, training: bool) -> None:
         dtype = self.kernel.value.dtype
         self._rmask = (self._dropout_mask((n, self.units), self.recurrent_dropout, dtype)
                        if training and self.recurrent_dropout > 0
                        else np.ones((n, self.units), dtype))
-        self._dropped_state = training and self.recurrent_dropout > 0
 
     def _input_bias(self):
         return self.bias.value
@@ -283,27 +271,11 @@ class RNNBase(Layer):
                 finals[0] += dout * self._mask[:, -1:] if zero_out else dout
         return dseq, finals
 
-    def _state_inputs(self, hs: np.ndarray) -> np.ndarray:
-        """(N·T, u): the recurrent product's input h_{t-1}·rmask of every step."""
-        n, t1, u = hs.shape
-        h = hs[:, :-1] * self._rmask[:, None, :] if self._dropped_state else hs[:, :-1]
-        return np.ascontiguousarray(h).reshape(n * (t1 - 1), u)
-
     def _with_state_grads(self, dx):
         """dx, or [dx, d initial states...] when the call was given initial states."""
         if self._init is None:
             return dx
         return [dx] + [g.copy() for g in self._state_grads]
-
-    def _input_grads(self, dxw: np.ndarray):
-        """Kernel gradient and dx from dxw (N·T, G), the gradient of x·kernel."""
-        if not self.need_dx:
-            matmul(self._xin.T, dxw, self.kernel.grad)
-            return None
-        n, t_len = self._mask.shape
-        dx = matmul_pair(self._xin.T, dxw, self.kernel.grad,
-                         dxw, self.kernel.value.T).reshape(n, t_len, -1)
-        return self._finish_dx(dx)
 
     def _finish_dx(self, dx: np.ndarray) -> np.ndarray:
         """The input dropout's mask and the reversal of go_backwards, applied to dx (N, T, d)."""
@@ -322,7 +294,7 @@ class RNNBase(Layer):
         return max(1, min(numba.get_num_threads(), -(-n // self.block_rows)))
 
     def forward(self, x, training=False, mask=None):
-        xin = self._prepare(x, training, mask, project=False)
+        xin = self._prepare(x, training, mask)
         return self._forward_blocks(xin, *self._no_tokens(xin.dtype))
 
     def _no_tokens(self, dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -439,7 +411,7 @@ class LSTM(RNNBase):
             self.bias.value[self.units:2 * self.units] = 1.0
 
     def forward(self, x, training=False, mask=None):
-        xin = self._prepare(x, training, mask, project=False)
+        xin = self._prepare(x, training, mask)
         if not training and xin.dtype == np.float32 and is_predicting():
             return self._predict(xin)
         return self._forward_blocks(xin, *self._no_tokens(xin.dtype))

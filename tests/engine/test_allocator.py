@@ -49,20 +49,21 @@ def test_freed_step_arrays_are_reused_without_page_faults():
     got = _child(_STEP_FAULTS)
     assert got["applied"] is True
     assert "mmap threshold 32 MB" in got["describe"]["malloc"]
-    # 5 × 4 MB written per step is 5,120 pages (2,570 faults per step measured without the
-    # policy, some pages come as huge pages): kept memory faults (almost) none of them
-    assert got["faults_per_step"] < 100, got
+    # kept memory faults none of them (0.0 measured)
+    assert got["faults_per_step"] < 2, got
 
 
 @glibc
 def test_user_glibc_settings_win_and_show_what_the_policy_prevents():
     # glibc's own variable: the engine leaves malloc alone; with the default 128 KB mmap
     # threshold (fixed, since the variable turns glibc's dynamic threshold off) every 4 MB
-    # array is mapped afresh and faults in page by page
+    # array is mapped afresh and faults in page by page: 5 × 4 MB is 5,120 pages of 4 KB
+    # (2,570 faults per step measured here, where numpy asks for huge pages; with 2 MB pages
+    # still at least two faults per array)
     got = _child(_STEP_FAULTS, MALLOC_TOP_PAD_="131072")
     assert got["applied"] is False
     assert got["describe"] == {"malloc": "C library defaults"}
-    assert got["faults_per_step"] > 1000, got
+    assert got["faults_per_step"] >= 10, got
     got = _child(_STEP_FAULTS, GLIBC_TUNABLES="glibc.malloc.trim_threshold=131072")
     assert got["applied"] is False
 

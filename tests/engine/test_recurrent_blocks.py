@@ -2,6 +2,7 @@
 recurrent_blocks.py for SimpleRNN and GRU) against the previous path: x·kernel by one product,
 the time loops of lstm_forward / gru_forward / simple_rnn_forward and their backward kernels,
 the weight gradients by products over all steps (tests/engine/recurrent_reference.py)."""
+import numba
 import numpy as np
 import pytest
 
@@ -10,11 +11,39 @@ from tests.engine import recurrent_reference as K
 from engine.layers import GRU, LSTM, SimpleRNN
 
 
+def _project(layer, x, training, mask):
+    """The layer's checks, mask and dropout, then xw = x·kernel + bias (N, T, G) by one
+    product, and the time loop's row blocks (one per thread, at least 8 rows each)."""
+    xin = layer._prepare(x, training, mask)
+    n, t_len, d = xin.shape
+    xw = xin.reshape(n * t_len, d) @ layer.kernel.value
+    if layer.bias is not None:
+        xw += layer._input_bias()
+    layer._nchunks = max(1, min(numba.get_num_threads(), n // 8))
+    return xw.reshape(n, t_len, -1)
+
+
+def _state_inputs(layer, hs):
+    """(N·T, u): the recurrent product's input h_{t-1}·rmask of every step (rmask is all
+    ones without recurrent dropout)."""
+    n, t1, u = hs.shape
+    return np.ascontiguousarray(hs[:, :-1] * layer._rmask[:, None, :]).reshape(n * (t1 - 1), u)
+
+
+def _input_grads(layer, dxw):
+    """Kernel gradient and dx from dxw (N·T, G), the gradient of x·kernel."""
+    np.matmul(layer._xin.T, dxw, out=layer.kernel.grad)
+    if not layer.need_dx:
+        return None
+    n, t_len = layer._mask.shape
+    return layer._finish_dx((dxw @ layer.kernel.value.T).reshape(n, t_len, -1))
+
+
 class ReferenceLSTM(LSTM):
     """LSTM on the reference kernels (the layer's code before the fused kernels)."""
 
     def forward(self, x, training=False, mask=None):
-        xw = self._prepare(x, training, mask)
+        xw = _project(self, x, training, mask)
         n, t_len, _ = xw.shape
         hs = self._initial_states(n, t_len, xw.dtype)
         cs = self._initial_states(n, t_len, xw.dtype)
@@ -32,17 +61,17 @@ class ReferenceLSTM(LSTM):
         K.lstm_backward(u_t, self._rmask, self._mask, self._gates, self._cs, dseq, dh, dc, dz,
                         self._act, self._rec_act, self._nchunks)
         dz2 = dz.reshape(-1, 4 * self.units)
-        np.matmul(self._state_inputs(self._hs).T, dz2, out=self.recurrent_kernel.grad)
+        np.matmul(_state_inputs(self, self._hs).T, dz2, out=self.recurrent_kernel.grad)
         if self.bias is not None:
             np.sum(dz2, axis=0, out=self.bias.grad)
-        return self._input_grads(dz2)
+        return _input_grads(self, dz2)
 
 
 class ReferenceSimpleRNN(SimpleRNN):
     """SimpleRNN on the reference kernels (the layer's code before the block kernels)."""
 
     def forward(self, x, training=False, mask=None):
-        xw = self._prepare(x, training, mask)
+        xw = _project(self, x, training, mask)
         n, t_len, _ = xw.shape
         hs = self._initial_states(n, t_len, xw.dtype)
         K.simple_rnn_forward(xw, self.recurrent_kernel.value, self._rmask, self._mask, hs,
@@ -58,17 +87,17 @@ class ReferenceSimpleRNN(SimpleRNN):
         K.simple_rnn_backward(u_t, self._rmask, self._mask, self._hs, dseq, dh, dz, self._act,
                               self._nchunks)
         dz2 = dz.reshape(-1, self.units)
-        np.matmul(self._state_inputs(self._hs).T, dz2, out=self.recurrent_kernel.grad)
+        np.matmul(_state_inputs(self, self._hs).T, dz2, out=self.recurrent_kernel.grad)
         if self.bias is not None:
             np.sum(dz2, axis=0, out=self.bias.grad)
-        return self._input_grads(dz2)
+        return _input_grads(self, dz2)
 
 
 class ReferenceGRU(GRU):
     """GRU on the reference kernels (the layer's code before the block kernels)."""
 
     def forward(self, x, training=False, mask=None):
-        xw = self._prepare(x, training, mask)
+        xw = _project(self, x, training, mask)
         n, t_len, g = xw.shape
         hs = self._initial_states(n, t_len, xw.dtype)
         gates = np.empty_like(xw)
@@ -92,7 +121,7 @@ class ReferenceGRU(GRU):
                        self._mask, self._hs, self._gates, self._rec_h, dseq, dh, dxw, drec,
                        self._act, self._rec_act, self.reset_after, self._nchunks)
         dxw2 = dxw.reshape(-1, 3 * u)
-        h_in = self._state_inputs(self._hs)
+        h_in = _state_inputs(self, self._hs)
         grad = self.recurrent_kernel.grad
         if self.reset_after:
             drec2 = drec.reshape(-1, 3 * u)
@@ -105,7 +134,7 @@ class ReferenceGRU(GRU):
             grad[:, 2 * u:] = self._rec_h.reshape(n * t_len, u).T @ dxw2[:, 2 * u:]
             if self.bias is not None:
                 np.sum(dxw2, axis=0, out=self.bias.grad)
-        return self._input_grads(dxw2)
+        return _input_grads(self, dxw2)
 
 
 # cell name → (layer, reference layer, extra constructor arguments)

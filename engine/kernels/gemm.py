@@ -181,26 +181,37 @@ def _gemm_tiles(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, tm, tn,
             _tile(t, gn, tm, tn, m, n, ta, tb, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _tile_count(p):
+    """The number of tiles of the product whose parameters p holds: int64 (ta, tb, m, n, k,
+    pa, lda, pb, ldb, beta, pc, ldc, tm, tn), beta 0 or 1 — the layout _tiled builds and the
+    partner's shared state carries."""
+    return ((p[2] + p[12] - 1) // p[12]) * ((p[3] + p[13] - 1) // p[13])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _param_tile(p, t):
+    """Tile t of the product whose parameters p holds (see _tile_count)."""
+    _tile(t, (p[3] + p[13] - 1) // p[13], p[12], p[13], p[2], p[3], p[0] != 0, p[1] != 0, p[4],
+          np.float32(1), p[5], p[6], p[7], p[8], np.float32(p[9]), p[10], p[11])
+
+
 @njit(parallel=True, cache=True, nogil=True)
 def _gemm_tiles_pair(p1, p2, nworkers):
     """Two independent products in one parallel region: their tiles from one counter, the
-    first product's first. p1, p2: int64 arrays (ta, tb, m, n, k, pa, lda, pb, ldb, beta,
-    pc, ldc, tm, tn) as _partner_tiles reads them (beta 0 or 1)."""
-    g1 = (p1[3] + p1[13] - 1) // p1[13]
-    g2 = (p2[3] + p2[13] - 1) // p2[13]
-    total1 = ((p1[2] + p1[12] - 1) // p1[12]) * g1
-    total = total1 + ((p2[2] + p2[12] - 1) // p2[12]) * g2
+    first product's first. p1, p2: their parameters (see _tile_count)."""
+    total1 = _tile_count(p1)
+    total = total1 + _tile_count(p2)
     counter = np.zeros(1, np.int64)
     for _ in prange(nworkers):
         while True:
             t = fetch_add(counter, 0)
             if t >= total:
                 break
-            p, g = (p1, g1) if t < total1 else (p2, g2)
-            if t >= total1:
-                t -= total1
-            _tile(t, g, p[12], p[13], p[2], p[3], p[0] != 0, p[1] != 0, p[4], np.float32(1),
-                  p[5], p[6], p[7], p[8], np.float32(p[9]), p[10], p[11])
+            if t < total1:
+                _param_tile(p1, t)
+            else:
+                _param_tile(p2, t - total1)
 
 
 @njit(parallel=True, cache=True, nogil=True)
@@ -262,19 +273,13 @@ _PARKED, _POLLING, _POSTED, _JOINED = 0, 1, 2, 3
 @njit(cache=True, nogil=True)
 def _partner_tiles(state):
     """Takes tiles of the posted product from the shared counter until none are left."""
-    p = _PARAMS
-    ta, tb = state[p] != 0, state[p + 1] != 0
-    m, n, k = state[p + 2], state[p + 3], state[p + 4]
-    pa, lda, pb, ldb = state[p + 5], state[p + 6], state[p + 7], state[p + 8]
-    beta = np.float32(state[p + 9])
-    pc, ldc, tm, tn = state[p + 10], state[p + 11], state[p + 12], state[p + 13]
-    gn = (n + tn - 1) // tn
-    total = ((m + tm - 1) // tm) * gn
+    p = state[_PARAMS:_PARAMS + 14]
+    total = _tile_count(p)
     while True:
         t = fetch_add(state, _TILE)
         if t >= total:
             break
-        _tile(t, gn, tm, tn, m, n, ta, tb, k, np.float32(1), pa, lda, pb, ldb, beta, pc, ldc)
+        _param_tile(p, t)
 
 
 @njit(cache=True, nogil=True)

@@ -40,6 +40,13 @@ class Activation:
 Linear = Activation
 
 
+def with_bias(act: Activation, z: np.ndarray, bias) -> np.ndarray:
+    """act(z + b) for a layer's pre-activation z and its bias weight (or None): the bias is
+    added to z in place (the layer's backward reads z), by relu's and softmax's own kernels
+    (:meth:`Activation.forward_bias`)."""
+    return act.forward(z) if bias is None else act.forward_bias(z, bias.value)
+
+
 class Relu(Activation):
     """max(x, threshold) with optional leak below the threshold and cap at max_value
     (Keras's ``relu(x, negative_slope, max_value, threshold)``)."""

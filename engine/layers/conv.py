@@ -243,8 +243,7 @@ class _Conv(Layer):
         if (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0) and c > DIRECT_MAX_TAPS:
             mode, cols = "pointwise", x4.reshape(-1, c)   # 1×1: the pixels are the cols
             z = matmul(cols, self.kernel.value.reshape(-1, self.filters))
-            y = self._act.forward_bias(z, self.bias.value) if self.bias is not None \
-                else self._act.forward(z)
+            y = activations.with_bias(self._act, z, self.bias)
         elif (sh, sw) == (1, 1):
             # stride 1: the planes kernels (engine/kernels/conv_s1.py), relu fused
             mode, cols = "planes", x4
@@ -266,8 +265,7 @@ class _Conv(Layer):
             cols = np.empty((n * oh * ow, kh * kw * c), dtype=x4.dtype)
             im2col(x4, *geo, cols)
             z = matmul(cols, self.kernel.value.reshape(-1, self.filters))
-            y = self._act.forward_bias(z, self.bias.value) if self.bias is not None \
-                else self._act.forward(z)
+            y = activations.with_bias(self._act, z, self.bias)
         self._cache = (x4.shape, cols, z, y, mode, geo)
         out = y.reshape(n, oh, ow, self.filters)
         return out[:, 0] if self.rank == 1 else out

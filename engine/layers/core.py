@@ -140,9 +140,7 @@ class Dense(Layer):
         self._x_shape = x.shape
         x2 = x.reshape(-1, x.shape[-1])
         z = matmul(x2, self.kernel.value)
-        # the bias is added to z in place; relu and softmax add it in their own kernel
-        y = self._act.forward_bias(z, self.bias.value) if self.bias is not None \
-            else self._act.forward(z)
+        y = activations.with_bias(self._act, z, self.bias)
         self._x2 = x2
         self._z = z
         self._y = y

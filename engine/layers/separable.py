@@ -160,8 +160,7 @@ class _Depthwise(Layer):
             z = z @ self.pointwise_kernel.value.reshape(-1, self.filters)
         elif self.bias is not None:
             z = z.copy()
-        y = self._act.forward_bias(z, self.bias.value) if self.bias is not None \
-            else self._act.forward(z)
+        y = activations.with_bias(self._act, z, self.bias)
         self._cache = (x4.shape, xp, d, z, y, pads)
         out = y.reshape(n, oh, ow, -1)
         return out[:, 0] if self.rank == 1 else out

@@ -70,9 +70,9 @@ def stale_folders(current: Path, now: float | None = None) -> list[Path]:
                   and not p.is_symlink()]
     except OSError:
         return []
-    others.sort(key=_last_used, reverse=True)
-    return [p for i, p in enumerate(others)
-            if now - _last_used(p) > (DAY if i >= KEEP_OTHERS else KEEP_DAYS * DAY)]
+    used = sorted(((_last_used(p), p) for p in others), key=lambda tp: tp[0], reverse=True)
+    return [p for i, (t, p) in enumerate(used)
+            if now - t > (DAY if i >= KEEP_OTHERS else KEEP_DAYS * DAY)]
 
 
 def prune(current: Path) -> None:
@@ -81,7 +81,7 @@ def prune(current: Path) -> None:
         shutil.rmtree(p, ignore_errors=True)
 
 
-def apply(prune_others: bool = True) -> str | None:
+def apply() -> str | None:
     """Sets NUMBA_CACHE_DIR (unless the user did); returns the folder, or None. Stamps the
     folder as used and prunes other versions' folders in a background thread."""
     if os.environ.get("NUMBA_CACHE_DIR"):
@@ -98,9 +98,8 @@ def apply(prune_others: bool = True) -> str | None:
     except OSError:
         pass
     os.environ["NUMBA_CACHE_DIR"] = str(folder)
-    if prune_others:
-        threading.Thread(target=prune, args=(folder,), name="layerloom-cache-prune",
-                         daemon=True).start()
+    threading.Thread(target=prune, args=(folder,), name="layerloom-cache-prune",
+                     daemon=True).start()
     return str(folder)
 
 

@@ -425,6 +425,20 @@ def partnered():
         partner.lock.release()
 
 
+def product_threads(m: int, n: int, k: int) -> int:
+    """How many threads matmul would give a float32 (m, k) @ (k, n) product on this thread now:
+    the partner's two inside partnered(), numba's for big products, else 1. For callers that
+    weigh another way of computing it (kernels/sparse_rows.py)."""
+    flops = 2.0 * m * n * k
+    if getattr(_partnered, "on", False):
+        two = (PARTNER_MIN_FLOPS <= flops < GEMM_PARALLEL_MIN_FLOPS and policy.CORES >= 2
+               and _partner_plan(m, n)[0] == "tiles")
+        return 2 if two else 1
+    big = flops >= GEMM_PARALLEL_MIN_FLOPS or (flops >= policy.PARALLEL_MIN_FLOPS and
+                                                policy.spinning())
+    return policy.workers(flops) if big and TILED else 1
+
+
 def _partner_plan(m: int, n: int) -> tuple[str, int, int]:
     """Two tiles (halves of the output's longer side), or serial when that side is shorter than
     2 * MIN_TILE. Two, not four per thread as on numba's pool: the partner only runs while no

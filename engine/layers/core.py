@@ -8,7 +8,8 @@ from engine import threading_policy as policy
 from engine.kernels.dropout import (CHUNK, PARALLEL_MIN, dropout_backward,
                                     dropout_backward_serial, dropout_forward,
                                     dropout_forward_serial)
-from engine.kernels.gemm import matmul, matmul_pair
+from engine.kernels.gemm import matmul, matmul_pair, product_threads
+from engine.kernels.sparse_rows import SparseRows
 from engine.layers.base import KerasTensor, Layer, Node
 from engine.registry import Param, register
 
@@ -132,6 +133,7 @@ class Dense(Layer):
                      if self.use_bias else None)
         self.need_dx = True
         self.fused_output_grad = False
+        self._sparse = SparseRows()
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -139,7 +141,14 @@ class Dense(Layer):
     def forward(self, x, training=False):
         self._x_shape = x.shape
         x2 = x.reshape(-1, x.shape[-1])
-        z = matmul(x2, self.kernel.value)
+        w = self.kernel.value
+        # a mostly-zero input (an image's background, multi-hot text) is multiplied by listing
+        # its nonzeros when that is cheaper than sgemm (kernels/sparse_rows.py)
+        if self._sparse.scan(x2, self.units, product_threads(x2.shape[0], self.units,
+                                                             x2.shape[1])):
+            z = self._sparse.times(w)
+        else:
+            z = matmul(x2, w)
         y = activations.with_bias(self._act, z, self.bias)
         self._x2 = x2
         self._z = z
@@ -152,6 +161,10 @@ class Dense(Layer):
         dz = dy if self.fused_output_grad else self._act.backward(self._z, self._y, dy)
         if self.bias is not None:
             dz.sum(axis=0, out=self.bias.grad)
+        if self._sparse.listed is not None:          # the forward pass listed x's nonzeros
+            self._sparse.weight_grad(dz, self.kernel.grad)
+            return matmul(dz, self.kernel.value.T).reshape(self._x_shape) if self.need_dx \
+                else None
         if not self.need_dx:
             matmul(self._x2.T, dz, self.kernel.grad)
             return None

@@ -1,0 +1,191 @@
+"""Products with a mostly-zero left operand: a Dense layer's input that is an image with a blank
+background (MNIST: 81% of the pixels are 0) or a multi-hot / one-hot vector.
+
+``x @ W`` as sgemm costs 2·m·k·n FLOPs whatever x holds. Listing x's nonzeros row by row
+(:func:`nonzeros`) and adding ``x[i, j] · W[j, :]`` for those only costs a pass over x plus
+2·nnz·n; the weight gradient ``xᵀ @ dz`` the same, one row of it per column of x
+(:func:`weight_grad`: each row of dW is summed once and written once, zero where the column is
+all 0). Which is faster depends on the density; the crossover is measured in
+engine/layers/core.py (``SPARSE_MAX_DENSITY``) where Dense chooses.
+
+The sums run in another order than sgemm's, so results differ from the dense product in the last
+bits (float32 rounding), as two BLAS libraries' do. Entries that are not 0 — NaN and inf
+included — are listed, so a non-finite input still gives a non-finite output; a non-finite
+weight in a row that no input of the batch touches is not read (the dense product would give
+NaN there: 0 · inf), and the training loop checks the weights themselves.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def nonzeros(x, bits, limit, indptr, indices, values):
+    """x (m, k) float, C-contiguous, and ``bits``, the same memory as unsigned integers of the
+    same width (x.view): its nonzeros row by row into CSR arrays (``indices`` and ``values``
+    hold limit + k entries, ``indptr`` m + 1). Returns how many, or -1 as soon as a row ends with more than ``limit``
+    (the caller then multiplies densely). Blocks of 16 whose bits are all 0 (an image's
+    background) are skipped after one vectorized test; in the others every entry is written at
+    the next free slot, which moves on only for a nonzero (no branch to mispredict)."""
+    m, k = x.shape
+    nnz = 0
+    indptr[0] = 0
+    full = k - k % 16
+    for i in range(m):
+        xi = x[i]
+        bi = bits[i]
+        for j0 in range(0, full, 16):
+            acc = bi[j0]
+            for j in range(j0 + 1, j0 + 16):
+                acc |= bi[j]
+            if acc == 0:
+                continue
+            for j in range(j0, j0 + 16):
+                v = xi[j]
+                indices[nnz] = j
+                values[nnz] = v
+                nnz += v != 0
+        for j in range(full, k):
+            v = xi[j]
+            indices[nnz] = j
+            values[nnz] = v
+            nnz += v != 0
+        indptr[i + 1] = nnz
+        if nnz > limit:
+            return -1
+    return nnz
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def rows_times(indptr, indices, values, w, out):
+    """out (m, n) = x @ w for x given by its nonzeros (CSR), w (k, n)."""
+    m = indptr.size - 1
+    n = w.shape[1]
+    for i in range(m):
+        row = out[i]
+        row[:] = 0.0
+        p, end = indptr[i], indptr[i + 1]
+        while p + 4 <= end:              # four rows of w per pass over the output row
+            v0, v1, v2, v3 = values[p], values[p + 1], values[p + 2], values[p + 3]
+            w0, w1, w2, w3 = w[indices[p]], w[indices[p + 1]], w[indices[p + 2]], w[indices[p + 3]]
+            for c in range(n):
+                row[c] += (v0 * w0[c] + v1 * w1[c]) + (v2 * w2[c] + v3 * w3[c])
+            p += 4
+        while p < end:
+            v = values[p]
+            wr = w[indices[p]]
+            for c in range(n):
+                row[c] += v * wr[c]
+            p += 1
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def weight_grad(indptr, indices, values, k, dz, dw, colptr, rows, colvals):
+    """dw (k, n) = xᵀ @ dz for x (m, k) given by its nonzeros (CSR); colptr (k + 1), rows and
+    colvals (nnz) are scratch for the same nonzeros column by column (a counting sort)."""
+    m = indptr.size - 1
+    n = dz.shape[1]
+    nnz = indptr[m]
+    colptr[:] = 0
+    for p in range(nnz):
+        colptr[indices[p] + 1] += 1
+    for j in range(k):
+        colptr[j + 1] += colptr[j]
+    for i in range(m):                   # rows in order: each column's list is sorted by row
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            q = colptr[j]
+            rows[q] = i
+            colvals[q] = values[p]
+            colptr[j] = q + 1
+    for j in range(k - 1, 0, -1):        # colptr[j] now ends column j: shift back to starts
+        colptr[j] = colptr[j - 1]
+    colptr[0] = 0
+    for j in range(k):
+        row = dw[j]
+        row[:] = 0.0
+        q, end = colptr[j], colptr[j + 1]
+        while q + 4 <= end:
+            v0, v1, v2, v3 = colvals[q], colvals[q + 1], colvals[q + 2], colvals[q + 3]
+            d0, d1, d2, d3 = dz[rows[q]], dz[rows[q + 1]], dz[rows[q + 2]], dz[rows[q + 3]]
+            for c in range(n):
+                row[c] += (v0 * d0[c] + v1 * d1[c]) + (v2 * d2[c] + v3 * d3[c])
+            q += 4
+        while q < end:
+            v = colvals[q]
+            d = dz[rows[q]]
+            for c in range(n):
+                row[c] += v * d[c]
+            q += 1
+
+
+# The densest input (nonzeros / entries) for which the listed product beats sgemm, by the
+# product's output width n: each nonzero costs a pass over a row of n weights in both products,
+# sgemm ~2·n / 85 GFLOP/s per entry of x. Measured 2026-12-05 (one thread, random positions;
+# engine/kernels/sparse_rows.py's functions against numpy's OpenBLAS sgemm, forward + weight
+# gradient): n = 128, batch 32 × 784: density 0.1 → 0.52 of sgemm's time, 0.2 → 0.86, 0.3 →
+# 1.07; n = 64, batch 128 × 1000: 0.1 → 0.76, 0.2 → 1.24; n = 16, batch 32 × 10,000: 0.01 →
+# 0.51, 0.05 → 1.23. MNIST digits (density 0.19, 0.23 in the densest of 2,000 batches of 32;
+# zeros in runs that the scan skips 16 at a time) at n = 128: 101 µs against 145 µs.
+MAX_DENSITY = ((128, 0.25), (64, 0.12), (16, 0.02))
+# After a batch that was too dense, the next RETRY_AFTER batches go straight to sgemm (a hidden
+# layer's relu output is ~50% nonzero every time: its scan is wasted work).
+RETRY_AFTER = 32
+# float32 (the engine's), and float64 (the gradient checks run in it); the integer type of the
+# same width is what the scan tests whole blocks of
+_BITS = {np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
+
+
+def max_density(n: int) -> float:
+    """The densest input worth listing for an output width n (0: never)."""
+    for width, density in MAX_DENSITY:
+        if n >= width:
+            return density
+    return 0.0
+
+
+class SparseRows:
+    """A layer's use of the listed product: ``scan`` decides per batch (and keeps the listing
+    for the backward pass), ``times`` and ``weight_grad`` compute with it."""
+
+    def __init__(self):
+        self.skip = 0
+        self.listed = None          # (indptr, indices, values, k) of the last scanned batch
+
+    def scan(self, x2: np.ndarray, n: int, threads: int = 1) -> bool:
+        """Whether x2 (m, k) is sparse enough to multiply by listing its nonzeros, for an output
+        width n, when sgemm would run on ``threads`` threads. Lists them when it is."""
+        self.listed = None
+        density = max_density(n) / threads
+        if (density <= 0.0 or x2.dtype not in _BITS or x2.ndim != 2 or
+                not x2.flags.c_contiguous or x2.size == 0):
+            return False
+        if self.skip > 0:
+            self.skip -= 1
+            return False
+        m, k = x2.shape
+        limit = int(density * m * k)
+        indptr = np.empty(m + 1, np.int64)
+        indices = np.empty(limit + k, np.int32)
+        values = np.empty(limit + k, x2.dtype)
+        if nonzeros(x2, x2.view(_BITS[x2.dtype]), limit, indptr, indices, values) < 0:
+            self.skip = RETRY_AFTER
+            return False
+        self.listed = (indptr, indices, values, k)
+        return True
+
+    def times(self, w: np.ndarray) -> np.ndarray:
+        """x @ w for the scanned batch x."""
+        indptr, indices, values, _ = self.listed
+        out = np.empty((indptr.size - 1, w.shape[1]), values.dtype)
+        rows_times(indptr, indices, values, w.astype(values.dtype, copy=False), out)
+        return out
+
+    def weight_grad(self, dz: np.ndarray, dw: np.ndarray) -> None:
+        """dw = xᵀ @ dz for the scanned batch x (every entry of dw written)."""
+        indptr, indices, values, k = self.listed
+        nnz = int(indptr[-1])
+        weight_grad(indptr, indices, values, k, np.ascontiguousarray(dz, values.dtype), dw,
+                    np.empty(k + 1, np.int64), np.empty(nnz, np.int32),
+                    np.empty(nnz, values.dtype))

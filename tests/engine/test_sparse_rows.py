@@ -1,0 +1,137 @@
+"""Dense on a mostly-zero input: the listed product (engine/kernels/sparse_rows.py) against
+sgemm and against finite differences."""
+import numpy as np
+import pytest
+
+from engine.kernels import sparse_rows as S
+from engine.layers import Dense, Flatten
+from engine.models import Sequential
+from tests.gradcheck import check_layer
+
+
+def _sparse(rng, shape, density, dtype=np.float32):
+    x = rng.standard_normal(shape).astype(dtype)
+    x[rng.random(shape) >= density] = 0
+    return x
+
+
+def _listed(x):
+    m, k = x.shape
+    indptr = np.empty(m + 1, np.int64)
+    indices = np.empty(m * k + k, np.int32)
+    values = np.empty(m * k + k, x.dtype)
+    nnz = S.nonzeros(x, x.view(S._BITS[x.dtype]), m * k, indptr, indices, values)
+    return nnz, indptr, indices, values
+
+
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (3, 15, 5), (7, 16, 3), (5, 17, 33), (32, 784, 128),
+                                   (9, 100, 16)])
+def test_products_match_numpy(m, k, n):
+    rng = np.random.default_rng(k)
+    x = _sparse(rng, (m, k), 0.2)
+    x[0] = 0                                  # an empty row
+    if m > 2:
+        x[2] = rng.standard_normal(k)         # a full one
+    if k > 3:
+        x[:, 3] = 0                           # a column no row touches: its dW row is 0
+    w = rng.standard_normal((k, n)).astype(np.float32)
+    dz = rng.standard_normal((m, n)).astype(np.float32)
+    nnz, indptr, indices, values = _listed(x)
+    assert nnz == np.count_nonzero(x)
+    assert list(np.diff(indptr)) == list(np.count_nonzero(x, axis=1))
+    out = np.full((m, n), np.nan, np.float32)
+    S.rows_times(indptr, indices, values, w, out)
+    np.testing.assert_allclose(out, x @ w, rtol=1e-5, atol=1e-5)
+    dw = np.full((k, n), np.nan, np.float32)       # every entry is written
+    S.weight_grad(indptr, indices, values, k, dz, dw, np.empty(k + 1, np.int64),
+                  np.empty(nnz, np.int32), np.empty(nnz, np.float32))
+    np.testing.assert_allclose(dw, x.T @ dz, rtol=1e-5, atol=1e-5)
+    if k > 3:
+        assert not dw[3].any()
+
+
+def test_scan_lists_non_finite_entries_and_skips_negative_zero():
+    x = np.zeros((2, 40), np.float32)
+    x[0, 5], x[0, 20], x[1, 39], x[1, 7] = np.nan, np.inf, 2.0, -0.0
+    nnz, indptr, indices, values = _listed(x)
+    assert nnz == 3 and list(indptr) == [0, 2, 3]
+    assert list(indices[:3]) == [5, 20, 39] and np.isnan(values[0]) and values[1] == np.inf
+    out = np.empty((2, 3), np.float32)
+    S.rows_times(indptr, indices, values, np.ones((40, 3), np.float32), out)
+    assert np.isnan(out[0]).all() and (out[1] == 2.0).all()
+
+
+def test_scan_gives_up_past_the_limit():
+    x = np.ones((4, 50), np.float32)
+    indptr = np.empty(5, np.int64)
+    assert S.nonzeros(x, x.view(np.uint32), 60, indptr, np.empty(110, np.int32),
+                      np.empty(110, np.float32)) == -1
+
+
+def test_which_inputs_are_listed_and_the_retry_after_a_dense_batch():
+    rng = np.random.default_rng(1)
+    sparse, dense = _sparse(rng, (32, 784), 0.2), rng.standard_normal((32, 784)).astype(np.float32)
+    assert S.SparseRows().scan(sparse, 128)
+    assert not S.SparseRows().scan(sparse, 64)     # 0.2 > 0.12: sgemm is cheaper
+    assert not S.SparseRows().scan(sparse, 8)      # too narrow an output for any density
+    assert not S.SparseRows().scan(sparse, 128, threads=2)   # against sgemm on two threads
+    assert not S.SparseRows().scan(sparse.astype(np.float16), 128)
+    assert not S.SparseRows().scan(np.asfortranarray(sparse), 128)
+    rows = S.SparseRows()
+    assert rows.scan(sparse, 128) and rows.listed is not None
+    assert not rows.scan(dense, 128) and rows.listed is None
+    for _ in range(S.RETRY_AFTER):                 # the next batches go straight to sgemm
+        assert not rows.scan(sparse, 128)
+    assert rows.scan(sparse, 128)
+
+
+def test_dense_layer_on_a_sparse_input_matches_sgemm_forward_and_backward():
+    rng = np.random.default_rng(2)
+    x = _sparse(rng, (32, 10, 20), 0.1)
+    listed, plain = Dense(128, activation="relu"), Dense(128, activation="relu")
+    for layer in (listed, plain):
+        layer.maybe_build((None, 10, 20))
+    plain.kernel.value[...] = listed.kernel.value
+    plain.bias.value[...] = listed.bias.value = rng.standard_normal(128).astype(np.float32)
+    plain._sparse.skip = 10 ** 9                   # always sgemm
+    dy = rng.standard_normal((32, 10, 128)).astype(np.float32)
+    y1, y2 = listed.forward(x, True), plain.forward(x, True)
+    assert listed._sparse.listed is not None and plain._sparse.listed is None
+    np.testing.assert_allclose(y1, y2, rtol=1e-5, atol=1e-5)
+    for need_dx in (True, False):
+        listed.need_dx = plain.need_dx = need_dx
+        dx1, dx2 = listed.backward(dy), plain.backward(dy)
+        np.testing.assert_allclose(listed.kernel.grad, plain.kernel.grad, rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(listed.bias.grad, plain.bias.grad, rtol=1e-5, atol=1e-4)
+        if need_dx:
+            np.testing.assert_allclose(dx1, dx2, rtol=1e-5, atol=1e-5)
+        else:
+            assert dx1 is None and dx2 is None
+
+
+def test_dense_gradients_on_a_sparse_input_match_finite_differences():
+    rng = np.random.default_rng(3)
+    layer = Dense(64, activation="tanh")
+    x = _sparse(rng, (6, 40), 0.08, np.float64)
+    check_layer(layer, x)
+    assert layer._sparse.listed is not None       # the listed product was the one checked
+
+
+def test_seed_mlp_trains_the_same_on_either_product():
+    rng = np.random.default_rng(4)
+    x = _sparse(rng, (256, 28, 28), 0.2)
+    y = rng.integers(0, 10, 256)
+    losses = []
+    for listed in (True, False):
+        model = Sequential([Flatten(input_shape=(28, 28)), Dense(128, activation="relu"),
+                            Dense(10, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        model.build((None, 28, 28))
+        model.set_weights([np.full(w.shape, 0.01, np.float32) * (i + 1)
+                           for i, w in enumerate(model.get_weights())])
+        if not listed:
+            model.layers[1]._sparse.skip = 10 ** 9
+        losses.append(model.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0)
+                      .history["loss"])
+        assert (model.layers[1]._sparse.listed is not None) == listed
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)

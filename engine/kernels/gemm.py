@@ -511,6 +511,12 @@ def _plan(m: int, n: int, k: int, nworkers: int) -> tuple[str, int, int]:
     return "serial", 0, 0
 
 
+def _one_thread(flops: float) -> bool:
+    """Below both thresholds no product runs on more than the calling thread, whatever the
+    state (partnered or not, workers polling or not): matmul skips its plan."""
+    return flops < PARTNER_MIN_FLOPS and flops < policy.PARALLEL_MIN_FLOPS
+
+
 def _serial(a, b, out, accumulate):
     if accumulate:
         out += a @ b
@@ -561,6 +567,10 @@ def matmul_pair(a1, b1, out1, a2, b2, out2=None):
     if b1.shape[0] != a1.shape[1] or b2.shape[0] != a2.shape[1]:
         raise ValueError(f"matmul_pair: {a1.shape} @ {b1.shape} and {a2.shape} @ {b2.shape}: "
                          f"a's columns must equal b's rows")
+    if (_one_thread(2.0 * a1.shape[0] * a1.shape[1] * b1.shape[1]) and
+            _one_thread(2.0 * a2.shape[0] * a2.shape[1] * b2.shape[1])):
+        _serial(a1, b1, out1, False)          # both small: no plan to make
+        return _serial(a2, b2, out2, False)
     t1 = None if getattr(_partnered, "on", False) else _tiled(a1, b1, out1)
     t2 = None if t1 is None else _tiled(a2, b2, out2)
     if t2 is None:
@@ -590,6 +600,8 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *,
         out = np.zeros((m, n), np.result_type(a, b)) if accumulate else \
             np.empty((m, n), np.result_type(a, b))
     flops = 2.0 * m * n * k
+    if _one_thread(flops):                  # neither threads nor the partner: one numpy call
+        return _serial(a, b, out, accumulate)
     if (PARTNER_MIN_FLOPS <= flops < GEMM_PARALLEL_MIN_FLOPS
             and getattr(_partnered, "on", False)):
         return _partner_matmul(a, b, out, accumulate, m, n, k)

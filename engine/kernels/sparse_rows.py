@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from engine.kernels.gemm import product_threads
+
 
 @njit(cache=True, nogil=True)
 def nonzeros(x, bits, limit, indptr, indices, values):
@@ -153,11 +155,12 @@ class SparseRows:
         self.skip = 0
         self.listed = None          # (indptr, indices, values, k) of the last scanned batch
 
-    def scan(self, x2: np.ndarray, n: int, threads: int = 1) -> bool:
+    def scan(self, x2: np.ndarray, n: int, threads: int | None = None) -> bool:
         """Whether x2 (m, k) is sparse enough to multiply by listing its nonzeros, for an output
-        width n, when sgemm would run on ``threads`` threads. Lists them when it is."""
+        width n, against sgemm on ``threads`` threads (None: as many as matmul would give it
+        now). Lists them when it is."""
         self.listed = None
-        density = max_density(n) / threads
+        density = max_density(n)
         if (density <= 0.0 or x2.dtype not in _BITS or x2.ndim != 2 or
                 not x2.flags.c_contiguous or x2.size == 0):
             return False
@@ -165,6 +168,7 @@ class SparseRows:
             self.skip -= 1
             return False
         m, k = x2.shape
+        density /= product_threads(m, n, k) if threads is None else threads
         limit = int(density * m * k)
         indptr = np.empty(m + 1, np.int64)
         indices = np.empty(limit + k, np.int32)

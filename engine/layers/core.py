@@ -5,10 +5,11 @@ import numpy as np
 
 from engine import activations, backend
 from engine import threading_policy as policy
+from engine.kernels.activations import column_sums
 from engine.kernels.dropout import (CHUNK, PARALLEL_MIN, dropout_backward,
                                     dropout_backward_serial, dropout_forward,
                                     dropout_forward_serial)
-from engine.kernels.gemm import matmul, matmul_pair, product_threads
+from engine.kernels.gemm import matmul, matmul_pair
 from engine.kernels.sparse_rows import SparseRows
 from engine.layers.base import KerasTensor, Layer, Node
 from engine.registry import Param, register
@@ -144,8 +145,7 @@ class Dense(Layer):
         w = self.kernel.value
         # a mostly-zero input (an image's background, multi-hot text) is multiplied by listing
         # its nonzeros when that is cheaper than sgemm (kernels/sparse_rows.py)
-        if self._sparse.scan(x2, self.units, product_threads(x2.shape[0], self.units,
-                                                             x2.shape[1])):
+        if self._sparse.scan(x2, self.units):
             z = self._sparse.times(w)
         else:
             z = matmul(x2, w)
@@ -160,7 +160,7 @@ class Dense(Layer):
         dy = dy.reshape(-1, self.units)
         dz = dy if self.fused_output_grad else self._act.backward(self._z, self._y, dy)
         if self.bias is not None:
-            dz.sum(axis=0, out=self.bias.grad)
+            column_sums(dz, self.bias.grad)
         if self._sparse.listed is not None:          # the forward pass listed x's nonzeros
             self._sparse.weight_grad(dz, self.kernel.grad)
             return matmul(dz, self.kernel.value.T).reshape(self._x_shape) if self.need_dx \

@@ -179,3 +179,19 @@ def test_forward_bias_falls_back_where_the_kernel_does_not_apply(name):
         y = act.forward_bias(z, b)
         np.testing.assert_array_equal(z, expected_z)
         np.testing.assert_allclose(y, expected_y, rtol=1e-6)
+
+
+def test_column_sums_match_numpy_and_sum_in_float64():
+    from engine.kernels.activations import column_sums
+    rng = np.random.default_rng(5)
+    for shape in ((1, 1), (32, 128), (7, 3), (0, 4)):
+        z = rng.standard_normal(shape).astype(np.float32)
+        out = np.full(shape[1], np.nan, np.float32)
+        np.testing.assert_allclose(column_sums(z, out), z.astype(np.float64).sum(axis=0),
+                                   rtol=1e-6, atol=1e-6)
+    # 1e8 then 10,000 ones: float32 running sums would stay at 1e8
+    z = np.ones((10_001, 2), np.float32)
+    z[0] = 1e8
+    assert column_sums(z, np.empty(2, np.float32))[0] == np.float32(1e8 + 10_000)
+    z3 = rng.standard_normal((2, 3, 4)).astype(np.float32)     # not 2-D: numpy's sum
+    np.testing.assert_allclose(column_sums(z3, np.empty((3, 4), np.float32)), z3.sum(axis=0))

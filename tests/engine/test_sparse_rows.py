@@ -61,11 +61,18 @@ def test_scan_lists_non_finite_entries_and_skips_negative_zero():
     assert np.isnan(out[0]).all() and (out[1] == 2.0).all()
 
 
-def test_scan_gives_up_past_the_limit():
-    x = np.ones((4, 50), np.float32)
-    indptr = np.empty(5, np.int64)
-    assert S.nonzeros(x, x.view(np.uint32), 60, indptr, np.empty(110, np.int32),
-                      np.empty(110, np.float32)) == -1
+def test_scan_gives_up_past_the_limit_or_after_a_dense_first_row():
+    def scan(x, limit):
+        m, k = x.shape
+        return S.nonzeros(x, x.view(np.uint32), limit, np.empty(m + 1, np.int64),
+                          np.empty(limit + k, np.int32), np.empty(limit + k, np.float32))
+    x = np.zeros((4, 50), np.float32)
+    x[:, :12] = 1.0                             # 48 nonzeros, 12 in each row
+    assert scan(x, 48) == 48 and scan(x, 47) == -1
+    x[:] = 0
+    x[0] = 1.0                                  # 50 in the first row, none after it
+    assert scan(x, 50) == -1                    # more than twice a row's share (2 * 50 / 4)
+    assert scan(x, 100) == 50
 
 
 def test_which_inputs_are_listed_and_the_retry_after_a_dense_batch():

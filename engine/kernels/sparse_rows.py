@@ -61,27 +61,32 @@ def nonzeros(x, bits, limit, indptr, indices, values):
     return nnz
 
 
+@njit(inline="always", fastmath={"contract"})
+def _sum_rows(row, values, which, src, lo, hi):
+    """row = Σ values[p] · src[which[p]] over p in lo..hi-1, four rows of src per pass over
+    row (fewer loads and stores of it than one at a time)."""
+    n = row.size
+    row[:] = 0.0
+    p = lo
+    while p + 4 <= hi:
+        v0, v1, v2, v3 = values[p], values[p + 1], values[p + 2], values[p + 3]
+        r0, r1, r2, r3 = src[which[p]], src[which[p + 1]], src[which[p + 2]], src[which[p + 3]]
+        for c in range(n):
+            row[c] += (v0 * r0[c] + v1 * r1[c]) + (v2 * r2[c] + v3 * r3[c])
+        p += 4
+    while p < hi:
+        v = values[p]
+        r = src[which[p]]
+        for c in range(n):
+            row[c] += v * r[c]
+        p += 1
+
+
 @njit(cache=True, nogil=True, fastmath={"contract"})
 def rows_times(indptr, indices, values, w, out):
     """out (m, n) = x @ w for x given by its nonzeros (CSR), w (k, n)."""
-    m = indptr.size - 1
-    n = w.shape[1]
-    for i in range(m):
-        row = out[i]
-        row[:] = 0.0
-        p, end = indptr[i], indptr[i + 1]
-        while p + 4 <= end:              # four rows of w per pass over the output row
-            v0, v1, v2, v3 = values[p], values[p + 1], values[p + 2], values[p + 3]
-            w0, w1, w2, w3 = w[indices[p]], w[indices[p + 1]], w[indices[p + 2]], w[indices[p + 3]]
-            for c in range(n):
-                row[c] += (v0 * w0[c] + v1 * w1[c]) + (v2 * w2[c] + v3 * w3[c])
-            p += 4
-        while p < end:
-            v = values[p]
-            wr = w[indices[p]]
-            for c in range(n):
-                row[c] += v * wr[c]
-            p += 1
+    for i in range(indptr.size - 1):
+        _sum_rows(out[i], values, indices, w, indptr[i], indptr[i + 1])
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
@@ -89,7 +94,6 @@ def weight_grad(indptr, indices, values, k, dz, dw, colptr, rows, colvals):
     """dw (k, n) = xᵀ @ dz for x (m, k) given by its nonzeros (CSR); colptr (k + 1), rows and
     colvals (nnz) are scratch for the same nonzeros column by column (a counting sort)."""
     m = indptr.size - 1
-    n = dz.shape[1]
     nnz = indptr[m]
     colptr[:] = 0
     for p in range(nnz):
@@ -107,21 +111,7 @@ def weight_grad(indptr, indices, values, k, dz, dw, colptr, rows, colvals):
         colptr[j] = colptr[j - 1]
     colptr[0] = 0
     for j in range(k):
-        row = dw[j]
-        row[:] = 0.0
-        q, end = colptr[j], colptr[j + 1]
-        while q + 4 <= end:
-            v0, v1, v2, v3 = colvals[q], colvals[q + 1], colvals[q + 2], colvals[q + 3]
-            d0, d1, d2, d3 = dz[rows[q]], dz[rows[q + 1]], dz[rows[q + 2]], dz[rows[q + 3]]
-            for c in range(n):
-                row[c] += (v0 * d0[c] + v1 * d1[c]) + (v2 * d2[c] + v3 * d3[c])
-            q += 4
-        while q < end:
-            v = colvals[q]
-            d = dz[rows[q]]
-            for c in range(n):
-                row[c] += v * d[c]
-            q += 1
+        _sum_rows(dw[j], colvals, rows, dz, colptr[j], colptr[j + 1])
 
 
 # The densest input (nonzeros / entries) for which the listed product beats sgemm, by the

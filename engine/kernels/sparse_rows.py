@@ -141,25 +141,25 @@ def max_density(n: int) -> float:
 
 
 class SparseRows:
-    """A layer's use of the listed product: ``scan`` decides per batch (and keeps the listing
-    for the backward pass), ``times`` and ``weight_grad`` compute with it."""
+    """A Dense layer's choice between the listed product and sgemm, batch by batch: ``scan``
+    returns the batch's listing (for ``times`` and ``weight_grad_of``) or None. The listing is
+    the caller's to keep with the call (a shared layer is called several times before its
+    backward passes); this object keeps only the retry count."""
 
     def __init__(self):
         self.skip = 0
-        self.listed = None          # (indptr, indices, values, k) of the last scanned batch
 
-    def scan(self, x2: np.ndarray, n: int, threads: int | None = None) -> bool:
-        """Whether x2 (m, k) is sparse enough to multiply by listing its nonzeros, for an output
-        width n, against sgemm on ``threads`` threads (None: as many as matmul would give it
-        now). Lists them when it is."""
-        self.listed = None
+    def scan(self, x2: np.ndarray, n: int, threads: int | None = None):
+        """The nonzeros of x2 (m, k) when it is sparse enough to multiply by listing them, for
+        an output width n, against sgemm on ``threads`` threads (None: as many as matmul would
+        give it now); else None."""
         density = max_density(n)
         if (density <= 0.0 or x2.dtype not in _BITS or x2.ndim != 2 or
                 not x2.flags.c_contiguous or x2.size == 0):
-            return False
+            return None
         if self.skip > 0:
             self.skip -= 1
-            return False
+            return None
         m, k = x2.shape
         density /= product_threads(m, n, k) if threads is None else threads
         limit = int(density * m * k)
@@ -168,21 +168,21 @@ class SparseRows:
         values = np.empty(limit + k, x2.dtype)
         if nonzeros(x2, x2.view(_BITS[x2.dtype]), limit, indptr, indices, values) < 0:
             self.skip = RETRY_AFTER
-            return False
-        self.listed = (indptr, indices, values, k)
-        return True
+            return None
+        return indptr, indices, values, k
 
-    def times(self, w: np.ndarray) -> np.ndarray:
-        """x @ w for the scanned batch x."""
-        indptr, indices, values, _ = self.listed
-        out = np.empty((indptr.size - 1, w.shape[1]), values.dtype)
-        rows_times(indptr, indices, values, w.astype(values.dtype, copy=False), out)
-        return out
 
-    def weight_grad(self, dz: np.ndarray, dw: np.ndarray) -> None:
-        """dw = xᵀ @ dz for the scanned batch x (every entry of dw written)."""
-        indptr, indices, values, k = self.listed
-        nnz = int(indptr[-1])
-        weight_grad(indptr, indices, values, k, np.ascontiguousarray(dz, values.dtype), dw,
-                    np.empty(k + 1, np.int64), np.empty(nnz, np.int32),
-                    np.empty(nnz, values.dtype))
+def times(listed, w: np.ndarray) -> np.ndarray:
+    """x @ w for the batch x that ``listed`` (SparseRows.scan) lists."""
+    indptr, indices, values, _ = listed
+    out = np.empty((indptr.size - 1, w.shape[1]), values.dtype)
+    rows_times(indptr, indices, values, w.astype(values.dtype, copy=False), out)
+    return out
+
+
+def weight_grad_of(listed, dz: np.ndarray, dw: np.ndarray) -> None:
+    """dw = xᵀ @ dz for the batch x that ``listed`` lists (every entry of dw written)."""
+    indptr, indices, values, k = listed
+    nnz = int(indptr[-1])
+    weight_grad(indptr, indices, values, k, np.ascontiguousarray(dz, values.dtype), dw,
+                np.empty(k + 1, np.int64), np.empty(nnz, np.int32), np.empty(nnz, values.dtype))

@@ -10,7 +10,7 @@ from engine.kernels.dropout import (CHUNK, PARALLEL_MIN, dropout_backward,
                                     dropout_backward_serial, dropout_forward,
                                     dropout_forward_serial)
 from engine.kernels.gemm import matmul, matmul_pair
-from engine.kernels.sparse_rows import SparseRows
+from engine.kernels import sparse_rows
 from engine.layers.base import KerasTensor, Layer, Node
 from engine.registry import Param, register
 
@@ -134,7 +134,7 @@ class Dense(Layer):
                      if self.use_bias else None)
         self.need_dx = True
         self.fused_output_grad = False
-        self._sparse = SparseRows()
+        self._sparse = sparse_rows.SparseRows()
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -145,10 +145,8 @@ class Dense(Layer):
         w = self.kernel.value
         # a mostly-zero input (an image's background, multi-hot text) is multiplied by listing
         # its nonzeros when that is cheaper than sgemm (kernels/sparse_rows.py)
-        if self._sparse.scan(x2, self.units):
-            z = self._sparse.times(w)
-        else:
-            z = matmul(x2, w)
+        self._listed = self._sparse.scan(x2, self.units)
+        z = matmul(x2, w) if self._listed is None else sparse_rows.times(self._listed, w)
         y = activations.with_bias(self._act, z, self.bias)
         self._x2 = x2
         self._z = z
@@ -161,8 +159,8 @@ class Dense(Layer):
         dz = dy if self.fused_output_grad else self._act.backward(self._z, self._y, dy)
         if self.bias is not None:
             column_sums(dz, self.bias.grad)
-        if self._sparse.listed is not None:          # the forward pass listed x's nonzeros
-            self._sparse.weight_grad(dz, self.kernel.grad)
+        if self._listed is not None:                 # the forward pass listed x's nonzeros
+            sparse_rows.weight_grad_of(self._listed, dz, self.kernel.grad)
             return matmul(dz, self.kernel.value.T).reshape(self._x_shape) if self.need_dx \
                 else None
         if not self.need_dx:

@@ -78,18 +78,20 @@ def test_scan_gives_up_past_the_limit_or_after_a_dense_first_row():
 def test_which_inputs_are_listed_and_the_retry_after_a_dense_batch():
     rng = np.random.default_rng(1)
     sparse, dense = _sparse(rng, (32, 784), 0.2), rng.standard_normal((32, 784)).astype(np.float32)
-    assert S.SparseRows().scan(sparse, 128)
-    assert not S.SparseRows().scan(sparse, 64)     # 0.2 > 0.12: sgemm is cheaper
-    assert not S.SparseRows().scan(sparse, 8)      # too narrow an output for any density
-    assert not S.SparseRows().scan(sparse, 128, threads=2)   # against sgemm on two threads
-    assert not S.SparseRows().scan(sparse.astype(np.float16), 128)
-    assert not S.SparseRows().scan(np.asfortranarray(sparse), 128)
+    assert S.SparseRows().scan(sparse, 128) is not None
+    assert S.SparseRows().scan(sparse, 64) is None      # 0.2 > 0.12: sgemm is cheaper
+    assert S.SparseRows().scan(sparse, 8) is None       # too narrow an output for any density
+    assert S.SparseRows().scan(sparse, 128, threads=2) is None   # against sgemm on two threads
+    assert S.SparseRows().scan(sparse.astype(np.float16), 128) is None
+    assert S.SparseRows().scan(np.asfortranarray(sparse), 128) is None
     rows = S.SparseRows()
-    assert rows.scan(sparse, 128) and rows.listed is not None
-    assert not rows.scan(dense, 128) and rows.listed is None
+    listed = rows.scan(sparse, 128)
+    w = rng.standard_normal((784, 128)).astype(np.float32)
+    np.testing.assert_allclose(S.times(listed, w), sparse @ w, rtol=1e-5, atol=1e-4)
+    assert rows.scan(dense, 128) is None
     for _ in range(S.RETRY_AFTER):                 # the next batches go straight to sgemm
-        assert not rows.scan(sparse, 128)
-    assert rows.scan(sparse, 128)
+        assert rows.scan(sparse, 128) is None
+    assert rows.scan(sparse, 128) is not None
 
 
 def test_dense_layer_on_a_sparse_input_matches_sgemm_forward_and_backward():
@@ -103,7 +105,7 @@ def test_dense_layer_on_a_sparse_input_matches_sgemm_forward_and_backward():
     plain._sparse.skip = 10 ** 9                   # always sgemm
     dy = rng.standard_normal((32, 10, 128)).astype(np.float32)
     y1, y2 = listed.forward(x, True), plain.forward(x, True)
-    assert listed._sparse.listed is not None and plain._sparse.listed is None
+    assert listed._listed is not None and plain._listed is None
     np.testing.assert_allclose(y1, y2, rtol=1e-5, atol=1e-5)
     for need_dx in (True, False):
         listed.need_dx = plain.need_dx = need_dx
@@ -121,7 +123,7 @@ def test_dense_gradients_on_a_sparse_input_match_finite_differences():
     layer = Dense(64, activation="tanh")
     x = _sparse(rng, (6, 40), 0.08, np.float64)
     check_layer(layer, x)
-    assert layer._sparse.listed is not None       # the listed product was the one checked
+    assert layer._listed is not None              # the listed product was the one checked
 
 
 def test_seed_mlp_trains_the_same_on_either_product():
@@ -140,5 +142,29 @@ def test_seed_mlp_trains_the_same_on_either_product():
             model.layers[1]._sparse.skip = 10 ** 9
         losses.append(model.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0)
                       .history["loss"])
-        assert (model.layers[1]._sparse.listed is not None) == listed
+        assert (model.layers[1]._listed is not None) == listed
     np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)
+
+
+def test_a_shared_dense_layer_keeps_each_calls_listing():
+    """Called on two inputs before its backward passes: each call's weight gradient comes from
+    its own input's nonzeros (the listing is per-call state, saved with the call)."""
+    from engine.layers import Add, Input
+    from engine.models import Model
+    rng = np.random.default_rng(5)
+    xa, xb = _sparse(rng, (16, 300), 0.05), _sparse(rng, (16, 300), 0.05)
+    grads = []
+    for listed in (True, False):
+        a, b = Input((300,)), Input((300,))
+        shared = Dense(128, activation="relu", name="shared")
+        out = Dense(1, name="out")(Add()([shared(a), shared(b)]))
+        model = Model([a, b], out)
+        model.compile(optimizer="sgd", loss="mse")
+        model.set_weights([np.full(w.shape, 0.01, np.float32) * (i + 1)
+                           for i, w in enumerate(model.get_weights())])
+        if not listed:
+            shared._sparse.skip = 10 ** 9
+        model.train_on_batch([xa, xb], np.ones((16, 1), np.float32))
+        grads.append(shared.kernel.grad.copy())
+        assert (shared._listed is not None) == listed
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-5, atol=1e-6)

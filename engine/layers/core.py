@@ -5,12 +5,12 @@ import numpy as np
 
 from engine import activations, backend
 from engine import threading_policy as policy
+from engine.kernels import sparse_rows
 from engine.kernels.activations import column_sums
 from engine.kernels.dropout import (CHUNK, PARALLEL_MIN, dropout_backward,
                                     dropout_backward_serial, dropout_forward,
                                     dropout_forward_serial)
 from engine.kernels.gemm import matmul, matmul_pair
-from engine.kernels import sparse_rows
 from engine.layers.base import KerasTensor, Layer, Node
 from engine.registry import Param, register
 

@@ -430,13 +430,9 @@ def product_threads(m: int, n: int, k: int) -> int:
     the partner's two inside partnered(), numba's for big products, else 1. For callers that
     weigh another way of computing it (kernels/sparse_rows.py)."""
     flops = 2.0 * m * n * k
-    if getattr(_partnered, "on", False):
-        two = (PARTNER_MIN_FLOPS <= flops < GEMM_PARALLEL_MIN_FLOPS and policy.CORES >= 2
-               and _partner_plan(m, n)[0] == "tiles")
-        return 2 if two else 1
-    big = flops >= GEMM_PARALLEL_MIN_FLOPS or (flops >= policy.PARALLEL_MIN_FLOPS and
-                                                policy.spinning())
-    return policy.workers(flops) if big and TILED else 1
+    if _partner_range(flops):
+        return 2 if policy.CORES >= 2 and _partner_plan(m, n)[0] == "tiles" else 1
+    return policy.workers(flops) if _for_threads(flops) and TILED else 1
 
 
 def _partner_plan(m: int, n: int) -> tuple[str, int, int]:
@@ -511,6 +507,19 @@ def _plan(m: int, n: int, k: int, nworkers: int) -> tuple[str, int, int]:
     return "serial", 0, 0
 
 
+def _partner_range(flops: float) -> bool:
+    """Whether matmul shares a product of this size with the partner (inside partnered())."""
+    return (PARTNER_MIN_FLOPS <= flops < GEMM_PARALLEL_MIN_FLOPS
+            and getattr(_partnered, "on", False))
+
+
+def _for_threads(flops: float) -> bool:
+    """Whether a product of this size is big enough for numba's threads outside partnered():
+    GEMM_PARALLEL_MIN_FLOPS, or policy.PARALLEL_MIN_FLOPS while the workers poll."""
+    return flops >= GEMM_PARALLEL_MIN_FLOPS or (flops >= policy.PARALLEL_MIN_FLOPS and
+                                                 policy.spinning())
+
+
 def _one_thread(flops: float) -> bool:
     """Below both thresholds no product runs on more than the calling thread, whatever the
     state (partnered or not, workers polling or not): matmul skips its plan."""
@@ -529,9 +538,7 @@ def _threaded_plan(a, b, out, flops: float) -> tuple[tuple[str, int, int], int]:
     """(plan, workers) of a product outside partnered(): ("serial", 0, 0) and 1 unless it is
     big enough for numba's threads (GEMM_PARALLEL_MIN_FLOPS, or policy.PARALLEL_MIN_FLOPS while
     the workers spin) and can run as sgemm calls on tiles (_tileable); else _plan's cut."""
-    big = flops >= GEMM_PARALLEL_MIN_FLOPS or (flops >= policy.PARALLEL_MIN_FLOPS and
-                                                policy.spinning())
-    nworkers = policy.workers(flops) if big else 1
+    nworkers = policy.workers(flops) if _for_threads(flops) else 1
     m, k = a.shape
     plan = _plan(m, b.shape[1], k, nworkers) if nworkers > 1 else ("serial", 0, 0)
     if plan[0] == "serial" or not _tileable(a, b, out):
@@ -602,8 +609,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *,
     flops = 2.0 * m * n * k
     if _one_thread(flops):                  # neither threads nor the partner: one numpy call
         return _serial(a, b, out, accumulate)
-    if (PARTNER_MIN_FLOPS <= flops < GEMM_PARALLEL_MIN_FLOPS
-            and getattr(_partnered, "on", False)):
+    if _partner_range(flops):
         return _partner_matmul(a, b, out, accumulate, m, n, k)
     plan, nworkers = _threaded_plan(a, b, out, flops)
     if plan[0] == "serial":

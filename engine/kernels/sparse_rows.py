@@ -9,10 +9,11 @@ all 0). Which is faster depends on the density and the output width: ``MAX_DENSI
 measured; ``SparseRows`` decides per batch for a Dense layer (engine/layers/core.py).
 
 The sums run in another order than sgemm's (and with fused multiply-adds), so results differ
-from the dense product in the last bits (float32 rounding), as two BLAS libraries' do. Entries that are not 0 — NaN and inf
-included — are listed, so a non-finite input still gives a non-finite output; a non-finite
-weight in a row that no input of the batch touches is not read (the dense product would give
-NaN there: 0 · inf), and the training loop checks the weights themselves.
+from the dense product in the last bits (float32 rounding), as two BLAS libraries' do. Entries
+that are not 0 — NaN and inf included — are listed, so a non-finite input still gives a
+non-finite output; a non-finite weight in a row that no input of the batch touches is not read
+(the dense product would give NaN there: 0 · inf), and the training loop checks the weights
+themselves.
 """
 from __future__ import annotations
 
@@ -90,10 +91,11 @@ def rows_times(indptr, indices, values, w, out):
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
-def weight_grad(indptr, indices, values, k, dz, dw, colptr, rows, colvals):
+def weight_grad(indptr, indices, values, dz, dw, colptr, rows, colvals):
     """dw (k, n) = xᵀ @ dz for x (m, k) given by its nonzeros (CSR); colptr (k + 1), rows and
     colvals (nnz) are scratch for the same nonzeros column by column (a counting sort)."""
     m = indptr.size - 1
+    k = dw.shape[0]
     nnz = indptr[m]
     colptr[:] = 0
     for p in range(nnz):
@@ -169,12 +171,12 @@ class SparseRows:
         if nonzeros(x2, x2.view(_BITS[x2.dtype]), limit, indptr, indices, values) < 0:
             self.skip = RETRY_AFTER
             return None
-        return indptr, indices, values, k
+        return indptr, indices, values
 
 
 def times(listed, w: np.ndarray) -> np.ndarray:
     """x @ w for the batch x that ``listed`` (SparseRows.scan) lists."""
-    indptr, indices, values, _ = listed
+    indptr, indices, values = listed
     out = np.empty((indptr.size - 1, w.shape[1]), values.dtype)
     rows_times(indptr, indices, values, w.astype(values.dtype, copy=False), out)
     return out
@@ -182,7 +184,8 @@ def times(listed, w: np.ndarray) -> np.ndarray:
 
 def weight_grad_of(listed, dz: np.ndarray, dw: np.ndarray) -> None:
     """dw = xᵀ @ dz for the batch x that ``listed`` lists (every entry of dw written)."""
-    indptr, indices, values, k = listed
+    indptr, indices, values = listed
     nnz = int(indptr[-1])
-    weight_grad(indptr, indices, values, k, np.ascontiguousarray(dz, values.dtype), dw,
-                np.empty(k + 1, np.int64), np.empty(nnz, np.int32), np.empty(nnz, values.dtype))
+    weight_grad(indptr, indices, values, np.ascontiguousarray(dz, values.dtype), dw,
+                np.empty(dw.shape[0] + 1, np.int64), np.empty(nnz, np.int32),
+                np.empty(nnz, values.dtype))

@@ -43,7 +43,7 @@ def test_products_match_numpy(m, k, n):
     S.rows_times(indptr, indices, values, w, out)
     np.testing.assert_allclose(out, x @ w, rtol=1e-5, atol=1e-5)
     dw = np.full((k, n), np.nan, np.float32)       # every entry is written
-    S.weight_grad(indptr, indices, values, k, dz, dw, np.empty(k + 1, np.int64),
+    S.weight_grad(indptr, indices, values, dz, dw, np.empty(k + 1, np.int64),
                   np.empty(nnz, np.int32), np.empty(nnz, np.float32))
     np.testing.assert_allclose(dw, x.T @ dz, rtol=1e-5, atol=1e-5)
     if k > 3:

@@ -44,6 +44,10 @@ class Optimizer:
     """
     name = "optimizer"
     _state_names: tuple[str, ...] = ()
+    # the state buffers that decay towards 0 while a parameter's gradient stays 0 (moving
+    # averages): every flush_every() steps their entries below K.TINY are set to 0, so that
+    # they never become subnormal floats (kernels/optimizers.py)
+    _decaying: tuple[str, ...] = ()
 
     def __init__(self, learning_rate=0.001, weight_decay: float | None = None,
                  clipnorm: float | None = None, clipvalue: float | None = None,
@@ -163,10 +167,30 @@ class Optimizer:
         if self.weight_decay:
             K.scale(params, f(1.0 - lr * self.weight_decay))
         self._update(params, grads, lr)
+        if self._decaying and self.iterations % self.flush_every() == 0:
+            for name in self._decaying:
+                K.flush_tiny(getattr(self, name))
         self.iterations += 1
 
     def _update(self, params, grads, lr) -> None:
         raise NotImplementedError
+
+    def _decay(self) -> float:
+        """The smallest factor by which a decaying state buffer shrinks in a step whose
+        gradient is 0 (a moving average's rate)."""
+        return 1.0
+
+    def flush_every(self) -> int:
+        """How many steps apart the decaying state buffers are flushed: at most
+        K.FLUSH_EVERY, fewer when they decay so fast that an entry just above K.TINY would
+        become subnormal (below float32's smallest normal number) before the next flush."""
+        rate = self._decay()
+        if rate >= 1.0:
+            return K.FLUSH_EVERY
+        if rate <= 0.0:
+            return 1
+        steps = math.log(K.TINY / float(np.finfo(np.float32).tiny)) / -math.log(rate)
+        return max(1, min(K.FLUSH_EVERY, int(steps)))
 
     def _on_threads(self, kind: int, params, grads, states, scalars) -> bool:
         """Runs update ``kind`` (kernels/optimizers.py) on numba's threads when the buffer is
@@ -217,7 +241,7 @@ class SGD(Optimizer):
         if not 0 <= momentum <= 1:
             raise ValueError(f"SGD: momentum must be in [0, 1], got {momentum}")
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
-        self._state_names = ("m",) if self.momentum else ()
+        self._state_names = self._decaying = ("m",) if self.momentum else ()
 
     def _update(self, params, grads, lr):
         f = params.dtype.type
@@ -228,6 +252,9 @@ class SGD(Optimizer):
         elif not self._on_threads(K.SGD, params, grads, [], [lr]):
             K.sgd(params, grads, f(lr))
 
+    def _decay(self):
+        return self.momentum
+
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
@@ -236,6 +263,7 @@ class RMSprop(Optimizer):
     """v = ρv + (1−ρ)g²; p −= lr·g/√(v + ε) (centered: v − ḡ²; momentum: on the increment)."""
     name = "rm_sprop"  # Keras 3's generated name
     _state_names = ("v", "mg", "mom")
+    _decaying = ("v", "mg", "mom")
 
     def __init__(self, learning_rate=0.001, rho: float = 0.9, momentum: float = 0.0,
                  epsilon: float = 1e-7, centered: bool = False, **kwargs):
@@ -255,6 +283,9 @@ class RMSprop(Optimizer):
                                  self.centered]):
             K.rmsprop(params, grads, self.v, self.mg, self.mom, f(lr), f(self.rho),
                       f(1 - self.rho), f(self.momentum), f(self.epsilon), self.centered)
+
+    def _decay(self):
+        return min(self.rho, self.momentum) if self.momentum > 0 else self.rho
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
@@ -288,6 +319,7 @@ class Adam(Optimizer):
     """m, v moving averages of g, g²; p −= lr·√(1−β2ᵗ)/(1−β1ᵗ)·m/(√v + ε) (amsgrad: max v)."""
     name = "adam"
     _state_names = ("m", "v", "vmax")
+    _decaying = ("m", "v")
 
     def __init__(self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-7, amsgrad: bool = False, **kwargs):
@@ -312,6 +344,9 @@ class Adam(Optimizer):
         elif not self._on_threads(K.ADAM, params, grads, [self.m, self.v], args):
             K.adam(params, grads, self.m, self.v, *args)
 
+    def _decay(self):
+        return min(self.beta_1, self.beta_2)
+
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
                 "epsilon": self.epsilon, "amsgrad": self.amsgrad}
@@ -329,6 +364,7 @@ class Nadam(Optimizer):
     """Adam with Nesterov momentum and Keras's momentum-cache schedule u_t = β1(1 − ½·0.96ᵗ)."""
     name = "nadam"
     _state_names = ("m", "v")
+    _decaying = ("m", "v")
 
     def __init__(self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-7, **kwargs):
@@ -351,6 +387,9 @@ class Nadam(Optimizer):
                 f(self.epsilon), f(u_t1 / (1 - self.u_product * u_t1)),
                 f((1 - u_t) / (1 - self.u_product)), f(1 / (1 - self.beta_2 ** t)))
 
+    def _decay(self):
+        return min(self.beta_1, self.beta_2)
+
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
                 "epsilon": self.epsilon}
@@ -361,6 +400,7 @@ class Adadelta(Optimizer):
     Δ = −√(E[Δ²] + ε)/√(E[g²] + ε)·g; E[Δ²] = ρE[Δ²] + (1−ρ)Δ²; p += lr·Δ."""
     name = "adadelta"
     _state_names = ("acc_grad", "acc_delta")
+    _decaying = ("acc_grad", "acc_delta")
 
     def __init__(self, learning_rate=0.001, rho: float = 0.95, epsilon: float = 1e-7, **kwargs):
         super().__init__(learning_rate, **kwargs)
@@ -371,6 +411,9 @@ class Adadelta(Optimizer):
         K.adadelta(params, grads, self.acc_grad, self.acc_delta, f(lr), f(self.rho),
                    f(self.epsilon))
 
+    def _decay(self):
+        return self.rho
+
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
 
@@ -380,6 +423,7 @@ class Adamax(Optimizer):
     p −= lr/(1 − β1ᵗ)·m/(u + ε)."""
     name = "adamax"
     _state_names = ("m", "u")
+    _decaying = ("m", "u")
 
     def __init__(self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-7, **kwargs):
@@ -392,6 +436,9 @@ class Adamax(Optimizer):
         K.adamax(params, grads, self.m, self.u, f(lr / (1 - self.beta_1 ** t)),
                  f(1 - self.beta_1), f(self.beta_2), f(self.epsilon))
 
+    def _decay(self):
+        return min(self.beta_1, self.beta_2)
+
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
                 "epsilon": self.epsilon}
@@ -401,6 +448,7 @@ class Lion(Optimizer):
     """Lion (Chen et al. 2023): p −= lr·sign(β1·m + (1 − β1)g); m = β2·m + (1 − β2)g."""
     name = "lion"
     _state_names = ("m",)
+    _decaying = ("m",)
 
     def __init__(self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.99,
                  **kwargs):
@@ -413,6 +461,9 @@ class Lion(Optimizer):
     def _update(self, params, grads, lr):
         f = params.dtype.type
         K.lion(params, grads, self.m, f(lr), f(self.beta_1), f(self.beta_2))
+
+    def _decay(self):
+        return self.beta_2
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2}

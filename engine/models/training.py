@@ -288,38 +288,40 @@ class TrainingLoops:
         # callback that has an on_train_batch_end / on_batch_end of its own
         batch_logs_wanted = verbose == 1 or any(_has_batch_end(cb) for cb in cbs)
         logs: dict[str, float] = {}
-        for epoch in range(initial_epoch, epochs):
-            if verbose:
-                print(f"Epoch {epoch + 1}/{epochs}")
-            self._reset_metrics()
-            _call(cbs, "on_epoch_begin", epoch, {})
-            bar = Progbar(source.steps, verbose)
-            step = 0
-            for step, (xb, yb, swb) in enumerate(source.epoch(), start=1):
-                _call(cbs, "on_train_batch_begin", step - 1, {})
-                try:
-                    loss, outs = self._train_step(xb, yb, swb)
-                except NonFiniteError as e:
-                    self._stop_nonfinite(e, epoch, step, verbose)
-                    break
-                self._update_metrics(loss, yb, outs, len(xb[0]))
-                if batch_logs_wanted:
-                    batch_logs = self._logs()
-                    _call(cbs, "on_train_batch_end", step - 1, batch_logs)
-                    bar.update(step, batch_logs)
+        try:
+            for epoch in range(initial_epoch, epochs):
+                if verbose:
+                    print(f"Epoch {epoch + 1}/{epochs}")
+                self._reset_metrics()
+                _call(cbs, "on_epoch_begin", epoch, {})
+                bar = Progbar(source.steps, verbose)
+                step = 0
+                for step, (xb, yb, swb) in enumerate(source.epoch(), start=1):
+                    _call(cbs, "on_train_batch_begin", step - 1, {})
+                    try:
+                        loss, outs = self._train_step(xb, yb, swb)
+                    except NonFiniteError as e:
+                        self._stop_nonfinite(e, epoch, step, verbose)
+                        break
+                    self._update_metrics(loss, yb, outs, len(xb[0]))
+                    if batch_logs_wanted:
+                        batch_logs = self._logs()
+                        _call(cbs, "on_train_batch_end", step - 1, batch_logs)
+                        bar.update(step, batch_logs)
+                    if self.stop_training:
+                        break
+                logs = self._logs() if self._loss_tracker_n else {}
+                if self.training_error is None and val is not None and \
+                        (epoch + 1 - initial_epoch) % validation_freq == 0:
+                    val_logs = self._evaluate_source(val, batch_size, cbs)
+                    logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                bar.finish(step, logs)
+                _call(cbs, "on_epoch_end", epoch, logs)
                 if self.stop_training:
                     break
-            logs = self._logs() if self._loss_tracker_n else {}
-            if self.training_error is None and val is not None and \
-                    (epoch + 1 - initial_epoch) % validation_freq == 0:
-                val_logs = self._evaluate_source(val, batch_size, cbs)
-                logs.update({f"val_{k}": v for k, v in val_logs.items()})
-            bar.finish(step, logs)
-            _call(cbs, "on_epoch_end", epoch, logs)
-            if self.stop_training:
-                break
-        _call(cbs, "on_train_end", logs)
-        allocator.release()       # the memory the steps kept, back to the system
+            _call(cbs, "on_train_end", logs)
+        finally:
+            allocator.release()   # the memory the steps kept, back to the system
         self.history = history
         return history
 
@@ -384,7 +386,10 @@ class TrainingLoops:
         self._resolve_compile()
         self._bind_parameters()
         cbs = _callbacks_for(self, callbacks, verbose, steps)
-        logs = self._evaluate_source(source, batch_size, cbs)
+        try:
+            logs = self._evaluate_source(source, batch_size, cbs)
+        finally:
+            allocator.release()   # the batches' memory, back to the system
         if verbose not in (0, "0") and verbose != 0:
             Progbar(None, 2).finish(0, logs)
         if return_dict:
@@ -406,15 +411,21 @@ class TrainingLoops:
         cbs = _callbacks_for(self, callbacks, verbose, steps)
         _call(cbs, "on_predict_begin", {})
         parts = []
-        with partnered():
-            for step, xb in enumerate(batches):
-                _call(cbs, "on_predict_batch_begin", step, {})
-                with predicting():
-                    parts.append(self._plan.forward(xb, training=False))
-                if cbs:
-                    out = parts[-1]
-                    _call(cbs, "on_predict_batch_end", step,
-                          {"outputs": out if len(out) > 1 else out[0]})
+        try:
+            with partnered():
+                for step, xb in enumerate(batches):
+                    _call(cbs, "on_predict_batch_begin", step, {})
+                    with predicting():
+                        parts.append(self._plan.forward(xb, training=False))
+                    if cbs:
+                        out = parts[-1]
+                        _call(cbs, "on_predict_batch_end", step,
+                              {"outputs": out if len(out) > 1 else out[0]})
+        finally:
+            # the batches' memory back to the system; not after a call of one batch (the
+            # app's live prediction calls predict on every stroke and reuses that memory)
+            if len(parts) > 1:
+                allocator.release()
         _call(cbs, "on_predict_end", {})
         if not parts:
             raise ValueError(f"Model '{self.name}': predict got no samples")

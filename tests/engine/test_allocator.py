@@ -1,5 +1,6 @@
 """engine.allocator: a training step's freed arrays stay in the process (no page faults on the
-next step), a user's own glibc settings win, and fit gives the memory back when it ends."""
+next step), a user's own glibc settings win, and fit, evaluate and predict give the memory back
+when they end."""
 import json
 import os
 import subprocess
@@ -95,6 +96,49 @@ print(json.dumps({"base": base, "kept": kept, "after_fit": rss()}))
     # 160 MB freed and kept (under the 256 MB trim threshold) until fit ends and returns it
     assert got["kept"] - got["base"] > 150 << 20, got
     assert got["after_fit"] - got["base"] < 10 << 20, got
+
+
+def _counting_release(monkeypatch):
+    from engine.models import training
+    calls = []
+    monkeypatch.setattr(training.allocator, "release", lambda: calls.append(1) or True)
+    return calls
+
+
+def test_evaluate_and_predict_release_memory_but_not_after_one_batch(monkeypatch):
+    import numpy as np
+    from engine.layers import Dense
+    from engine.models import Sequential
+    m = Sequential([Dense(2, input_shape=(3,))])
+    m.compile("sgd", "mse")
+    x, y = np.ones((10, 3), np.float32), np.ones((10, 2), np.float32)
+    calls = _counting_release(monkeypatch)
+    m.predict(x, batch_size=4, verbose=0)          # three batches
+    assert len(calls) == 1
+    m.predict(x[:1], verbose=0)                     # the live prediction panel's call
+    m.predict(x, batch_size=10, verbose=0)
+    assert len(calls) == 1
+    m.evaluate(x, y, batch_size=4, verbose=0)
+    assert len(calls) == 2
+
+
+def test_fit_releases_memory_when_a_callback_raises(monkeypatch):
+    import numpy as np
+    from engine.callbacks import Callback
+    from engine.layers import Dense
+    from engine.models import Sequential
+
+    class Boom(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            raise KeyboardInterrupt
+
+    m = Sequential([Dense(2, input_shape=(3,))])
+    m.compile("sgd", "mse")
+    x, y = np.ones((8, 3), np.float32), np.ones((8, 2), np.float32)
+    calls = _counting_release(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        m.fit(x, y, batch_size=4, verbose=0, callbacks=[Boom()])
+    assert calls == [1]
 
 
 def test_release_is_a_no_op_without_the_policy(monkeypatch):

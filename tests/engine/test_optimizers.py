@@ -130,13 +130,76 @@ def test_build_is_idempotent_and_reset_clears_state():
     np.testing.assert_allclose(ada.acc, 0.3)
 
 
-def test_subnormal_moments_are_flushed():
-    opt = O.Adam()
-    p = np.zeros(4, dtype=np.float32)
-    opt.build(4)
-    opt.m[:] = 1e-39
-    opt.apply(p, np.zeros(4, dtype=np.float32))
-    assert np.all(opt.m == 0)
+DECAYING = {
+    "sgd_momentum": (lambda: O.SGD(0.1, momentum=0.9), ("m",)),
+    "rmsprop_momentum_centered": (lambda: O.RMSprop(0.01, momentum=0.5, centered=True),
+                                  ("v", "mg", "mom")),
+    "adam": (lambda: O.Adam(), ("m", "v")),
+    "nadam": (lambda: O.Nadam(), ("m", "v")),
+    "adadelta": (lambda: O.Adadelta(), ("acc_grad", "acc_delta")),
+    "adamax": (lambda: O.Adamax(), ("m", "u")),
+    "lion": (lambda: O.Lion(), ("m",)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DECAYING))
+def test_decaying_moments_never_become_subnormal(case):
+    """A parameter whose gradient stays 0 lets its moments decay; every flush_every() steps
+    those below TINY are set to 0, before any of them is subnormal (the CPU's slow path).
+    Moments that have not decayed that far are not touched."""
+    from engine.kernels.optimizers import FLUSH_EVERY, TINY
+    make, names = DECAYING[case]
+    opt = make()
+    every = opt.flush_every()
+    assert 1 <= every <= FLUSH_EVERY
+    n = 64
+    p = np.zeros(n, dtype=np.float32)
+    opt.build(n)
+    assert opt._decaying == names
+    start = np.geomspace(1e-25, 1e-31, n).astype(np.float32)   # some above TINY, some below
+    start[::2] *= -1
+    for name in names:
+        getattr(opt, name)[:] = abs(start) if name in ("v", "u", "acc_grad", "acc_delta") \
+            else start
+    tiny = np.finfo(np.float32).tiny                          # the smallest normal float32
+    flushed = False
+    for step in range(3 * every + 1):
+        opt.apply(p, np.zeros(n, dtype=np.float32))
+        for name in names:
+            a = abs(getattr(opt, name))
+            assert not np.any((a > 0) & (a < tiny)), (case, name, step)
+            if step % every == 0:                              # just flushed
+                assert not np.any((a > 0) & (a < TINY)), (case, name, step)
+                flushed = True
+    assert flushed
+    # a moment that is far from TINY is left as the update made it
+    opt = make()
+    opt.build(2)
+    for name in names:
+        getattr(opt, name)[:] = 1e-3
+    opt.apply(np.zeros(2, np.float32), np.zeros(2, np.float32))
+    assert all(np.all(getattr(opt, name) > 1e-4) for name in names)
+
+
+def test_the_flush_interval_follows_the_fastest_decay():
+    from engine.kernels.optimizers import FLUSH_EVERY
+    assert O.Adam().flush_every() == FLUSH_EVERY            # 0.9 per step: 173 steps to spare
+    assert O.RMSprop(momentum=0.5).flush_every() == 26      # 1e-30 · 0.5^26 = 1.5e-38, normal
+    assert O.Adam(beta_1=0.1).flush_every() == 7
+    assert O.Adam(beta_1=0.0).flush_every() == 1
+    assert O.SGD(momentum=1.0).flush_every() == FLUSH_EVERY
+
+
+def test_flush_tiny_sets_only_tiny_entries_to_zero():
+    from engine.kernels.optimizers import TINY, flush_tiny
+    sub = np.finfo(np.float32).smallest_subnormal
+    a = np.array([0.0, -0.0, sub, -sub, 1e-35, -9e-31, 2e-30, -1.0, np.nan, np.inf, -np.inf],
+                 np.float32)
+    flush_tiny(a)
+    assert TINY == 1e-30
+    np.testing.assert_array_equal(a[:6], 0.0)
+    np.testing.assert_array_equal(a[6:8], np.float32([2e-30, -1.0]))
+    assert np.isnan(a[8]) and a[9] == np.inf and a[10] == -np.inf
 
 
 def test_config_round_trip():

@@ -304,8 +304,23 @@ def transpose_fused(x: np.ndarray) -> bool:
     return TILED and x.dtype == np.float32
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def _bias_relu_sample(z, b, bias, relu):
+    """z[b] += bias, then relu when asked (in place, right after the sample's scatter, while it
+    is in the cache)."""
+    f = z.shape[3]
+    zs = z[b].reshape(-1, f)
+    zero = z.dtype.type(0)
+    for r in range(zs.shape[0]):
+        row = zs[r]
+        for k in range(f):
+            v = row[k] + bias[k]
+            row[k] = max(v, zero) if relu else v
+
+
 @njit(cache=True, nogil=True, parallel=True)
-def _transpose_forward_par(x, kt, kh, kw, sh, sw, dh, dw, ph, pw, z, bs, nworkers):
+def _transpose_forward_par(x, kt, kh, kw, sh, sw, dh, dw, ph, pw, z, bias, finish, relu, bs,
+                           nworkers):
     n, h, w, c = x.shape
     kk = kt.shape[1]
     hw = h * w
@@ -323,21 +338,49 @@ def _transpose_forward_par(x, kt, kh, kw, sh, sw, dh, dw, ph, pw, z, bs, nworker
                   kt.ctypes.data, kk, 0.0, cols.ctypes.data, kk)
             for q in range(nb):
                 _col2im_sample(cols, q, b0 + q, kh, kw, sh, sw, dh, dw, ph, pw, h, w, z)
+                if finish:
+                    _bias_relu_sample(z, b0 + q, bias, relu)
 
 
-def transpose_forward(x, kmat, geo, z):
-    """z (N, OH, OW, F) = col2im(x·Kᵀ), Conv2DTranspose's forward without the bias; x (N, H, W,
-    C) float32, kmat (KH·KW·F, C), geo (kh, kw, sh, sw, dh, dw, ph, pw, H, W)."""
+def transpose_forward(x, kmat, geo, z, bias=None, relu: bool = False):
+    """z (N, OH, OW, F) = col2im(x·Kᵀ) (+ bias when given; relu'd when asked: both per sample
+    inside the kernel), Conv2DTranspose's forward; x (N, H, W, C) float32, kmat (KH·KW·F, C),
+    geo (kh, kw, sh, sw, dh, dw, ph, pw, H, W)."""
     n, h, w, _ = x.shape
     kt = np.ascontiguousarray(kmat.T)
     bs = transpose_chunk(n, h * w, kt.shape[1])
-    _transpose_forward_par(np.ascontiguousarray(x), kt, *geo[:8], z, bs,
+    finish = bias is not None or relu
+    b = np.zeros(z.shape[3], np.float32) if bias is None else bias.astype(np.float32, copy=False)
+    _transpose_forward_par(np.ascontiguousarray(x), kt, *geo[:8], z, b, finish, relu, bs,
                            workers_for(-(-n // bs)))
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def _grad_sample(dy, y, relu, b, dz, accb):
+    """dz[b] = dy[b] where y[b] > 0 (relu; dz is dy itself otherwise, not written), and the
+    sample's column sums of it added to accb (the bias gradient)."""
+    f = dy.shape[3]
+    g = dy[b].reshape(-1, f)
+    ys = y[b].reshape(-1, f)
+    out = dz[b].reshape(-1, f)
+    zero = dy.dtype.type(0)
+    for r in range(g.shape[0]):
+        gr = g[r]
+        if relu:
+            yr = ys[r]
+            orow = out[r]
+            for k in range(f):
+                v = gr[k] if yr[k] > zero else zero
+                orow[k] = v
+                accb[k] += v
+        else:
+            for k in range(f):
+                accb[k] += gr[k]
+
+
 @njit(cache=True, nogil=True, parallel=True)
-def _transpose_backward_par(dz, x, kmat, kh, kw, sh, sw, dh, dw, ph, pw, part, need_dx, dx, bs,
-                            nworkers):
+def _transpose_backward_par(dy, y, relu, sums, dz, x, kmat, kh, kw, sh, sw, dh, dw, ph, pw,
+                            part, partb, need_dx, dx, bs, nworkers):
     n, h, w, c = x.shape
     kk = kmat.shape[0]
     hw = h * w
@@ -351,7 +394,11 @@ def _transpose_backward_par(dz, x, kmat, kh, kw, sh, sw, dh, dw, ph, pw, part, n
                 break
             b0 = t * bs
             nb = min(n, b0 + bs) - b0
+            accb = partb[t]
+            accb[:] = 0
             for q in range(nb):
+                if relu or sums:
+                    _grad_sample(dy, y, relu, b0 + q, dz, accb)
                 _im2col_sample(dz, b0 + q, q, kh, kw, sh, sw, dh, dw, ph, pw, h, w, dcols)
             # this chunk's dK = dcolsᵀ·x, and dx = dcols·K
             sgemm(True, False, kk, c, nb * hw, 1.0, dcols.ctypes.data, kk,
@@ -361,18 +408,28 @@ def _transpose_backward_par(dz, x, kmat, kh, kw, sh, sw, dh, dw, ph, pw, part, n
                       c, 0.0, dx.ctypes.data + 4 * b0 * hw * c, c)
 
 
-def transpose_backward(dz, x, kmat, geo, kgrad, need_dx: bool):
-    """Conv2DTranspose's gradients from dz (N, OH, OW, F) float32: kgrad (KH·KW·F, C) = Σ over
-    the chunks, in chunk order, of im2col(dz)ᵀ·x; returns dx (N, H, W, C) = im2col(dz)·K when
-    need_dx (else None)."""
+def transpose_backward(dy, x, kmat, geo, kgrad, need_dx: bool, y=None, relu: bool = False,
+                       bias_grad=None):
+    """Conv2DTranspose's gradients from dy (N, OH, OW, F) float32, the gradient of its output y
+    (relu: the gradient passes where y > 0; else dy is the gradient of z itself): kgrad
+    (KH·KW·F, C) = Σ over the chunks, in chunk order, of im2col(dz)ᵀ·x; bias_grad (F,), when
+    given, = Σ dz (per chunk inside the kernel, then in chunk order); returns dx (N, H, W, C) =
+    im2col(dz)·K when need_dx (else None)."""
     n, h, w, c = x.shape
+    f = dy.shape[3]
     kmat = np.ascontiguousarray(kmat)
     kk = kmat.shape[0]
     bs = transpose_chunk(n, h * w, kk)
     nchunks = -(-n // bs)
     part = np.empty((nchunks, kk, c), np.float32)
+    partb = np.empty((nchunks, f), np.float32)
     dx = np.empty(x.shape if need_dx else (1, 1, 1, 1), np.float32)
-    _transpose_backward_par(np.ascontiguousarray(dz), np.ascontiguousarray(x), kmat, *geo[:8],
-                            part, need_dx, dx, bs, workers_for(nchunks))
+    dy = np.ascontiguousarray(dy, np.float32)
+    dz = np.empty_like(dy) if relu else dy
+    _transpose_backward_par(dy, dy if y is None else np.ascontiguousarray(y), relu,
+                            bias_grad is not None, dz, np.ascontiguousarray(x), kmat, *geo[:8],
+                            part, partb, need_dx, dx, bs, workers_for(nchunks))
     np.sum(part, axis=0, out=kgrad)
+    if bias_grad is not None:
+        np.sum(partb, axis=0, out=bias_grad)
     return dx if need_dx else None

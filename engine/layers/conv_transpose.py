@@ -91,14 +91,18 @@ class Conv2DTranspose(Layer):
         geo = (kh, kw, sh, sw, dh, dw, ph, pw, h, w)
         kmat = self.kernel.value.reshape(-1, c)               # (kh·kw·filters, cin)
         z = np.empty((n, oh, ow, self.filters), dtype=x.dtype)
+        bias = self.bias.value if self.bias is not None else None
         if transpose_fused(x):
-            transpose_forward(x, kmat, geo, z)
+            # the bias, and a relu, added per sample inside the kernel (z is then y)
+            relu = self._act.name == "relu"
+            transpose_forward(x, kmat, geo, z, bias, relu)
+            y = z if relu else self._act.forward(z)
         else:
             cols = matmul(x.reshape(-1, c), kmat.T)           # every input pixel's footprint
             col2im(np.ascontiguousarray(cols), *geo, z)
-        if self.bias is not None:
-            z += self.bias.value
-        y = self._act.forward(z)
+            if bias is not None:
+                z += bias
+            y = self._act.forward(z)
         self._cache = (x, z, y, geo)
         return y
 
@@ -106,13 +110,17 @@ class Conv2DTranspose(Layer):
         # z = col2im(x·Kᵀ) + b:  dx = im2col(dz)·K,  dK = (im2col(dz))ᵀ·x,  db = Σ dz
         x, z, y, geo = self._cache
         n, h, w, c = x.shape
+        if transpose_fused(x):
+            # relu's mask and the bias gradient inside the kernel
+            relu = self._act.name == "relu" and not self.fused_output_grad
+            dz = dy if relu or self.fused_output_grad else self._act.backward(z, y, dy)
+            return transpose_backward(dz, x, self.kernel.value.reshape(-1, c), geo,
+                                      self.kernel.grad.reshape(-1, c), self.need_dx, y, relu,
+                                      self.bias.grad if self.bias is not None else None)
         dz = dy if self.fused_output_grad else self._act.backward(z, y, dy)
         dz = np.ascontiguousarray(dz, dtype=x.dtype)
         if self.bias is not None:
             np.sum(dz.reshape(-1, self.filters), axis=0, out=self.bias.grad)
-        if transpose_fused(x):
-            return transpose_backward(dz, x, self.kernel.value.reshape(-1, c), geo,
-                                      self.kernel.grad.reshape(-1, c), self.need_dx)
         kh, kw = geo[0], geo[1]
         dcols = np.empty((n * h * w, kh * kw * self.filters), dtype=x.dtype)
         im2col(dz, *geo, dcols)

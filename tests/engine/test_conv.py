@@ -361,12 +361,17 @@ def test_conv2d_transpose_is_the_adjoint_of_conv2d():
     (dict(filters=2, kernel_size=3, strides=2, padding="same", output_padding=(0, 1)),
      (2, 4, 3, 2)),
     (dict(filters=3, kernel_size=3, dilation_rate=2, use_bias=False), (1, 6, 5, 4)),
+    (dict(filters=4, kernel_size=3, strides=2, padding="same", activation="sigmoid"),
+     (9, 5, 5, 3)),
+    (dict(filters=5, kernel_size=2, strides=2, activation="relu", use_bias=False), (6, 4, 4, 2)),
 ])
 @pytest.mark.parametrize("need_dx", [True, False])
 def test_conv2d_transpose_chunked_kernels_equal_the_whole_batch_product(kwargs, shape, need_dx,
                                                                         monkeypatch):
-    """float32 runs the per-chunk product + scatter (engine/kernels/conv.py); the reference is
-    the whole-batch im2col/col2im path with one product."""
+    """float32 runs the per-chunk product + scatter (engine/kernels/conv.py), with the bias and
+    a relu (forward), relu's mask and the bias gradient (backward) inside the kernel; the
+    reference is the whole-batch im2col/col2im path with one product and numpy's bias and
+    activation."""
     import engine.layers.conv_transpose as conv_layers
     from engine.kernels.gemm import TILED
     if not TILED:
@@ -375,16 +380,23 @@ def test_conv2d_transpose_chunked_kernels_equal_the_whole_batch_product(kwargs, 
     x = r.standard_normal(shape).astype(np.float32)
     layer.build(x.shape)
     layer.need_dx = need_dx
+    if layer.bias is not None:                      # not zeros: the bias must be added
+        layer.bias.assign(r.standard_normal(layer.bias.value.shape).astype(np.float32))
     results = []
     for fused in (True, False):
         monkeypatch.setattr(conv_layers, "transpose_fused", lambda x, fused=fused: fused)
         y = layer.forward(x, training=True)
         dy = np.random.default_rng(7).standard_normal(y.shape).astype(np.float32)
         dx = layer.backward(dy)
-        results.append((y, dx, layer.kernel.grad.copy()))
-    (y1, dx1, g1), (y2, dx2, g2) = results
+        results.append((y.copy(), dx, layer.kernel.grad.copy(),
+                        None if layer.bias is None else layer.bias.grad.copy()))
+    (y1, dx1, g1, b1), (y2, dx2, g2, b2) = results
+    if kwargs.get("activation") == "relu":
+        assert 0.2 < np.mean(y1 == 0) < 0.8             # the mask cuts some of the gradient
     np.testing.assert_allclose(y1, y2, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(g1, g2, rtol=1e-4, atol=1e-4)
+    if b1 is not None:
+        np.testing.assert_allclose(b1, b2, rtol=1e-4, atol=1e-4)
     assert (dx1 is None) == (dx2 is None) == (not need_dx)
     if need_dx:
         np.testing.assert_allclose(dx1, dx2, rtol=1e-5, atol=1e-5)

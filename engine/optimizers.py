@@ -46,8 +46,10 @@ class Optimizer:
     _state_names: tuple[str, ...] = ()
     # the state buffers that decay towards 0 while a parameter's gradient stays 0 (moving
     # averages): every flush_every() steps their entries below K.TINY are set to 0, so that
-    # they never become subnormal floats (kernels/optimizers.py)
+    # they never become subnormal floats (kernels/optimizers.py); _rates: the attributes that
+    # hold their rates of decay per step
     _decaying: tuple[str, ...] = ()
+    _rates: tuple[str, ...] = ()
 
     def __init__(self, learning_rate=0.001, weight_decay: float | None = None,
                  clipnorm: float | None = None, clipvalue: float | None = None,
@@ -175,20 +177,15 @@ class Optimizer:
     def _update(self, params, grads, lr) -> None:
         raise NotImplementedError
 
-    def _decay(self) -> float:
-        """The smallest factor by which a decaying state buffer shrinks in a step whose
-        gradient is 0 (a moving average's rate)."""
-        return 1.0
-
     def flush_every(self) -> int:
         """How many steps apart the decaying state buffers are flushed: at most
-        K.FLUSH_EVERY, fewer when they decay so fast that an entry just above K.TINY would
-        become subnormal (below float32's smallest normal number) before the next flush."""
-        rate = self._decay()
+        K.FLUSH_EVERY, fewer when they decay so fast (the smallest of the rates named in
+        ``_rates``; a rate of 0 keeps no memory, so it does not count) that an entry just above
+        K.TINY would become subnormal (below float32's smallest normal number) before the next
+        flush."""
+        rate = min((r for r in (getattr(self, a) for a in self._rates) if r > 0), default=1.0)
         if rate >= 1.0:
             return K.FLUSH_EVERY
-        if rate <= 0.0:
-            return 1
         steps = math.log(K.TINY / float(np.finfo(np.float32).tiny)) / -math.log(rate)
         return max(1, min(K.FLUSH_EVERY, int(steps)))
 
@@ -234,6 +231,7 @@ class Optimizer:
 class SGD(Optimizer):
     """p −= lr·g; with momentum m = μm − lr·g, p += m (nesterov: p += μm − lr·g)."""
     name = "sgd"
+    _rates = ("momentum",)
 
     def __init__(self, learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False,
                  **kwargs):
@@ -252,9 +250,6 @@ class SGD(Optimizer):
         elif not self._on_threads(K.SGD, params, grads, [], [lr]):
             K.sgd(params, grads, f(lr))
 
-    def _decay(self):
-        return self.momentum
-
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
@@ -264,6 +259,7 @@ class RMSprop(Optimizer):
     name = "rm_sprop"  # Keras 3's generated name
     _state_names = ("v", "mg", "mom")
     _decaying = ("v", "mg", "mom")
+    _rates = ("rho", "momentum")
 
     def __init__(self, learning_rate=0.001, rho: float = 0.9, momentum: float = 0.0,
                  epsilon: float = 1e-7, centered: bool = False, **kwargs):
@@ -283,9 +279,6 @@ class RMSprop(Optimizer):
                                  self.centered]):
             K.rmsprop(params, grads, self.v, self.mg, self.mom, f(lr), f(self.rho),
                       f(1 - self.rho), f(self.momentum), f(self.epsilon), self.centered)
-
-    def _decay(self):
-        return min(self.rho, self.momentum) if self.momentum > 0 else self.rho
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
@@ -320,6 +313,7 @@ class Adam(Optimizer):
     name = "adam"
     _state_names = ("m", "v", "vmax")
     _decaying = ("m", "v")
+    _rates = ("beta_1", "beta_2")
 
     def __init__(self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-7, amsgrad: bool = False, **kwargs):
@@ -344,9 +338,6 @@ class Adam(Optimizer):
         elif not self._on_threads(K.ADAM, params, grads, [self.m, self.v], args):
             K.adam(params, grads, self.m, self.v, *args)
 
-    def _decay(self):
-        return min(self.beta_1, self.beta_2)
-
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
                 "epsilon": self.epsilon, "amsgrad": self.amsgrad}
@@ -365,6 +356,7 @@ class Nadam(Optimizer):
     name = "nadam"
     _state_names = ("m", "v")
     _decaying = ("m", "v")
+    _rates = ("beta_1", "beta_2")
 
     def __init__(self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-7, **kwargs):
@@ -387,9 +379,6 @@ class Nadam(Optimizer):
                 f(self.epsilon), f(u_t1 / (1 - self.u_product * u_t1)),
                 f((1 - u_t) / (1 - self.u_product)), f(1 / (1 - self.beta_2 ** t)))
 
-    def _decay(self):
-        return min(self.beta_1, self.beta_2)
-
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
                 "epsilon": self.epsilon}
@@ -401,6 +390,7 @@ class Adadelta(Optimizer):
     name = "adadelta"
     _state_names = ("acc_grad", "acc_delta")
     _decaying = ("acc_grad", "acc_delta")
+    _rates = ("rho",)
 
     def __init__(self, learning_rate=0.001, rho: float = 0.95, epsilon: float = 1e-7, **kwargs):
         super().__init__(learning_rate, **kwargs)
@@ -410,9 +400,6 @@ class Adadelta(Optimizer):
         f = params.dtype.type
         K.adadelta(params, grads, self.acc_grad, self.acc_delta, f(lr), f(self.rho),
                    f(self.epsilon))
-
-    def _decay(self):
-        return self.rho
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
@@ -424,6 +411,7 @@ class Adamax(Optimizer):
     name = "adamax"
     _state_names = ("m", "u")
     _decaying = ("m", "u")
+    _rates = ("beta_1", "beta_2")
 
     def __init__(self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-7, **kwargs):
@@ -436,9 +424,6 @@ class Adamax(Optimizer):
         K.adamax(params, grads, self.m, self.u, f(lr / (1 - self.beta_1 ** t)),
                  f(1 - self.beta_1), f(self.beta_2), f(self.epsilon))
 
-    def _decay(self):
-        return min(self.beta_1, self.beta_2)
-
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
                 "epsilon": self.epsilon}
@@ -449,6 +434,7 @@ class Lion(Optimizer):
     name = "lion"
     _state_names = ("m",)
     _decaying = ("m",)
+    _rates = ("beta_2",)
 
     def __init__(self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.99,
                  **kwargs):
@@ -461,9 +447,6 @@ class Lion(Optimizer):
     def _update(self, params, grads, lr):
         f = params.dtype.type
         K.lion(params, grads, self.m, f(lr), f(self.beta_1), f(self.beta_2))
-
-    def _decay(self):
-        return self.beta_2
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2}

@@ -186,7 +186,7 @@ def test_the_flush_interval_follows_the_fastest_decay():
     assert O.Adam().flush_every() == FLUSH_EVERY            # 0.9 per step: 173 steps to spare
     assert O.RMSprop(momentum=0.5).flush_every() == 26      # 1e-30 · 0.5^26 = 1.5e-38, normal
     assert O.Adam(beta_1=0.1).flush_every() == 7
-    assert O.Adam(beta_1=0.0).flush_every() == 1
+    assert O.Adam(beta_1=0.0, beta_2=0.5).flush_every() == 26   # m then holds g alone
     assert O.SGD(momentum=1.0).flush_every() == FLUSH_EVERY
 
 

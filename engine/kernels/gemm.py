@@ -15,14 +15,13 @@ data address, ``ld`` = row stride in elements)::
 It calls numpy's own OpenBLAS (``cblas_sgemm``, found through threadpoolctl). Where numpy uses
 another BLAS, the same symbol is bound to a numba loop with the same arguments (correct, slower),
 so compiled kernels link the same way everywhere.
+
+Inside ``partnered()`` (Model.predict, evaluate) mid-sized products are shared with a polling
+partner thread instead: engine/kernels/partner.py.
 """
 from __future__ import annotations
 
-import contextlib
 import ctypes
-import os
-import threading
-import time
 
 import llvmlite.binding as llvm
 import numpy as np
@@ -32,7 +31,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from engine import threading_policy as policy
-from engine.kernels.parallel import atomic_load, atomic_store, compare_exchange, fetch_add
+from engine.kernels.parallel import fetch_add
 
 # Products below this many floating-point operations run as one sgemm on the calling thread
 # unless numba's workers are polling (policy.spinning(): a user's GOMP_SPINCOUNT > 0, idle).
@@ -185,7 +184,7 @@ def _gemm_tiles(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, tm, tn,
 def _tile_count(p):
     """The number of tiles of the product whose parameters p holds: int64 (ta, tb, m, n, k,
     pa, lda, pb, ldb, beta, pc, ldc, tm, tn), beta 0 or 1 — the layout _tiled builds and the
-    partner's shared state carries."""
+    partner's shared state carries (engine/kernels/partner.py)."""
     return ((p[2] + p[12] - 1) // p[12]) * ((p[3] + p[13] - 1) // p[13])
 
 
@@ -247,182 +246,10 @@ def _add_slices(part, alpha, beta, pc, ldc):
             c[i, j] = alpha * s + (beta * c[i, j] if beta != 0 else np.float32(0))
 
 
-# ---------------------------------------------------------------- a polling partner for predict
-# numba's workers sleep between parallel regions (threading_policy: GOMP_SPINCOUNT=0), and waking
-# one costs more than a mid-sized product gains from a second core: (256, 784) @ (784, 128), the
-# seed MLP's product at predict's batch 256, took 512 µs as one sgemm and 442 µs in two tiles on
-# numba's threads (median of 60, idle, 2026-12-03), while PyTorch's polling threads predict the
-# whole batch in ~440 µs. During predict / evaluate the products come one after another, so a
-# partner thread that polls *only then* removes the wake-up: products of PARTNER_MIN_FLOPS up to
-# GEMM_PARALLEL_MIN_FLOPS are cut into tiles that the calling thread and the partner take from a
-# counter (a partner that is descheduled leaves its tiles to the caller; the caller waits only for
-# a tile the partner already took). The partner polls for PARTNER_POLL_SECONDS after its last tile,
-# then sleeps; when the caller finds it asleep it runs the product alone and wakes it for the next
-# one (the wake-up is never waited for). It is used only while ``partnered()`` is active on the
-# calling thread (Model.predict and evaluate), only when no other program loads the cores
-# (policy.threads() == CORES) and never in training steps (fit's validation passes are evaluate's):
-# polling workers were measured to spread fresh training processes (threading_policy's docstring),
-# and the partner in the seed MLP's training steps was slower (4 paired runs, median x0.90).
+# Inside partnered() (Model.predict, evaluate) products from PARTNER_MIN_FLOPS up to
+# GEMM_PARALLEL_MIN_FLOPS are shared with a thread that polls only then: why and how in
+# engine/kernels/partner.py.
 PARTNER_MIN_FLOPS = 4e6
-PARTNER_POLL_SECONDS = 2e-3
-_STATE, _TILE, _STOP, _JOINS = 0, 8, 16, 17   # on separate cache lines of the shared int64 array
-_PARAMS = 24                           # ta, tb, m, n, k, pa, lda, pb, ldb, beta, pc, ldc, tm, tn
-_PARKED, _POLLING, _POSTED, _JOINED = 0, 1, 2, 3
-
-
-@njit(cache=True, nogil=True)
-def _partner_tiles(state):
-    """Takes tiles of the posted product from the shared counter until none are left."""
-    p = state[_PARAMS:_PARAMS + 14]
-    total = _tile_count(p)
-    while True:
-        t = fetch_add(state, _TILE)
-        if t >= total:
-            break
-        _param_tile(p, t)
-
-
-@njit(cache=True, nogil=True)
-def _partner_serve(state, max_polls):
-    """The partner's loop: join posted products; park after max_polls polls without one (or
-    when asked to stop). States: parked -> polling -> posted (by the caller) -> joined ->
-    polling."""
-    polls = 0
-    while True:
-        st = atomic_load(state, _STATE)
-        if st == _POSTED:
-            if compare_exchange(state, _STATE, _POSTED, _JOINED):
-                fetch_add(state, _JOINS)
-                _partner_tiles(state)
-                atomic_store(state, _STATE, _POLLING)
-                polls = 0
-            continue
-        if st == _PARKED:
-            return
-        if atomic_load(state, _STOP) != 0 or polls >= max_polls:
-            if compare_exchange(state, _STATE, _POLLING, _PARKED):
-                return
-            continue
-        polls += 1
-
-
-@njit(cache=True, nogil=True)
-def _partner_run(state):
-    """On the calling thread: post the product whose parameters are in state, take tiles, wait
-    for the partner's tile if it joined. False (nothing done) when the partner is not polling."""
-    atomic_store(state, _TILE, 0)
-    if not compare_exchange(state, _STATE, _POLLING, _POSTED):
-        return False
-    _partner_tiles(state)
-    if compare_exchange(state, _STATE, _POSTED, _POLLING):
-        return True                    # the partner never joined: the caller took every tile
-    while atomic_load(state, _STATE) == _JOINED:
-        pass
-    return True
-
-
-class _Partner:
-    """The polling partner thread (one per process, started on first use)."""
-
-    def __init__(self):
-        self.state = np.zeros(_PARAMS + 16, np.int64)
-        self.lock = threading.Lock()        # one caller at a time posts products
-        self.wake = threading.Event()
-        self.thread: threading.Thread | None = None
-        self.max_polls = 0
-
-    def _calibrate(self) -> None:
-        """Polls per PARTNER_POLL_SECONDS on this machine (the loop parks after that many)."""
-        polls = 200_000
-        self.state[_STOP] = 0
-        atomic_set(self.state, _STATE, _POLLING)
-        _partner_serve(self.state, 10)                  # compiled / loaded from the cache
-        best = float("inf")
-        for _ in range(3):
-            atomic_set(self.state, _STATE, _POLLING)
-            t = time.perf_counter()
-            _partner_serve(self.state, polls)
-            best = min(best, time.perf_counter() - t)
-        # a poll takes ~1 ns here (idle); the bounds keep a disturbed calibration from making the
-        # window vanish or last seconds
-        self.max_polls = int(min(max(1000, polls * PARTNER_POLL_SECONDS / max(best, 1e-9)),
-                                 PARTNER_POLL_SECONDS / 1e-10))
-
-    def _run(self) -> None:
-        policy.background_thread()
-        while True:
-            self.wake.wait()
-            self.wake.clear()
-            atomic_set(self.state, _STATE, _POLLING)
-            _partner_serve(self.state, self.max_polls)
-
-    def call(self, ta, tb, m, n, k, pa, lda, pb, ldb, beta, pc, ldc, tm, tn) -> bool:
-        """Runs the product with the partner; False when it is asleep (then woken for the next
-        product: the caller computes this one alone)."""
-        state = self.state
-        if state[_STATE] == _PARKED:
-            if self.thread is None:
-                self._calibrate()
-                self.thread = threading.Thread(target=self._run, name="layerloom-product-partner",
-                                               daemon=True)
-                self.thread.start()
-            state[_STOP] = 0
-            self.wake.set()
-            return False
-        state[_PARAMS:_PARAMS + 14] = (ta, tb, m, n, k, pa, lda, pb, ldb, beta, pc, ldc, tm, tn)
-        return bool(_partner_run(state))
-
-    def stop(self) -> None:
-        self.state[_STOP] = 1
-
-    def joined(self) -> int:
-        """How many products the partner has taken part in (for tests and benchmarks)."""
-        return int(self.state[_JOINS])
-
-
-def partner_joins() -> int:
-    """Products the polling partner has worked on in this process so far."""
-    return _partner.joined()
-
-
-def _after_fork_in_child() -> None:
-    """A forked child has no partner thread (nor its lock owner): start afresh."""
-    global _partner
-    _partner = _Partner()
-
-
-@njit(cache=True, nogil=True)
-def _atomic_set(state, index, value):
-    atomic_store(state, index, value)
-
-
-def atomic_set(state: np.ndarray, index: int, value: int) -> None:
-    _atomic_set(state, index, value)
-
-
-_partner = _Partner()
-_partnered = threading.local()
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-@contextlib.contextmanager
-def partnered():
-    """Within it, this thread's mid-sized products may run with the polling partner (see above):
-    Model.predict and evaluate wrap their loop over batches in it. Nested or concurrent uses
-    run their products as before (one caller owns the partner at a time)."""
-    partner = _partner
-    if getattr(_partnered, "on", False) or policy.CORES < 2 or \
-            not partner.lock.acquire(blocking=False):
-        yield
-        return
-    _partnered.on = True
-    try:
-        yield
-    finally:
-        _partnered.on = False
-        partner.stop()
-        partner.lock.release()
 
 
 def product_threads(m: int, n: int, k: int) -> int:
@@ -459,10 +286,12 @@ def _partner_matmul(a, b, out, accumulate, m, n, k):
     plan = _partner_plan(m, n)
     if plan[0] == "serial" or not _tileable(a, b, out) or policy.threads() != policy.CORES:
         return _serial(a, b, out, accumulate)
+    from engine.kernels import partner     # not at the top: partner.py imports this module
     a2, ta, lda = _operand(a)
     b2, tb, ldb = _operand(b)
-    if not _partner.call(int(ta), int(tb), m, n, k, a2.ctypes.data, lda, b2.ctypes.data, ldb,
-                         int(accumulate), out.ctypes.data, n, plan[1], plan[2]):
+    if not partner._partner.call(int(ta), int(tb), m, n, k, a2.ctypes.data, lda,
+                                 b2.ctypes.data, ldb, int(accumulate), out.ctypes.data, n,
+                                 plan[1], plan[2]):
         _serial(a, b, out, accumulate)
     return out
 
@@ -509,8 +338,13 @@ def _plan(m: int, n: int, k: int, nworkers: int) -> tuple[str, int, int]:
 
 def _partner_range(flops: float) -> bool:
     """Whether matmul shares a product of this size with the partner (inside partnered())."""
-    return (PARTNER_MIN_FLOPS <= flops < GEMM_PARALLEL_MIN_FLOPS
-            and getattr(_partnered, "on", False))
+    return PARTNER_MIN_FLOPS <= flops < GEMM_PARALLEL_MIN_FLOPS and _partnered_here()
+
+
+def _partnered_here() -> bool:
+    """Whether this thread is inside partnered()."""
+    from engine.kernels import partner     # not at the top: partner.py imports this module
+    return getattr(partner._partnered, "on", False)
 
 
 def _for_threads(flops: float) -> bool:
@@ -578,7 +412,7 @@ def matmul_pair(a1, b1, out1, a2, b2, out2=None):
             _one_thread(2.0 * a2.shape[0] * a2.shape[1] * b2.shape[1])):
         _serial(a1, b1, out1, False)          # both small: no plan to make
         return _serial(a2, b2, out2, False)
-    t1 = None if getattr(_partnered, "on", False) else _tiled(a1, b1, out1)
+    t1 = None if _partnered_here() else _tiled(a1, b1, out1)
     t2 = None if t1 is None else _tiled(a2, b2, out2)
     if t2 is None:
         matmul(a1, b1, out1)
@@ -593,7 +427,8 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *,
 
     float32 products of at least GEMM_PARALLEL_MIN_FLOPS (``policy.PARALLEL_MIN_FLOPS`` while the
     workers spin) run in tiles on numba's threads; inside ``partnered()`` (predict, evaluate)
-    those from PARTNER_MIN_FLOPS up are shared with the polling partner when it is awake;
+    those from PARTNER_MIN_FLOPS up are shared with the polling partner when it is awake
+    (engine/kernels/partner.py);
     smaller ones, and other dtypes, are one numpy call on the calling thread. ``a`` and ``b``
     may be transposed views (``x.T``) — no copy is made for them. ``out`` must be a C-contiguous
     (m, n) array when given.

@@ -13,8 +13,8 @@ import warnings
 import numpy as np
 
 from engine import allocator
-from engine.kernels.gemm import partnered
 from engine.kernels.optimizers import all_finite_f32
+from engine.kernels.partner import partnered
 from engine.layers.base import predicting
 from engine.models import data_adapter as da
 from engine.models.batches import ArrayBatches, BatchStream

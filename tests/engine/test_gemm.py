@@ -1,11 +1,12 @@
-"""engine.kernels.gemm: tiled products on numba's threads against float64 numpy products."""
+"""engine.kernels.gemm: tiled products on numba's threads against float64 numpy products;
+engine.kernels.partner: the polling partner that shares them inside partnered()."""
 import ctypes
 
 import numpy as np
 import pytest
 
 from engine import threading_policy as policy  # (first: it sets numba's thread count)
-from engine.kernels import gemm
+from engine.kernels import gemm, partner
 from numba import cfunc, njit  # noqa: I001
 
 SHAPES = [(1, 1, 1), (3, 5, 7), (32, 784, 128), (784, 32, 128), (17, 300, 45), (9, 4000, 5),
@@ -193,16 +194,16 @@ def _joined_while(fn, tries=200):
     """Runs fn() inside partnered() until the partner has joined a product (it is asleep at
     first: the first product wakes it); returns how many joins were counted."""
     import time
-    before = gemm.partner_joins()
-    with gemm.partnered():
+    before = partner.partner_joins()
+    with partner.partnered():
         for _ in range(tries):
             fn()
-            if gemm.partner_joins() > before:
+            if partner.partner_joins() > before:
                 break
             time.sleep(0.002)               # let the woken thread take the GIL and poll
         for _ in range(5):
             fn()
-    return gemm.partner_joins() - before
+    return partner.partner_joins() - before
 
 
 @needs_partner
@@ -222,7 +223,7 @@ def test_products_with_the_polling_partner_match_numpy(monkeypatch):
         x = rng.standard_normal((m, k)).astype(np.float32)
         w = rng.standard_normal((k, n)).astype(np.float32)
         ref = x.astype(np.float64) @ w.astype(np.float64)
-        with gemm.partnered():
+        with partner.partnered():
             for xv in _views(x):
                 for wv in _views(w):
                     for _ in range(3):
@@ -236,30 +237,30 @@ def test_products_with_the_polling_partner_match_numpy(monkeypatch):
 def test_the_caller_does_every_tile_when_the_partner_never_comes():
     """A partner marked polling whose thread does not exist (a forked child) never holds the
     caller up: the caller takes every tile and withdraws the product."""
-    partner = gemm._Partner()
-    gemm.atomic_set(partner.state, gemm._STATE, gemm._POLLING)
+    p = partner._Partner()
+    partner.atomic_set(p.state, partner._STATE, partner._POLLING)
     rng = np.random.default_rng(8)
     a = rng.standard_normal((200, 300)).astype(np.float32)
     b = rng.standard_normal((300, 90)).astype(np.float32)
     c = np.full((200, 90), np.nan, np.float32)
-    assert partner.call(0, 0, 200, 90, 300, a.ctypes.data, 300, b.ctypes.data, 90, 0,
-                        c.ctypes.data, 90, 64, 90)
+    assert p.call(0, 0, 200, 90, 300, a.ctypes.data, 300, b.ctypes.data, 90, 0,
+                  c.ctypes.data, 90, 64, 90)
     assert _rel_err(c, a.astype(np.float64) @ b) < 1e-5
-    assert partner.state[gemm._STATE] == gemm._POLLING and partner.joined() == 0
-    assert partner.thread is None
+    assert p.state[partner._STATE] == partner._POLLING and p.joined() == 0
+    assert p.thread is None
 
 
 @needs_partner
 def test_asleep_partner_is_woken_and_the_product_runs_on_the_caller():
-    partner = gemm._Partner()
+    p = partner._Partner()
     a = np.ones((128, 64), np.float32)
     b = np.ones((64, 128), np.float32)
     c = np.zeros((128, 128), np.float32)
-    assert not partner.call(0, 0, 128, 128, 64, a.ctypes.data, 64, b.ctypes.data, 128, 0,
-                            c.ctypes.data, 128, 64, 128)   # asleep: nothing done, thread started
-    assert partner.thread is not None and partner.thread.daemon
-    assert partner.max_polls >= 1000 and not c.any()
-    partner.stop()
+    assert not p.call(0, 0, 128, 128, 64, a.ctypes.data, 64, b.ctypes.data, 128, 0,
+                      c.ctypes.data, 128, 64, 128)   # asleep: nothing done, thread started
+    assert p.thread is not None and p.thread.daemon
+    assert p.max_polls >= 1000 and not c.any()
+    p.stop()
 
 
 @needs_partner
@@ -269,20 +270,20 @@ def test_partnered_has_one_owner_and_stops_the_partner_on_exit(monkeypatch):
     seen = {}
 
     def other():
-        with gemm.partnered():
-            seen["other"] = getattr(gemm._partnered, "on", False)
-    with gemm.partnered():
-        with gemm.partnered():                      # nested: still on, no second owner
-            assert gemm._partnered.on
-        assert gemm._partnered.on
+        with partner.partnered():
+            seen["other"] = getattr(partner._partnered, "on", False)
+    with partner.partnered():
+        with partner.partnered():                   # nested: still on, no second owner
+            assert partner._partnered.on
+        assert partner._partnered.on
         t = threading.Thread(target=other)
         t.start()
         t.join()
     assert seen["other"] is False                   # another thread ran its products alone
-    assert not gemm._partnered.on
-    assert gemm._partner.state[gemm._STOP] == 1
-    assert gemm._partner.lock.acquire(blocking=False)
-    gemm._partner.lock.release()
+    assert not partner._partnered.on
+    assert partner._partner.state[partner._STOP] == 1
+    assert partner._partner.lock.acquire(blocking=False)
+    partner._partner.lock.release()
 
 
 @needs_partner

@@ -385,10 +385,11 @@ class TrainingLoops:
         self._resolve_compile()
         self._bind_parameters()
         cbs = _callbacks_for(self, callbacks, verbose, steps)
+        before = allocator.resident()
         try:
             logs = self._evaluate_source(source, batch_size, cbs)
         finally:
-            allocator.release()   # the batches' memory, back to the system
+            allocator.release_if_grown(before)   # the batches' memory, back to the system
         if verbose not in (0, "0") and verbose != 0:
             Progbar(None, 2).finish(0, logs)
         if return_dict:
@@ -401,12 +402,16 @@ class TrainingLoops:
         if da.is_batch_source(x):
             batches = (xb for xb, _, _ in
                        BatchStream(self, x, steps, False, None).epoch(need_y=False))
+            many = True
         else:
             if self._plan is None:
                 self._build_from_data(x)
             xs = da.prepare_inputs(x, self._plan.input_layers)
             n = len(xs[0])
             batches = ([a[i:i + batch_size] for a in xs] for i in range(0, n, batch_size))
+            many = n > batch_size
+        # one batch (the app's live prediction on every stroke) skips the memory check
+        before = allocator.resident() if many else 0
         cbs = _callbacks_for(self, callbacks, verbose, steps)
         _call(cbs, "on_predict_begin", {})
         parts = []
@@ -421,10 +426,8 @@ class TrainingLoops:
                         _call(cbs, "on_predict_batch_end", step,
                               {"outputs": out if len(out) > 1 else out[0]})
         finally:
-            # the batches' memory back to the system; not after a call of one batch (the
-            # app's live prediction calls predict on every stroke and reuses that memory)
-            if len(parts) > 1:
-                allocator.release()
+            if len(parts) > 1:       # the batches' memory back to the system
+                allocator.release_if_grown(before)
         _call(cbs, "on_predict_end", {})
         if not parts:
             raise ValueError(f"Model '{self.name}': predict got no samples")

@@ -108,18 +108,55 @@ def _counting_release(monkeypatch):
 def test_evaluate_and_predict_release_memory_but_not_after_one_batch(monkeypatch):
     import numpy as np
     from engine.layers import Dense
-    from engine.models import Sequential
+    from engine.models import Sequential, training
     m = Sequential([Dense(2, input_shape=(3,))])
     m.compile("sgd", "mse")
     x, y = np.ones((10, 3), np.float32), np.ones((10, 2), np.float32)
-    calls = _counting_release(monkeypatch)
+    checks = []
+    monkeypatch.setattr(training.allocator, "release_if_grown", lambda since: checks.append(1))
     m.predict(x, batch_size=4, verbose=0)          # three batches
-    assert len(calls) == 1
+    assert len(checks) == 1
     m.predict(x[:1], verbose=0)                     # the live prediction panel's call
     m.predict(x, batch_size=10, verbose=0)
-    assert len(calls) == 1
+    assert len(checks) == 1
     m.evaluate(x, y, batch_size=4, verbose=0)
-    assert len(calls) == 2
+    assert len(checks) == 2
+
+
+def test_release_if_grown_trims_only_after_growth(monkeypatch):
+    calls = []
+    monkeypatch.setattr(allocator, "APPLIED", True)
+    monkeypatch.setattr(allocator, "release", lambda: calls.append(1) or True)
+    monkeypatch.setattr(allocator, "resident", lambda: 100 << 20)
+    assert allocator.release_if_grown((100 << 20) - allocator.RELEASE_MIN_GROWTH + 1) is False
+    assert calls == []
+    assert allocator.release_if_grown((100 << 20) - allocator.RELEASE_MIN_GROWTH) is True
+    assert calls == [1]
+
+
+@glibc
+def test_predict_gives_a_big_pass_memory_back():
+    code = """
+import json
+import engine
+import numpy as np
+from engine import allocator
+from engine.layers import Dense
+from engine.models import Sequential
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+m = Sequential([Dense(3000, input_shape=(64,)), Dense(1)])
+x = np.ones((8192, 64), np.float32)
+m.predict(x[:8], verbose=0)                        # imports and compiles what predict needs
+m.predict(x, batch_size=2048, verbose=0)           # four batches of 25 MB activations (heap)
+after = rss()
+allocator.release()                                # what predict kept that a trim gives back
+print(json.dumps({"after": after, "trimmed": rss()}))
+"""
+    got = _child(code)
+    # without the release in predict the trim here gave back 23 MB (2026-12-05)
+    assert got["after"] - got["trimmed"] < 8 << 20, got
 
 
 def test_fit_releases_memory_when_a_callback_raises(monkeypatch):

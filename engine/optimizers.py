@@ -183,11 +183,17 @@ class Optimizer:
         ``_rates``; a rate of 0 keeps no memory, so it does not count) that an entry just above
         K.TINY would become subnormal (below float32's smallest normal number) before the next
         flush."""
-        rate = min((r for r in (getattr(self, a) for a in self._rates) if r > 0), default=1.0)
-        if rate >= 1.0:
-            return K.FLUSH_EVERY
-        steps = math.log(K.TINY / float(np.finfo(np.float32).tiny)) / -math.log(rate)
-        return max(1, min(K.FLUSH_EVERY, int(steps)))
+        rates = tuple(getattr(self, a) for a in self._rates)
+        cached = self.__dict__.get("_flush_cache")
+        if cached is not None and cached[0] == rates:   # asked every step: keep the log off it
+            return cached[1]
+        rate = min((r for r in rates if r > 0), default=1.0)
+        every = K.FLUSH_EVERY
+        if rate < 1.0:
+            steps = math.log(K.TINY / float(np.finfo(np.float32).tiny)) / -math.log(rate)
+            every = max(1, min(K.FLUSH_EVERY, int(steps)))
+        self._flush_cache = (rates, every)
+        return every
 
     def _on_threads(self, kind: int, params, grads, states, scalars) -> bool:
         """Runs update ``kind`` (kernels/optimizers.py) on numba's threads when the buffer is

@@ -188,6 +188,10 @@ def test_the_flush_interval_follows_the_fastest_decay():
     assert O.Adam(beta_1=0.1).flush_every() == 7
     assert O.Adam(beta_1=0.0, beta_2=0.5).flush_every() == 26   # m then holds g alone
     assert O.SGD(momentum=1.0).flush_every() == FLUSH_EVERY
+    opt = O.Adam()
+    opt.flush_every()
+    opt.beta_1 = 0.1                                        # the cached interval follows
+    assert opt.flush_every() == 7
 
 
 def test_flush_tiny_sets_only_tiny_entries_to_zero():

@@ -358,24 +358,16 @@ def transpose_forward(x, kmat, geo, z, bias=None, relu: bool = False):
 @njit(cache=True, nogil=True, error_model="numpy")
 def _grad_sample(dy, y, relu, b, dz, accb):
     """dz[b] = dy[b] where y[b] > 0 (relu; dz is dy itself otherwise, not written), and the
-    sample's column sums of it added to accb (the bias gradient)."""
+    sample's column sums of it added to accb (float64: the bias gradient)."""
     f = dy.shape[3]
     g = dy[b].reshape(-1, f)
-    ys = y[b].reshape(-1, f)
-    out = dz[b].reshape(-1, f)
-    zero = dy.dtype.type(0)
+    if relu:
+        _bias_relu_rows(y[b].reshape(-1, f), g, dz[b].reshape(-1, f), 0, g.shape[0], accb)
+        return
     for r in range(g.shape[0]):
         gr = g[r]
-        if relu:
-            yr = ys[r]
-            orow = out[r]
-            for k in range(f):
-                v = gr[k] if yr[k] > zero else zero
-                orow[k] = v
-                accb[k] += v
-        else:
-            for k in range(f):
-                accb[k] += gr[k]
+        for k in range(f):
+            accb[k] += gr[k]
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -422,7 +414,7 @@ def transpose_backward(dy, x, kmat, geo, kgrad, need_dx: bool, y=None, relu: boo
     bs = transpose_chunk(n, h * w, kk)
     nchunks = -(-n // bs)
     part = np.empty((nchunks, kk, c), np.float32)
-    partb = np.empty((nchunks, f), np.float32)
+    partb = np.empty((nchunks, f), np.float64)
     dx = np.empty(x.shape if need_dx else (1, 1, 1, 1), np.float32)
     dy = np.ascontiguousarray(dy, np.float32)
     dz = np.empty_like(dy) if relu else dy

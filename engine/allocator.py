@@ -18,14 +18,14 @@ memory back (``malloc_trim``) when ``fit`` ends (also when it is interrupted), a
 ``evaluate`` or ``predict`` of more than one batch ends having grown the resident memory by at
 least RELEASE_MIN_GROWTH (:func:`release_if_grown`; a one-batch call, the app's live prediction
 on every stroke, keeps its memory for the next). The seed MNIST CNN after ``fit``, then
-``predict`` and ``evaluate`` of 10,000 images at batch 1,024: 274 MB resident without the release,
-236 MB with it; one ``malloc_trim`` took 0.4-0.9 ms (2026-12-05). Measured (idle machine, 2026-12-05, three
-1-epoch fits per process on the main thread): residual block 1,292-1,357 → 1,510-1,563
-samples/s with 0 faults per step (21 per step counting the first step after each fit's
-release), peak RSS 253 → 251 MB; `bench/under_load.py resblock --no-peers` 1,370 / 1,415 →
-1,554 / 1,619. The seed MLP and MNIST CNN fault on nothing per step either way. Peak RSS of
-the 150×150×3 CNN (`bench/memory.py cnn150`) 395 → 424 MB; its arrays above 32 MB are mapped
-and unmapped as before.
+``predict`` and ``evaluate`` of 10,000 images at batch 1,024: 274 MB resident without the
+release, 236 MB with it; one ``malloc_trim`` took 0.4-1.3 ms (2026-12-05). Measured (idle
+machine, 2026-12-05, three 1-epoch fits per process on the main thread): residual block
+1,292-1,357 → 1,510-1,563 samples/s with 0 faults per step (21 per step counting the first step
+after each fit's release), peak RSS 253 → 251 MB; `bench/under_load.py resblock --no-peers`
+1,370 / 1,415 → 1,554 / 1,619. The seed MLP and MNIST CNN fault on nothing per step either way.
+Peak RSS of the 150×150×3 CNN (`bench/memory.py cnn150`) 395 → 424 MB; its arrays above 32 MB
+are mapped and unmapped as before.
 
 A user's own glibc settings win: with MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_,
 MALLOC_TOP_PAD_ or a ``malloc.`` entry in GLIBC_TUNABLES in the environment, nothing is changed.

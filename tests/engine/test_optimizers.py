@@ -314,6 +314,44 @@ def test_updates_on_the_threads_equal_the_serial_update(monkeypatch, make):
     np.testing.assert_array_equal(results[1], results[0])
 
 
+@pytest.mark.parametrize("n", [5, 16, 1_003])
+def test_the_square_root_estimates_keep_adam_within_a_few_float32_ulps(n):
+    """Adam's kernel computes √v and the division from refined CPU estimates
+    (kernels/optimizers._ESTIMATES): its update stays within 16 float32 ulps of the exact one
+    (the exact float32 operations reach ~7 here: α·m, the sum and the division each round), in
+    the vector loop and its scalar tail alike, over moments across many decades."""
+    from engine.kernels.optimizers import adam
+    rng = np.random.default_rng(n)
+    f = np.float32
+    g = (rng.standard_normal(n) * 10.0 ** rng.uniform(-8, 2, n)).astype(f)
+    m = (rng.standard_normal(n) * 10.0 ** rng.uniform(-8, 0, n)).astype(f)
+    v = (10.0 ** rng.uniform(-20, 2, n)).astype(f)
+    v[::5] = 0
+    m[::5] = 0
+    p = np.zeros(n, f)
+    adam(p, g, m, v, f(1e-3), f(0.1), f(0.001), f(1e-7))
+    # the step from the updated moments (those are not estimated) in float64
+    want = -1e-3 * m.astype(np.float64) / (np.sqrt(v.astype(np.float64)) + 1e-7)
+    assert np.count_nonzero(want) > n // 2
+    np.testing.assert_allclose(p, want, rtol=16 * np.finfo(f).eps, atol=0)
+
+
+def test_an_overflowing_squared_gradient_never_gives_a_finite_wrong_step():
+    """g² beyond float32's range: exact arithmetic leaves the parameter (m / inf = 0), the
+    square-root estimate makes it NaN (which stops training, naming the weight); either way
+    the other parameters are updated as usual."""
+    from engine.kernels.optimizers import adam
+    f = np.float32
+    n = 64
+    g = np.full(n, 0.5, f)
+    g[37] = 1e20
+    m, v, p = np.zeros(n, f), np.zeros(n, f), np.ones(n, f)
+    adam(p, g, m, v, f(1e-3), f(0.1), f(0.001), f(1e-7))
+    assert p[37] == 1.0 or np.isnan(p[37])
+    others = np.delete(p, 37)
+    np.testing.assert_allclose(others, 1 - 1e-3 * 0.05 / (np.sqrt(0.00025) + 1e-7), rtol=1e-6)
+
+
 @pytest.mark.parametrize("n", [0, 1, 7, 8, 101_770])
 def test_the_finiteness_check_finds_every_nan_and_inf(n):
     from engine.kernels.optimizers import all_finite_f32

@@ -115,8 +115,12 @@ class _Partner:
             _partner_serve(self.state, polls)
             best = min(best, time.perf_counter() - t)
         # a poll takes ~1 ns here (idle); the bounds keep a disturbed calibration from making the
-        # window vanish or last seconds
-        self.max_polls = int(min(max(1000, polls * PARTNER_POLL_SECONDS / max(best, 1e-9)),
+        # window vanish or last seconds: at least the polls of 10 ns each (a calibration run
+        # while other programs loaded the cores measured the time it was descheduled, and a
+        # floor of 1,000 polls left a window of ~1 µs for the whole process: the partner then
+        # never joined), at most those of 0.1 ns each
+        self.max_polls = int(min(max(PARTNER_POLL_SECONDS / 1e-8,
+                                     polls * PARTNER_POLL_SECONDS / max(best, 1e-9)),
                                  PARTNER_POLL_SECONDS / 1e-10))
 
     def _run(self) -> None:

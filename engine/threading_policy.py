@@ -46,8 +46,9 @@ Why, measured on this 2-core machine (AMD EPYC, numpy's OpenBLAS 0.3.31 'Skylake
   takes its share. Chunks are a few times more than the threads, none smaller than
   ``MIN_CHUNK_FLOPS`` of work.
 - One exception to "no polling", bounded in time: while ``Model.predict`` / ``evaluate`` run,
-  products of 4-100 MFLOP may be shared with a *partner* thread that polls for at most 2 ms
-  after its last product and then sleeps (engine/kernels/partner.py, ``partnered``); it is never
+  products of 4-100 MFLOP, and a Dense layer's listed product with a mostly-zero input, may be
+  shared with a *partner* thread that polls for at most 2 ms after its last product and then
+  sleeps (engine/kernels/partner.py, ``partnered``); it is never
   used in training steps (fit's validation passes are evaluate's), nor while other programs
   load the cores. The seed MLP's predict at
   batch 256 went from 0.59x PyTorch to 1.03x, 1.05x and 1.18x in three runs

@@ -6,7 +6,10 @@ background (MNIST: 81% of the pixels are 0) or a multi-hot / one-hot vector.
 2·nnz·n; the weight gradient ``xᵀ @ dz`` the same, one row of it per column of x
 (:func:`weight_grad`: each row of dW is summed once and written once, zero where the column is
 all 0). Which is faster depends on the density and the output width: ``MAX_DENSITY`` below,
-measured; ``SparseRows`` decides per batch for a Dense layer (engine/layers/core.py).
+measured; ``SparseRows`` decides per batch for a Dense layer (engine/layers/core.py). Outside
+training nothing is kept for a backward pass: ``SparseRows.product`` lists and multiplies chunks
+of rows one at a time (:func:`product_chunks`, each chunk to sgemm when it is too dense),
+shared with the polling partner inside predict / evaluate (engine/kernels/partner.py).
 
 The sums run in another order than sgemm's (and with fused multiply-adds), so results differ
 from the dense product in the last bits (float32 rounding), as two BLAS libraries' do. Entries
@@ -20,7 +23,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from engine.kernels.gemm import product_threads
+from engine.kernels.gemm import product_threads, sgemm
+from engine.kernels.parallel import fetch_add
 
 
 @njit(cache=True, nogil=True)
@@ -116,6 +120,41 @@ def weight_grad(indptr, indices, values, dz, dw, colptr, rows, colvals):
         _sum_rows(dw[j], colvals, rows, dz, colptr[j], colptr[j + 1])
 
 
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _chunk_product(x, bits, w, out, lo, hi, limit, indptr, indices, values):
+    """out[lo:hi] = x[lo:hi] @ w (float32, C-contiguous): by listing the rows' nonzeros when
+    they hold at most ``limit`` (as :func:`nonzeros` judges), else as one sgemm. True when it
+    was the sgemm."""
+    if nonzeros(x[lo:hi], bits[lo:hi], limit, indptr, indices, values) >= 0:
+        rows_times(indptr[:hi - lo + 1], indices, values, w, out[lo:hi])
+        return False
+    k = x.shape[1]
+    n = w.shape[1]
+    sgemm(False, False, hi - lo, n, k, 1.0, x.ctypes.data + lo * k * 4, k, w.ctypes.data, n,
+          0.0, out.ctypes.data + lo * n * 4, n)
+    return True
+
+
+@njit(cache=True, nogil=True)
+def product_chunks(x, bits, w, out, rows, limit, counter, slot, dense, dense_slot, indptr,
+                   indices, values):
+    """out = x @ w for inference, in chunks of ``rows`` rows taken from counter[slot] (one
+    thread, or the calling thread and the polling partner: engine/kernels/partner.py); each
+    chunk is listed or, when it has more than ``limit`` nonzeros, one sgemm, counted in
+    dense[dense_slot]. indptr (rows + 1), indices and values (limit + k) are this thread's
+    scratch."""
+    m = x.shape[0]
+    nchunks = (m + rows - 1) // rows
+    while True:
+        c = fetch_add(counter, slot)
+        if c >= nchunks:
+            break
+        lo = c * rows
+        if _chunk_product(x, bits, w, out, lo, min(m, lo + rows), limit, indptr, indices,
+                          values):
+            fetch_add(dense, dense_slot)
+
+
 # The densest input (nonzeros / entries) for which the listed product beats sgemm, by the
 # product's output width n: each nonzero costs a pass over a row of n weights in both products,
 # sgemm ~2·n / 85 GFLOP/s per entry of x. Measured 2026-12-05 (one thread, random positions;
@@ -129,6 +168,9 @@ MAX_DENSITY = ((128, 0.25), (64, 0.12), (16, 0.02))
 # After a batch that was too dense, the next RETRY_AFTER batches go straight to sgemm (a hidden
 # layer's relu output is ~50% nonzero every time: its scan is wasted work).
 RETRY_AFTER = 32
+# Inference lists and multiplies chunks of this many rows (SparseRows.product): each chunk's
+# listing stays in the cache for its product, and chunks are what the polling partner shares.
+CHUNK_ROWS = 32
 # float32 (the engine's), and float64 (the gradient checks run in it); the integer type of the
 # same width is what the scan tests whole blocks of
 _BITS = {np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
@@ -146,10 +188,11 @@ class SparseRows:
     """A Dense layer's choice between the listed product and sgemm, batch by batch: ``scan``
     returns the batch's listing (for ``times`` and ``weight_grad_of``) or None. The listing is
     the caller's to keep with the call (a shared layer is called several times before its
-    backward passes); this object keeps only the retry count."""
+    backward passes); this object keeps only the retry counts."""
 
     def __init__(self):
         self.skip = 0
+        self.skip_inference = 0     # the same for product(), which weighs chunks on one thread
 
     def scan(self, x2: np.ndarray, n: int, threads: int | None = None):
         """The nonzeros of x2 (m, k) when it is sparse enough to multiply by listing them, for
@@ -172,6 +215,33 @@ class SparseRows:
             self.skip = RETRY_AFTER
             return None
         return indptr, indices, values
+
+
+    def product(self, x2: np.ndarray, w: np.ndarray) -> np.ndarray | None:
+        """x2 @ w for a forward pass that keeps no listing (inference: predict, evaluate), in
+        chunks of CHUNK_ROWS rows, each listed when sparse enough for the output width and
+        else one sgemm; the chunks are shared with the polling partner inside partnered()
+        (engine/kernels/partner.py). None when the product is not for listing: not float32,
+        an output too narrow, or recent batches mostly too dense."""
+        m, n = x2.shape[0], w.shape[1]
+        density = max_density(n)
+        if (density <= 0.0 or x2.dtype != np.float32 or w.dtype != np.float32 or
+                x2.ndim != 2 or not x2.flags.c_contiguous or not w.flags.c_contiguous or
+                x2.size == 0):
+            return None
+        if self.skip_inference > 0:
+            self.skip_inference -= 1
+            return None
+        from engine.kernels import partner     # not at the top: partner.py imports this module
+        k = x2.shape[1]
+        # four chunks at least when the batch allows it (two per thread with the partner)
+        rows = CHUNK_ROWS if m >= 4 * CHUNK_ROWS else max(1, -(-m // 4))
+        out = np.empty((m, n), np.float32)
+        dense = partner.listed_product(x2, x2.view(np.uint32), w, out, rows,
+                                       int(density * rows * k))
+        if 2 * dense > -(-m // rows):             # mostly dense: sgemm for the next batches
+            self.skip_inference = RETRY_AFTER
+        return out
 
 
 def times(listed, w: np.ndarray) -> np.ndarray:

@@ -144,9 +144,12 @@ class Dense(Layer):
         x2 = x.reshape(-1, x.shape[-1])
         w = self.kernel.value
         # a mostly-zero input (an image's background, multi-hot text) is multiplied by listing
-        # its nonzeros when that is cheaper than sgemm (kernels/sparse_rows.py)
-        self._listed = self._sparse.scan(x2, self.units)
-        z = matmul(x2, w) if self._listed is None else sparse_rows.times(self._listed, w)
+        # its nonzeros when that is cheaper than sgemm (kernels/sparse_rows.py); outside
+        # training in chunks of rows that keep no listing for a backward pass
+        z = None if training else self._sparse.product(x2, w)
+        self._listed = None if z is not None else self._sparse.scan(x2, self.units)
+        if z is None:
+            z = matmul(x2, w) if self._listed is None else sparse_rows.times(self._listed, w)
         y = activations.with_bias(self._act, z, self.bias)
         self._x2 = x2
         self._z = z

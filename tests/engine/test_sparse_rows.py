@@ -168,3 +168,71 @@ def test_a_shared_dense_layer_keeps_each_calls_listing():
         grads.append(shared.kernel.grad.copy())
         assert (shared._listed is not None) == listed
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-5, atol=1e-6)
+
+
+def _chunks_counted(monkeypatch):
+    """Counts product_chunks' calls on the calling thread (the partner's are compiled in)."""
+    from engine.kernels import partner
+    calls = []
+    real = partner.product_chunks
+    monkeypatch.setattr(partner, "product_chunks", lambda *a: calls.append(a[4]) or real(*a))
+    return calls
+
+
+@pytest.mark.parametrize("m,k,n,density", [(1, 784, 128, 0.2), (5, 17, 128, 0.1),
+                                           (131, 784, 128, 0.15), (256, 784, 128, 0.2),
+                                           (64, 300, 64, 0.05), (200, 100, 128, 0.9)])
+def test_inference_chunks_match_sgemm(monkeypatch, m, k, n, density):
+    """Outside training a Dense layer's product runs in chunks of rows, each listed or (denser
+    than the limit) one sgemm: odd sizes, a last short chunk, empty and full rows, a dense
+    batch (every chunk goes to sgemm, and the next batches skip the listing)."""
+    rng = np.random.default_rng(m + k)
+    x = _sparse(rng, (m, k), density)
+    x[0] = 0
+    if m > 2:
+        x[2] = rng.standard_normal(k)
+    w = rng.standard_normal((k, n)).astype(np.float32)
+    calls = _chunks_counted(monkeypatch)
+    sr = S.SparseRows()
+    out = sr.product(x, w)
+    assert calls and out.dtype == np.float32
+    np.testing.assert_allclose(out, x.astype(np.float64) @ w, rtol=1e-4, atol=1e-4)
+    assert (sr.skip_inference > 0) == (density > 0.5) and sr.skip == 0
+    if sr.skip_inference:
+        assert sr.product(x, w) is None and sr.skip_inference == S.RETRY_AFTER - 1
+
+
+def test_inference_product_is_only_for_float32_and_wide_outputs():
+    rng = np.random.default_rng(3)
+    x = _sparse(rng, (8, 50), 0.1)
+    sr = S.SparseRows()
+    assert sr.product(x, rng.standard_normal((50, 8)).astype(np.float32)) is None   # n < 16
+    assert sr.product(x.astype(np.float64), rng.standard_normal((50, 32))) is None
+    assert sr.product(x[:, ::2], rng.standard_normal((25, 32)).astype(np.float32)) is None
+
+
+def test_predict_shares_the_listed_chunks_with_the_partner(monkeypatch):
+    """Model.predict on MNIST-like images: the first Dense layer's chunks are listed, shared
+    with the polling partner once it is awake, and the results equal the training-mode
+    forward's (which lists the whole batch) to float32 rounding."""
+    import time
+    from engine import threading_policy as policy
+    from engine.kernels import gemm, partner
+    if policy.CORES < 2:
+        pytest.skip("the partner needs two cores")
+    monkeypatch.setattr(policy, "threads", lambda: policy.CORES)   # as on an idle machine
+    rng = np.random.default_rng(9)
+    x = _sparse(rng, (1024, 28, 28), 0.19)
+    model = Sequential([Flatten(input_shape=(28, 28)), Dense(128, activation="relu"),
+                        Dense(10, activation="softmax")])
+    model.predict(x[:4], verbose=0)
+    ref = model._plan.forward([x], training=True)[0]
+    # no product goes to the partner as sgemm tiles: its joins are the listed chunks'
+    monkeypatch.setattr(gemm, "_partner_matmul", None)
+    before = partner.partner_joins()
+    end = time.monotonic() + 20
+    got = model.predict(x, batch_size=256, verbose=0)
+    while partner.partner_joins() == before and time.monotonic() < end:
+        got = model.predict(x, batch_size=256, verbose=0)
+    assert partner.partner_joins() > before
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-6)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from engine.kernels import conv_c1
 from engine.kernels.plane_passes import conv_pass, dw_pass
 from engine.kernels.planes import (OPT, ROUND, drop_rows, fill_grad_planes, fill_planes,
                                    fill_pooled_grad_planes, pool_rows, rounded,
@@ -142,26 +143,38 @@ def chunk_size(n: int, plane: int) -> int:
     return max(1, min(CHUNK_VALUES // plane, -(-n // MIN_CHUNKS)))
 
 
+def _single_channel_pool(kernel, dil, relu: bool) -> bool:
+    """Whether a pooled forward runs conv_c1.py's kernel (one input channel, 3×3, relu, no
+    dilation) instead of the planes."""
+    return relu and kernel.shape[:3] == (3, 3, 1) and tuple(dil) == (1, 1)
+
+
 def forward(x, kernel, bias, dil, pad, out_size, relu: bool, pool: bool, workers: int,
             dropout=None):
     """Run :func:`conv_s1_forward`. x (N, H, W, C) contiguous; kernel (KH, KW, C, F); bias (F,);
     dil = (dh, dw); pad = (ph, pw) top/left; out_size = (OH, OW). Returns (out, code), code
     None without pool: the window position of each max (0..3 row-major; + DEAD where out is 0),
-    shaped as out, a channels-last view of the channels-first array the kernels use.
+    shaped as out, a channels-last view of the channels-first array the kernels use (for one
+    input channel and a 3×3 kernel written by conv_c1.py's kernel, the same way).
     dropout (with pool only): (seed, threshold, scale) of a Dropout applied to the pooled
     output (``Dropout.draw``), marked DEAD in the code where it drops."""
     n = x.shape[0]
     kh, kw, _, f = kernel.shape
     (dh, dw), (ph, pw), (oh, ow) = dil, pad, out_size
     hp, wp = oh + (kh - 1) * dh, ow + (kw - 1) * dw
+    seed, threshold, scale = dropout if dropout is not None else (0, 0, 1.0)
     if pool:
         out = np.empty((n, oh // 2, ow // 2, f), x.dtype)
         code = np.empty((n, f, (oh // 2) * (ow // 2)), np.uint8)
+        if _single_channel_pool(kernel, dil, relu):
+            conv_c1.pool_forward_c1(x, np.ascontiguousarray(kernel.reshape(9, f)), bias, ph, pw,
+                                    hp, wp, out, code, np.uint64(seed), np.uint64(threshold),
+                                    x.dtype.type(scale), max(1, min(workers, n)))
+            return out, code.reshape(n, f, oh // 2, ow // 2).transpose(0, 2, 3, 1)
     else:
         out = np.empty((n, oh, ow, f), x.dtype)
         code = np.empty((1, 1, 1), np.uint8)
     bs = chunk_size(n, hp * wp)
-    seed, threshold, scale = dropout if dropout is not None else (0, 0, 1.0)
     conv_s1_forward(x, kernel, bias, dh, dw, ph, pw, hp, wp, relu, pool, out, code,
                     np.uint64(seed), np.uint64(threshold), x.dtype.type(scale), bs,
                     min(workers, -(-n // bs)))

@@ -78,7 +78,10 @@ def test_planes_match_im2col(n, h, wd, c, f, kh, kw, dh, dw, padding, relu, work
 @pytest.mark.parametrize("n, h, wd, c, f, kh, kw, dh, dw, padding",
                          [(3, 9, 9, 3, 7, 3, 3, 1, 1, "valid"),
                           (3, 12, 10, 5, 4, 2, 4, 1, 1, "same"),
-                          (9, 8, 7, 34, 5, 3, 3, 2, 2, "same")])
+                          (9, 8, 7, 34, 5, 3, 3, 2, 2, "same"),
+                          # one input channel, 3×3: conv_c1.py's kernel
+                          (5, 28, 28, 1, 32, 3, 3, 1, 1, "valid"),
+                          (3, 9, 12, 1, 7, 3, 3, 1, 1, "same")])
 def test_fused_pool_matches_conv_then_pool(n, h, wd, c, f, kh, kw, dh, dw, padding):
     """relu → 2×2 max pool (the first maximum of a window on ties, a last odd row/column
     dropped) and its gradient, which only the window's maximum receives."""
@@ -129,3 +132,32 @@ def test_gradients_do_not_depend_on_the_threads():
     for other in grads[1:]:
         for a, ref in zip(other, grads[0]):
             np.testing.assert_array_equal(a, ref)
+
+
+@pytest.mark.parametrize("n, h, wd, f, padding", [(6, 28, 28, 32, "valid"),
+                                                  (4, 11, 13, 5, "same"), (3, 7, 6, 17, "valid")])
+def test_single_channel_kernel_matches_the_planes_with_dropout(n, h, wd, f, padding):
+    """One input channel and a 3×3 kernel run conv_c1.py's kernel: with a fused dropout its
+    output, window codes and dropped positions are the planes kernel's (which the backward
+    reads), in float32 and float64."""
+    for dtype in (np.float32, np.float64):
+        rng, x, w, b, geo = _case(n, h, wd, 1, f, 3, 3, 1, 1, padding)
+        x, w, b = x.astype(dtype), w.astype(dtype), b.astype(dtype)
+        _, _, ph, pw, oh, ow = geo
+        hp, wp = oh + 2, ow + 2
+        drop = (12345, int(0.3 * 2 ** 32), 1 / 0.7)
+        out, code = conv_s1.forward(x, w, b, (1, 1), (ph, pw), (oh, ow), True, True, 2, drop)
+        assert conv_s1._single_channel_pool(w, (1, 1), True)
+        ref = np.empty_like(out)
+        ref_code = np.empty((n, f, (oh // 2) * (ow // 2)), np.uint8)
+        conv_s1.conv_s1_forward(x, w, b, 1, 1, ph, pw, hp, wp, True, True, ref, ref_code,
+                                np.uint64(drop[0]), np.uint64(drop[1]), dtype(drop[2]),
+                                conv_s1.chunk_size(n, hp * wp), 2)
+        ref_code = ref_code.reshape(n, f, oh // 2, ow // 2).transpose(0, 2, 3, 1)
+        np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(code >= DEAD, ref_code >= DEAD)
+        clear = out > 1e-3                      # windows whose maximum is not a near-tie
+        assert clear.mean() > 0.2
+        np.testing.assert_array_equal(code[clear], ref_code[clear])
+        dropped = (code >= DEAD) & (ref != 0)
+        assert not dropped.any() and (code >= DEAD).mean() > 0.3

@@ -216,7 +216,6 @@ class SparseRows:
             return None
         return indptr, indices, values
 
-
     def product(self, x2: np.ndarray, w: np.ndarray) -> np.ndarray | None:
         """x2 @ w for a forward pass that keeps no listing (inference: predict, evaluate), in
         chunks of CHUNK_ROWS rows, each listed when sparse enough for the output width and

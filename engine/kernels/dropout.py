@@ -21,11 +21,18 @@ GOLDEN = uint64(0x9E3779B97F4A7C15)      # the index step of splitmix64
 
 
 @njit(cache=True, nogil=True, inline="always")
+def kept(s, i, t):
+    """Whether element i is kept for the seed s and the threshold t (uint64): the top 32 bits
+    of splitmix64(s + i·γ) are ≥ t. Every dropout mask in the engine is this one (this module's
+    kernels and the ones fused after a conv + pool: planes.drop_rows, conv_c1.py)."""
+    return (mix(s + uint64(i) * GOLDEN) >> uint64(32)) >= t
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _drop_one(x, i, s, t, scale, y, keep):
     """Element i of the mask and the output (the parallel and serial kernels share it, so the
     same seed gives the same mask either way)."""
-    r = mix(s + uint64(i) * GOLDEN) >> uint64(32)
-    k = np.uint8(r >= t)          # no branch: the loops vectorize (serial 6.9 → 1.6 ms on
+    k = np.uint8(kept(s, i, t))   # no branch: the loops vectorize (serial 6.9 → 1.6 ms on
     keep[i] = k                   # the seed CNN's 692,224 activations)
     y[i] = x[i] * (scale * x.dtype.type(k))     # (a dropped NaN stays NaN, as in Keras)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, uint64
 
-from engine.kernels.dropout import GOLDEN, mix
+from engine.kernels.dropout import kept
 
 OPT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": True}
 ROUND = 32
@@ -116,8 +116,7 @@ def drop_rows(ot, code, k, nb, b0, seed, threshold, scale):
             cb = code[b0 + s, k + u]
             i0 = (b0 + s) * npos * f + k + u
             for q in range(npos):
-                r = mix(s0 + uint64(i0 + q * f) * GOLDEN) >> uint64(32)
-                keep = r >= t
+                keep = kept(s0, i0 + q * f, t)
                 ob[q] = ob[q] * (scale * one(keep))
                 cb[q] = cb[q] | (np.uint8(0) if keep else DEAD)
 

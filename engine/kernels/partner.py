@@ -83,23 +83,24 @@ def _partner_tiles(state):
 
 
 @njit(cache=True, nogil=True)
-def _partner_listed(state):
-    """Takes chunks of the posted listed product (sparse_rows.product_chunks) with the
-    partner's own scratch. Parameters: x, m, k, w, n, out, rows, limit, and the scratch's
-    indptr, indices, values (addresses and sizes)."""
-    p = state[_PARAMS:_PARAMS + 11]
+def _partner_listed(state, who):
+    """Takes chunks of the posted listed product (sparse_rows.product_chunks) with the scratch
+    of thread ``who`` (0 the caller, 1 the partner). Parameters: x, m, k, w, n, out, rows,
+    limit, then each thread's indptr, indices, values (addresses; sizes from rows, limit, k)."""
+    p = state[_PARAMS:_PARAMS + 14]
     m, k, n, rows, limit = p[1], p[2], p[4], p[6], p[7]
+    q = 8 + 3 * who
     product_chunks(carray(_f32p(p[0]), (m, k)), carray(_u32p(p[0]), (m, k)),
                    carray(_f32p(p[3]), (k, n)), carray(_f32p(p[5]), (m, n)), rows, limit,
-                   state, _TILE, state, _DENSE, carray(_i64p(p[8]), (rows + 1,)),
-                   carray(_i32p(p[9]), (limit + k,)), carray(_f32p(p[10]), (limit + k,)))
+                   state, _TILE, state, _DENSE, carray(_i64p(p[q]), (rows + 1,)),
+                   carray(_i32p(p[q + 1]), (limit + k,)), carray(_f32p(p[q + 2]), (limit + k,)))
 
 
 @njit(cache=True, nogil=True)
-def _partner_work(state):
-    """The partner's share of the posted work."""
+def _partner_work(state, who):
+    """Thread ``who``'s share of the posted work (0 the caller, 1 the partner)."""
     if state[_KIND] == LISTED:
-        _partner_listed(state)
+        _partner_listed(state, who)
     else:
         _partner_tiles(state)
 
@@ -115,7 +116,7 @@ def _partner_serve(state, max_polls):
         if st == _POSTED:
             if compare_exchange(state, _STATE, _POSTED, _JOINED):
                 fetch_add(state, _JOINS)
-                _partner_work(state)
+                _partner_work(state, 1)
                 atomic_store(state, _STATE, _POLLING)
                 polls = 0
             continue
@@ -130,30 +131,16 @@ def _partner_serve(state, max_polls):
 
 @njit(cache=True, nogil=True)
 def _partner_run(state):
-    """On the calling thread: post the product whose parameters are in state, take tiles, wait
-    for the partner's tile if it joined. False (nothing done) when the partner is not polling."""
-    atomic_store(state, _TILE, 0)
-    if not compare_exchange(state, _STATE, _POLLING, _POSTED):
-        return False
-    _partner_tiles(state)
-    if compare_exchange(state, _STATE, _POSTED, _POLLING):
-        return True                    # the partner never joined: the caller took every tile
-    while atomic_load(state, _STATE) == _JOINED:
-        pass
-    return True
-
-
-@njit(cache=True, nogil=True)
-def _partner_run_listed(state, x, bits, w, out, rows, limit, indptr, indices, values):
-    """_partner_run for a listed product: the caller takes chunks with its own scratch."""
+    """On the calling thread: post the work whose parameters are in state, take tiles (or
+    chunks), wait for the partner's if it joined. False (nothing done) when the partner is not
+    polling."""
     atomic_store(state, _TILE, 0)
     atomic_store(state, _DENSE, 0)
     if not compare_exchange(state, _STATE, _POLLING, _POSTED):
         return False
-    product_chunks(x, bits, w, out, rows, limit, state, _TILE, state, _DENSE, indptr, indices,
-                   values)
+    _partner_work(state, 0)
     if compare_exchange(state, _STATE, _POSTED, _POLLING):
-        return True
+        return True                    # the partner never joined: the caller took every tile
     while atomic_load(state, _STATE) == _JOINED:
         pass
     return True
@@ -223,7 +210,7 @@ class _Partner:
         state[_PARAMS:_PARAMS + 14] = (ta, tb, m, n, k, pa, lda, pb, ldb, beta, pc, ldc, tm, tn)
         return bool(_partner_run(state))
 
-    def call_listed(self, x, bits, w, out, rows, limit, mine, theirs) -> int | None:
+    def call_listed(self, x, w, out, rows, limit, mine, theirs) -> int | None:
         """sparse_rows.product_chunks shared with the partner (``mine`` and ``theirs``: the
         two threads' scratch, indptr / indices / values each); the number of chunks that went
         to sgemm, or None when the partner is asleep (woken; nothing done)."""
@@ -232,10 +219,11 @@ class _Partner:
         state = self.state
         m, k = x.shape
         state[_KIND] = LISTED
-        state[_PARAMS:_PARAMS + 11] = (x.ctypes.data, m, k, w.ctypes.data, w.shape[1],
-                                       out.ctypes.data, rows, limit, theirs[0].ctypes.data,
-                                       theirs[1].ctypes.data, theirs[2].ctypes.data)
-        if not _partner_run_listed(state, x, bits, w, out, rows, limit, *mine):
+        state[_PARAMS:_PARAMS + 14] = (x.ctypes.data, m, k, w.ctypes.data, w.shape[1],
+                                       out.ctypes.data, rows, limit,
+                                       *(a.ctypes.data for a in mine),
+                                       *(a.ctypes.data for a in theirs))
+        if not _partner_run(state):
             return None
         return int(state[_DENSE])
 
@@ -261,7 +249,7 @@ def listed_product(x, bits, w, out, rows: int, limit: int) -> int:
     mine = _scratch(rows, limit, k)
     if (getattr(_partnered, "on", False) and x.shape[0] > rows and
             policy.threads() == policy.CORES):
-        dense = _partner.call_listed(x, bits, w, out, rows, limit, mine,
+        dense = _partner.call_listed(x, w, out, rows, limit, mine,
                                      _scratch(rows, limit, k))
         if dense is not None:
             return dense

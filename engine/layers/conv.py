@@ -16,7 +16,10 @@ from engine.kernels.conv import (
     conv_direct_dw,
     conv_direct_dx,
     conv_direct_forward,
+    conv_gemm_backward,
+    conv_gemm_forward,
     conv_output_size,
+    gemm_fused,
     im2col,
 )
 from engine.kernels.conv_pool import conv_relu_pool_backward, conv_relu_pool_forward
@@ -29,8 +32,23 @@ from engine.registry import Param, register
 
 # Up to this many taps (KH·KW·Cin) a strided convolution runs as a direct numba loop rather
 # than im2col + sgemm (measured on a 3×3×1 layer: 4.0 ms im2col + 4.9 ms sgemm + 0.9 ms relu →
-# 1.6 ms direct). Stride-1 convolutions all run on the planes kernels (kernels/conv_s1.py).
+# 1.6 ms direct). Stride-1 convolutions run on the planes kernels (kernels/conv_s1.py), but
+# for the deep 2-D layers below.
 DIRECT_MAX_TAPS = 32
+# From IM2COL_MIN_TAPS taps (KH·KW·Cin), on an output of at most IM2COL_MAX_POSITIONS
+# positions (OH·OW), a stride-1 convolution runs as im2col + sgemm by chunks of samples
+# (kernels/conv.py, conv_gemm_forward) rather than on the planes kernels (kernels/conv_s1.py):
+# the deeper layers of a CNN, many channels on smaller images (2-D only: measured on 3×3
+# kernels). bench/conv_modes.py, 3×3 relu conv + 2×2 max pool, forward + backward, batch 32,
+# two threads, time as im2col / time on the planes (2026-12-05): 288 taps (32 channels) 0.90 at
+# 8×8, 0.81 at 10×10, 0.76 - 0.77 at 15×15, 0.86 at 22×22, 0.83 at 26×26, but 1.00 - 1.06 at
+# 32×32 'same', 1.09 at 64×64 and 1.23 at 74×74; 576 taps 0.58 (8×8), 0.68 (13×13), 0.71
+# (16×16), 0.75 (24×24), 0.86 (32×32); 1,152 - 2,304 taps 0.62 - 0.65; 144 taps 1.06 at 15×15
+# and 1.32 at 32×32, 72 taps 1.69 at 28×28 (the planes win with few channels).
+IM2COL_MIN_TAPS = 256
+IM2COL_MAX_POSITIONS = 600
+
+
 # batch slices of the strided fused conv + pool backward, each with its own partial gradients
 _NCHUNKS = 8
 
@@ -150,10 +168,10 @@ class _Conv(Layer):
 
     def fuse_next(self, pool) -> bool:
         """Whether training may run this layer and ``pool`` (the next layer, the only one reading
-        its output) as one kernel: a relu convolution, stride 1 (any number of channels) or with
-        few taps, followed by a 2×2 max pool with stride 2, 'valid' (or 'same' on even sizes,
-        where it pads nothing). Only the pooled output is
-        stored (the seed CNN's 13×13×32, not the 26×26×32 conv output)."""
+        its output) as one kernel: a relu convolution, stride 1 on the planes (not a deep layer
+        that runs as im2col + sgemm, :meth:`_im2col_wins`) or with few taps, followed by a 2×2
+        max pool with stride 2, 'valid' (or 'same' on even sizes, where it pads nothing). Only
+        the pooled output is stored (the seed CNN's 13×13×32, not the 26×26×32 conv output)."""
         from engine.layers.pooling import MaxPooling2D
         if self.rank != 2 or self._act.name != "relu" or not isinstance(pool, MaxPooling2D):
             return False
@@ -162,8 +180,16 @@ class _Conv(Layer):
         # 'same' pads nothing on even sizes (and the fused pool drops a last odd row/column)
         no_padding = pool.padding == "valid" or all(
             isinstance(d, int) and d % 2 == 0 for d in out[1:3])
-        return ((self.strides == (1, 1) or kh * kw * cin <= DIRECT_MAX_TAPS)
+        return (((self.strides == (1, 1) and not self._im2col_wins(cin, out[1], out[2]))
+                 or kh * kw * cin <= DIRECT_MAX_TAPS)
                 and no_padding and pool._geometry() == ((2, 2), (2, 2)))
+
+    def _im2col_wins(self, c: int, oh, ow) -> bool:
+        """Whether this stride-1 convolution over ``c`` channels with an OH × OW output runs
+        as im2col + sgemm (IM2COL_MIN_TAPS); oh / ow None (unknown): the planes."""
+        (kh, kw), _, _ = self._geometry()
+        return (self.rank == 2 and kh * kw * c >= IM2COL_MIN_TAPS and isinstance(oh, int)
+                and isinstance(ow, int) and oh * ow <= IM2COL_MAX_POSITIONS)
 
     def fuse_dropout(self, dropout) -> bool:
         """Whether a Dropout right after the pool this layer is fused with (the pool's only
@@ -244,7 +270,7 @@ class _Conv(Layer):
             mode, cols = "pointwise", x4.reshape(-1, c)   # 1×1: the pixels are the cols
             z = matmul(cols, self.kernel.value.reshape(-1, self.filters))
             y = activations.with_bias(self._act, z, self.bias)
-        elif (sh, sw) == (1, 1):
+        elif (sh, sw) == (1, 1) and not self._im2col_wins(c, oh, ow):
             # stride 1: the planes kernels (engine/kernels/conv_s1.py), relu fused
             mode, cols = "planes", x4
             z, _ = conv_s1.forward(x4, kernel4, self._bias_or_zeros(x4.dtype), (dh, dw),
@@ -260,8 +286,16 @@ class _Conv(Layer):
                                 pw, relu, z)
             z = z.reshape(-1, self.filters)
             y = z if relu else self._act.forward(z)
+        elif gemm_fused(x4):
+            # im2col + sgemm by chunks of samples, each in the worker's cache (kernels/conv.py)
+            mode, cols = "im2col", x4
+            relu = act == "relu"
+            z = conv_gemm_forward(x4, self.kernel.value.reshape(-1, self.filters),
+                                  self._bias_or_zeros(x4.dtype), geo, relu)
+            z = z.reshape(-1, self.filters)
+            y = z if relu or act == "linear" else self._act.forward(z)
         else:
-            mode = "im2col"
+            mode = "im2col-batch"
             cols = np.empty((n * oh * ow, kh * kw * c), dtype=x4.dtype)
             im2col(x4, *geo, cols)
             z = matmul(cols, self.kernel.value.reshape(-1, self.filters))
@@ -291,6 +325,11 @@ class _Conv(Layer):
                                   self._bias_grad(dy2.dtype), numba.get_num_threads())
             return self._input_grad_layout(dx)
         dz = self._output_grad(z, y, dy2)
+        if mode == "im2col":
+            dx = conv_gemm_backward(dz.reshape(shape4[0], oh, ow, f), cols,
+                                    self.kernel.value.reshape(-1, f), geo,
+                                    self.kernel.grad.reshape(-1, f), self.need_dx)
+            return self._input_grad_layout(dx)
         if mode == "direct":
             dz4 = dz.reshape(shape4[0], oh, ow, f)
             conv_direct_dw(cols, dz4, sh, sw, dh, dw, ph, pw,

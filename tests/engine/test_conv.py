@@ -296,6 +296,80 @@ def test_conv_pool_fusion_only_where_it_is_exact():
     from engine.models import Model
     out = Add()([MaxPooling2D()(c), MaxPooling2D()(c)])
     assert not any(s.fused is not None for s in Model(inp, out)._plan.steps)
+    # a deep layer that runs as im2col + sgemm (576 taps, 6×6 output) is not fused; more
+    # positions than IM2COL_MAX_POSITIONS keep it on the planes, fused
+    assert not fused([Conv2D(64, 1), Conv2D(2, 3, activation="relu"), MaxPooling2D()])
+    m = Sequential([Input((27, 27, 1)), Conv2D(64, 1), Conv2D(2, 3, activation="relu"),
+                    MaxPooling2D()])
+    assert any(s.fused is not None for s in m._plan.steps)          # 25×25 = 625 positions
+
+
+@pytest.mark.parametrize("kwargs, shape", [
+    (dict(filters=3, kernel_size=3), (2, 6, 5, 64)),                           # 576 taps
+    (dict(filters=2, kernel_size=3, padding="same", dilation_rate=2), (2, 5, 5, 60)),
+    (dict(filters=2, kernel_size=(2, 4), padding="same", activation="tanh"), (2, 4, 6, 70)),
+])
+def test_deep_stride1_conv_runs_as_im2col_and_matches_the_planes(kwargs, shape, monkeypatch):
+    """Many channels on a small output: im2col + sgemm (IM2COL_MIN_TAPS), with the planes'
+    outputs and gradients and finite-difference gradients."""
+    import engine.layers.conv as conv_module
+    x = r.standard_normal(shape).astype(np.float32)
+    results = {}
+    for mode, taps in (("im2col", conv_module.IM2COL_MIN_TAPS), ("planes", 10 ** 9)):
+        monkeypatch.setattr(conv_module, "IM2COL_MIN_TAPS", taps)
+        layer = Conv2D(**kwargs, kernel_initializer="glorot_uniform")
+        layer.build(x.shape)
+        layer.kernel.value[...] = np.random.default_rng(1).standard_normal(
+            layer.kernel.value.shape).astype(np.float32) * 0.1
+        layer.need_dx = True
+        y = layer.forward(x, training=True)
+        assert layer._cache[4] == mode
+        dy = np.random.default_rng(2).standard_normal(y.shape).astype(np.float32)
+        dx = layer.backward(dy)
+        results[mode] = (y, dx, layer.kernel.grad.copy(), layer.bias.grad.copy())
+    for a, b in zip(results["im2col"], results["planes"]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    # finite differences run in float64: im2col of the whole batch + one product
+    monkeypatch.setattr(conv_module, "IM2COL_MIN_TAPS", 33)   # 5 channels
+    layer = Conv2D(**kwargs)
+    check_layer(layer, r.standard_normal(shape[:3] + (5,)))
+    assert layer._cache[4] == "im2col-batch"
+
+
+@pytest.mark.parametrize("kwargs, shape, need_dx", [
+    (dict(filters=5, kernel_size=3, strides=2, padding="same"), (9, 11, 10, 6), True),
+    (dict(filters=4, kernel_size=(3, 2), strides=(2, 1), activation="tanh"), (5, 9, 8, 7), True),
+    (dict(filters=3, kernel_size=3, dilation_rate=2, use_bias=False), (6, 9, 9, 70), False),
+])
+def test_chunked_im2col_kernels_equal_the_whole_batch_product(kwargs, shape, need_dx,
+                                                              monkeypatch):
+    """float32 im2col convolutions run by chunks of samples (kernels/conv.py
+    conv_gemm_forward / backward): outputs and gradients equal im2col of the whole batch +
+    one product (float32 rounding), with one sample per chunk as with several."""
+    import engine.kernels.conv as kernels
+    import engine.layers.conv as conv_module
+    monkeypatch.setattr(conv_module, "IM2COL_MIN_TAPS", 33)
+    x = r.standard_normal(shape).astype(np.float32)
+    results = []
+    for fused, chunk_bytes in ((False, kernels.CHUNK_BYTES), (True, kernels.CHUNK_BYTES),
+                               (True, 1)):
+        monkeypatch.setattr(conv_module, "gemm_fused", lambda a, on=fused: on)
+        monkeypatch.setattr(kernels, "CHUNK_BYTES", chunk_bytes)
+        layer = Conv2D(**kwargs)
+        layer.build(x.shape)
+        layer.kernel.value[...] = np.random.default_rng(1).standard_normal(
+            layer.kernel.value.shape).astype(np.float32) * 0.2
+        layer.need_dx = need_dx
+        y = layer.forward(x, training=True)
+        assert layer._cache[4] == ("im2col" if fused else "im2col-batch")
+        dy = np.random.default_rng(2).standard_normal(y.shape).astype(np.float32)
+        dx = layer.backward(dy)
+        assert (dx is None) == (not need_dx)
+        results.append([y, layer.kernel.grad.copy()] + ([dx] if need_dx else []) +
+                       ([layer.bias.grad.copy()] if layer.bias is not None else []))
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-4)
 
 
 def test_first_layer_skips_its_input_gradient_without_changing_weight_gradients():

@@ -2,10 +2,11 @@
 
     python -m bench.conv_modes [--batch 32] [--repeats 15]
 
-For each shape the layers run both ways — on the planes kernels (engine/kernels/conv_s1.py,
-conv and pool fused) and as im2col + sgemm (the conv, then the pool layer) — and the script
-prints the median time of each and their ratio. engine/layers/conv.py's IM2COL_MIN_TAPS and
-IM2COL_MAX_POSITIONS, which pick the route, come from this table.
+For each shape the layers run both ways, conv and pool fused as training runs them: on the
+planes kernels (engine/kernels/conv_s1.py) and as im2col + sgemm by chunks of samples
+(engine/kernels/conv.py, conv_gemm_pool_forward / backward); the script prints the median time
+of each, their ratio and the route the engine takes. engine/layers/conv.py's IM2COL_* limits,
+which pick the route, come from this table.
 """
 from __future__ import annotations
 
@@ -61,7 +62,13 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=15)
     args = ap.parse_args(argv)
     rng = np.random.default_rng(0)
-    saved = conv_module.IM2COL_MIN_TAPS, conv_module.IM2COL_MAX_POSITIONS
+    names = ("IM2COL_MIN_TAPS", "IM2COL_MAX_POSITIONS", "IM2COL_DEEP_TAPS",
+             "IM2COL_MAX_POSITIONS_DEEP")
+    saved = [getattr(conv_module, name) for name in names]
+
+    def route(limits):
+        for name, value in zip(names, limits):
+            setattr(conv_module, name, value)
     print(f"batch {args.batch}; median of {args.repeats}; µs per forward + backward")
     print(f"{'input':>14s} {'filters':>7s} {'padding':>7s} {'taps':>5s} {'positions':>9s} "
           f"{'planes':>8s} {'im2col':>8s} {'ratio':>6s}  route")
@@ -75,17 +82,18 @@ def main(argv=None) -> int:
             pool = MaxPooling2D()
             pool.build(conv.output_shape)
             times = {}
-            for route, limits in (("planes", (10 ** 9, 0)), ("im2col", (0, 10 ** 9))):
-                conv_module.IM2COL_MIN_TAPS, conv_module.IM2COL_MAX_POSITIONS = limits
-                times[route] = median_us(step(conv, pool, x, rng), args.repeats)
-            conv_module.IM2COL_MIN_TAPS, conv_module.IM2COL_MAX_POSITIONS = saved
+            for name, limits in (("planes", (10 ** 9, 0, 10 ** 9, 0)),
+                                 ("im2col", (0, 10 ** 9, 0, 10 ** 9))):
+                route(limits)
+                times[name] = median_us(step(conv, pool, x, rng), args.repeats)
+            route(saved)
             oh = conv.output_shape[1]
             chosen = "im2col" if conv._im2col_wins(cin, oh, oh) else "planes"
             print(f"{f'{size}×{size}×{cin}':>14s} {filters:7d} {padding:>7s} {9 * cin:5d} "
                   f"{oh * oh:9d} {times['planes']:8.0f} {times['im2col']:8.0f} "
                   f"{times['im2col'] / times['planes']:6.2f}  {chosen}", flush=True)
     finally:
-        conv_module.IM2COL_MIN_TAPS, conv_module.IM2COL_MAX_POSITIONS = saved
+        route(saved)
     return 0
 
 

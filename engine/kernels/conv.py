@@ -10,8 +10,9 @@ out dynamically among the threads.
 from __future__ import annotations
 
 import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import get_num_threads, njit, prange, uint64
 
+from engine.kernels.dropout import kept
 from engine.kernels.gemm import TILED, sgemm
 from engine.kernels.parallel import batch_chunks, chunk_range, fetch_add, workers_for
 
@@ -216,6 +217,167 @@ def conv_gemm_backward(dz, x, wmat, geo, wgrad, need_dx: bool):
                             np.ascontiguousarray(wmat), *geo, part, need_dx, dx, bs,
                             workers_for(nchunks))
     np.sum(part, axis=0, out=wgrad)
+    return dx if need_dx else None
+
+
+# With a relu and a following 2×2 max pool (stride 2; Conv2D.fuse_next) the chunk's products
+# are pooled while they are in the cache: only the pooled output and each max's window position
+# (code, channels-last; DEAD where relu or a fused Dropout passes no gradient) are kept, and
+# the backward puts each pooled gradient back at its window's max in the chunk's buffer.
+DEAD = np.uint8(4)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _pool_chunk(zc, bias, oh, ow, b0, nb, out, code, seed, threshold, scale):
+    """Bias, relu and 2×2 max pool of a chunk's products zc (nb·OH·OW, F) into out and code
+    (N, PH, PW, F) for samples b0..b0+nb-1; a Dropout after it when threshold > 0 (the mask
+    of engine/kernels/dropout.py for the same seed, element for element)."""
+    _, poh, pow_, f = out.shape
+    zero = zc.dtype.type(0)
+    s0 = uint64(seed)
+    t = uint64(threshold)
+    for q in range(nb):
+        for pi in range(poh):
+            for pj in range(pow_):
+                r = (q * oh + 2 * pi) * ow + 2 * pj
+                a, b, c, d = zc[r], zc[r + 1], zc[r + ow], zc[r + ow + 1]
+                o = out[b0 + q, pi, pj]
+                cd = code[b0 + q, pi, pj]
+                i0 = (((b0 + q) * poh + pi) * pow_ + pj) * f
+                for k in range(f):
+                    m = a[k]
+                    v = b[k]
+                    w = np.uint8(1) if v > m else np.uint8(0)
+                    m = max(m, v)
+                    v = c[k]
+                    w = np.uint8(2) if v > m else w
+                    m = max(m, v)
+                    v = d[k]
+                    w = np.uint8(3) if v > m else w
+                    m = max(m, v) + bias[k]
+                    w = w | (DEAD if m <= zero else np.uint8(0))
+                    m = max(m, zero)
+                    if threshold > 0:
+                        keep = kept(s0, i0 + k, t)
+                        m = m * (scale * zc.dtype.type(keep))
+                        w = w | (np.uint8(0) if keep else DEAD)
+                    o[k] = m
+                    cd[k] = w
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _conv_gemm_pool_forward_par(x, wmat, bias, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, out, code,
+                                seed, threshold, scale, bs, nworkers):
+    n = x.shape[0]
+    taps, f = wmat.shape
+    rows = oh * ow
+    nchunks = (n + bs - 1) // bs
+    counter = np.zeros(1, np.int64)
+    for _ in prange(nworkers):
+        cols = np.empty((bs * rows, taps), np.float32)
+        zc = np.empty((bs * rows, f), np.float32)
+        while True:
+            t = fetch_add(counter, 0)
+            if t >= nchunks:
+                break
+            b0 = t * bs
+            nb = min(n, b0 + bs) - b0
+            for q in range(nb):
+                _im2col_sample(x, b0 + q, q, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols)
+            sgemm(False, False, nb * rows, f, taps, 1.0, cols.ctypes.data, taps,
+                  wmat.ctypes.data, f, 0.0, zc.ctypes.data, f)
+            _pool_chunk(zc, bias, oh, ow, b0, nb, out, code, seed, threshold, scale)
+
+
+def conv_gemm_pool_forward(x, wmat, bias, geo, dropout=None):
+    """Conv (im2col + sgemm by chunks) + bias + relu + 2×2 max pool (+ Dropout: (seed,
+    threshold, scale) from Dropout.draw), float32: returns the pooled output and the code
+    (N, OH//2, OW//2, F), each max's window position 0..3 (row-major, the first on ties),
+    + DEAD where no gradient passes."""
+    n = x.shape[0]
+    oh, ow = geo[8], geo[9]
+    f = wmat.shape[1]
+    seed, threshold, scale = dropout if dropout is not None else (0, 0, 1.0)
+    out = np.empty((n, oh // 2, ow // 2, f), np.float32)
+    code = np.empty(out.shape, np.uint8)
+    bs = gemm_chunk(n, oh * ow, wmat.shape[0] + f)
+    _conv_gemm_pool_forward_par(np.ascontiguousarray(x), np.ascontiguousarray(wmat),
+                                bias.astype(np.float32, copy=False), *geo, out, code,
+                                np.uint64(seed), np.uint64(threshold), np.float32(scale), bs,
+                                workers_for(-(-n // bs)))
+    return out, code
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _unpool_chunk(dy, code, oh, ow, b0, nb, scale, dz, accb):
+    """A chunk's gradient of the conv output before the relu, dz (nb·OH·OW, F): each pooled
+    gradient × scale at its window's max (none where DEAD), zeros elsewhere; its column sums
+    added to accb."""
+    _, poh, pow_, f = dy.shape
+    dz[:nb * oh * ow] = 0
+    for q in range(nb):
+        for pi in range(poh):
+            for pj in range(pow_):
+                r = (q * oh + 2 * pi) * ow + 2 * pj
+                g = dy[b0 + q, pi, pj]
+                cd = code[b0 + q, pi, pj]
+                for k in range(f):
+                    w = cd[k]
+                    if w < DEAD:
+                        v = g[k] * scale
+                        dz[r + (w >> 1) * ow + (w & 1), k] = v
+                        accb[k] += v
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _conv_gemm_pool_backward_par(dy, code, scale, x, wmat, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow,
+                                 part, partb, need_dx, dx, bs, nworkers):
+    n = x.shape[0]
+    taps, f = wmat.shape
+    rows = oh * ow
+    nchunks = (n + bs - 1) // bs
+    counter = np.zeros(1, np.int64)
+    for _ in prange(nworkers):
+        cols = np.empty((bs * rows, taps), np.float32)
+        dz = np.empty((bs * rows, f), np.float32)
+        while True:
+            t = fetch_add(counter, 0)
+            if t >= nchunks:
+                break
+            b0 = t * bs
+            nb = min(n, b0 + bs) - b0
+            accb = partb[t]
+            accb[:] = 0
+            _unpool_chunk(dy, code, oh, ow, b0, nb, scale, dz, accb)
+            for q in range(nb):
+                _im2col_sample(x, b0 + q, q, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols)
+            sgemm(True, False, taps, f, nb * rows, 1.0, cols.ctypes.data, taps, dz.ctypes.data,
+                  f, 0.0, part.ctypes.data + 4 * t * taps * f, f)
+            if not need_dx:
+                continue
+            sgemm(False, True, nb * rows, taps, f, 1.0, dz.ctypes.data, f, wmat.ctypes.data, f,
+                  0.0, cols.ctypes.data, taps)
+            for q in range(nb):
+                _col2im_sample(cols, q, b0 + q, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, dx)
+
+
+def conv_gemm_pool_backward(dy, code, scale, x, wmat, geo, wgrad, bias_grad, need_dx: bool):
+    """Gradients of :func:`conv_gemm_pool_forward` from dy (N, OH//2, OW//2, F), the gradient of
+    its output (scale: the fused Dropout's, 1 without): wgrad (KH·KW·C, F) and bias_grad (F,)
+    summed over the chunks in chunk order; returns dx (N, H, W, C) when need_dx (else None)."""
+    n = x.shape[0]
+    oh, ow = geo[8], geo[9]
+    f = wmat.shape[1]
+    bs = gemm_chunk(n, oh * ow, wmat.shape[0] + f)
+    nchunks = -(-n // bs)
+    part = np.empty((nchunks,) + wmat.shape, np.float32)
+    partb = np.empty((nchunks, f), np.float64)
+    dx = np.empty(x.shape if need_dx else (1, 1, 1, 1), np.float32)
+    _conv_gemm_pool_backward_par(np.ascontiguousarray(dy, np.float32), code, np.float32(scale),
+                                 np.ascontiguousarray(x), np.ascontiguousarray(wmat), *geo, part,
+                                 partb, need_dx, dx, bs, workers_for(nchunks))
+    np.sum(part, axis=0, out=wgrad)
+    np.sum(partb, axis=0, out=bias_grad)
     return dx if need_dx else None
 
 

@@ -18,6 +18,8 @@ from engine.kernels.conv import (
     conv_direct_forward,
     conv_gemm_backward,
     conv_gemm_forward,
+    conv_gemm_pool_backward,
+    conv_gemm_pool_forward,
     conv_output_size,
     gemm_fused,
     im2col,
@@ -36,17 +38,21 @@ from engine.registry import Param, register
 # for the deep 2-D layers below.
 DIRECT_MAX_TAPS = 32
 # From IM2COL_MIN_TAPS taps (KH·KW·Cin), on an output of at most IM2COL_MAX_POSITIONS
-# positions (OH·OW), a stride-1 convolution runs as im2col + sgemm by chunks of samples
-# (kernels/conv.py, conv_gemm_forward) rather than on the planes kernels (kernels/conv_s1.py):
-# the deeper layers of a CNN, many channels on smaller images (2-D only: measured on 3×3
-# kernels). bench/conv_modes.py, 3×3 relu conv + 2×2 max pool, forward + backward, batch 32,
-# two threads, time as im2col / time on the planes (2026-12-05): 288 taps (32 channels) 0.90 at
-# 8×8, 0.81 at 10×10, 0.76 - 0.77 at 15×15, 0.86 at 22×22, 0.83 at 26×26, but 1.00 - 1.06 at
-# 32×32 'same', 1.09 at 64×64 and 1.23 at 74×74; 576 taps 0.58 (8×8), 0.68 (13×13), 0.71
-# (16×16), 0.75 (24×24), 0.86 (32×32); 1,152 - 2,304 taps 0.62 - 0.65; 144 taps 1.06 at 15×15
-# and 1.32 at 32×32, 72 taps 1.69 at 28×28 (the planes win with few channels).
+# positions (OH·OW; IM2COL_MAX_POSITIONS_DEEP from IM2COL_DEEP_TAPS taps), a stride-1
+# convolution runs as im2col + sgemm by chunks of samples (kernels/conv.py, conv_gemm_forward,
+# and conv_gemm_pool_forward with a relu and a 2×2 max pool) rather than on the planes kernels
+# (kernels/conv_s1.py): the deeper layers of a CNN, many channels on smaller images (2-D only:
+# measured on 3×3 kernels). bench/conv_modes.py, 3×3 relu conv + 2×2 max pool, forward +
+# backward, batch 32, two threads, time as im2col / time on the planes, both fused with the
+# pool (2026-12-05): 288 taps (32 channels) 0.57 - 0.77 from 8×8 to 26×26 outputs, 0.99 at
+# 32×32, 1.14 at 64×64, 1.20 at 72×72; 576 taps 0.55 - 0.73 up to 24×24, 0.85 at 32×32, 1.01
+# at 48×48, 1.16 at 64×64; 1,152 - 2,304 taps 0.57 - 0.66 up to 16×16, 0.86 at 32×32; with
+# few channels the planes win (72 taps 1.39 at 26×26; 144 taps 0.82 at 13×13 but 1.05 at
+# 32×32, left on the planes).
 IM2COL_MIN_TAPS = 256
 IM2COL_MAX_POSITIONS = 600
+IM2COL_DEEP_TAPS = 512
+IM2COL_MAX_POSITIONS_DEEP = 1100
 
 
 # batch slices of the strided fused conv + pool backward, each with its own partial gradients
@@ -168,10 +174,11 @@ class _Conv(Layer):
 
     def fuse_next(self, pool) -> bool:
         """Whether training may run this layer and ``pool`` (the next layer, the only one reading
-        its output) as one kernel: a relu convolution, stride 1 on the planes (not a deep layer
-        that runs as im2col + sgemm, :meth:`_im2col_wins`) or with few taps, followed by a 2×2
-        max pool with stride 2, 'valid' (or 'same' on even sizes, where it pads nothing). Only
-        the pooled output is stored (the seed CNN's 13×13×32, not the 26×26×32 conv output)."""
+        its output) as one kernel: a relu convolution, stride 1 (any number of channels: on the
+        planes, or im2col + sgemm by chunks for the deeper layers, :meth:`_im2col_wins`) or with
+        few taps, followed by a 2×2 max pool with stride 2, 'valid' (or 'same' on even sizes,
+        where it pads nothing). Only the pooled output is stored (the seed CNN's 13×13×32, not
+        the 26×26×32 conv output)."""
         from engine.layers.pooling import MaxPooling2D
         if self.rank != 2 or self._act.name != "relu" or not isinstance(pool, MaxPooling2D):
             return False
@@ -180,16 +187,19 @@ class _Conv(Layer):
         # 'same' pads nothing on even sizes (and the fused pool drops a last odd row/column)
         no_padding = pool.padding == "valid" or all(
             isinstance(d, int) and d % 2 == 0 for d in out[1:3])
-        return (((self.strides == (1, 1) and not self._im2col_wins(cin, out[1], out[2]))
-                 or kh * kw * cin <= DIRECT_MAX_TAPS)
+        return ((self.strides == (1, 1) or kh * kw * cin <= DIRECT_MAX_TAPS)
                 and no_padding and pool._geometry() == ((2, 2), (2, 2)))
 
     def _im2col_wins(self, c: int, oh, ow) -> bool:
         """Whether this stride-1 convolution over ``c`` channels with an OH × OW output runs
         as im2col + sgemm (IM2COL_MIN_TAPS); oh / ow None (unknown): the planes."""
         (kh, kw), _, _ = self._geometry()
-        return (self.rank == 2 and kh * kw * c >= IM2COL_MIN_TAPS and isinstance(oh, int)
-                and isinstance(ow, int) and oh * ow <= IM2COL_MAX_POSITIONS)
+        taps = kh * kw * c
+        if self.rank != 2 or taps < IM2COL_MIN_TAPS or not (isinstance(oh, int) and
+                                                            isinstance(ow, int)):
+            return False
+        return oh * ow <= (IM2COL_MAX_POSITIONS_DEEP if taps >= IM2COL_DEEP_TAPS
+                           else IM2COL_MAX_POSITIONS)
 
     def fuse_dropout(self, dropout) -> bool:
         """Whether a Dropout right after the pool this layer is fused with (the pool's only
@@ -217,11 +227,17 @@ class _Conv(Layer):
         dropout's) output; :meth:`backward` then takes the gradient of that output."""
         x4 = np.ascontiguousarray(x)
         n, h, w, c = x4.shape
-        _, (sh, sw), (dh, dw) = self._geometry()
+        (kh, kw), (sh, sw), (dh, dw) = self._geometry()
         (oh, ow), (ph, pw) = self._out_sizes((h, w))
         kernel4, bias = self._kernel4(c), self._bias_or_zeros(x4.dtype)
         drop = dropout.draw(x4.dtype) if dropout is not None else None
         scale = drop[2] if drop is not None else 1.0
+        if (sh, sw) == (1, 1) and self._im2col_wins(c, oh, ow) and gemm_fused(x4):
+            geo = (kh, kw, sh, sw, dh, dw, ph, pw, oh, ow)
+            out, code = conv_gemm_pool_forward(x4, self.kernel.value.reshape(-1, self.filters),
+                                               bias, geo, drop)
+            self._cache = ("pooled", x4, out, code, geo, scale, "im2col")
+            return out
         if (sh, sw) == (1, 1):
             out, code = conv_s1.forward(x4, kernel4, bias, (dh, dw), (ph, pw), (oh, ow),
                                         True, True, numba.get_num_threads(), drop)
@@ -232,13 +248,20 @@ class _Conv(Layer):
             code = np.empty(out.shape, dtype=np.uint8)
             conv_relu_pool_forward(x4, kernel4, bias, sh, sw, dh, dw, ph, pw, out, code,
                                    numba.get_num_threads())
-        self._cache = ("pooled", x4, out, code, (sh, sw, dh, dw, ph, pw, oh, ow), scale)
+        self._cache = ("pooled", x4, out, code, (sh, sw, dh, dw, ph, pw, oh, ow), scale,
+                       "planes" if (sh, sw) == (1, 1) else "direct")
         return out
 
     def _backward_pooled(self, dy):
-        _, x4, out, code, (sh, sw, dh, dw, ph, pw, oh, ow), scale = self._cache
-        kernel4 = self._kernel4(x4.shape[-1])
+        _, x4, out, code, geo, scale, route = self._cache
         db = self._bias_grad(x4.dtype)
+        if route == "im2col":
+            return conv_gemm_pool_backward(dy, code, scale, x4,
+                                           self.kernel.value.reshape(-1, self.filters), geo,
+                                           self.kernel.grad.reshape(-1, self.filters), db,
+                                           self.need_dx)
+        sh, sw, dh, dw, ph, pw, oh, ow = geo
+        kernel4 = self._kernel4(x4.shape[-1])
         dwt = self.kernel.grad.reshape(kernel4.shape)
         if (sh, sw) == (1, 1):
             return conv_s1.backward(x4, kernel4, dy, out, code, (dh, dw), (ph, pw), (oh, ow),

@@ -191,6 +191,10 @@ def _fused_matches_the_layers(build, x, y, steps: int = 1):
     (None, dict(filters=5, kernel_size=3, strides=2), (13, 11), "valid"),   # strided kernel
     (dict(filters=3, kernel_size=2), dict(filters=4, kernel_size=3, strides=(2, 1),
                                           padding="same"), (12, 9), "same"),
+    # ≥ IM2COL_MIN_TAPS: im2col + sgemm by chunks with the pool in the kernel (270 taps)
+    (dict(filters=30, kernel_size=1), dict(filters=6, kernel_size=3), (11, 9), "valid"),
+    (dict(filters=30, kernel_size=1), dict(filters=7, kernel_size=3, padding="same",
+                                           dilation_rate=2), (12, 10), "same"),
 ])
 def test_fused_conv_relu_pool_matches_the_layers(first, conv, size, pool):
     """Training runs Conv2D(relu) → MaxPooling2D(2) as one kernel; its loss and every weight
@@ -219,6 +223,8 @@ def test_fused_conv_relu_pool_matches_the_layers(first, conv, size, pool):
     (dict(filters=3, kernel_size=2), dict(filters=17, kernel_size=3, padding="same"), (11, 9),
      0.3),                                                   # dx through the fused layers
     (None, dict(filters=6, kernel_size=(2, 4), dilation_rate=(2, 1)), (13, 10), 0.75),
+    (dict(filters=30, kernel_size=1), dict(filters=5, kernel_size=3, padding="same"), (12, 9),
+     0.4),                                                   # im2col + sgemm by chunks
 ])
 def test_fused_conv_pool_dropout_matches_the_layers(first, conv, size, rate):
     """Training runs Conv2D(relu) → MaxPooling2D(2) → Dropout as one kernel: the same mask for
@@ -296,12 +302,8 @@ def test_conv_pool_fusion_only_where_it_is_exact():
     from engine.models import Model
     out = Add()([MaxPooling2D()(c), MaxPooling2D()(c)])
     assert not any(s.fused is not None for s in Model(inp, out)._plan.steps)
-    # a deep layer that runs as im2col + sgemm (576 taps, 6×6 output) is not fused; more
-    # positions than IM2COL_MAX_POSITIONS keep it on the planes, fused
-    assert not fused([Conv2D(64, 1), Conv2D(2, 3, activation="relu"), MaxPooling2D()])
-    m = Sequential([Input((27, 27, 1)), Conv2D(64, 1), Conv2D(2, 3, activation="relu"),
-                    MaxPooling2D()])
-    assert any(s.fused is not None for s in m._plan.steps)          # 25×25 = 625 positions
+    # a deep layer (576 taps: im2col + sgemm by chunks) fuses with its pool too
+    assert fused([Conv2D(64, 1), Conv2D(2, 3, activation="relu"), MaxPooling2D()])
 
 
 @pytest.mark.parametrize("kwargs, shape", [

@@ -203,10 +203,10 @@ class _Conv(Layer):
 
     def fuse_dropout(self, dropout) -> bool:
         """Whether a Dropout right after the pool this layer is fused with (the pool's only
-        reader) may run inside the same kernel: stride 1 (the planes kernels), a plain Dropout
-        (no noise_shape, 0 < rate < 1). The mask is the one Dropout's own kernels draw for the
-        same seed; the gradient passes where the code is not DEAD (relu cut or dropped), so no
-        mask array is kept."""
+        reader) may run inside the same kernel: stride 1 (the planes or the im2col kernels), a
+        plain Dropout (no noise_shape, 0 < rate < 1). The mask is the one Dropout's own kernels
+        draw for the same seed; the gradient passes where the code is not DEAD (relu cut or
+        dropped), so no mask array is kept."""
         from engine.layers.core import Dropout
         return (self.rank == 2 and self.strides == (1, 1) and type(dropout) is Dropout
                 and dropout.noise_shape is None and 0.0 < dropout.rate < 1.0)

@@ -116,23 +116,34 @@ def col2im(dcols, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, dx):
 
 # ---- Convolution as im2col + sgemm by chunks of samples, float32: each worker gathers a chunk's
 # receptive fields into a buffer of its own (at most CHUNK_BYTES, so it stays in the worker's
-# L2) and multiplies it right away with one single-threaded sgemm, instead of one
-# (N·OH·OW, KH·KW·C) array for the batch that is written, then read back by the product from
-# memory (9.4 MB for 32 16×16×32 inputs and a 3×3 kernel; its im2col alone took 1.2 ms there).
-# The backward gathers each chunk again (nothing is kept between the passes), and each chunk's
-# weight gradient is its own, summed in chunk order.
-CHUNK_BYTES = 1 << 19
+# L2) and multiplies it right away with one single-threaded sgemm (engine/kernels/gemm.py),
+# instead of one (N·OH·OW, KH·KW·C) array for the batch that is written, then read back by the
+# product from memory (9.4 MB for 32 16×16×32 inputs and a 3×3 kernel; its im2col alone took
+# 1.2 ms there). The backward gathers each chunk again (nothing is kept between the passes),
+# and each chunk's weight gradient is its own, summed in chunk order. Conv2DTranspose's kernels
+# below work by the same chunks.
+CHUNK_BYTES = 1 << 19         # a chunk's buffer: half of this machine's 1 MB L2
+# Rows (output positions) a chunk's product has at least, while every thread still gets a
+# chunk: sgemm on fewer rows runs below its speed. bench/conv_modes.py (2026-12-05), 4×4×128 →
+# 256 'same' at batch 32: 7.66 ms with chunks of 4 samples (64 rows), 5.04 ms with 16 (256
+# rows); 8×8×64 → 128: 5.51 → 5.11 ms; 16×16×32 → 64 (256 rows a sample) unchanged.
+MIN_CHUNK_ROWS = 256
 
 
 def gemm_fused(x: np.ndarray) -> bool:
-    """Whether the chunked im2col + sgemm kernels apply: float32 and numpy's OpenBLAS."""
+    """Whether the chunked im2col + sgemm kernels (convolution and Conv2DTranspose) apply:
+    float32 and numpy's OpenBLAS."""
     return TILED and x.dtype == np.float32
 
 
 def gemm_chunk(n: int, rows_per_sample: int, width: int) -> int:
-    """Samples per chunk of the chunked im2col + sgemm kernels (see CHUNK_BYTES)."""
+    """Samples per chunk: a buffer of at most CHUNK_BYTES, and at least 4 chunks per thread
+    when the batch allows (dynamic sharing needs spare chunks), but MIN_CHUNK_ROWS rows when
+    that still leaves a chunk for every thread."""
+    threads = max(1, get_num_threads())
     per = max(1, CHUNK_BYTES // (4 * rows_per_sample * width))
-    return max(1, min(per, n // (4 * max(1, get_num_threads()))))
+    bs = max(1, min(per, n // (4 * threads)))
+    return max(bs, min(-(-MIN_CHUNK_ROWS // rows_per_sample), -(-n // threads)))
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -553,23 +564,10 @@ def bias_relu_grad(y, dy, dz, db):
 
 
 # ---- Conv2DTranspose, float32: the product with the kernel and the scatter (forward) or the
-# gather and the products (backward) per chunk of samples, in a buffer of the worker's own that
-# stays in its cache, instead of one (N·H·W, KH·KW·F) array for the batch (29 MB for 128
-# 14×14×32 inputs and a 3×3×32 kernel, written by sgemm and read back by col2im). Each chunk's
-# products are one single-threaded sgemm on the worker's thread (engine/kernels/gemm.py).
-TRANSPOSE_CHUNK_BYTES = 1 << 19         # a chunk's buffer: half of this machine's 1 MB L2
-
-
-def transpose_chunk(n: int, rows_per_sample: int, width: int) -> int:
-    """Samples per chunk: a buffer of at most TRANSPOSE_CHUNK_BYTES, and at least 4 chunks per
-    thread when the batch allows (dynamic sharing needs spare chunks)."""
-    per = max(1, TRANSPOSE_CHUNK_BYTES // (4 * rows_per_sample * width))
-    return max(1, min(per, n // (4 * max(1, get_num_threads()))))
-
-
-def transpose_fused(x: np.ndarray) -> bool:
-    """Whether the fused Conv2DTranspose kernels apply: float32 and numpy's OpenBLAS."""
-    return TILED and x.dtype == np.float32
+# gather and the products (backward) per chunk of samples (gemm_chunk), in a buffer of the
+# worker's own that stays in its cache, instead of one (N·H·W, KH·KW·F) array for the batch
+# (29 MB for 128 14×14×32 inputs and a 3×3×32 kernel, written by sgemm and read back by
+# col2im).
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -616,7 +614,7 @@ def transpose_forward(x, kmat, geo, z, bias=None, relu: bool = False):
     geo (kh, kw, sh, sw, dh, dw, ph, pw, H, W)."""
     n, h, w, _ = x.shape
     kt = np.ascontiguousarray(kmat.T)
-    bs = transpose_chunk(n, h * w, kt.shape[1])
+    bs = gemm_chunk(n, h * w, kt.shape[1])
     finish = bias is not None or relu
     b = np.zeros(z.shape[3], np.float32) if bias is None else bias.astype(np.float32, copy=False)
     _transpose_forward_par(np.ascontiguousarray(x), kt, *geo[:8], z, b, finish, relu, bs,
@@ -679,7 +677,7 @@ def transpose_backward(dy, x, kmat, geo, kgrad, need_dx: bool, y=None, relu: boo
     f = dy.shape[3]
     kmat = np.ascontiguousarray(kmat)
     kk = kmat.shape[0]
-    bs = transpose_chunk(n, h * w, kk)
+    bs = gemm_chunk(n, h * w, kk)
     nchunks = -(-n // bs)
     part = np.empty((nchunks, kk, c), np.float32)
     partb = np.empty((nchunks, f), np.float64)

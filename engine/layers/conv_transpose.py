@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.kernels.conv import (col2im, conv_output_size, im2col, transpose_backward,
-                                  transpose_forward, transpose_fused)
+from engine.kernels.conv import (col2im, conv_output_size, gemm_fused, im2col,
+                                  transpose_backward, transpose_forward)
 from engine.kernels.gemm import matmul
 from engine.layers.base import Layer
 from engine.layers.conv import _add_kernel_and_bias, _Conv, _conv_params
@@ -92,7 +92,7 @@ class Conv2DTranspose(Layer):
         kmat = self.kernel.value.reshape(-1, c)               # (kh·kw·filters, cin)
         z = np.empty((n, oh, ow, self.filters), dtype=x.dtype)
         bias = self.bias.value if self.bias is not None else None
-        if transpose_fused(x):
+        if gemm_fused(x):
             # the bias, and a relu, added per sample inside the kernel (z is then y)
             relu = self._act.name == "relu"
             transpose_forward(x, kmat, geo, z, bias, relu)
@@ -110,7 +110,7 @@ class Conv2DTranspose(Layer):
         # z = col2im(x·Kᵀ) + b:  dx = im2col(dz)·K,  dK = (im2col(dz))ᵀ·x,  db = Σ dz
         x, z, y, geo = self._cache
         n, h, w, c = x.shape
-        if transpose_fused(x):
+        if gemm_fused(x):
             # relu's mask and the bias gradient inside the kernel
             relu = self._act.name == "relu" and not self.fused_output_grad
             dz = dy if relu or self.fused_output_grad else self._act.backward(z, y, dy)

@@ -460,7 +460,7 @@ def test_conv2d_transpose_chunked_kernels_equal_the_whole_batch_product(kwargs, 
         layer.bias.assign(r.standard_normal(layer.bias.value.shape).astype(np.float32))
     results = []
     for fused in (True, False):
-        monkeypatch.setattr(conv_layers, "transpose_fused", lambda x, fused=fused: fused)
+        monkeypatch.setattr(conv_layers, "gemm_fused", lambda x, fused=fused: fused)
         y = layer.forward(x, training=True)
         dy = np.random.default_rng(7).standard_normal(y.shape).astype(np.float32)
         dx = layer.backward(dy)

@@ -21,11 +21,13 @@ import engine  # noqa: F401,E402  (first: the threading policy sets its defaults
 import numpy as np  # noqa: E402
 
 # (height = width, input channels, filters, padding)
-SHAPES = [(8, 32, 32, "same"), (10, 32, 64, "valid"), (15, 32, 64, "valid"),
-          (22, 32, 64, "valid"), (32, 32, 32, "same"), (8, 64, 64, "same"),
+SHAPES = [(28, 8, 16, "valid"), (15, 16, 32, "valid"), (32, 16, 32, "same"),
+          (8, 32, 32, "same"), (10, 32, 64, "valid"), (15, 32, 64, "valid"),
+          (22, 32, 64, "valid"), (26, 32, 64, "valid"), (32, 32, 32, "same"),
+          (64, 32, 32, "same"), (74, 32, 64, "valid"), (8, 64, 64, "same"),
           (13, 64, 128, "valid"), (16, 64, 64, "same"), (24, 64, 64, "valid"),
-          (32, 64, 64, "same"), (8, 128, 128, "same"), (16, 128, 128, "same"),
-          (8, 256, 256, "same")]
+          (32, 64, 64, "same"), (48, 64, 64, "same"), (8, 128, 128, "same"),
+          (16, 128, 128, "same"), (4, 128, 256, "same"), (8, 256, 256, "same")]
 
 
 def median_us(fn, repeats: int) -> float:

@@ -44,11 +44,11 @@ DIRECT_MAX_TAPS = 32
 # (kernels/conv_s1.py): the deeper layers of a CNN, many channels on smaller images (2-D only:
 # measured on 3×3 kernels). bench/conv_modes.py, 3×3 relu conv + 2×2 max pool, forward +
 # backward, batch 32, two threads, time as im2col / time on the planes, both fused with the
-# pool (2026-12-05): 288 taps (32 channels) 0.57 - 0.77 from 8×8 to 26×26 outputs, 0.99 at
-# 32×32, 1.14 at 64×64, 1.20 at 72×72; 576 taps 0.55 - 0.73 up to 24×24, 0.85 at 32×32, 1.01
-# at 48×48, 1.16 at 64×64; 1,152 - 2,304 taps 0.57 - 0.66 up to 16×16, 0.86 at 32×32; with
-# few channels the planes win (72 taps 1.39 at 26×26; 144 taps 0.82 at 13×13 but 1.05 at
-# 32×32, left on the planes).
+# pool (2026-12-05 15:06): 288 taps (32 channels) 0.54 - 0.77 from 8×8 to 26×26 outputs, 0.94
+# at 32×32 (1.00 - 1.07 in earlier runs), 1.08 at 64×64, 1.12 at 72×72; 576 taps 0.51 - 0.71
+# up to 24×24, 0.83 at 32×32, 1.02 at 48×48; 1,152 - 2,304 taps 0.22 - 0.64 up to 16×16; with
+# few channels the planes win or tie (72 taps 1.35 at 26×26; 144 taps 0.82 at 13×13 but 1.03
+# at 32×32: left on the planes).
 IM2COL_MIN_TAPS = 256
 IM2COL_MAX_POSITIONS = 600
 IM2COL_DEEP_TAPS = 512

@@ -103,3 +103,16 @@ def random_images(n: int, shape: tuple, classes: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     x = rng.random((n, *shape), dtype=np.float32)
     return x, rng.integers(0, classes, n).astype(np.int64)
+
+
+def image_results(build: Callable, samples: int, shape: tuple, batch: int, epochs: int,
+                  twins: dict[str, str], peers) -> dict[str, float]:
+    """:func:`compare` on ``samples`` random images of ``shape`` with 10 classes."""
+    x, y = random_images(samples, shape, 10)
+    return compare(build, x, y, batch, epochs, twins, peers)
+
+
+def image_memory(build: Callable, samples: int, shape: tuple, batch: int) -> None:
+    """One engine epoch after a warm-up on ``samples`` random images (for bench/memory.py)."""
+    x, y = random_images(samples, shape, 10)
+    engine_rates(build, x, y, batch, 1)

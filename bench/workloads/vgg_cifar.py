@@ -4,7 +4,7 @@
 ones engine/layers/conv.py runs as im2col + sgemm (IM2COL_MIN_TAPS)."""
 from __future__ import annotations
 
-from bench.workloads.harness import compare, engine_rates, random_images
+from bench.workloads.harness import image_memory, image_results
 
 BATCH = 32
 SAMPLES = 1600
@@ -44,10 +44,8 @@ def build_engine():
 
 
 def main_results(epochs: int, peers) -> dict:
-    x, y = random_images(SAMPLES, (32, 32, 3), 10)
-    return compare(build_engine, x, y, BATCH, epochs, TWINS, peers)
+    return image_results(build_engine, SAMPLES, (32, 32, 3), BATCH, epochs, TWINS, peers)
 
 
 def train_for_memory() -> None:
-    x, y = random_images(SAMPLES, (32, 32, 3), 10)
-    engine_rates(build_engine, x, y, BATCH, 1)
+    image_memory(build_engine, SAMPLES, (32, 32, 3), BATCH)

@@ -146,91 +146,6 @@ def gemm_chunk(n: int, rows_per_sample: int, width: int) -> int:
     return max(bs, min(-(-MIN_CHUNK_ROWS // rows_per_sample), -(-n // threads)))
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def _conv_gemm_forward_par(x, wmat, bias, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, z, relu, bs,
-                           nworkers):
-    n = x.shape[0]
-    taps, f = wmat.shape
-    rows = oh * ow
-    nchunks = (n + bs - 1) // bs
-    counter = np.zeros(1, np.int64)
-    for _ in prange(nworkers):
-        cols = np.empty((bs * rows, taps), np.float32)
-        while True:
-            t = fetch_add(counter, 0)
-            if t >= nchunks:
-                break
-            b0 = t * bs
-            nb = min(n, b0 + bs) - b0
-            for q in range(nb):
-                _im2col_sample(x, b0 + q, q, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols)
-            sgemm(False, False, nb * rows, f, taps, 1.0, cols.ctypes.data, taps,
-                  wmat.ctypes.data, f, 0.0, z.ctypes.data + 4 * b0 * rows * f, f)
-            for q in range(nb):
-                _bias_relu_sample(z, b0 + q, bias, relu)
-
-
-def conv_gemm_forward(x, wmat, bias, geo, relu: bool) -> np.ndarray:
-    """z (N, OH, OW, F) = im2col(x)·wmat + bias, relu'd when asked, by chunks of samples (see
-    CHUNK_BYTES); x (N, H, W, C) and wmat (KH·KW·C, F) float32, bias (F,), geo (kh, kw, sh,
-    sw, dh, dw, ph, pw, oh, ow)."""
-    n = x.shape[0]
-    oh, ow = geo[8], geo[9]
-    z = np.empty((n, oh, ow, wmat.shape[1]), np.float32)
-    bs = gemm_chunk(n, oh * ow, wmat.shape[0])
-    _conv_gemm_forward_par(np.ascontiguousarray(x), np.ascontiguousarray(wmat),
-                           bias.astype(np.float32, copy=False), *geo, z, relu, bs,
-                           workers_for(-(-n // bs)))
-    return z
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def _conv_gemm_backward_par(dz, x, wmat, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, part, need_dx,
-                            dx, bs, nworkers):
-    n = x.shape[0]
-    taps, f = wmat.shape
-    rows = oh * ow
-    nchunks = (n + bs - 1) // bs
-    counter = np.zeros(1, np.int64)
-    for _ in prange(nworkers):
-        cols = np.empty((bs * rows, taps), np.float32)
-        while True:
-            t = fetch_add(counter, 0)
-            if t >= nchunks:
-                break
-            b0 = t * bs
-            nb = min(n, b0 + bs) - b0
-            for q in range(nb):
-                _im2col_sample(x, b0 + q, q, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols)
-            pz = dz.ctypes.data + 4 * b0 * rows * f
-            # this chunk's dW = colsᵀ·dz, then (the buffer reused) dcols = dz·Wᵀ → dx
-            sgemm(True, False, taps, f, nb * rows, 1.0, cols.ctypes.data, taps, pz, f, 0.0,
-                  part.ctypes.data + 4 * t * taps * f, f)
-            if not need_dx:
-                continue
-            sgemm(False, True, nb * rows, taps, f, 1.0, pz, f, wmat.ctypes.data, f, 0.0,
-                  cols.ctypes.data, taps)
-            for q in range(nb):
-                _col2im_sample(cols, q, b0 + q, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, dx)
-
-
-def conv_gemm_backward(dz, x, wmat, geo, wgrad, need_dx: bool):
-    """Gradients of :func:`conv_gemm_forward` from dz (N, OH, OW, F), the gradient of z before
-    the bias: wgrad (KH·KW·C, F) = Σ over the chunks, in chunk order, of im2col(x)ᵀ·dz;
-    returns dx (N, H, W, C) = col2im(dz·wmatᵀ) when need_dx (else None)."""
-    n = x.shape[0]
-    oh, ow = geo[8], geo[9]
-    bs = gemm_chunk(n, oh * ow, wmat.shape[0])
-    nchunks = -(-n // bs)
-    part = np.empty((nchunks,) + wmat.shape, np.float32)
-    dx = np.empty(x.shape if need_dx else (1, 1, 1, 1), np.float32)
-    _conv_gemm_backward_par(np.ascontiguousarray(dz, np.float32), np.ascontiguousarray(x),
-                            np.ascontiguousarray(wmat), *geo, part, need_dx, dx, bs,
-                            workers_for(nchunks))
-    np.sum(part, axis=0, out=wgrad)
-    return dx if need_dx else None
-
-
 # With a relu and a following 2×2 max pool (stride 2; Conv2D.fuse_next) the chunk's products
 # are pooled while they are in the cache: only the pooled output and each max's window position
 # (code, channels-last; DEAD where relu or a fused Dropout passes no gradient) are kept, and
@@ -276,49 +191,6 @@ def _pool_chunk(zc, bias, oh, ow, b0, nb, out, code, seed, threshold, scale):
                     cd[k] = w
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def _conv_gemm_pool_forward_par(x, wmat, bias, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, out, code,
-                                seed, threshold, scale, bs, nworkers):
-    n = x.shape[0]
-    taps, f = wmat.shape
-    rows = oh * ow
-    nchunks = (n + bs - 1) // bs
-    counter = np.zeros(1, np.int64)
-    for _ in prange(nworkers):
-        cols = np.empty((bs * rows, taps), np.float32)
-        zc = np.empty((bs * rows, f), np.float32)
-        while True:
-            t = fetch_add(counter, 0)
-            if t >= nchunks:
-                break
-            b0 = t * bs
-            nb = min(n, b0 + bs) - b0
-            for q in range(nb):
-                _im2col_sample(x, b0 + q, q, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols)
-            sgemm(False, False, nb * rows, f, taps, 1.0, cols.ctypes.data, taps,
-                  wmat.ctypes.data, f, 0.0, zc.ctypes.data, f)
-            _pool_chunk(zc, bias, oh, ow, b0, nb, out, code, seed, threshold, scale)
-
-
-def conv_gemm_pool_forward(x, wmat, bias, geo, dropout=None):
-    """Conv (im2col + sgemm by chunks) + bias + relu + 2×2 max pool (+ Dropout: (seed,
-    threshold, scale) from Dropout.draw), float32: returns the pooled output and the code
-    (N, OH//2, OW//2, F), each max's window position 0..3 (row-major, the first on ties),
-    + DEAD where no gradient passes."""
-    n = x.shape[0]
-    oh, ow = geo[8], geo[9]
-    f = wmat.shape[1]
-    seed, threshold, scale = dropout if dropout is not None else (0, 0, 1.0)
-    out = np.empty((n, oh // 2, ow // 2, f), np.float32)
-    code = np.empty(out.shape, np.uint8)
-    bs = gemm_chunk(n, oh * ow, wmat.shape[0] + f)
-    _conv_gemm_pool_forward_par(np.ascontiguousarray(x), np.ascontiguousarray(wmat),
-                                bias.astype(np.float32, copy=False), *geo, out, code,
-                                np.uint64(seed), np.uint64(threshold), np.float32(scale), bs,
-                                workers_for(-(-n // bs)))
-    return out, code
-
-
 @njit(cache=True, nogil=True, error_model="numpy")
 def _unpool_chunk(dy, code, oh, ow, b0, nb, scale, dz, accb):
     """A chunk's gradient of the conv output before the relu, dz (nb·OH·OW, F): each pooled
@@ -341,8 +213,10 @@ def _unpool_chunk(dy, code, oh, ow, b0, nb, scale, dz, accb):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _conv_gemm_pool_backward_par(dy, code, scale, x, wmat, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow,
-                                 part, partb, need_dx, dx, bs, nworkers):
+def _conv_gemm_forward_par(x, wmat, bias, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, relu, z, pool,
+                           out, code, seed, threshold, scale, bs, nworkers):
+    """Each chunk's products into z (N, OH, OW, F), biased (and relu'd), or with ``pool`` into
+    the worker's buffer, pooled from there into out and code (_pool_chunk)."""
     n = x.shape[0]
     taps, f = wmat.shape
     rows = oh * ow
@@ -350,46 +224,130 @@ def _conv_gemm_pool_backward_par(dy, code, scale, x, wmat, kh, kw, sh, sw, dh, d
     counter = np.zeros(1, np.int64)
     for _ in prange(nworkers):
         cols = np.empty((bs * rows, taps), np.float32)
-        dz = np.empty((bs * rows, f), np.float32)
+        zc = np.empty((bs * rows if pool else 0, f), np.float32)
         while True:
             t = fetch_add(counter, 0)
             if t >= nchunks:
                 break
             b0 = t * bs
             nb = min(n, b0 + bs) - b0
-            accb = partb[t]
-            accb[:] = 0
-            _unpool_chunk(dy, code, oh, ow, b0, nb, scale, dz, accb)
             for q in range(nb):
                 _im2col_sample(x, b0 + q, q, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols)
-            sgemm(True, False, taps, f, nb * rows, 1.0, cols.ctypes.data, taps, dz.ctypes.data,
-                  f, 0.0, part.ctypes.data + 4 * t * taps * f, f)
+            pz = zc.ctypes.data if pool else z.ctypes.data + 4 * b0 * rows * f
+            sgemm(False, False, nb * rows, f, taps, 1.0, cols.ctypes.data, taps,
+                  wmat.ctypes.data, f, 0.0, pz, f)
+            if pool:
+                _pool_chunk(zc, bias, oh, ow, b0, nb, out, code, seed, threshold, scale)
+                continue
+            for q in range(nb):
+                _bias_relu_sample(z, b0 + q, bias, relu)
+
+
+def _gemm_forward(x, wmat, bias, geo, relu, pool, dropout):
+    n = x.shape[0]
+    oh, ow = geo[8], geo[9]
+    f = wmat.shape[1]
+    seed, threshold, scale = dropout if dropout is not None else (0, 0, 1.0)
+    z = np.empty((0 if pool else n, oh, ow, f), np.float32)
+    out = np.empty((n, oh // 2, ow // 2, f) if pool else (0, 0, 0, f), np.float32)
+    code = np.empty(out.shape, np.uint8)
+    bs = gemm_chunk(n, oh * ow, wmat.shape[0] + (f if pool else 0))
+    _conv_gemm_forward_par(np.ascontiguousarray(x), np.ascontiguousarray(wmat),
+                           bias.astype(np.float32, copy=False), *geo, relu, z, pool, out, code,
+                           np.uint64(seed), np.uint64(threshold), np.float32(scale), bs,
+                           workers_for(-(-n // bs)))
+    return (out, code) if pool else z
+
+
+def conv_gemm_forward(x, wmat, bias, geo, relu: bool) -> np.ndarray:
+    """z (N, OH, OW, F) = im2col(x)·wmat + bias, relu'd when asked, by chunks of samples (see
+    CHUNK_BYTES); x (N, H, W, C) and wmat (KH·KW·C, F) float32, bias (F,), geo (kh, kw, sh,
+    sw, dh, dw, ph, pw, oh, ow)."""
+    return _gemm_forward(x, wmat, bias, geo, relu, False, None)
+
+
+def conv_gemm_pool_forward(x, wmat, bias, geo, dropout=None):
+    """Conv (as :func:`conv_gemm_forward`) + bias + relu + 2×2 max pool (+ Dropout: (seed,
+    threshold, scale) from Dropout.draw): returns the pooled output and the code
+    (N, OH//2, OW//2, F), each max's window position 0..3 (row-major, the first on ties),
+    + DEAD where no gradient passes."""
+    return _gemm_forward(x, wmat, bias, geo, True, True, dropout)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _conv_gemm_backward_par(dz, pool, dy, code, scale, x, wmat, kh, kw, sh, sw, dh, dw, ph, pw,
+                            oh, ow, part, partb, need_dx, dx, bs, nworkers):
+    """Each chunk's weight gradient (part[t]) and dx: from dz (N, OH, OW, F), or with ``pool``
+    from the pooled gradient dy put back into the worker's buffer (_unpool_chunk, which also
+    sums the chunk's bias gradient into partb[t])."""
+    n = x.shape[0]
+    taps, f = wmat.shape
+    rows = oh * ow
+    nchunks = (n + bs - 1) // bs
+    counter = np.zeros(1, np.int64)
+    for _ in prange(nworkers):
+        cols = np.empty((bs * rows, taps), np.float32)
+        dzc = np.empty((bs * rows if pool else 0, f), np.float32)
+        while True:
+            t = fetch_add(counter, 0)
+            if t >= nchunks:
+                break
+            b0 = t * bs
+            nb = min(n, b0 + bs) - b0
+            if pool:
+                accb = partb[t]
+                accb[:] = 0
+                _unpool_chunk(dy, code, oh, ow, b0, nb, scale, dzc, accb)
+            pz = dzc.ctypes.data if pool else dz.ctypes.data + 4 * b0 * rows * f
+            for q in range(nb):
+                _im2col_sample(x, b0 + q, q, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols)
+            # this chunk's dW = colsᵀ·dz, then (the buffer reused) dcols = dz·Wᵀ → dx
+            sgemm(True, False, taps, f, nb * rows, 1.0, cols.ctypes.data, taps, pz, f, 0.0,
+                  part.ctypes.data + 4 * t * taps * f, f)
             if not need_dx:
                 continue
-            sgemm(False, True, nb * rows, taps, f, 1.0, dz.ctypes.data, f, wmat.ctypes.data, f,
-                  0.0, cols.ctypes.data, taps)
+            sgemm(False, True, nb * rows, taps, f, 1.0, pz, f, wmat.ctypes.data, f, 0.0,
+                  cols.ctypes.data, taps)
             for q in range(nb):
                 _col2im_sample(cols, q, b0 + q, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, dx)
 
 
-def conv_gemm_pool_backward(dy, code, scale, x, wmat, geo, wgrad, bias_grad, need_dx: bool):
-    """Gradients of :func:`conv_gemm_pool_forward` from dy (N, OH//2, OW//2, F), the gradient of
-    its output (scale: the fused Dropout's, 1 without): wgrad (KH·KW·C, F) and bias_grad (F,)
-    summed over the chunks in chunk order; returns dx (N, H, W, C) when need_dx (else None)."""
+def _gemm_backward(dz, dy, code, scale, x, wmat, geo, wgrad, bias_grad, need_dx):
+    pool = dy is not None
     n = x.shape[0]
     oh, ow = geo[8], geo[9]
     f = wmat.shape[1]
-    bs = gemm_chunk(n, oh * ow, wmat.shape[0] + f)
+    bs = gemm_chunk(n, oh * ow, wmat.shape[0] + (f if pool else 0))
     nchunks = -(-n // bs)
     part = np.empty((nchunks,) + wmat.shape, np.float32)
-    partb = np.empty((nchunks, f), np.float64)
+    partb = np.empty((nchunks if pool else 0, f), np.float64)
     dx = np.empty(x.shape if need_dx else (1, 1, 1, 1), np.float32)
-    _conv_gemm_pool_backward_par(np.ascontiguousarray(dy, np.float32), code, np.float32(scale),
-                                 np.ascontiguousarray(x), np.ascontiguousarray(wmat), *geo, part,
-                                 partb, need_dx, dx, bs, workers_for(nchunks))
+    empty = np.empty((0, 0, 0, f), np.float32)
+    _conv_gemm_backward_par(empty if pool else np.ascontiguousarray(dz, np.float32), pool,
+                            np.ascontiguousarray(dy, np.float32) if pool else empty,
+                            code if pool else np.empty((0, 0, 0, f), np.uint8),
+                            np.float32(scale), np.ascontiguousarray(x),
+                            np.ascontiguousarray(wmat), *geo, part, partb, need_dx, dx, bs,
+                            workers_for(nchunks))
     np.sum(part, axis=0, out=wgrad)
-    np.sum(partb, axis=0, out=bias_grad)
+    if pool:
+        np.sum(partb, axis=0, out=bias_grad)
     return dx if need_dx else None
+
+
+def conv_gemm_backward(dz, x, wmat, geo, wgrad, need_dx: bool):
+    """Gradients of :func:`conv_gemm_forward` from dz (N, OH, OW, F), the gradient of z before
+    the bias: wgrad (KH·KW·C, F) = Σ over the chunks, in chunk order, of im2col(x)ᵀ·dz;
+    returns dx (N, H, W, C) = col2im(dz·wmatᵀ) when need_dx (else None)."""
+    return _gemm_backward(dz, None, None, 1.0, x, wmat, geo, wgrad, None, need_dx)
+
+
+def conv_gemm_pool_backward(dy, code, scale, x, wmat, geo, wgrad, bias_grad, need_dx: bool):
+    """Gradients of :func:`conv_gemm_pool_forward` from dy (N, OH//2, OW//2, F), the gradient
+    of its output (scale: the fused Dropout's, 1 without): wgrad (KH·KW·C, F) and bias_grad
+    (F,) summed over the chunks in chunk order; returns dx (N, H, W, C) when need_dx (else
+    None)."""
+    return _gemm_backward(None, dy, code, scale, x, wmat, geo, wgrad, bias_grad, need_dx)
 
 
 @njit(cache=True, nogil=True, inline="always")

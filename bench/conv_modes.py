@@ -4,7 +4,7 @@
 
 For each shape the layers run both ways, conv and pool fused as training runs them: on the
 planes kernels (engine/kernels/conv_s1.py) and as im2col + sgemm by chunks of samples
-(engine/kernels/conv.py, conv_gemm_pool_forward / backward); the script prints the median time
+(engine/kernels/conv_gemm.py, conv_gemm_pool_forward / backward); the script prints the median time
 of each, their ratio and the route the engine takes. engine/layers/conv.py's IM2COL_* limits,
 which pick the route, come from this table.
 """

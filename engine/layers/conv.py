@@ -16,13 +16,15 @@ from engine.kernels.conv import (
     conv_direct_dw,
     conv_direct_dx,
     conv_direct_forward,
+    conv_output_size,
+    im2col,
+)
+from engine.kernels.conv_gemm import (
     conv_gemm_backward,
     conv_gemm_forward,
     conv_gemm_pool_backward,
     conv_gemm_pool_forward,
-    conv_output_size,
     gemm_fused,
-    im2col,
 )
 from engine.kernels.conv_pool import conv_relu_pool_backward, conv_relu_pool_forward
 from engine.kernels.conv_tokens import conv1d_tokens_backward, conv1d_tokens_forward
@@ -37,18 +39,17 @@ from engine.registry import Param, register
 # 1.6 ms direct). Stride-1 convolutions run on the planes kernels (kernels/conv_s1.py), but
 # for the deep 2-D layers below.
 DIRECT_MAX_TAPS = 32
-# From IM2COL_MIN_TAPS taps (KH·KW·Cin), on an output of at most IM2COL_MAX_POSITIONS
-# positions (OH·OW; IM2COL_MAX_POSITIONS_DEEP from IM2COL_DEEP_TAPS taps), a stride-1
-# convolution runs as im2col + sgemm by chunks of samples (kernels/conv.py, conv_gemm_forward,
-# and conv_gemm_pool_forward with a relu and a 2×2 max pool) rather than on the planes kernels
+# From IM2COL_MIN_TAPS taps (KH·KW·Cin), on an output of at most IM2COL_MAX_POSITIONS positions
+# (OH·OW; IM2COL_MAX_POSITIONS_DEEP from IM2COL_DEEP_TAPS taps), a stride-1 convolution runs as
+# im2col + sgemm by chunks of samples (kernels/conv_gemm.py: conv_gemm_forward, and
+# conv_gemm_pool_forward with a relu and a 2×2 max pool) rather than on the planes kernels
 # (kernels/conv_s1.py): the deeper layers of a CNN, many channels on smaller images (2-D only:
-# measured on 3×3 kernels). bench/conv_modes.py, 3×3 relu conv + 2×2 max pool, forward +
-# backward, batch 32, two threads, time as im2col / time on the planes, both fused with the
-# pool (2026-12-05 15:06): 288 taps (32 channels) 0.54 - 0.77 from 8×8 to 26×26 outputs, 0.94
-# at 32×32 (1.00 - 1.07 in earlier runs), 1.08 at 64×64, 1.12 at 72×72; 576 taps 0.51 - 0.71
-# up to 24×24, 0.83 at 32×32, 1.02 at 48×48; 1,152 - 2,304 taps 0.22 - 0.64 up to 16×16; with
-# few channels the planes win or tie (72 taps 1.35 at 26×26; 144 taps 0.82 at 13×13 but 1.03
-# at 32×32: left on the planes).
+# measured on 3×3 kernels). bench/conv_modes.py, 3×3 relu conv + 2×2 max pool, forward + backward,
+# batch 32, two threads, time as im2col / time on the planes, both fused with the pool (2026-12-05
+# 15:06): 288 taps (32 channels) 0.54 - 0.77 from 8×8 to 26×26 outputs, 0.94 at 32×32 (1.00 - 1.07
+# in earlier runs), 1.08 at 64×64, 1.12 at 72×72; 576 taps 0.51 - 0.71 up to 24×24, 0.83 at 32×32,
+# 1.02 at 48×48; 1,152 - 2,304 taps 0.22 - 0.64 up to 16×16; with few channels the planes win or
+# tie (72 taps 1.35 at 26×26; 144 taps 0.82 at 13×13 but 1.03 at 32×32: left on the planes).
 IM2COL_MIN_TAPS = 256
 IM2COL_MAX_POSITIONS = 600
 IM2COL_DEEP_TAPS = 512
@@ -310,7 +311,7 @@ class _Conv(Layer):
             z = z.reshape(-1, self.filters)
             y = z if relu else self._act.forward(z)
         elif gemm_fused(x4):
-            # im2col + sgemm by chunks of samples, each in the worker's cache (kernels/conv.py)
+            # im2col + sgemm by chunks of samples, each in the worker's cache (kernels/conv_gemm.py)
             mode, cols = "im2col", x4
             relu = act == "relu"
             z = conv_gemm_forward(x4, self.kernel.value.reshape(-1, self.filters),

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.kernels.conv import (col2im, conv_output_size, gemm_fused, im2col,
-                                  transpose_backward, transpose_forward)
+from engine.kernels.conv import col2im, conv_output_size, im2col
+from engine.kernels.conv_gemm import gemm_fused, transpose_backward, transpose_forward
 from engine.kernels.gemm import matmul
 from engine.layers.base import Layer
 from engine.layers.conv import _add_kernel_and_bias, _Conv, _conv_params

@@ -345,10 +345,10 @@ def test_deep_stride1_conv_runs_as_im2col_and_matches_the_planes(kwargs, shape, 
 ])
 def test_chunked_im2col_kernels_equal_the_whole_batch_product(kwargs, shape, need_dx,
                                                               monkeypatch):
-    """float32 im2col convolutions run by chunks of samples (kernels/conv.py
+    """float32 im2col convolutions run by chunks of samples (kernels/conv_gemm.py
     conv_gemm_forward / backward): outputs and gradients equal im2col of the whole batch +
     one product (float32 rounding), with one sample per chunk as with several."""
-    import engine.kernels.conv as kernels
+    import engine.kernels.conv_gemm as kernels
     import engine.layers.conv as conv_module
     monkeypatch.setattr(conv_module, "IM2COL_MIN_TAPS", 33)
     x = r.standard_normal(shape).astype(np.float32)

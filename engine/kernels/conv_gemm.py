@@ -12,6 +12,7 @@ from engine.kernels.conv import _bias_relu_rows, _col2im_sample, _im2col_sample
 from engine.kernels.dropout import kept
 from engine.kernels.gemm import TILED, sgemm
 from engine.kernels.parallel import fetch_add, workers_for
+from engine.kernels.planes import DEAD
 
 
 # ---- Convolution as im2col + sgemm by chunks of samples, float32: each worker gathers a chunk's
@@ -48,9 +49,9 @@ def gemm_chunk(n: int, rows_per_sample: int, width: int) -> int:
 
 # With a relu and a following 2×2 max pool (stride 2; Conv2D.fuse_next) the chunk's products
 # are pooled while they are in the cache: only the pooled output and each max's window position
-# (code, channels-last; DEAD where relu or a fused Dropout passes no gradient) are kept, and
-# the backward puts each pooled gradient back at its window's max in the chunk's buffer.
-DEAD = np.uint8(4)
+# (code, channels-last; + planes.DEAD where relu or a fused Dropout passes no gradient, as the
+# planes kernels mark it) are kept, and the backward puts each pooled gradient back at its
+# window's max in the chunk's buffer.
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -98,7 +98,7 @@ def ratio(rates: dict) -> tuple[str, float] | None:
 
 
 def round_ratios(runs: list[dict]) -> tuple[str, float, float, float] | None:
-    """Over rounds: the peer best most often, and the median, lowest and highest of each
+    """Over rounds: the peer best most often (the earliest on a tie), and the median, lowest and highest of each
     round's engine / best-peer ratio (each round's peers ran right after its engine, so the
     machine's drifts between rounds cancel in its ratio). None without peers."""
     each = [r for r in (ratio(run) for run in runs) if r is not None]
@@ -106,7 +106,7 @@ def round_ratios(runs: list[dict]) -> tuple[str, float, float, float] | None:
         return None
     names = [name for name, _ in each]
     values = [v for _, v in each]
-    return max(set(names), key=names.count), median(values), min(values), max(values)
+    return max(names, key=names.count), median(values), min(values), max(values)
 
 
 def report(levels: list[dict], names: list[str]) -> list[str]:

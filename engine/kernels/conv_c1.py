@@ -9,12 +9,16 @@ once (16 scalars), the four conv outputs of each filter are summed over the nine
 relu, the window code and the dropout are applied across the filters (the vectorized axis)
 before one contiguous store. Outputs, codes and dropout masks are those of
 conv_s1.conv_s1_forward (the same sums and tests; values agree to float rounding); the code is
-written channels-first, as the backward (on the planes) reads it, one byte at a time — about a
-sixth of this kernel's time. Seed CNN's shape, (128, 28, 28, 1) → (128, 13, 13, 32) with
-dropout 0.25 (median of 30 calls, two alternating runs each, 2026-12-05): one thread 2,246 /
-2,362 µs on the planes, 1,235 / 1,240 µs here; two threads 1,388 / 1,423 µs and 720 / 1,038
-µs. A backward written the same way (per pooled position, all filters) was slower than the
-planes' (4.4 ms against 2.2 ms on one thread) and is not used.
+written channels-last, next to the output (the backward, on the planes, reads it across the
+channels). Seed CNN's shape, (128, 28, 28, 1) → (128, 13, 13, 32) with dropout 0.25 (median of
+30 calls, two alternating runs each, 2026-12-05): one thread 2,246 / 2,362 µs on the planes,
+1,235 / 1,240 µs here with the code written channels-first one byte at a time; two threads
+1,388 / 1,423 µs and 720 / 1,038 µs. Written channels-last (median of 40 calls, four runs
+alternating with the channels-first version, 2026-12-05): one thread 961 – 1,237 µs against
+1,223 – 1,488, two threads 667 – 803 µs against 801 – 1,359. A backward written the same way
+(per pooled position, all filters) was slower than the planes' (4.4 ms against 2.2 ms on one
+thread) and is not used; so was one that adds each filter's gradient times its window's nine
+inputs (3.6 ms: one vector of taps per filter and window).
 """
 from __future__ import annotations
 
@@ -27,16 +31,15 @@ from engine.kernels.planes import DEAD, OPT
 
 
 @njit(**OPT)
-def _pooled_row(xs, wt, bias, wp, pi, pow_, f, out_row, code_s, cbuf, seed, threshold, scale,
-                i0):
-    """Pooled row ``pi`` of one sample: out_row (PW, F) and code_s[:, pi·PW + pj] (F, PH·PW)
-    from the sample's padded image xs (flat, rows of wp)."""
+def _pooled_row(xs, wt, bias, wp, pow_, f, out_row, code_row, seed, threshold, scale, i0):
+    """One pooled row of one sample: out_row (PW, F) and code_row (PW, F) from the sample's
+    padded image xs (flat, rows of wp, starting at the row's first input row)."""
     zero = out_row.dtype.type(0)
     one = out_row.dtype.type
     s0 = uint64(seed)
     t = uint64(threshold)
     for pj in range(pow_):
-        r0 = 2 * pi * wp + 2 * pj
+        r0 = 2 * pj
         p00, p01, p02, p03 = xs[r0], xs[r0 + 1], xs[r0 + 2], xs[r0 + 3]
         r1 = r0 + wp
         p10, p11, p12, p13 = xs[r1], xs[r1 + 1], xs[r1 + 2], xs[r1 + 3]
@@ -45,6 +48,7 @@ def _pooled_row(xs, wt, bias, wp, pi, pow_, f, out_row, code_s, cbuf, seed, thre
         r3 = r2 + wp
         p30, p31, p32, p33 = xs[r3], xs[r3 + 1], xs[r3 + 2], xs[r3 + 3]
         ob = out_row[pj]
+        cb = code_row[pj]
         for k in range(f):
             w0, w1, w2 = wt[0, k], wt[1, k], wt[2, k]
             w3, w4, w5 = wt[3, k], wt[4, k], wt[5, k]
@@ -72,16 +76,14 @@ def _pooled_row(xs, wt, bias, wp, pi, pow_, f, out_row, code_s, cbuf, seed, thre
                 v = v * (scale * one(keep))
                 cd = cd | (np.uint8(0) if keep else DEAD)
             ob[k] = v
-            cbuf[k] = cd
-        q = pi * pow_ + pj
-        for k in range(f):
-            code_s[k, q] = cbuf[k]
+            cb[k] = cd
 
 
 @njit(parallel=True, **OPT)
 def pool_forward_c1(x, wt, bias, ph, pw, hp, wp, out, code, seed, threshold, scale, nworkers):
     """out (N, PH, PW, F) = [dropout of] maxpool2×2(relu(conv3×3(x) + bias)) for x (N, H, W, 1)
-    and wt (9, F), the kernel's taps row-major; code (N, F, PH·PW) uint8 as conv_s1's. Samples
+    and wt (9, F), the kernel's taps row-major; code (N, PH, PW, F) uint8, the values of
+    conv_s1's codes (written channels-last here, next to the outputs). Samples
     are taken from a counter by ``nworkers`` threads; each pads its sample (ph rows above, pw
     columns left; hp × wp in all) into its own buffer."""
     n, h, wd, _ = x.shape
@@ -89,7 +91,6 @@ def pool_forward_c1(x, wt, bias, ph, pw, hp, wp, out, code, seed, threshold, sca
     counter = np.zeros(1, np.int64)
     for _ in prange(nworkers):
         xs = np.zeros(hp * wp + 4, x.dtype)
-        cbuf = np.empty(f, np.uint8)
         while True:
             s = fetch_add(counter, 0)
             if s >= n:
@@ -102,5 +103,5 @@ def pool_forward_c1(x, wt, bias, ph, pw, hp, wp, out, code, seed, threshold, sca
                 for xx in range(wd):
                     xs[base + xx] = x[s, y, xx, 0]
             for pi in range(poh):
-                _pooled_row(xs, wt, bias, wp, pi, pow_, f, out[s, pi], code[s], cbuf, seed,
-                            threshold, scale, ((s * poh + pi) * pow_) * f)
+                _pooled_row(xs[2 * pi * wp:], wt, bias, wp, pow_, f, out[s, pi], code[s, pi],
+                            seed, threshold, scale, ((s * poh + pi) * pow_) * f)

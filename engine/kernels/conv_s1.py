@@ -93,7 +93,6 @@ def conv_s1_backward(x, w_flip, dy, y, relu, pool, code, scale, dh, dw, ph, pw, 
         xp = np.empty((c, bs * ls + (kw - 1) * dw + ROUND), x.dtype)
         g = np.empty((f + (-f) % 4, margin + bs * ls + ROUND), x.dtype)
         zdx = np.empty((4, bs * ls + ROUND), x.dtype)
-        dt = np.empty((f, dy.shape[1] * dy.shape[2] if pool else 0), x.dtype)
         while True:
             blk = fetch_add(counter, 0)
             if blk >= nchunks:
@@ -102,12 +101,12 @@ def conv_s1_backward(x, w_flip, dy, y, relu, pool, code, scale, dh, dw, ph, pw, 
             nb = min(n, b0 + bs) - b0
             P = rounded((nb - 1) * ls + oh * wp)
             fill_planes(x, b0, nb, ph, pw, wp, ls, xp)
-            if pool:
-                fill_pooled_grad_planes(dy, code, b0, nb, gofs, ls, wp, scale, dt, g)
+            if pool:    # (the bias gradient summed as the values are placed)
+                fill_pooled_grad_planes(dy, code, b0, nb, gofs, ls, wp, scale, g, partb[blk])
             else:
                 fill_grad_planes(dy, y, relu, b0, nb, gofs, ls, wp, g)
-            for k in range(f):
-                partb[blk, k] = g[k].sum()
+                for k in range(f):
+                    partb[blk, k] = g[k].sum()
             acc = part[blk]
             acc[:] = 0
             dw_pass(g, gofs, xp, dh, dw, wp, P, acc)
@@ -154,8 +153,8 @@ def forward(x, kernel, bias, dil, pad, out_size, relu: bool, pool: bool, workers
     """Run :func:`conv_s1_forward`. x (N, H, W, C) contiguous; kernel (KH, KW, C, F); bias (F,);
     dil = (dh, dw); pad = (ph, pw) top/left; out_size = (OH, OW). Returns (out, code), code
     None without pool: the window position of each max (0..3 row-major; + DEAD where out is 0),
-    shaped as out, a channels-last view of the channels-first array the kernels use (for one
-    input channel and a 3×3 kernel written by conv_c1.py's kernel, the same way).
+    shaped as out: a channels-last view of the channels-first array the planes kernels write,
+    or for one input channel and a 3×3 kernel conv_c1.py's channels-last array.
     dropout (with pool only): (seed, threshold, scale) of a Dropout applied to the pooled
     output (``Dropout.draw``), marked DEAD in the code where it drops."""
     n = x.shape[0]
@@ -165,12 +164,13 @@ def forward(x, kernel, bias, dil, pad, out_size, relu: bool, pool: bool, workers
     seed, threshold, scale = dropout if dropout is not None else (0, 0, 1.0)
     if pool:
         out = np.empty((n, oh // 2, ow // 2, f), x.dtype)
-        code = np.empty((n, f, (oh // 2) * (ow // 2)), np.uint8)
         if _single_channel_pool(kernel, dil, relu):
+            code = np.empty(out.shape, np.uint8)
             conv_c1.pool_forward_c1(x, np.ascontiguousarray(kernel.reshape(9, f)), bias, ph, pw,
                                     hp, wp, out, code, np.uint64(seed), np.uint64(threshold),
                                     x.dtype.type(scale), max(1, min(workers, n)))
-            return out, code.reshape(n, f, oh // 2, ow // 2).transpose(0, 2, 3, 1)
+            return out, code
+        code = np.empty((n, f, (oh // 2) * (ow // 2)), np.uint8)
     else:
         out = np.empty((n, oh, ow, f), x.dtype)
         code = np.empty((1, 1, 1), np.uint8)
@@ -199,8 +199,10 @@ def backward(x, kernel, dy, y, code, dil, pad, out_size, relu: bool, need_dx: bo
     dx = np.empty(x.shape if need_dx else (1, 1, 1, 1), x.dtype)
     w_flip = np.ascontiguousarray(kernel[::-1, ::-1].transpose(0, 1, 3, 2))
     pool = code is not None
-    if pool:     # back to the kernels' channels-first layout (no copy for forward's view)
-        code = np.ascontiguousarray(code.transpose(0, 3, 1, 2)).reshape(n, f, -1)
+    if pool:     # indexed channels-first, as the kernels read it: forward's planes codes are a
+        # view of a channels-first array, conv_c1.py's are channels-last (then read strided)
+        code = (code.reshape(n, -1, f).transpose(0, 2, 1) if code.flags.c_contiguous
+                else np.ascontiguousarray(code.transpose(0, 3, 1, 2)).reshape(n, f, -1))
     else:
         code = np.empty((1, 1, 1), np.uint8)
     conv_s1_backward(x, w_flip, np.ascontiguousarray(dy), y, relu, pool, code,

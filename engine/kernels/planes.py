@@ -152,36 +152,38 @@ def fill_grad_planes(dy, y, relu, b0, nb, gofs, ls, wp, g):
 
 
 @njit(**OPT)
-def fill_pooled_grad_planes(dy, code, b0, nb, gofs, ls, wp, scale, dt, g):
+def fill_pooled_grad_planes(dy, code, b0, nb, gofs, ls, wp, scale, g, gb):
     """Like fill_grad_planes for a fused relu + 2×2 max pool (and dropout: ``scale``, 1 without
     one): each pooled gradient × scale goes to its window's max (none where the code says DEAD,
-    relu cut or dropped); zeros elsewhere. dy (N, PH, PW, F); code
-    (N, F, PH·PW), as pool_rows writes it; dt (≥ F, PH·PW) scratch. Each sample's dy is first
-    turned channels-first into dt, then each plane is written in order from its own rows.
-    Measured at the seed CNN's shape (13×13×32 pooled, one thread, random codes): 9.3 µs a
-    sample, against 26–27 µs reading dy across its channels or writing across the F planes,
-    and 12.4 µs writing all four values of every window instead of zeroing first."""
+    relu cut or dropped); zeros elsewhere. dy (N, PH, PW, F); code (N, F, PH·PW), as pool_rows
+    writes it (or a view with those indices: conv_c1.py's codes are channels-last); gb (F,)
+    out: each plane's sum (the bias gradient). Each plane is written in order from its channel
+    of the sample's dy, read across the channels (the sample's dy is in the L1 cache). Measured
+    at the seed CNN's shape (13×13×32 pooled, one thread, random codes, 2026-12-05): 5.3 µs a
+    sample, against 7.7 µs turning each sample's dy channels-first first (the earlier way) and
+    10.3 µs writing all four values of every window instead of zeroing first."""
     _, poh, pow_, f = dy.shape
-    one = g.dtype.type
+    zero = g.dtype.type(0)
     npos = poh * pow_
     g[:] = 0
+    gb[:] = 0
     for s in range(nb):
         d2 = dy[b0 + s].reshape(npos, f)
-        for q in range(npos):
-            row = d2[q]
-            for k in range(f):
-                dt[k, q] = row[k] * scale
+        cs_s = code[b0 + s]
         for k in range(f):   # (branch-free: the dead windows write a zero)
             gs = g[k, gofs + s * ls:]
-            cs = code[b0 + s, k]
-            dk = dt[k]
+            cs = cs_s[k]
+            total = zero
             for pi in range(poh):
                 o = pi * pow_
                 base = 2 * pi * wp
                 for pj in range(pow_):
                     c = cs[o + pj]
-                    gs[base + 2 * pj + ((c >> 1) & 1) * wp + (c & 1)] = (
-                        dk[o + pj] * one(c < DEAD))
+                    v = d2[o + pj, k] * scale
+                    v = v if c < DEAD else zero
+                    gs[base + 2 * pj + ((c >> 1) & 1) * wp + (c & 1)] = v
+                    total += v
+            gb[k] += total
 
 
 @njit(**OPT)

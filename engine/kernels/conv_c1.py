@@ -25,9 +25,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange, uint64
 
-from engine.kernels.dropout import kept
 from engine.kernels.parallel import fetch_add
-from engine.kernels.planes import DEAD, OPT
+from engine.kernels.planes import OPT, dropped, pooled_relu
 
 
 @njit(**OPT)
@@ -35,7 +34,6 @@ def _pooled_row(xs, wt, bias, wp, pow_, f, out_row, code_row, seed, threshold, s
     """One pooled row of one sample: out_row (PW, F) and code_row (PW, F) from the sample's
     padded image xs (flat, rows of wp, starting at the row's first input row)."""
     zero = out_row.dtype.type(0)
-    one = out_row.dtype.type
     s0 = uint64(seed)
     t = uint64(threshold)
     for pj in range(pow_):
@@ -62,19 +60,9 @@ def _pooled_row(xs, wt, bias, wp, pow_, f, out_row, code_row, seed, threshold, s
                       + w6 * p30 + w7 * p31 + w8 * p32)
             z3 = b + (w0 * p11 + w1 * p12 + w2 * p13 + w3 * p21 + w4 * p22 + w5 * p23
                       + w6 * p31 + w7 * p32 + w8 * p33)
-            m = z0
-            cd = np.uint8(1) if z1 > m else np.uint8(0)
-            m = max(m, z1)
-            cd = np.uint8(2) if z2 > m else cd
-            m = max(m, z2)
-            cd = np.uint8(3) if z3 > m else cd
-            m = max(m, z3)
-            cd = cd | (DEAD if m <= zero else np.uint8(0))
-            v = max(m, zero)
+            v, cd = pooled_relu(z0, z1, z2, z3, zero, zero)
             if threshold:
-                keep = kept(s0, i0 + pj * f + k, t)
-                v = v * (scale * one(keep))
-                cd = cd | (np.uint8(0) if keep else DEAD)
+                v, cd = dropped(v, cd, s0, i0 + pj * f + k, t, scale, zero)
             ob[k] = v
             cb[k] = cd
 

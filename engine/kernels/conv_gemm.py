@@ -9,10 +9,9 @@ import numpy as np
 from numba import get_num_threads, njit, prange, uint64
 
 from engine.kernels.conv import _bias_relu_rows, _col2im_sample, _im2col_sample
-from engine.kernels.dropout import kept
 from engine.kernels.gemm import TILED, sgemm
 from engine.kernels.parallel import fetch_add, workers_for
-from engine.kernels.planes import DEAD
+from engine.kernels.planes import DEAD, dropped, pooled_relu
 
 
 # ---- Convolution as im2col + sgemm by chunks of samples, float32: each worker gathers a chunk's
@@ -72,22 +71,9 @@ def _pool_chunk(zc, bias, oh, ow, b0, nb, out, code, seed, threshold, scale):
                 cd = code[b0 + q, pi, pj]
                 i0 = (((b0 + q) * poh + pi) * pow_ + pj) * f
                 for k in range(f):
-                    m = a[k]
-                    v = b[k]
-                    w = np.uint8(1) if v > m else np.uint8(0)
-                    m = max(m, v)
-                    v = c[k]
-                    w = np.uint8(2) if v > m else w
-                    m = max(m, v)
-                    v = d[k]
-                    w = np.uint8(3) if v > m else w
-                    m = max(m, v) + bias[k]
-                    w = w | (DEAD if m <= zero else np.uint8(0))
-                    m = max(m, zero)
+                    m, w = pooled_relu(a[k], b[k], c[k], d[k], bias[k], zero)
                     if threshold > 0:
-                        keep = kept(s0, i0 + k, t)
-                        m = m * (scale * zc.dtype.type(keep))
-                        w = w | (np.uint8(0) if keep else DEAD)
+                        m, w = dropped(m, w, s0, i0 + k, t, scale, zero)
                     o[k] = m
                     cd[k] = w
 

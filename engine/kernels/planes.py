@@ -25,6 +25,31 @@ ROUND = 32
 DEAD = np.uint8(4)
 
 
+@njit(inline="always", **OPT)
+def pooled_relu(a, b, c, d, bias, zero):
+    """relu(max of a 2×2 window a b / c d (row-major) + bias) and the window's code: the max's
+    position 0..3, the first on ties, + DEAD where the value is ≤ 0 (relu passes no gradient).
+    Branch-free (selects): the maxima of random-looking data would mispredict every other
+    branch. ``zero``: 0 in the values' type. The pool of every fused conv + relu + pool kernel
+    (pool_rows, conv_c1.py, conv_gemm.py)."""
+    w = np.uint8(1) if b > a else np.uint8(0)
+    m = max(a, b)
+    w = np.uint8(2) if c > m else w
+    m = max(m, c)
+    w = np.uint8(3) if d > m else w
+    m = max(m, d) + bias
+    return max(m, zero), w | (DEAD if m <= zero else np.uint8(0))
+
+
+@njit(inline="always", **OPT)
+def dropped(v, w, s0, i, t, scale, zero):
+    """A pooled value v and its code w after the Dropout fused behind the pool: kept (× scale)
+    or dropped (v · 0, and DEAD in the code) by dropout.kept's mask at flat output index i for
+    the seed s0 and threshold t (uint64s), element for element Dropout's own mask."""
+    keep = kept(s0, i, t)
+    return (v * scale if keep else v * zero), (w if keep else w | DEAD)
+
+
 @njit(**OPT)
 def rounded(p):
     """p rounded up to a multiple of ROUND."""
@@ -66,10 +91,8 @@ def store_rows(z, k, nb, ls, oh, ow, wp, relu, b0, out):
 def pool_rows(z, k, nb, ls, poh, pow_, wp, ot, b0, code):
     """2×2 max pool (stride 2) + relu of the conv planes z[0..3] into the channels-first rows
     ot[k..k+3, s·PH·PW + pi·PW + pj] (contiguous, so the loop vectorizes), and the window
-    position of each max (0..3, row-major, the first on ties; + DEAD where the pooled value is
-    ≤ 0, so relu passes no gradient) into code[b0 + s, k..k+3, pi·PW + pj] (channels-first:
-    written here directly, read so by fill_pooled_grad_planes). Branch-free: the maxima of
-    random-looking data would mispredict every other branch."""
+    code of each window (pooled_relu) into code[b0 + s, k..k+3, pi·PW + pj] (channels-first:
+    written here directly, read so by fill_pooled_grad_planes)."""
     zero = z.dtype.type(0)
     for u in range(min(4, ot.shape[0] - k)):
         zu = z[u]
@@ -82,18 +105,8 @@ def pool_rows(z, k, nb, ls, poh, pow_, wp, ot, b0, code):
                 ob = ot[k + u, o:o + pow_]
                 cb = cs[pi * pow_:(pi + 1) * pow_]
                 for pj in range(pow_):
-                    m = a0[2 * pj]
-                    v = a0[2 * pj + 1]
-                    cd = np.uint8(1) if v > m else np.uint8(0)
-                    m = max(m, v)
-                    v = a1[2 * pj]
-                    cd = np.uint8(2) if v > m else cd
-                    m = max(m, v)
-                    v = a1[2 * pj + 1]
-                    cd = np.uint8(3) if v > m else cd
-                    m = max(m, v)
-                    ob[pj] = max(m, zero)
-                    cb[pj] = cd | (DEAD if m <= zero else np.uint8(0))
+                    ob[pj], cb[pj] = pooled_relu(a0[2 * pj], a0[2 * pj + 1], a1[2 * pj],
+                                                 a1[2 * pj + 1], zero, zero)
 
 
 @njit(**OPT)
@@ -107,7 +120,7 @@ def drop_rows(ot, code, k, nb, b0, seed, threshold, scale):
     each row of PW values added 180-240 µs."""
     f = code.shape[1]
     npos = code.shape[2]
-    one = ot.dtype.type
+    zero = ot.dtype.type(0)
     s0 = uint64(seed)
     t = uint64(threshold)
     for u in range(min(4, f - k)):
@@ -116,9 +129,7 @@ def drop_rows(ot, code, k, nb, b0, seed, threshold, scale):
             cb = code[b0 + s, k + u]
             i0 = (b0 + s) * npos * f + k + u
             for q in range(npos):
-                keep = kept(s0, i0 + q * f, t)
-                ob[q] = ob[q] * (scale * one(keep))
-                cb[q] = cb[q] | (np.uint8(0) if keep else DEAD)
+                ob[q], cb[q] = dropped(ob[q], cb[q], s0, i0 + q * f, t, scale, zero)
 
 
 @njit(**OPT)

@@ -132,7 +132,7 @@ def test_reset_starts_afresh(harness):
 
 def test_pause_resume_stop(harness, qtbot):
     c, project = harness.controller, harness.project
-    project.training.epochs = 500
+    project.training.epochs = 100000           # a run that cannot end before the stop below
     project.training.batch_size = 4
     n = len(harness.outcomes)
     assert c.train()
@@ -187,7 +187,9 @@ def test_graph_problem_blocks_training_and_points_at_the_node(qtbot):
 
 def test_closing_during_training_asks_then_stops_cleanly(harness, qtbot, monkeypatch):
     c, project = harness.controller, harness.project
-    project.training.epochs = 500
+    # the settings panel's largest number of epochs: 500 tiny epochs once finished before this
+    # thread (slowed by other processes) got to the stop below, and the run was "completed"
+    project.training.epochs = 100000
     assert c.train()
     qtbot.waitUntil(lambda: c.dashboard.buffer.version > 0, timeout=60000)
     monkeypatch.setattr(QMessageBox, "question",

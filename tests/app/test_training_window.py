@@ -70,7 +70,7 @@ def test_divergence_highlights_the_layer_on_the_canvas(win, qtbot):
 
 def test_closing_the_window_while_training_stops_the_thread(win, qtbot, monkeypatch):
     c = win.training
-    win.project.training.epochs = 1000
+    win.project.training.epochs = 100000       # a run that cannot end before the close below
     assert c.train()
     qtbot.waitUntil(lambda: c.dashboard.buffer.version > 0, timeout=60000)
     thread = c.thread

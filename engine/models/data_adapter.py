@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.kernels.optimizers import all_finite
 from engine.layers.core import InputLayer, as_input_array
 from engine.utils import Sequence
 
@@ -164,11 +165,11 @@ def class_weight_to_sample_weight(class_weight: dict, y: np.ndarray,
 def check_finite(arrays: list, names: list[str]) -> None:
     """Refuse NaN or inf in input, target or weight arrays, naming the array, the sample and
     the feature: one NaN cell is enough to turn every weight it reaches into NaN. Cheap when
-    the arrays are clean: a min and a max per array, no temporary copies."""
+    the arrays are clean: one pass over each (kernels.optimizers.all_finite), no copies."""
     for a, name in zip(arrays, names):
         if a is None or not isinstance(a, np.ndarray) or a.dtype.kind not in "fc" or not a.size:
             continue
-        if np.isfinite(a.min()) and np.isfinite(a.max()):
+        if all_finite(a):
             continue
         rows = a.reshape(len(a), -1) if a.ndim > 1 else a.reshape(-1, 1)
         step = max(1, (1 << 22) // max(1, rows.shape[1]))

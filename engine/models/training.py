@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from engine import allocator
-from engine.kernels.optimizers import all_finite_f32
+from engine.kernels.optimizers import all_finite
 from engine.kernels.partner import partnered
 from engine.layers.base import predicting
 from engine.models import data_adapter as da
@@ -156,7 +156,7 @@ class TrainingLoops:
         self.optimizer.apply(self._params, self._grads)
         for wt in self._constrained:
             wt.value[...] = wt.constraint(wt.value)
-        if not _all_finite(self._params):
+        if not all_finite(self._params):
             raise _nonfinite_weight(self.weights)
         return total, outs
 
@@ -507,20 +507,10 @@ def _check_batch_size(batch_size, name: str) -> int:
     return int(batch_size)
 
 
-def _all_finite(a: np.ndarray) -> bool:
-    """No NaN or inf in ``a``: for the flat float32 parameter buffer one pass over its exponent
-    bits (kernels/optimizers.py), else a min and a max; no temporary array either way."""
-    if not a.size:
-        return True
-    if a.dtype == np.float32 and a.ndim == 1 and a.flags.c_contiguous:
-        return bool(all_finite_f32(a))
-    return bool(np.isfinite(a.min()) and np.isfinite(a.max()))
-
-
 def _nonfinite_weight(weights) -> NonFiniteError:
     """The error naming the first weight that an optimizer step made NaN or inf."""
     for w in weights:
-        if not _all_finite(w.value):
+        if not all_finite(w.value):
             what = "NaN" if np.isnan(w.value).any() else "inf"
             return NonFiniteError(f"weight '{w.name}' of layer '{w.layer.name}' became {what} "
                                   f"in the optimizer step (the learning rate is too high or the "

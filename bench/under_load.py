@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import engine  # noqa: F401  (first: the threading policy sets its defaults before numpy loads)
 from bench.load import busy_processes, cpu_busy_fraction, load_average
+from bench.workloads import peers as peer_runs
 from bench.workloads.peers import median
 from engine import threading_policy
 
@@ -98,9 +99,9 @@ def ratio(rates: dict) -> tuple[str, float] | None:
 
 
 def round_ratios(runs: list[dict]) -> tuple[str, float, float, float] | None:
-    """Over rounds: the peer best most often (the earliest on a tie), and the median, lowest and highest of each
-    round's engine / best-peer ratio (each round's peers ran right after its engine, so the
-    machine's drifts between rounds cancel in its ratio). None without peers."""
+    """Over rounds: the peer best most often (the earliest on a tie), and the median, lowest and
+    highest of each round's engine / best-peer ratio (each round's peers ran right after its
+    engine, so the machine's drifts between rounds cancel in its ratio). None without peers."""
     each = [r for r in (ratio(run) for run in runs) if r is not None]
     if not each:
         return None
@@ -146,6 +147,11 @@ def report(levels: list[dict], names: list[str]) -> list[str]:
     return misses
 
 
+def peer_versions() -> str:
+    """The peers' versions as their runs printed them, e.g. "keras 3.15.1, torch 2.13.0"."""
+    return ", ".join(f"{k} {v}" for k, v in sorted(peer_runs.VERSIONS.items())) or "none ran"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("workloads", nargs="*", help="default: every module in bench/workloads")
@@ -167,12 +173,14 @@ def main(argv=None) -> int:
         ap.error("--rounds expects a whole number >= 1")
     levels = [run_level(names, busy, args.epochs, peers, args.rounds) for busy in loads]
     misses = report(levels, names)
+    print("peers: " + peer_versions())
     print("\nbelow target: " + ("; ".join(misses) if misses else "none"))
     quiet = all(lv["before"]["cpu_busy"] < 0.15 for lv in levels)
     print("machine was " + ("quiet" if quiet else
                             "NOT quiet (others' programs ran): figures are indicative"))
     if args.json:
-        args.json.write_text(json.dumps({"policy": threading_policy.describe(), "levels": levels},
+        args.json.write_text(json.dumps({"policy": threading_policy.describe(),
+                                         "peers": dict(peer_runs.VERSIONS), "levels": levels},
                                         indent=1))
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 import types
 
+import numpy as np
 import pytest
 
 from bench import under_load
@@ -72,3 +73,16 @@ def test_rounds_must_be_positive(capsys):
     with pytest.raises(SystemExit):
         under_load.main(["--rounds", "0", "--no-peers", "_drift"])
     assert "--rounds" in capsys.readouterr().err
+
+
+def test_peer_versions_are_kept_and_printed(monkeypatch):
+    from bench.workloads import peers
+    monkeypatch.setattr(peers, "peer_python", lambda name: sys.executable)
+    monkeypatch.setattr(peers, "VERSIONS", {})
+    code = 'import json; print(json.dumps({"rates": [1.0], "version": "9.9"}))'
+    assert peers.run_peer("torch", code, {"x": np.zeros(1)}) == {"rates": [1.0], "version": "9.9"}
+    assert peers.run_peer("keras", 'print("{}")', {"x": np.zeros(1)}) == {}
+    assert peers.VERSIONS == {"torch": "9.9"}
+    assert under_load.peer_versions() == "torch 9.9"
+    monkeypatch.setattr(peers, "VERSIONS", {})
+    assert under_load.peer_versions() == "none ran"

@@ -18,6 +18,9 @@ DEFAULTS = {"torch": "/work/venv-torch/bin/python", "keras": "/work/venv-keras/b
 # Threads each peer is given (OMP / TF intra-op / torch.set_num_threads); bench/throughput.py
 # --threads N sets it for the whole run.
 THREADS = 2
+# Each peer framework's version, as its last run in this process printed it (bench/under_load.py
+# prints them with its tables and keeps them in its JSON: a peer's speed depends on it).
+VERSIONS: dict[str, str] = {}
 
 
 def peer_python(name: str) -> str | None:
@@ -57,7 +60,10 @@ def run_peer(name: str, code: str, arrays: dict[str, np.ndarray], threads: int |
         return None
     for line in reversed(out.stdout.splitlines()):
         if line.startswith("{"):
-            return json.loads(line)
+            result = json.loads(line)
+            if "version" in result:
+                VERSIONS[name] = str(result["version"])
+            return result
     print(f"  {name}: printed no result:\n{out.stdout[-1000:]}")
     return None
 

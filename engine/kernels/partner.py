@@ -66,7 +66,7 @@ def _pointer_cast(numba_type):
 
 
 # typed pointers at integer addresses (for carray): the partner's view of the caller's arrays
-_f32p, _u32p = _pointer_cast(types.float32), _pointer_cast(types.uint32)
+_f32p = _pointer_cast(types.float32)
 _i32p, _i64p = _pointer_cast(types.int32), _pointer_cast(types.int64)
 
 
@@ -90,8 +90,8 @@ def _partner_listed(state, who):
     p = state[_PARAMS:_PARAMS + 14]
     m, k, n, rows, limit = p[1], p[2], p[4], p[6], p[7]
     q = 8 + 3 * who
-    product_chunks(carray(_f32p(p[0]), (m, k)), carray(_u32p(p[0]), (m, k)),
-                   carray(_f32p(p[3]), (k, n)), carray(_f32p(p[5]), (m, n)), rows, limit,
+    product_chunks(carray(_f32p(p[0]), (m, k)), carray(_f32p(p[3]), (k, n)),
+                   carray(_f32p(p[5]), (m, n)), rows, limit,
                    state, _TILE, state, _DENSE, carray(_i64p(p[q]), (rows + 1,)),
                    carray(_i32p(p[q + 1]), (limit + k,)), carray(_f32p(p[q + 2]), (limit + k,)))
 
@@ -240,9 +240,9 @@ def _scratch(rows: int, limit: int, k: int) -> tuple[np.ndarray, np.ndarray, np.
             np.empty(limit + k, np.float32))
 
 
-def listed_product(x, bits, w, out, rows: int, limit: int) -> int:
+def listed_product(x, w, out, rows: int, limit: int) -> int:
     """out = x @ w for inference by sparse_rows.product_chunks (x, w, out float32 and
-    C-contiguous; bits is x viewed as uint32): with the partner inside partnered() when it is
+    C-contiguous): with the partner inside partnered() when it is
     polling, the batch has two chunks or more and no other program loads the cores, else on
     the calling thread alone. Returns how many chunks went to sgemm."""
     k = x.shape[1]
@@ -254,7 +254,7 @@ def listed_product(x, bits, w, out, rows: int, limit: int) -> int:
         if dense is not None:
             return dense
     counter = np.zeros(2, np.int64)
-    product_chunks(x, bits, w, out, rows, limit, counter, 0, counter, 1, *mine)
+    product_chunks(x, w, out, rows, limit, counter, 0, counter, 1, *mine)
     return int(counter[1])
 
 

@@ -21,40 +21,36 @@ themselves.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, uint64
 
 from engine.kernels.gemm import product_threads, sgemm
+from engine.kernels.lanes import compress16, row_sum16, row_sum64, row_sum128
 from engine.kernels.parallel import fetch_add
 
 
 @njit(cache=True, nogil=True)
-def nonzeros(x, bits, limit, indptr, indices, values):
-    """x (m, k) float, C-contiguous, and ``bits``, the same memory as unsigned integers of the
-    same width (x.view): its nonzeros row by row into CSR arrays (``indices`` and ``values``
-    hold limit + k entries, ``indptr`` m + 1). Returns how many, or -1 as soon as a row ends
-    with more than ``limit``, or with more than twice the share of it that the rows so far may
-    hold (a dense input is given up after its first row; the caller then multiplies densely).
-    Blocks of 16 whose bits are all 0 (an image's background) are skipped after one vectorized
-    test; in the others every entry is written at the next free slot, which moves on only for a
-    nonzero (no branch to mispredict)."""
+def nonzeros(x, limit, indptr, indices, values):
+    """x (m, k) float, C-contiguous: its nonzeros row by row into CSR arrays (``indices`` and
+    ``values`` hold limit + k entries, ``indptr`` m + 1). Returns how many, or -1 as soon as a
+    row ends with more than ``limit``, or with more than twice the share of it that the rows so
+    far may hold (a dense input is given up after its first row; the caller then multiplies
+    densely). Blocks of 16 entries are listed by lanes.compress16 (packed, whatever their
+    count: an image's blank background costs one vector test a block), the last k % 16 one by
+    one. A row starts with at most ``limit`` listed, so its blocks' writes of 16 slots end
+    within limit + k."""
     m, k = x.shape
+    if (indptr.size < m + 1 or indices.size < limit + k or values.size < limit + k
+            or (m > 1 and x.strides[0] != k * x.itemsize)
+            or (k > 1 and x.strides[1] != x.itemsize)):
+        raise ValueError("nonzeros: x must be C-contiguous, indptr hold m + 1 entries and "
+                         "indices and values limit + k")
     nnz = 0
     indptr[0] = 0
     full = k - k % 16
     for i in range(m):
         xi = x[i]
-        bi = bits[i]
         for j0 in range(0, full, 16):
-            acc = bi[j0]
-            for j in range(j0 + 1, j0 + 16):
-                acc |= bi[j]
-            if acc == 0:
-                continue
-            for j in range(j0, j0 + 16):
-                v = xi[j]
-                indices[nnz] = j
-                values[nnz] = v
-                nnz += v != 0
+            nnz += compress16(x, i * k + j0, j0, indices, values, nnz)
         for j in range(full, k):
             v = xi[j]
             indices[nnz] = j
@@ -66,66 +62,91 @@ def nonzeros(x, bits, limit, indptr, indices, values):
     return nnz
 
 
-@njit(inline="always", fastmath={"contract"})
-def _sum_rows(row, values, which, src, lo, hi):
-    """row = Σ values[p] · src[which[p]] over p in lo..hi-1, four rows of src per pass over
-    row (fewer loads and stores of it than one at a time)."""
-    n = row.size
-    row[:] = 0.0
-    p = lo
-    while p + 4 <= hi:
-        v0, v1, v2, v3 = values[p], values[p + 1], values[p + 2], values[p + 3]
-        r0, r1, r2, r3 = src[which[p]], src[which[p + 1]], src[which[p + 2]], src[which[p + 3]]
-        for c in range(n):
-            row[c] += (v0 * r0[c] + v1 * r1[c]) + (v2 * r2[c] + v3 * r3[c])
-        p += 4
-    while p < hi:
+@njit(inline="always")
+def _sum_rows(out, i, values, which, src, lo, hi):
+    """out[i] = Σ values[p] · src[which[p]] over p in lo..hi-1 (out and src 2-D with rows of
+    one width, each row's entries adjacent): the columns in blocks of 128, 64 and 16 whose sums
+    stay in vector registers over the whole list (kernels/lanes.py), the last n % 16 one by
+    one."""
+    n = out.shape[1]
+    at = i * n
+    ld = src.strides[0] // src.itemsize
+    c = 0
+    while c + 128 <= n:
+        row_sum128(out, at + c, src, c, ld, values, which, lo, hi)
+        c += 128
+    while c + 64 <= n:
+        row_sum64(out, at + c, src, c, ld, values, which, lo, hi)
+        c += 64
+    while c + 16 <= n:
+        row_sum16(out, at + c, src, c, ld, values, which, lo, hi)
+        c += 16
+    row = out[i]
+    for cc in range(c, n):
+        row[cc] = 0.0
+    for p in range(lo, hi):
         v = values[p]
         r = src[which[p]]
-        for c in range(n):
-            row[c] += v * r[c]
-        p += 1
+        for cc in range(c, n):
+            row[cc] += v * r[cc]
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"})
+@njit(inline="always")
+def _check_rows(out, src):
+    """_sum_rows' layout: out C-contiguous, src's rows each contiguous, both as wide."""
+    m, n = out.shape
+    if (src.shape[1] != n or (m > 1 and out.strides[0] != n * out.itemsize)
+            or (n > 1 and (out.strides[1] != out.itemsize or src.strides[1] != src.itemsize))):
+        raise ValueError("listed product: out must be C-contiguous and src's rows contiguous, "
+                         "of the same width")
+
+
+@njit(cache=True, nogil=True)
 def rows_times(indptr, indices, values, w, out):
     """out (m, n) = x @ w for x given by its nonzeros (CSR), w (k, n)."""
+    _check_rows(out, w)
     for i in range(indptr.size - 1):
-        _sum_rows(out[i], values, indices, w, indptr[i], indptr[i + 1])
+        _sum_rows(out, i, values, indices, w, indptr[i], indptr[i + 1])
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"})
+@njit(cache=True, nogil=True)
 def weight_grad(indptr, indices, values, dz, dw, colptr, rows, colvals):
     """dw (k, n) = xᵀ @ dz for x (m, k) given by its nonzeros (CSR); colptr (k + 1), rows and
     colvals (nnz) are scratch for the same nonzeros column by column (a counting sort)."""
     m = indptr.size - 1
     k = dw.shape[0]
     nnz = indptr[m]
+    # column j's count at colptr[j + 1]; an exclusive running sum makes colptr[j + 1] column
+    # j's start, and placing the column's entries moves it to the column's end, column j + 1's
+    # start: colptr[j], colptr[j + 1] end as column j's range, no shift back. Unsigned
+    # positions: no negative-index code. 11.4 µs against 17.5 for the sort with both (a seed
+    # MLP batch of 32, one thread, mean over 750 batches, 2026-12-05).
     colptr[:] = 0
     for p in range(nnz):
-        colptr[indices[p] + 1] += 1
-    for j in range(k):
-        colptr[j + 1] += colptr[j]
+        colptr[uint64(indices[p]) + uint64(1)] += 1
+    start = 0
+    for j in range(k + 1):
+        count = colptr[j]
+        colptr[j] = start
+        start += count
     for i in range(m):                   # rows in order: each column's list is sorted by row
         for p in range(indptr[i], indptr[i + 1]):
-            j = indices[p]
+            j = uint64(indices[p]) + uint64(1)
             q = colptr[j]
             rows[q] = i
             colvals[q] = values[p]
             colptr[j] = q + 1
-    for j in range(k - 1, 0, -1):        # colptr[j] now ends column j: shift back to starts
-        colptr[j] = colptr[j - 1]
-    colptr[0] = 0
+    _check_rows(dw, dz)
     for j in range(k):
-        _sum_rows(dw[j], colvals, rows, dz, colptr[j], colptr[j + 1])
+        _sum_rows(dw, j, colvals, rows, dz, colptr[j], colptr[j + 1])
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
-def _chunk_product(x, bits, w, out, lo, hi, limit, indptr, indices, values):
+def _chunk_product(x, w, out, lo, hi, limit, indptr, indices, values):
     """out[lo:hi] = x[lo:hi] @ w (float32, C-contiguous): by listing the rows' nonzeros when
     they hold at most ``limit`` (as :func:`nonzeros` judges), else as one sgemm. True when it
     was the sgemm."""
-    if nonzeros(x[lo:hi], bits[lo:hi], limit, indptr, indices, values) >= 0:
+    if nonzeros(x[lo:hi], limit, indptr, indices, values) >= 0:
         rows_times(indptr[:hi - lo + 1], indices, values, w, out[lo:hi])
         return False
     k = x.shape[1]
@@ -136,7 +157,7 @@ def _chunk_product(x, bits, w, out, lo, hi, limit, indptr, indices, values):
 
 
 @njit(cache=True, nogil=True)
-def product_chunks(x, bits, w, out, rows, limit, counter, slot, dense, dense_slot, indptr,
+def product_chunks(x, w, out, rows, limit, counter, slot, dense, dense_slot, indptr,
                    indices, values):
     """out = x @ w for inference, in chunks of ``rows`` rows taken from counter[slot] (one
     thread, or the calling thread and the polling partner: engine/kernels/partner.py); each
@@ -150,30 +171,30 @@ def product_chunks(x, bits, w, out, rows, limit, counter, slot, dense, dense_slo
         if c >= nchunks:
             break
         lo = c * rows
-        if _chunk_product(x, bits, w, out, lo, min(m, lo + rows), limit, indptr, indices,
+        if _chunk_product(x, w, out, lo, min(m, lo + rows), limit, indptr, indices,
                           values):
             fetch_add(dense, dense_slot)
 
 
-# The densest input (nonzeros / entries) for which the listed product beats sgemm, by the
+# The densest input (nonzeros / entries) for which the listed product is taken over sgemm, by the
 # product's output width n: each nonzero costs a pass over a row of n weights in both products,
-# sgemm ~2·n / 85 GFLOP/s per entry of x. Measured 2026-12-05 (one thread, random positions;
-# engine/kernels/sparse_rows.py's functions against numpy's OpenBLAS sgemm, forward + weight
-# gradient): n = 128, batch 32 × 784: density 0.1 → 0.52 of sgemm's time, 0.2 → 0.86, 0.3 →
-# 1.07; n = 64, batch 128 × 1000: 0.1 → 0.76, 0.2 → 1.24; n = 16, batch 32 × 10,000: 0.01 →
-# 0.51, 0.05 → 1.23. MNIST digits (density 0.19, 0.23 in the densest of 2,000 batches of 32;
-# zeros in runs that the scan skips 16 at a time) at n = 128, batch 32, in the seed MLP's
-# training steps: scan 22 µs + product 37 µs + weight gradient 54 µs against sgemm's 75 + 70 µs.
-MAX_DENSITY = ((128, 0.25), (64, 0.12), (16, 0.02))
+# sgemm ~2·n / 85 GFLOP/s per entry of x. Measured by bench/listed_density.py (one thread, random
+# positions, forward + weight gradient; 2026-12-05, the kernels of kernels/lanes.py), listed /
+# sgemm: n = 128, batch 32 × 784: density 0.1 → 0.34, 0.2 → 0.57, 0.3 → 0.81, 0.4 → 1.02;
+# n = 64, batch 128 × 1000: 0.1 → 0.38, 0.2 → 0.67, 0.25 → 0.81, 0.3 → 0.96; n = 16, batch
+# 32 × 10,000: 0.02 → 0.51, 0.05 → 0.76, 0.1 → 1.07. Each limit is where the listed way took
+# about 0.8 of sgemm's time (a scan that gives up on a denser batch is wasted). MNIST digits
+# (density 0.19, 0.23 in the densest of 2,000 batches of 32; a blank 16-pixel block costs one
+# vector test) at n = 128, batch 32: 75 µs against sgemm's 148 (median of 50 batches).
+MAX_DENSITY = ((128, 0.3), (64, 0.25), (16, 0.05))
 # After a batch that was too dense, the next RETRY_AFTER batches go straight to sgemm (a hidden
 # layer's relu output is ~50% nonzero every time: its scan is wasted work).
 RETRY_AFTER = 32
 # Inference lists and multiplies chunks of this many rows (SparseRows.product): each chunk's
 # listing stays in the cache for its product, and chunks are what the polling partner shares.
 CHUNK_ROWS = 32
-# float32 (the engine's), and float64 (the gradient checks run in it); the integer type of the
-# same width is what the scan tests whole blocks of
-_BITS = {np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
+# float32 (the engine's), and float64 (the gradient checks run in it)
+_LISTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def max_density(n: int) -> float:
@@ -199,7 +220,7 @@ class SparseRows:
         an output width n, against sgemm on ``threads`` threads (None: as many as matmul would
         give it now); else None."""
         density = max_density(n)
-        if (density <= 0.0 or x2.dtype not in _BITS or x2.ndim != 2 or
+        if (density <= 0.0 or x2.dtype not in _LISTED_DTYPES or x2.ndim != 2 or
                 not x2.flags.c_contiguous or x2.size == 0):
             return None
         if self.skip > 0:
@@ -211,7 +232,7 @@ class SparseRows:
         indptr = np.empty(m + 1, np.int64)
         indices = np.empty(limit + k, np.int32)
         values = np.empty(limit + k, x2.dtype)
-        if nonzeros(x2, x2.view(_BITS[x2.dtype]), limit, indptr, indices, values) < 0:
+        if nonzeros(x2, limit, indptr, indices, values) < 0:
             self.skip = RETRY_AFTER
             return None
         return indptr, indices, values
@@ -236,8 +257,7 @@ class SparseRows:
         # four chunks at least when the batch allows it (two per thread with the partner)
         rows = CHUNK_ROWS if m >= 4 * CHUNK_ROWS else max(1, -(-m // 4))
         out = np.empty((m, n), np.float32)
-        dense = partner.listed_product(x2, x2.view(np.uint32), w, out, rows,
-                                       int(density * rows * k))
+        dense = partner.listed_product(x2, w, out, rows, int(density * rows * k))
         if 2 * dense > -(-m // rows):             # mostly dense: sgemm for the next batches
             self.skip_inference = RETRY_AFTER
         return out

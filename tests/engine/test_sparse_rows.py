@@ -20,32 +20,36 @@ def _listed(x):
     indptr = np.empty(m + 1, np.int64)
     indices = np.empty(m * k + k, np.int32)
     values = np.empty(m * k + k, x.dtype)
-    nnz = S.nonzeros(x, x.view(S._BITS[x.dtype]), m * k, indptr, indices, values)
+    nnz = S.nonzeros(x, m * k, indptr, indices, values)
     return nnz, indptr, indices, values
 
 
+# output widths through every block size of kernels/lanes.py: 128, 64, 16 and the last n % 16
 @pytest.mark.parametrize("m,k,n", [(1, 1, 1), (3, 15, 5), (7, 16, 3), (5, 17, 33), (32, 784, 128),
-                                   (9, 100, 16)])
-def test_products_match_numpy(m, k, n):
+                                   (9, 100, 16), (4, 50, 200), (6, 33, 80), (2, 48, 64)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_products_match_numpy(m, k, n, dtype):
     rng = np.random.default_rng(k)
-    x = _sparse(rng, (m, k), 0.2)
+    x = _sparse(rng, (m, k), 0.2, dtype)
     x[0] = 0                                  # an empty row
     if m > 2:
         x[2] = rng.standard_normal(k)         # a full one
     if k > 3:
         x[:, 3] = 0                           # a column no row touches: its dW row is 0
-    w = rng.standard_normal((k, n)).astype(np.float32)
-    dz = rng.standard_normal((m, n)).astype(np.float32)
+    w = rng.standard_normal((k, n)).astype(dtype)
+    dz = rng.standard_normal((m, n)).astype(dtype)
     nnz, indptr, indices, values = _listed(x)
     assert nnz == np.count_nonzero(x)
     assert list(np.diff(indptr)) == list(np.count_nonzero(x, axis=1))
-    out = np.full((m, n), np.nan, np.float32)
+    assert list(indices[:nnz]) == list(np.nonzero(x)[1]) and (values[:nnz] == x[x != 0]).all()
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    out = np.full((m, n), np.nan, dtype)
     S.rows_times(indptr, indices, values, w, out)
-    np.testing.assert_allclose(out, x @ w, rtol=1e-5, atol=1e-5)
-    dw = np.full((k, n), np.nan, np.float32)       # every entry is written
+    np.testing.assert_allclose(out, x @ w, rtol=tol, atol=tol)
+    dw = np.full((k, n), np.nan, dtype)            # every entry is written
     S.weight_grad(indptr, indices, values, dz, dw, np.empty(k + 1, np.int64),
-                  np.empty(nnz, np.int32), np.empty(nnz, np.float32))
-    np.testing.assert_allclose(dw, x.T @ dz, rtol=1e-5, atol=1e-5)
+                  np.empty(nnz, np.int32), np.empty(nnz, dtype))
+    np.testing.assert_allclose(dw, x.T @ dz, rtol=tol, atol=tol)
     if k > 3:
         assert not dw[3].any()
 
@@ -64,7 +68,7 @@ def test_scan_lists_non_finite_entries_and_skips_negative_zero():
 def test_scan_gives_up_past_the_limit_or_after_a_dense_first_row():
     def scan(x, limit):
         m, k = x.shape
-        return S.nonzeros(x, x.view(np.uint32), limit, np.empty(m + 1, np.int64),
+        return S.nonzeros(x, limit, np.empty(m + 1, np.int64),
                           np.empty(limit + k, np.int32), np.empty(limit + k, np.float32))
     x = np.zeros((4, 50), np.float32)
     x[:, :12] = 1.0                             # 48 nonzeros, 12 in each row
@@ -75,11 +79,33 @@ def test_scan_gives_up_past_the_limit_or_after_a_dense_first_row():
     assert scan(x, 100) == 50
 
 
+def test_kernels_refuse_buffers_their_vector_writes_would_overrun():
+    """The scan writes 16 slots a block and the row sums whole vectors: a too-small buffer or a
+    strided array is refused, not written past."""
+    x = np.ones((3, 40), np.float32)
+    ok = (np.empty(4, np.int64), np.empty(120 + 40, np.int32), np.empty(120 + 40, np.float32))
+    assert S.nonzeros(x, 120, *ok) == 120
+    with pytest.raises(ValueError, match="limit \\+ k"):
+        S.nonzeros(x, 120, ok[0], ok[1][:150], ok[2])
+    with pytest.raises(ValueError, match="C-contiguous"):
+        S.nonzeros(np.ones((3, 80), np.float32)[:, ::2], 120, *ok)
+    nnz, indptr, indices, values = _listed(x)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        S.rows_times(indptr, indices, values, np.ones((40, 32), np.float32),
+                     np.empty((3, 64), np.float32)[:, ::2])
+    with pytest.raises(ValueError, match="same width"):
+        S.rows_times(indptr, indices, values, np.ones((40, 32), np.float32),
+                     np.empty((3, 16), np.float32))
+
+
 def test_which_inputs_are_listed_and_the_retry_after_a_dense_batch():
     rng = np.random.default_rng(1)
     sparse, dense = _sparse(rng, (32, 784), 0.2), rng.standard_normal((32, 784)).astype(np.float32)
     assert S.SparseRows().scan(sparse, 128) is not None
-    assert S.SparseRows().scan(sparse, 64) is None      # 0.2 > 0.12: sgemm is cheaper
+    assert S.SparseRows().scan(sparse, 64) is not None
+    denser = _sparse(rng, (32, 784), 0.35)
+    assert S.SparseRows().scan(denser, 64) is None      # 0.35 > 0.25: sgemm is cheaper
+    assert S.SparseRows().scan(denser, 128) is None     # 0.35 > 0.3
     assert S.SparseRows().scan(sparse, 8) is None       # too narrow an output for any density
     assert S.SparseRows().scan(sparse, 128, threads=2) is None   # against sgemm on two threads
     assert S.SparseRows().scan(sparse.astype(np.float16), 128) is None

@@ -1,0 +1,166 @@
+"""Vector code that numba's LLVM does not write by itself, as numba intrinsics in LLVM IR.
+
+numba compiles with LLVM's loop vectorizer only (numba.config.SLP_VECTORIZE is 0): a loop over
+a row gets vectors, but they are loaded and stored to memory once per pass over the row, and a
+loop of a constant 16 iterations is unrolled to 16 scalars. Two loops of the listed product
+(kernels/sparse_rows.py) are faster written as whole vectors:
+
+- :func:`compress16`: the nonzeros of 16 entries, written packed (LLVM's vector.compress: one
+  ``vcompressps`` on AVX-512, a generic sequence elsewhere) with their positions, and how many.
+  The scan of the seed MLP's batches (32 × 784 MNIST pixels, 19 % nonzero) took 4.1 µs with it
+  against 19.0 – 19.5 µs for the loop that tests 16 bits at a time and then writes every entry of
+  a block one by one (mean over 750 batches, 3 runs, one thread, 2026-12-05).
+- :func:`row_sum128`, :func:`row_sum64`, :func:`row_sum16`: ``out[0:w] = Σ values[p] ·
+  src[which[p], 0:w]`` over p in lo..hi-1, the w sums held in vector registers across the whole
+  list and stored once. The seed MLP's first Dense (n = 128), same batches and runs: the
+  product 23 – 24 µs against 31 – 36 µs for four rows at a time through memory; the weight
+  gradient's sums 19 µs against 35 – 37 µs.
+
+Each is generic in the element type (float32, and float64 for the gradient checks); the callers
+own the bounds: every entry an intrinsic reads or writes must lie in its arrays.
+"""
+from __future__ import annotations
+
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+_I32, _I64 = ir.IntType(32), ir.IntType(64)
+
+
+def _declare(module, name: str, fnty):
+    return module.globals.get(name) or ir.Function(module, fnty, name)
+
+
+def _vector_name(vt) -> str:
+    return f"v{vt.count}{'f32' if vt.element == ir.FloatType() else 'f64'}"
+
+
+def _data(context, builder, aryty, ary):
+    return context.make_array(aryty)(context, builder, ary).data
+
+
+def _float_array(t) -> bool:
+    return isinstance(t, types.Array) and t.dtype in (types.float32, types.float64)
+
+
+def _int32_array(t) -> bool:
+    return isinstance(t, types.Array) and t.dtype == types.int32
+
+
+def _splat(builder, value, vt):
+    v = builder.insert_element(ir.Constant(vt, ir.Undefined), value, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(_I32, vt.count),
+                                                    [0] * vt.count))
+
+
+@intrinsic
+def compress16(typingctx, x, at, j0, indices, values, nnz):
+    """x[at:at + 16]'s entries that are not 0 (NaN included, -0.0 not) written to
+    values[nnz:], their positions j0 + 0..15 to indices[nnz:]; returns how many. All 16 slots
+    of indices and values from nnz on are written (those past the count with leftovers):
+    both need room for nnz + 16 entries."""
+    if not (_float_array(x) and isinstance(at, types.Integer) and isinstance(j0, types.Integer)
+            and _int32_array(indices) and _float_array(values) and values.dtype == x.dtype
+            and isinstance(nnz, types.Integer)):
+        return None
+    sig = types.intp(x, at, j0, indices, values, nnz)
+
+    def codegen(context, builder, sig, args):
+        xt, att, j0t, it, vt_, nt = sig.args
+        xp = _data(context, builder, xt, args[0])
+        vp = _data(context, builder, vt_, args[4])
+        ip = _data(context, builder, it, args[3])
+        ft = xp.type.pointee
+        # 512 bits at a time: 16 float32 or 8 float64 (16 float64 in one vector crashed the
+        # process, numba 0.68.1 on LLVM 22)
+        lanes = 16 if ft == ir.FloatType() else 8
+        vt = ir.VectorType(ft, lanes)
+        ivt = ir.VectorType(_I32, lanes)
+        mt = ir.VectorType(ir.IntType(1), lanes)
+        bits = ir.IntType(lanes)
+        module = builder.module
+        name = "llvm.experimental.vector.compress."
+        compress_v = _declare(module, name + _vector_name(vt), ir.FunctionType(vt, [vt, mt, vt]))
+        compress_i = _declare(module, f"{name}v{lanes}i32", ir.FunctionType(ivt, [ivt, mt, ivt]))
+        ctpop = _declare(module, f"llvm.ctpop.i{lanes}", ir.FunctionType(bits, [bits]))
+        at = context.cast(builder, args[1], att, types.intp)
+        nnz = context.cast(builder, args[5], nt, types.intp)
+        start = nnz
+        base = builder.trunc(context.cast(builder, args[2], j0t, types.intp), _I32)
+        for part in range(0, 16, lanes):
+            src = builder.gep(xp, [builder.add(at, ir.Constant(_I64, part))])
+            v = builder.load(builder.bitcast(src, ir.PointerType(vt)), align=4)
+            mask = builder.fcmp_unordered("!=", v, ir.Constant(vt, [0.0] * lanes))
+            packed = builder.call(compress_v, [v, mask, ir.Constant(vt, ir.Undefined)])
+            builder.store(packed, builder.bitcast(builder.gep(vp, [nnz]), ir.PointerType(vt)),
+                          align=4)
+            where = builder.add(_splat(builder, base, ivt),
+                                ir.Constant(ivt, list(range(part, part + lanes))))
+            where = builder.call(compress_i, [where, mask, ir.Constant(ivt, ir.Undefined)])
+            builder.store(where, builder.bitcast(builder.gep(ip, [nnz]), ir.PointerType(ivt)),
+                          align=4)
+            count = builder.zext(builder.call(ctpop, [builder.bitcast(mask, bits)]), _I64)
+            nnz = builder.add(nnz, count)
+        return builder.sub(nnz, start)
+
+    return sig, codegen
+
+
+def _row_sum(width: int):
+    @intrinsic
+    def row_sum(typingctx, out, at, src, col, ld, values, which, lo, hi):
+        if not (_float_array(out) and _float_array(src) and _float_array(values)
+                and out.dtype == src.dtype == values.dtype and _int32_array(which)
+                and all(isinstance(t, types.Integer) for t in (at, col, ld, lo, hi))):
+            return None
+        sig = types.void(out, at, src, col, ld, values, which, lo, hi)
+
+        def codegen(context, builder, sig, args):
+            ot, att, st, ct, ldt, vt_, wt, lot, hit = sig.args
+            op = _data(context, builder, ot, args[0])
+            ft = op.type.pointee
+            vt = ir.VectorType(ft, width)
+            cast = [context.cast(builder, a, t, types.intp)
+                    for a, t in zip((args[1], args[3], args[4], args[7], args[8]),
+                                    (att, ct, ldt, lot, hit))]
+            at, col, ld, lo, hi = cast
+            sp = builder.gep(_data(context, builder, st, args[2]), [col])
+            vp = _data(context, builder, vt_, args[5])
+            wp = _data(context, builder, wt, args[6])
+            fmuladd = _declare(builder.module, "llvm.fmuladd." + _vector_name(vt),
+                               ir.FunctionType(vt, [vt, vt, vt]))
+            before = builder.basic_block
+            head = builder.append_basic_block("row_sum.head")
+            body = builder.append_basic_block("row_sum.body")
+            done = builder.append_basic_block("row_sum.done")
+            builder.branch(head)
+            builder.position_at_end(head)
+            p = builder.phi(_I64)
+            acc = builder.phi(vt)
+            p.add_incoming(lo, before)
+            acc.add_incoming(ir.Constant(vt, [0.0] * width), before)
+            builder.cbranch(builder.icmp_signed("<", p, hi), body, done)
+            builder.position_at_end(body)
+            v = builder.load(builder.gep(vp, [p]), align=4)
+            row = builder.sext(builder.load(builder.gep(wp, [p]), align=4), _I64)
+            rp = builder.bitcast(builder.gep(sp, [builder.mul(row, ld)]), ir.PointerType(vt))
+            summed = builder.call(fmuladd, [_splat(builder, v, vt), builder.load(rp, align=4),
+                                            acc])
+            p.add_incoming(builder.add(p, ir.Constant(_I64, 1)), body)
+            acc.add_incoming(summed, body)
+            builder.branch(head)
+            builder.position_at_end(done)
+            builder.store(acc, builder.bitcast(builder.gep(op, [at]), ir.PointerType(vt)),
+                          align=4)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    row_sum.__doc__ = (f"out.flat[at:at + {width}] = Σ values[p] · src.flat[which[p] · ld + col "
+                       f"+ 0..{width - 1}] over p in lo..hi-1 (0 when the range is empty); "
+                       f"src's rows ld entries apart.")
+    return row_sum
+
+
+row_sum128, row_sum64, row_sum16 = _row_sum(128), _row_sum(64), _row_sum(16)

@@ -164,3 +164,60 @@ def _row_sum(width: int):
 
 
 row_sum128, row_sum64, row_sum16 = _row_sum(128), _row_sum(64), _row_sum(16)
+
+
+def _transpose_masks(h: int) -> tuple[list[int], list[int]]:
+    """The two shuffles of a pair of rows (i, i + h) at one level of the 16 × 16 transpose."""
+    low, high = [], []
+    for c in range(16):
+        block, off = divmod(c, 2 * h)
+        if off < h:
+            low.append(block * 2 * h + off)
+            high.append(block * 2 * h + h + off)
+        else:
+            low.append(16 + block * 2 * h + off - h)
+            high.append(16 + block * 2 * h + off)
+    return low, high
+
+
+@intrinsic
+def transpose16(typingctx, src, s_at, lds, dst, d_at, ldd):
+    """dst.flat[d_at + c · ldd + r] = src.flat[s_at + r · lds + c] for r, c in 0..15 (float32):
+    16 rows loaded as vectors, exchanged in four levels of shuffles (rows i and i + h swap their
+    alternate runs of h entries, h = 8, 4, 2, 1), stored as 16 rows."""
+    if not (isinstance(src, types.Array) and src.dtype == types.float32
+            and isinstance(dst, types.Array) and dst.dtype == types.float32
+            and all(isinstance(t, types.Integer) for t in (s_at, lds, d_at, ldd))):
+        return None
+    sig = types.void(src, s_at, lds, dst, d_at, ldd)
+
+    def codegen(context, builder, sig, args):
+        st, sat, slt, dt, dat, dlt = sig.args
+        sp = _data(context, builder, st, args[0])
+        dp = _data(context, builder, dt, args[3])
+        s_at, lds, d_at, ldd = (context.cast(builder, a, t, types.intp) for a, t in
+                                ((args[1], sat), (args[2], slt), (args[4], dat), (args[5], dlt)))
+        vt = ir.VectorType(ir.FloatType(), 16)
+        rows = []
+        for r in range(16):
+            at = builder.add(s_at, builder.mul(lds, ir.Constant(_I64, r)))
+            rows.append(builder.load(builder.bitcast(builder.gep(sp, [at]),
+                                                     ir.PointerType(vt)), align=4))
+        for h in (8, 4, 2, 1):
+            low, high = _transpose_masks(h)
+            new = list(rows)
+            for i in range(16):
+                if i & h:
+                    continue
+                a, b = rows[i], rows[i + h]
+                new[i] = builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(_I32, 16), low))
+                new[i + h] = builder.shuffle_vector(a, b,
+                                                    ir.Constant(ir.VectorType(_I32, 16), high))
+            rows = new
+        for r in range(16):
+            at = builder.add(d_at, builder.mul(ldd, ir.Constant(_I64, r)))
+            builder.store(rows[r], builder.bitcast(builder.gep(dp, [at]), ir.PointerType(vt)),
+                          align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen

@@ -1,5 +1,6 @@
-"""Products with a mostly-zero left operand: a Dense layer's input that is an image with a blank
-background (MNIST: 81% of the pixels are 0) or a multi-hot / one-hot vector.
+"""Products with a mostly-zero operand: a Dense layer's input that is an image with a blank
+background (MNIST: 81% of the pixels are 0) or a multi-hot / one-hot vector, and a Dense
+layer's output gradient after relu and Dropout (the seed CNN's Dense(128): 21 – 28 % nonzero).
 
 ``x @ W`` as sgemm costs 2·m·k·n FLOPs whatever x holds. Listing x's nonzeros row by row
 (:func:`nonzeros`) and adding ``x[i, j] · W[j, :]`` for those only costs a pass over x plus
@@ -10,21 +11,25 @@ measured; ``SparseRows`` decides per batch for a Dense layer (engine/layers/core
 training nothing is kept for a backward pass: ``SparseRows.product`` lists and multiplies chunks
 of rows one at a time (:func:`product_chunks`, each chunk to sgemm when it is too dense),
 shared with the polling partner inside predict / evaluate (engine/kernels/partner.py).
+``SparseRows.backward`` lists the output gradient dz instead, row by row and column by column,
+for both of the layer's backward products (:func:`dense_backward`: ``xᵀ·dz`` and ``dz·Wᵀ`` in
+blocks of x's columns on the policy's threads; GRAD_MAX_DENSITY below, measured).
 
 The sums run in another order than sgemm's (and with fused multiply-adds), so results differ
 from the dense product in the last bits (float32 rounding), as two BLAS libraries' do. Entries
 that are not 0 — NaN and inf included — are listed, so a non-finite input still gives a
-non-finite output; a non-finite weight in a row that no input of the batch touches is not read
-(the dense product would give NaN there: 0 · inf), and the training loop checks the weights
-themselves.
+non-finite output; a non-finite weight in a row that no input of the batch touches (or, in
+the backward from dz, a column no gradient touches) is not read (the dense product would give
+NaN there: 0 · inf), and the training loop checks the weights themselves.
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, uint64
+from numba import njit, prange, uint64
 
+from engine import threading_policy as policy
 from engine.kernels.gemm import product_threads, sgemm
-from engine.kernels.lanes import compress16, row_sum16, row_sum64, row_sum128
+from engine.kernels.lanes import compress16, row_sum16, row_sum64, row_sum128, transpose16
 from engine.kernels.parallel import fetch_add
 
 
@@ -63,32 +68,38 @@ def nonzeros(x, limit, indptr, indices, values):
 
 
 @njit(inline="always")
-def _sum_rows(out, i, values, which, src, lo, hi):
-    """out[i] = Σ values[p] · src[which[p]] over p in lo..hi-1 (out and src 2-D with rows of
-    one width, each row's entries adjacent): the columns in blocks of 128, 64 and 16 whose sums
-    stay in vector registers over the whole list (kernels/lanes.py), the last n % 16 one by
-    one."""
-    n = out.shape[1]
-    at = i * n
+def _sum_block(out, orow, ocol, src, scol, values, which, lo, hi, width):
+    """out[orow, ocol:ocol + width] = Σ values[p] · src[which[p], scol:scol + width] over p in
+    lo..hi-1 (out C-contiguous, src's rows each contiguous): the columns in blocks of 128, 64
+    and 16 whose sums stay in vector registers over the whole list (kernels/lanes.py), the
+    last width % 16 one by one."""
+    at = orow * out.shape[1] + ocol
     ld = src.strides[0] // src.itemsize
     c = 0
-    while c + 128 <= n:
-        row_sum128(out, at + c, src, c, ld, values, which, lo, hi)
+    while c + 128 <= width:
+        row_sum128(out, at + c, src, scol + c, ld, values, which, lo, hi)
         c += 128
-    while c + 64 <= n:
-        row_sum64(out, at + c, src, c, ld, values, which, lo, hi)
+    while c + 64 <= width:
+        row_sum64(out, at + c, src, scol + c, ld, values, which, lo, hi)
         c += 64
-    while c + 16 <= n:
-        row_sum16(out, at + c, src, c, ld, values, which, lo, hi)
+    while c + 16 <= width:
+        row_sum16(out, at + c, src, scol + c, ld, values, which, lo, hi)
         c += 16
-    row = out[i]
-    for cc in range(c, n):
-        row[cc] = 0.0
+    row = out[orow]
+    for cc in range(c, width):
+        row[ocol + cc] = 0.0
     for p in range(lo, hi):
         v = values[p]
         r = src[which[p]]
-        for cc in range(c, n):
-            row[cc] += v * r[cc]
+        for cc in range(c, width):
+            row[ocol + cc] += v * r[scol + cc]
+
+
+@njit(inline="always")
+def _sum_rows(out, i, values, which, src, lo, hi):
+    """out[i] = Σ values[p] · src[which[p]] over p in lo..hi-1 (:func:`_sum_block` over the
+    whole row)."""
+    _sum_block(out, i, 0, src, 0, values, which, lo, hi, out.shape[1])
 
 
 @njit(inline="always")
@@ -109,12 +120,11 @@ def rows_times(indptr, indices, values, w, out):
         _sum_rows(out, i, values, indices, w, indptr[i], indptr[i + 1])
 
 
-@njit(cache=True, nogil=True)
-def weight_grad(indptr, indices, values, dz, dw, colptr, rows, colvals):
-    """dw (k, n) = xᵀ @ dz for x (m, k) given by its nonzeros (CSR); colptr (k + 1), rows and
-    colvals (nnz) are scratch for the same nonzeros column by column (a counting sort)."""
+@njit(inline="always")
+def _by_column(indptr, indices, values, k, colptr, rows, colvals):
+    """The same nonzeros column by column (a counting sort into CSR arrays of xᵀ): colptr
+    (k + 1), rows and colvals (nnz). Within a column, rows in order."""
     m = indptr.size - 1
-    k = dw.shape[0]
     nnz = indptr[m]
     # column j's count at colptr[j + 1]; an exclusive running sum makes colptr[j + 1] column
     # j's start, and placing the column's entries moves it to the column's end, column j + 1's
@@ -136,9 +146,87 @@ def weight_grad(indptr, indices, values, dz, dw, colptr, rows, colvals):
             rows[q] = i
             colvals[q] = values[p]
             colptr[j] = q + 1
+
+
+@njit(cache=True, nogil=True)
+def weight_grad(indptr, indices, values, dz, dw, colptr, rows, colvals):
+    """dw (k, n) = xᵀ @ dz for x (m, k) given by its nonzeros (CSR); colptr (k + 1), rows and
+    colvals (nnz) are scratch for the same nonzeros column by column (a counting sort)."""
+    k = dw.shape[0]
+    _by_column(indptr, indices, values, k, colptr, rows, colvals)
     _check_rows(dw, dz)
     for j in range(k):
         _sum_rows(dw, j, colvals, rows, dz, colptr[j], colptr[j + 1])
+
+
+@njit(inline="always")
+def _transpose_block(src, sr, sc, dst, dr, dc, rows, cols):
+    """dst[dr + c, dc + r] = src[sr + r, sc + c] for r < rows, c < cols (float32; both arrays'
+    rows contiguous): 16 × 16 tiles by lanes.transpose16, the edges one by one."""
+    lds = src.strides[0] // 4
+    ldd = dst.strides[0] // 4
+    full_r = rows - rows % 16
+    full_c = cols - cols % 16
+    for r0 in range(0, full_r, 16):
+        for c0 in range(0, full_c, 16):
+            transpose16(src, (sr + r0) * lds + sc + c0, lds, dst, (dr + c0) * ldd + dc + r0, ldd)
+    for r in range(rows):
+        for c in range(full_c if r < full_r else 0, cols):
+            dst[dr + c, dc + r] = src[sr + r, sc + c]
+
+
+@njit(inline="always")
+def _backward_blocks(x, w, zptr, zidx, zval, tptr, tidx, tval, dw, dx, need_dx, counter):
+    """One thread's part of :func:`dense_backward`: blocks taken from counter[0] until none
+    are left."""
+    m, k = x.shape
+    n = w.shape[1]
+    nblocks = (k + 127) // 128
+    scratch = np.empty((n, 128), np.float32)
+    while True:
+        b = fetch_add(counter, 0)
+        if b >= nblocks:
+            break
+        j0 = b * 128
+        width = min(128, k - j0)
+        for c in range(n):                  # dwᵀ[c, block] = Σ_i dz[i, c] · x[i, block]
+            _sum_block(scratch, c, 0, x, j0, tval, tidx, tptr[c], tptr[c + 1], width)
+        _transpose_block(scratch, 0, 0, dw, j0, 0, n, width)
+        if need_dx:                         # dx[i, block] = Σ_c dz[i, c] · wᵀ[c, block]
+            _transpose_block(w, j0, 0, scratch, 0, 0, width, n)
+            for i in range(m):
+                _sum_block(dx, i, j0, scratch, 0, zval, zidx, zptr[i], zptr[i + 1], width)
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def dense_backward(x, w, zptr, zidx, zval, tptr, tidx, tval, dw, dx, need_dx, nworkers):
+    """A Dense layer's gradients from its output gradient dz (m, n) given by its nonzeros, row
+    by row (zptr, zidx, zval) and column by column (tptr, tidx, tval: dzᵀ): dw (k, n) = xᵀ·dz
+    and, with need_dx, dx (m, k) = dz·wᵀ; x (m, k) and w (k, n) dense, all float32 with
+    contiguous rows. Work: blocks of 128 of the k columns, taken from a counter by ``nworkers``
+    threads; for each, the block of dwᵀ (n rows summed from dz's columns over x's block) and
+    of wᵀ are made in the thread's scratch, dwᵀ's turned into dw's rows, and dx's block summed
+    from dz's rows over wᵀ's."""
+    counter = np.zeros(1, np.int64)
+    for _ in prange(nworkers):
+        _backward_blocks(x, w, zptr, zidx, zval, tptr, tidx, tval, dw, dx, need_dx, counter)
+
+
+@njit(cache=True, nogil=True)
+def dense_backward_serial(x, w, zptr, zidx, zval, tptr, tidx, tval, dw, dx, need_dx):
+    """:func:`dense_backward` on the calling thread alone (no parallel region to start)."""
+    counter = np.zeros(1, np.int64)
+    _backward_blocks(x, w, zptr, zidx, zval, tptr, tidx, tval, dw, dx, need_dx, counter)
+
+
+@njit(cache=True, nogil=True)
+def nonzeros_both_ways(z, limit, zptr, zidx, zval, tptr, tidx, tval):
+    """z's nonzeros row by row (:func:`nonzeros`) and column by column (tptr: n + 1 entries;
+    tidx, tval: limit + n), or -1 when there are more than ``limit``."""
+    nnz = nonzeros(z, limit, zptr, zidx, zval)
+    if nnz >= 0:
+        _by_column(zptr, zidx, zval, z.shape[1], tptr, tidx, tval)
+    return nnz
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
@@ -187,6 +275,17 @@ def product_chunks(x, w, out, rows, limit, counter, slot, dense, dense_slot, ind
 # (density 0.19, 0.23 in the densest of 2,000 batches of 32; a blank 16-pixel block costs one
 # vector test) at n = 128, batch 32: 75 µs against sgemm's 148 (median of 50 batches).
 MAX_DENSITY = ((128, 0.3), (64, 0.25), (16, 0.05))
+# A Dense layer's output gradient dz (m, n) is listed for its two backward products
+# (dense_backward) when it has at most GRAD_MAX_DENSITY nonzeros and the products are big
+# enough to be worth a scan (GRAD_MIN_FMAS multiply-adds each): relu zeros and Dropout's drops
+# leave the seed CNN's Dense(5408 → 128) a dz with 21 – 28 % nonzeros. bench/listed_density.py
+# (idle, two threads for both ways, median of 50; 2026-12-06), listed / matmul_pair at density
+# 0.2 / 0.3 / 0.4: x (128, 5408) and dz (128, 128) 0.45 – 0.48 / 0.59 – 0.86 / 1.09 – 1.16;
+# x (128, 4096), dz (128, 256) 0.50 – 0.56 / 0.72 – 0.73 / 0.91 – 1.05; x (32, 1000), dz (32,
+# 100), 3.2 M multiply-adds, on one thread each: 0.59 / 0.63 / 1.00; x (7, 300), dz (7, 33):
+# 0.92 / 1.02 / 1.10.
+GRAD_MAX_DENSITY = 0.3
+GRAD_MIN_FMAS = 1_000_000
 # After a batch that was too dense, the next RETRY_AFTER batches go straight to sgemm (a hidden
 # layer's relu output is ~50% nonzero every time: its scan is wasted work).
 RETRY_AFTER = 32
@@ -214,6 +313,7 @@ class SparseRows:
     def __init__(self):
         self.skip = 0
         self.skip_inference = 0     # the same for product(), which weighs chunks on one thread
+        self.skip_grad = 0          # the same for backward()
 
     def scan(self, x2: np.ndarray, n: int, threads: int | None = None):
         """The nonzeros of x2 (m, k) when it is sparse enough to multiply by listing them, for
@@ -236,6 +336,37 @@ class SparseRows:
             self.skip = RETRY_AFTER
             return None
         return indptr, indices, values
+
+    def backward(self, x2: np.ndarray, w: np.ndarray, dz: np.ndarray, dw: np.ndarray,
+                 need_dx: bool) -> tuple[bool, np.ndarray | None]:
+        """dw = x2ᵀ·dz and, with need_dx, dx = dz·wᵀ from dz's nonzeros (dense_backward) when
+        dz holds at most GRAD_MAX_DENSITY of them and the products are big enough
+        (GRAD_MIN_FMAS): (True, dx or None). Else (False, None): the caller multiplies."""
+        m, k = x2.shape
+        n = w.shape[1]
+        if m * k * n < GRAD_MIN_FMAS:            # first: the cheapest test, every step
+            return False, None
+        if self.skip_grad > 0:
+            self.skip_grad -= 1
+            return False, None
+        if not all(a.dtype == np.float32 and a.ndim == 2 and a.flags.c_contiguous
+                   for a in (x2, w, dz, dw)) or dz.shape != (m, n) or dw.shape != (k, n):
+            return False, None
+        limit = int(GRAD_MAX_DENSITY * m * n)
+        zptr, tptr = np.empty(m + 1, np.int64), np.empty(n + 1, np.int64)
+        zidx, tidx = np.empty(limit + n, np.int32), np.empty(limit + n, np.int32)
+        zval, tval = np.empty(limit + n, np.float32), np.empty(limit + n, np.float32)
+        nnz = nonzeros_both_ways(dz, limit, zptr, zidx, zval, tptr, tidx, tval)
+        if nnz < 0:
+            self.skip_grad = RETRY_AFTER
+            return False, None
+        dx = np.empty((m, k) if need_dx else (0, 0), np.float32)
+        nworkers = policy.workers((2 if need_dx else 1) * 2.0 * nnz * k, -(-k // 128))
+        if nworkers > 1:
+            dense_backward(x2, w, zptr, zidx, zval, tptr, tidx, tval, dw, dx, need_dx, nworkers)
+        else:
+            dense_backward_serial(x2, w, zptr, zidx, zval, tptr, tidx, tval, dw, dx, need_dx)
+        return True, (dx if need_dx else None)
 
     def product(self, x2: np.ndarray, w: np.ndarray) -> np.ndarray | None:
         """x2 @ w for a forward pass that keeps no listing (inference: predict, evaluate), in

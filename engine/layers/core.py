@@ -166,6 +166,11 @@ class Dense(Layer):
             sparse_rows.weight_grad_of(self._listed, dz, self.kernel.grad)
             return matmul(dz, self.kernel.value.T).reshape(self._x_shape) if self.need_dx \
                 else None
+        # a mostly-zero dz (relu, Dropout after it) gives both products from its nonzeros
+        done, dx = self._sparse.backward(self._x2, self.kernel.value, dz, self.kernel.grad,
+                                         self.need_dx)
+        if done:
+            return None if dx is None else dx.reshape(self._x_shape)
         if not self.need_dx:
             matmul(self._x2.T, dz, self.kernel.grad)
             return None

@@ -262,3 +262,70 @@ def test_predict_shares_the_listed_chunks_with_the_partner(monkeypatch):
         got = model.predict(x, batch_size=256, verbose=0)
     assert partner.partner_joins() > before
     np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-6)
+
+
+# Dense backward from a mostly-zero output gradient (SparseRows.backward, dense_backward):
+# k and n through every tile edge (k % 128, k % 16, n % 16), with and without dx
+@pytest.mark.parametrize("m,k,n", [(128, 5408, 128), (9, 300, 33), (40, 128, 16), (5, 17, 70)])
+@pytest.mark.parametrize("need_dx", [True, False])
+def test_backward_from_a_sparse_output_gradient_matches_numpy(monkeypatch, m, k, n, need_dx):
+    monkeypatch.setattr(S, "GRAD_MIN_FMAS", 0)
+    rng = np.random.default_rng(m + k + n)
+    x = rng.standard_normal((m, k)).astype(np.float32)
+    w = rng.standard_normal((k, n)).astype(np.float32)
+    dz = _sparse(rng, (m, n), 0.2)
+    dz[0] = 0                                   # a sample with no gradient
+    dz[:, 1] = 0                                # a unit with none: its dw column is 0
+    dw = np.full((k, n), np.nan, np.float32)    # every entry is written
+    done, dx = S.SparseRows().backward(x, w, dz, dw, need_dx)
+    assert done
+    np.testing.assert_allclose(dw, x.T @ dz, rtol=1e-4, atol=1e-4)
+    assert not dw[:, 1].any()
+    if need_dx:
+        np.testing.assert_allclose(dx, dz @ w.T, rtol=1e-4, atol=1e-4)
+        assert not dx[0].any()
+    else:
+        assert dx is None
+
+
+def test_backward_leaves_dense_or_small_or_other_gradients_to_sgemm(monkeypatch):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((128, 512)).astype(np.float32)
+    w = rng.standard_normal((512, 128)).astype(np.float32)
+    sparse, dense = _sparse(rng, (128, 128), 0.2), _sparse(rng, (128, 128), 0.5)
+    dw = np.empty((512, 128), np.float32)
+    assert 128 * 512 * 128 >= S.GRAD_MIN_FMAS
+    assert S.SparseRows().backward(x, w, sparse, dw, True)[0]
+    assert not S.SparseRows().backward(x[:8], w, sparse[:8], dw, True)[0]     # too small
+    assert not S.SparseRows().backward(x, w, np.asfortranarray(sparse), dw, True)[0]
+    assert not S.SparseRows().backward(x.astype(np.float64), w.astype(np.float64),
+                                       sparse.astype(np.float64), dw.astype(np.float64),
+                                       True)[0]
+    rows = S.SparseRows()
+    assert rows.backward(x, w, dense, dw, True) == (False, None)   # 0.5 > GRAD_MAX_DENSITY
+    for _ in range(S.RETRY_AFTER):                  # the next steps go straight to sgemm
+        assert not rows.backward(x, w, sparse, dw, True)[0]
+    assert rows.backward(x, w, sparse, dw, True)[0]
+
+
+def test_dense_layer_backward_from_relu_zeros_matches_sgemm(monkeypatch):
+    """A Dense(relu) layer whose output gradient is mostly zero (relu's zeros and a Dropout's
+    drops) takes the listed backward; its gradients are sgemm's."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((128, 2048)).astype(np.float32)
+    listed, plain = Dense(128, activation="relu"), Dense(128, activation="relu")
+    for layer in (listed, plain):
+        layer.maybe_build((None, 2048))
+    plain.kernel.value[...] = listed.kernel.value
+    plain._sparse.skip_grad = 10 ** 9              # always sgemm
+    dy = _sparse(rng, (128, 128), 0.5)             # Dropout(0.5) after the layer
+    for layer in (listed, plain):
+        layer.forward(x, True)
+    calls = []
+    real = S.dense_backward
+    monkeypatch.setattr(S, "dense_backward", lambda *a: calls.append(1) or real(*a))
+    dx1, dx2 = listed.backward(dy), plain.backward(dy)
+    assert calls, "the listed backward was not taken"
+    np.testing.assert_allclose(listed.kernel.grad, plain.kernel.grad, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(listed.bias.grad, plain.bias.grad, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dx1, dx2, rtol=1e-4, atol=1e-4)

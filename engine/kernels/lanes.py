@@ -2,7 +2,7 @@
 
 numba compiles with LLVM's loop vectorizer only (numba.config.SLP_VECTORIZE is 0): a loop over
 a row gets vectors, but they are loaded and stored to memory once per pass over the row, and a
-loop of a constant 16 iterations is unrolled to 16 scalars. Two loops of the listed product
+loop of a constant 16 iterations is unrolled to 16 scalars. The loops of the listed products
 (kernels/sparse_rows.py) are faster written as whole vectors:
 
 - :func:`compress16`: the nonzeros of 16 entries, written packed (LLVM's vector.compress: one
@@ -15,9 +15,14 @@ loop of a constant 16 iterations is unrolled to 16 scalars. Two loops of the lis
   list and stored once. The seed MLP's first Dense (n = 128), same batches and runs: the
   product 23 – 24 µs against 31 – 36 µs for four rows at a time through memory; the weight
   gradient's sums 19 µs against 35 – 37 µs.
+- :func:`transpose16`: a 16 × 16 float32 tile turned over in vector registers (four levels of
+  shuffles), for the blocks of w and dw that a Dense layer's backward from a mostly-zero
+  output gradient turns (sparse_rows.dense_backward): (5408, 128) in 0.083 – 0.088 ms on one
+  thread against 0.33 ms for a loop of single entries (median of 30, 3 runs, 2026-12-06).
 
-Each is generic in the element type (float32, and float64 for the gradient checks); the callers
-own the bounds: every entry an intrinsic reads or writes must lie in its arrays.
+compress16 and the row sums are generic in the element type (float32, and float64 for the
+gradient checks); the callers own the bounds: every entry an intrinsic reads or writes must lie
+in its arrays.
 """
 from __future__ import annotations
 

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import engine  # noqa: F401,E402  (first: the threading policy sets its defaults)
 import numpy as np  # noqa: E402
+
+from bench.conv_modes import median_us  # noqa: E402
 
 # (batch m, input width k, output width n) of the backward table: the seed CNN's Dense(5408 →
 # 128) at batch 128, a wider one, and two below GRAD_MIN_FMAS
@@ -33,16 +34,6 @@ BACKWARD_DENSITIES = [0.05, 0.1, 0.2, 0.25, 0.3, 0.4]
 # (output width n, batch m, input width k): the rows of sparse_rows.MAX_DENSITY
 SHAPES = [(128, 32, 784), (64, 128, 1000), (16, 32, 10_000)]
 DENSITIES = [0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4]
-
-
-def median_us(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times)) * 1e6
 
 
 def compare(x: np.ndarray, w: np.ndarray, dz: np.ndarray, repeats: int) -> tuple[float, float]:

@@ -45,6 +45,11 @@ def _data(context, builder, aryty, ary):
     return context.make_array(aryty)(context, builder, ary).data
 
 
+def _intps(context, builder, sig, args, *which) -> list:
+    """The integer arguments at positions ``which``, as intp values."""
+    return [context.cast(builder, args[i], sig.args[i], types.intp) for i in which]
+
+
 def _float_array(t) -> bool:
     return isinstance(t, types.Array) and t.dtype in (types.float32, types.float64)
 
@@ -72,10 +77,7 @@ def compress16(typingctx, x, at, j0, indices, values, nnz):
     sig = types.intp(x, at, j0, indices, values, nnz)
 
     def codegen(context, builder, sig, args):
-        xt, att, j0t, it, vt_, nt = sig.args
-        xp = _data(context, builder, xt, args[0])
-        vp = _data(context, builder, vt_, args[4])
-        ip = _data(context, builder, it, args[3])
+        xp, ip, vp = (_data(context, builder, sig.args[i], args[i]) for i in (0, 3, 4))
         ft = xp.type.pointee
         # 512 bits at a time: 16 float32 or 8 float64 (16 float64 in one vector crashed the
         # process, numba 0.68.1 on LLVM 22)
@@ -89,10 +91,9 @@ def compress16(typingctx, x, at, j0, indices, values, nnz):
         compress_v = _declare(module, name + _vector_name(vt), ir.FunctionType(vt, [vt, mt, vt]))
         compress_i = _declare(module, f"{name}v{lanes}i32", ir.FunctionType(ivt, [ivt, mt, ivt]))
         ctpop = _declare(module, f"llvm.ctpop.i{lanes}", ir.FunctionType(bits, [bits]))
-        at = context.cast(builder, args[1], att, types.intp)
-        nnz = context.cast(builder, args[5], nt, types.intp)
+        at, j0, nnz = _intps(context, builder, sig, args, 1, 2, 5)
         start = nnz
-        base = builder.trunc(context.cast(builder, args[2], j0t, types.intp), _I32)
+        base = builder.trunc(j0, _I32)
         for part in range(0, 16, lanes):
             src = builder.gep(xp, [builder.add(at, ir.Constant(_I64, part))])
             v = builder.load(builder.bitcast(src, ir.PointerType(vt)), align=4)
@@ -122,17 +123,10 @@ def _row_sum(width: int):
         sig = types.void(out, at, src, col, ld, values, which, lo, hi)
 
         def codegen(context, builder, sig, args):
-            ot, att, st, ct, ldt, vt_, wt, lot, hit = sig.args
-            op = _data(context, builder, ot, args[0])
-            ft = op.type.pointee
-            vt = ir.VectorType(ft, width)
-            cast = [context.cast(builder, a, t, types.intp)
-                    for a, t in zip((args[1], args[3], args[4], args[7], args[8]),
-                                    (att, ct, ldt, lot, hit))]
-            at, col, ld, lo, hi = cast
-            sp = builder.gep(_data(context, builder, st, args[2]), [col])
-            vp = _data(context, builder, vt_, args[5])
-            wp = _data(context, builder, wt, args[6])
+            op, sp, vp, wp = (_data(context, builder, sig.args[i], args[i]) for i in (0, 2, 5, 6))
+            vt = ir.VectorType(op.type.pointee, width)
+            at, col, ld, lo, hi = _intps(context, builder, sig, args, 1, 3, 4, 7, 8)
+            sp = builder.gep(sp, [col])
             fmuladd = _declare(builder.module, "llvm.fmuladd." + _vector_name(vt),
                                ir.FunctionType(vt, [vt, vt, vt]))
             before = builder.basic_block
@@ -197,11 +191,8 @@ def transpose16(typingctx, src, s_at, lds, dst, d_at, ldd):
     sig = types.void(src, s_at, lds, dst, d_at, ldd)
 
     def codegen(context, builder, sig, args):
-        st, sat, slt, dt, dat, dlt = sig.args
-        sp = _data(context, builder, st, args[0])
-        dp = _data(context, builder, dt, args[3])
-        s_at, lds, d_at, ldd = (context.cast(builder, a, t, types.intp) for a, t in
-                                ((args[1], sat), (args[2], slt), (args[4], dat), (args[5], dlt)))
+        sp, dp = (_data(context, builder, sig.args[i], args[i]) for i in (0, 3))
+        s_at, lds, d_at, ldd = _intps(context, builder, sig, args, 1, 2, 4, 5)
         vt = ir.VectorType(ir.FloatType(), 16)
         rows = []
         for r in range(16):

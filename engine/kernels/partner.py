@@ -41,7 +41,7 @@ from numba.extending import intrinsic
 from engine import threading_policy as policy
 from engine.kernels.gemm import _param_tile, _tile_count
 from engine.kernels.parallel import atomic_load, atomic_store, compare_exchange, fetch_add
-from engine.kernels.sparse_rows import product_chunks
+from engine.kernels.sparse_rows import listing_buffers, product_chunks
 
 PARTNER_POLL_SECONDS = 2e-3
 _STATE, _TILE, _STOP, _JOINS = 0, 8, 16, 17   # on separate cache lines of the shared int64 array
@@ -235,22 +235,17 @@ class _Partner:
         return int(self.state[_JOINS])
 
 
-def _scratch(rows: int, limit: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return (np.empty(rows + 1, np.int64), np.empty(limit + k, np.int32),
-            np.empty(limit + k, np.float32))
-
-
 def listed_product(x, w, out, rows: int, limit: int) -> int:
     """out = x @ w for inference by sparse_rows.product_chunks (x, w, out float32 and
-    C-contiguous): with the partner inside partnered() when it is
-    polling, the batch has two chunks or more and no other program loads the cores, else on
-    the calling thread alone. Returns how many chunks went to sgemm."""
+    C-contiguous): with the partner inside partnered() when it is polling, the batch has two
+    chunks or more and no other program loads the cores, else on the calling thread alone.
+    Returns how many chunks went to sgemm."""
     k = x.shape[1]
-    mine = _scratch(rows, limit, k)
+    mine = listing_buffers(rows, limit, k)
     if (getattr(_partnered, "on", False) and x.shape[0] > rows and
             policy.threads() == policy.CORES):
         dense = _partner.call_listed(x, w, out, rows, limit, mine,
-                                     _scratch(rows, limit, k))
+                                     listing_buffers(rows, limit, k))
         if dense is not None:
             return dense
     counter = np.zeros(2, np.int64)

@@ -296,6 +296,14 @@ CHUNK_ROWS = 32
 _LISTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+def listing_buffers(rows: int, limit: int, k: int, dtype=np.float32):
+    """Empty CSR arrays for :func:`nonzeros` to list at most ``limit`` nonzeros of ``rows`` rows
+    of k entries: indptr (rows + 1), indices and values (limit + k, the room its 16-slot
+    writes need)."""
+    return (np.empty(rows + 1, np.int64), np.empty(limit + k, np.int32),
+            np.empty(limit + k, dtype))
+
+
 def max_density(n: int) -> float:
     """The densest input worth listing for an output width n (0: never)."""
     for width, density in MAX_DENSITY:
@@ -329,9 +337,7 @@ class SparseRows:
         m, k = x2.shape
         density /= product_threads(m, n, k) if threads is None else threads
         limit = int(density * m * k)
-        indptr = np.empty(m + 1, np.int64)
-        indices = np.empty(limit + k, np.int32)
-        values = np.empty(limit + k, x2.dtype)
+        indptr, indices, values = listing_buffers(m, limit, k, x2.dtype)
         if nonzeros(x2, limit, indptr, indices, values) < 0:
             self.skip = RETRY_AFTER
             return None
@@ -353,9 +359,8 @@ class SparseRows:
                    for a in (x2, w, dz, dw)) or dz.shape != (m, n) or dw.shape != (k, n):
             return False, None
         limit = int(GRAD_MAX_DENSITY * m * n)
-        zptr, tptr = np.empty(m + 1, np.int64), np.empty(n + 1, np.int64)
-        zidx, tidx = np.empty(limit + n, np.int32), np.empty(limit + n, np.int32)
-        zval, tval = np.empty(limit + n, np.float32), np.empty(limit + n, np.float32)
+        zptr, zidx, zval = listing_buffers(m, limit, n)     # dz row by row
+        tptr, tidx, tval = listing_buffers(n, limit, n)     # and column by column
         nnz = nonzeros_both_ways(dz, limit, zptr, zidx, zval, tptr, tidx, tval)
         if nnz < 0:
             self.skip_grad = RETRY_AFTER

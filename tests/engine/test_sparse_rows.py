@@ -17,9 +17,7 @@ def _sparse(rng, shape, density, dtype=np.float32):
 
 def _listed(x):
     m, k = x.shape
-    indptr = np.empty(m + 1, np.int64)
-    indices = np.empty(m * k + k, np.int32)
-    values = np.empty(m * k + k, x.dtype)
+    indptr, indices, values = S.listing_buffers(m, m * k, k, x.dtype)
     nnz = S.nonzeros(x, m * k, indptr, indices, values)
     return nnz, indptr, indices, values
 

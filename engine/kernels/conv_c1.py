@@ -15,16 +15,24 @@ channels). Seed CNN's shape, (128, 28, 28, 1) → (128, 13, 13, 32) with dropout
 1,235 / 1,240 µs here with the code written channels-first one byte at a time; two threads
 1,388 / 1,423 µs and 720 / 1,038 µs. Written channels-last (median of 40 calls, four runs
 alternating with the channels-first version, 2026-12-05): one thread 961 – 1,237 µs against
-1,223 – 1,488, two threads 667 – 803 µs against 801 – 1,359. A backward written the same way
-(per pooled position, all filters) was slower than the planes' (4.4 ms against 2.2 ms on one
-thread) and is not used; so was one that adds each filter's gradient times its window's nine
-inputs (3.6 ms: one vector of taps per filter and window).
+1,223 – 1,488, two threads 667 – 803 µs against 801 – 1,359.
+
+The backward without dx (the layer is the model's first), :func:`pool_backward_c1`, sums over
+the pooled positions only: per filter, one loop over the positions with one position per vector
+lane, the window's code choosing among four inputs by selects. The planes' backward sums over
+all of the convolution's outputs (four times as many), most of them zeros. Seed CNN's shape,
+dropout 0.25 (median of 40 calls, three runs alternating with the planes, 2026-12-06): one
+thread 1,143 – 1,152 µs against 2,060 – 2,092, two threads 626 – 632 µs against 1,120 – 1,332.
+Two earlier backwards per pooled position were slower than the planes' (one thread): all
+filters of a window at a time (4.4 ms against 2.2 ms), and each filter's gradient times its
+window's nine inputs as one vector of taps (3.6 ms).
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange, uint64
 
+from engine.kernels.lanes import transpose_block
 from engine.kernels.parallel import fetch_add
 from engine.kernels.planes import OPT, dropped, pooled_relu
 
@@ -93,3 +101,107 @@ def pool_forward_c1(x, wt, bias, ph, pw, hp, wp, out, code, seed, threshold, sca
             for pi in range(poh):
                 _pooled_row(xs[2 * pi * wp:], wt, bias, wp, pow_, f, out[s, pi], code[s, pi],
                             seed, threshold, scale, ((s * poh + pi) * pow_) * f)
+
+
+
+@njit(**OPT)
+def _window_sums(planes, g, gc, npos, acc, accb):
+    """acc[t, k] += Σ_p g[k, p] · (input value under tap t of the window position gc[k, p]
+    points to) and accb[k] += Σ_p g[k, p] over the positions p < npos whose code is 0..3
+    (none where DEAD). planes (16, ·): the 4 × 4 inputs under each pooled window, row-major."""
+    zero = planes.dtype.type(0)
+    x00, x01, x02, x03 = planes[0], planes[1], planes[2], planes[3]
+    x10, x11, x12, x13 = planes[4], planes[5], planes[6], planes[7]
+    x20, x21, x22, x23 = planes[8], planes[9], planes[10], planes[11]
+    x30, x31, x32, x33 = planes[12], planes[13], planes[14], planes[15]
+    for k in range(g.shape[0]):
+        gk = g[k]
+        ck = gc[k]
+        s00 = s01 = s02 = s10 = s11 = s12 = s20 = s21 = s22 = sb = zero
+        for p in range(npos):     # one vector lane per position: the four codes by selects
+            v = gk[p]
+            c = ck[p]
+            h0 = v if c == 0 else zero
+            h1 = v if c == 1 else zero
+            h2 = v if c == 2 else zero
+            h3 = v if c == 3 else zero
+            s00 += h0 * x00[p] + h1 * x01[p] + h2 * x10[p] + h3 * x11[p]
+            s01 += h0 * x01[p] + h1 * x02[p] + h2 * x11[p] + h3 * x12[p]
+            s02 += h0 * x02[p] + h1 * x03[p] + h2 * x12[p] + h3 * x13[p]
+            s10 += h0 * x10[p] + h1 * x11[p] + h2 * x20[p] + h3 * x21[p]
+            s11 += h0 * x11[p] + h1 * x12[p] + h2 * x21[p] + h3 * x22[p]
+            s12 += h0 * x12[p] + h1 * x13[p] + h2 * x22[p] + h3 * x23[p]
+            s20 += h0 * x20[p] + h1 * x21[p] + h2 * x30[p] + h3 * x31[p]
+            s21 += h0 * x21[p] + h1 * x22[p] + h2 * x31[p] + h3 * x32[p]
+            s22 += h0 * x22[p] + h1 * x23[p] + h2 * x32[p] + h3 * x33[p]
+            sb += (h0 + h1) + (h2 + h3)
+        acc[0, k] += s00
+        acc[1, k] += s01
+        acc[2, k] += s02
+        acc[3, k] += s10
+        acc[4, k] += s11
+        acc[5, k] += s12
+        acc[6, k] += s20
+        acc[7, k] += s21
+        acc[8, k] += s22
+        accb[k] += sb
+
+
+@njit(**OPT)
+def _window_planes(xs, wp, poh, pow_, planes, o):
+    """planes[4a + b, o + pi·PW + pj] = xs[(2pi + a)·wp + 2pj + b]: the 4 × 4 inputs under
+    each pooled window of one padded image xs (flat, rows of wp)."""
+    for a in range(4):
+        for b in range(4):
+            row = planes[4 * a + b]
+            for pi in range(poh):
+                r = (2 * pi + a) * wp + b
+                at = o + pi * pow_
+                for pj in range(pow_):
+                    row[at + pj] = xs[r + 2 * pj]
+
+
+@njit(parallel=True, **OPT)
+def pool_backward_c1(x, dy, code, ph, pw, hp, wp, bs, part, partb, nworkers):
+    """The weight and bias gradients of :func:`pool_forward_c1` (without the dropout's scale)
+    from dy (N, PH, PW, F), the gradient of its output, and its codes (N, PH, PW, F): part
+    (nchunks, 9, F) and partb (nchunks, F) out, each chunk's sums (add them in chunk order and
+    × the scale). Chunks of ``bs`` samples are taken from a counter by ``nworkers`` threads.
+
+    Only the window's maximum receives a pooled gradient, so the sums run over the pooled
+    positions, not the convolution's four times as many outputs: each chunk's dy and codes are
+    turned channels-first (lanes.transpose_block), the 4 × 4 inputs under every window laid out
+    as 16 planes, and per filter one loop over the positions sums, for each of the nine taps,
+    the gradient times the input under that tap of the window's maximum (the code picks one of
+    four inputs by selects, one position per vector lane)."""
+    n, h, wd, _ = x.shape
+    _, poh, pow_, f = dy.shape
+    npos = poh * pow_
+    nchunks = (n + bs - 1) // bs
+    counter = np.zeros(1, np.int64)
+    for _ in prange(nworkers):
+        xs = np.zeros(hp * wp + 4, x.dtype)
+        planes = np.empty((16, bs * npos), x.dtype)
+        g = np.empty((f, bs * npos), x.dtype)
+        gc = np.empty((f, bs * npos), np.uint8)
+        while True:
+            blk = fetch_add(counter, 0)
+            if blk >= nchunks:
+                break
+            b0 = blk * bs
+            nb = min(n, b0 + bs) - b0
+            for s in range(nb):
+                o = s * npos
+                if ph == 0 and pw == 0:     # every window lies in the image
+                    _window_planes(x[b0 + s].reshape(h * wd), wd, poh, pow_, planes, o)
+                else:
+                    for y in range(h):    # (the padding stays 0 from np.zeros)
+                        base = (y + ph) * wp + pw
+                        for xx in range(wd):
+                            xs[base + xx] = x[b0 + s, y, xx, 0]
+                    _window_planes(xs, wp, poh, pow_, planes, o)
+                transpose_block(dy[b0 + s].reshape(npos, f), 0, 0, g, 0, o, npos, f)
+                transpose_block(code[b0 + s].reshape(npos, f), 0, 0, gc, 0, o, npos, f)
+            part[blk] = 0
+            partb[blk] = 0
+            _window_sums(planes, g, gc, nb * npos, part[blk], partb[blk])

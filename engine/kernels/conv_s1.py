@@ -135,11 +135,30 @@ def sum_chunks(part, partb, dwt, db):
 # do not depend on the number of threads, so neither do the (per-chunk) gradient sums.
 CHUNK_VALUES = 1024
 MIN_CHUNKS = 8
+# Pooled positions per chunk of conv_c1.pool_backward_c1 (its channels-first gradients and
+# codes then stay in the L2 cache).
+C1_POSITIONS = 1024
 
 
 def chunk_size(n: int, plane: int) -> int:
     """Samples per chunk for a batch of ``n`` whose padded planes hold ``plane`` values."""
     return max(1, min(CHUNK_VALUES // plane, -(-n // MIN_CHUNKS)))
+
+
+def _single_channel_backward(x, dy, code, pad, padded, dwt, db, workers: int, scale: float):
+    """backward of a conv_c1.py forward without dx: conv_c1.pool_backward_c1 by chunks of
+    C1_POSITIONS pooled positions (at least MIN_CHUNKS chunks)."""
+    n, poh, pow_, f = dy.shape
+    bs = max(1, min(C1_POSITIONS // (poh * pow_), -(-n // MIN_CHUNKS)))
+    nchunks = -(-n // bs)
+    part = np.empty((nchunks, 9, f), x.dtype)
+    partb = np.empty((nchunks, f), x.dtype)
+    conv_c1.pool_backward_c1(x, dy, code, pad[0], pad[1], padded[0], padded[1], bs, part,
+                             partb, min(workers, nchunks))
+    sum_chunks(part, partb, dwt.reshape(9, f), db)
+    if scale != 1:
+        dwt *= scale
+        db *= scale
 
 
 def _single_channel_pool(kernel, dil, relu: bool) -> bool:
@@ -192,6 +211,11 @@ def backward(x, kernel, dy, y, code, dil, pad, out_size, relu: bool, need_dx: bo
     kh, kw, _, f = kernel.shape
     (dh, dw), (ph, pw), (oh, ow) = dil, pad, out_size
     hp, wp = oh + (kh - 1) * dh, ow + (kw - 1) * dw
+    if (code is not None and not need_dx and _single_channel_pool(kernel, dil, relu)
+            and code.flags.c_contiguous):
+        _single_channel_backward(np.ascontiguousarray(x), np.ascontiguousarray(dy), code,
+                                 (ph, pw), (hp, wp), dwt, db, workers, scale)
+        return None
     bs = chunk_size(n, hp * wp)
     nchunks = -(-n // bs)
     part = np.empty((nchunks,) + kernel.shape, x.dtype)

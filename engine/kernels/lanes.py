@@ -15,10 +15,12 @@ loop of a constant 16 iterations is unrolled to 16 scalars. The loops of the lis
   list and stored once. The seed MLP's first Dense (n = 128), same batches and runs: the
   product 23 – 24 µs against 31 – 36 µs for four rows at a time through memory; the weight
   gradient's sums 19 µs against 35 – 37 µs.
-- :func:`transpose16`: a 16 × 16 float32 tile turned over in vector registers (four levels of
-  shuffles), for the blocks of w and dw that a Dense layer's backward from a mostly-zero
-  output gradient turns (sparse_rows.dense_backward): (5408, 128) in 0.083 – 0.088 ms on one
-  thread against 0.33 ms for a loop of single entries (median of 30, 3 runs, 2026-12-06).
+- :func:`transpose16`: a 16 × 16 tile (float32, float64 or uint8) turned over in vector
+  registers (four levels of shuffles), and :func:`transpose_block`, any block by such tiles and
+  its edges one by one: the blocks of w and dw that a Dense layer's backward from a mostly-zero
+  output gradient turns (sparse_rows.dense_backward): (5408, 128) float32 in 0.083 – 0.088 ms
+  on one thread against 0.33 ms for a loop of single entries (median of 30, 3 runs,
+  2026-12-06); the pooled gradients and window codes of conv_c1.pool_backward_c1.
 
 compress16 and the row sums are generic in the element type (float32, and float64 for the
 gradient checks); the callers own the bounds: every entry an intrinsic reads or writes must lie
@@ -27,7 +29,7 @@ in its arrays.
 from __future__ import annotations
 
 from llvmlite import ir
-from numba import types
+from numba import njit, types
 from numba.extending import intrinsic
 
 _I32, _I64 = ir.IntType(32), ir.IntType(64)
@@ -165,6 +167,9 @@ def _row_sum(width: int):
 row_sum128, row_sum64, row_sum16 = _row_sum(128), _row_sum(64), _row_sum(16)
 
 
+_TURNED = (types.float32, types.float64, types.uint8)
+
+
 def _transpose_masks(h: int) -> tuple[list[int], list[int]]:
     """The two shuffles of a pair of rows (i, i + h) at one level of the 16 × 16 transpose."""
     low, high = [], []
@@ -181,24 +186,26 @@ def _transpose_masks(h: int) -> tuple[list[int], list[int]]:
 
 @intrinsic
 def transpose16(typingctx, src, s_at, lds, dst, d_at, ldd):
-    """dst.flat[d_at + c · ldd + r] = src.flat[s_at + r · lds + c] for r, c in 0..15 (float32):
+    """dst.flat[d_at + c · ldd + r] = src.flat[s_at + r · lds + c] for r, c in 0..15 (float32,
+    float64 or uint8; src and dst of one type):
     16 rows loaded as vectors, exchanged in four levels of shuffles (rows i and i + h swap their
     alternate runs of h entries, h = 8, 4, 2, 1), stored as 16 rows."""
-    if not (isinstance(src, types.Array) and src.dtype == types.float32
-            and isinstance(dst, types.Array) and dst.dtype == types.float32
+    if not (isinstance(src, types.Array) and src.dtype in _TURNED
+            and isinstance(dst, types.Array) and dst.dtype == src.dtype
             and all(isinstance(t, types.Integer) for t in (s_at, lds, d_at, ldd))):
         return None
     sig = types.void(src, s_at, lds, dst, d_at, ldd)
+    size = src.dtype.bitwidth // 8
 
     def codegen(context, builder, sig, args):
         sp, dp = (_data(context, builder, sig.args[i], args[i]) for i in (0, 3))
         s_at, lds, d_at, ldd = _intps(context, builder, sig, args, 1, 2, 4, 5)
-        vt = ir.VectorType(ir.FloatType(), 16)
+        vt = ir.VectorType(context.get_data_type(sig.args[0].dtype), 16)
         rows = []
         for r in range(16):
             at = builder.add(s_at, builder.mul(lds, ir.Constant(_I64, r)))
             rows.append(builder.load(builder.bitcast(builder.gep(sp, [at]),
-                                                     ir.PointerType(vt)), align=4))
+                                                     ir.PointerType(vt)), align=size))
         for h in (8, 4, 2, 1):
             low, high = _transpose_masks(h)
             new = list(rows)
@@ -213,7 +220,24 @@ def transpose16(typingctx, src, s_at, lds, dst, d_at, ldd):
         for r in range(16):
             at = builder.add(d_at, builder.mul(ldd, ir.Constant(_I64, r)))
             builder.store(rows[r], builder.bitcast(builder.gep(dp, [at]), ir.PointerType(vt)),
-                          align=4)
+                          align=size)
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@njit(inline="always")
+def transpose_block(src, sr, sc, dst, dr, dc, rows, cols):
+    """dst[dr + c, dc + r] = src[sr + r, sc + c] for r < rows, c < cols (2-D arrays of one of
+    transpose16's types, rows contiguous): 16 × 16 tiles by transpose16, the edges one by
+    one."""
+    lds = src.strides[0] // src.itemsize
+    ldd = dst.strides[0] // dst.itemsize
+    full_r = rows - rows % 16
+    full_c = cols - cols % 16
+    for r0 in range(0, full_r, 16):
+        for c0 in range(0, full_c, 16):
+            transpose16(src, (sr + r0) * lds + sc + c0, lds, dst, (dr + c0) * ldd + dc + r0, ldd)
+    for r in range(rows):
+        for c in range(full_c if r < full_r else 0, cols):
+            dst[dr + c, dc + r] = src[sr + r, sc + c]

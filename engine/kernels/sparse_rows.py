@@ -29,7 +29,8 @@ from numba import njit, prange, uint64
 
 from engine import threading_policy as policy
 from engine.kernels.gemm import product_threads, sgemm
-from engine.kernels.lanes import compress16, row_sum16, row_sum64, row_sum128, transpose16
+from engine.kernels.lanes import (compress16, row_sum16, row_sum64, row_sum128,
+                                  transpose_block)
 from engine.kernels.parallel import fetch_add
 
 
@@ -160,22 +161,6 @@ def weight_grad(indptr, indices, values, dz, dw, colptr, rows, colvals):
 
 
 @njit(inline="always")
-def _transpose_block(src, sr, sc, dst, dr, dc, rows, cols):
-    """dst[dr + c, dc + r] = src[sr + r, sc + c] for r < rows, c < cols (float32; both arrays'
-    rows contiguous): 16 × 16 tiles by lanes.transpose16, the edges one by one."""
-    lds = src.strides[0] // 4
-    ldd = dst.strides[0] // 4
-    full_r = rows - rows % 16
-    full_c = cols - cols % 16
-    for r0 in range(0, full_r, 16):
-        for c0 in range(0, full_c, 16):
-            transpose16(src, (sr + r0) * lds + sc + c0, lds, dst, (dr + c0) * ldd + dc + r0, ldd)
-    for r in range(rows):
-        for c in range(full_c if r < full_r else 0, cols):
-            dst[dr + c, dc + r] = src[sr + r, sc + c]
-
-
-@njit(inline="always")
 def _backward_blocks(x, w, zptr, zidx, zval, tptr, tidx, tval, dw, dx, need_dx, counter):
     """One thread's part of :func:`dense_backward`: blocks taken from counter[0] until none
     are left."""
@@ -191,9 +176,9 @@ def _backward_blocks(x, w, zptr, zidx, zval, tptr, tidx, tval, dw, dx, need_dx, 
         width = min(128, k - j0)
         for c in range(n):                  # dwᵀ[c, block] = Σ_i dz[i, c] · x[i, block]
             _sum_block(scratch, c, 0, x, j0, tval, tidx, tptr[c], tptr[c + 1], width)
-        _transpose_block(scratch, 0, 0, dw, j0, 0, n, width)
+        transpose_block(scratch, 0, 0, dw, j0, 0, n, width)
         if need_dx:                         # dx[i, block] = Σ_c dz[i, c] · wᵀ[c, block]
-            _transpose_block(w, j0, 0, scratch, 0, 0, width, n)
+            transpose_block(w, j0, 0, scratch, 0, 0, width, n)
             for i in range(m):
                 _sum_block(dx, i, j0, scratch, 0, zval, zidx, zptr[i], zptr[i + 1], width)
 

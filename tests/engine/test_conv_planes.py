@@ -114,6 +114,13 @@ def test_fused_pool_matches_conv_then_pool(n, h, wd, c, f, kh, kw, dh, dw, paddi
                            (oh, ow), True, True, dwt2, db2, 2)
     np.testing.assert_array_equal(dx2, dx)
     np.testing.assert_array_equal(dwt2, dwt)
+    # without dx (a first layer): one input channel and 3×3 run conv_c1.pool_backward_c1
+    for workers in (1, 2):
+        dwt3, db3 = np.empty_like(w), np.empty_like(b)
+        assert conv_s1.backward(x, w, dy, out, code, (dh, dw), (ph, pw), (oh, ow), True,
+                                False, dwt3, db3, workers) is None
+        _close(dwt3, dw_ref)
+        _close(db3, db_ref)
 
 
 def test_gradients_do_not_depend_on_the_threads():
@@ -161,3 +168,16 @@ def test_single_channel_kernel_matches_the_planes_with_dropout(n, h, wd, f, padd
         np.testing.assert_array_equal(code[clear], ref_code[clear])
         dropped = (code >= DEAD) & (ref != 0)
         assert not dropped.any() and (code >= DEAD).mean() > 0.3
+        # the gradients without dx (conv_c1.pool_backward_c1, summed over the pooled
+        # positions) are the planes backward's (taken with dx), dropout scale included
+        dy = rng.standard_normal(out.shape).astype(dtype)
+        grads = []
+        for need_dx in (True, False):
+            dwt, db = np.empty_like(w), np.empty_like(b)
+            conv_s1.backward(x, w, dy, out, code, (1, 1), (ph, pw), (oh, ow), True, need_dx,
+                             dwt, db, 2, drop[2])
+            grads.append((dwt, db))
+        for a, ref_grad in zip(grads[1], grads[0]):
+            assert np.abs(ref_grad).max() > 0.1
+            np.testing.assert_allclose(a, ref_grad, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                                       atol=1e-4 if dtype == np.float32 else 1e-10)

@@ -33,7 +33,7 @@ import numpy as np
 from numba import njit, prange, uint64
 
 from engine.kernels.lanes import transpose_block
-from engine.kernels.parallel import fetch_add
+from engine.kernels.parallel import fetch_add, take_samples
 from engine.kernels.planes import OPT, dropped, pooled_relu
 
 
@@ -185,11 +185,9 @@ def pool_backward_c1(x, dy, code, ph, pw, hp, wp, bs, part, partb, nworkers):
         g = np.empty((f, bs * npos), x.dtype)
         gc = np.empty((f, bs * npos), np.uint8)
         while True:
-            blk = fetch_add(counter, 0)
-            if blk >= nchunks:
+            blk, b0, nb = take_samples(counter, nchunks, bs, n)
+            if nb == 0:
                 break
-            b0 = blk * bs
-            nb = min(n, b0 + bs) - b0
             for s in range(nb):
                 o = s * npos
                 if ph == 0 and pw == 0:     # every window lies in the image

@@ -10,7 +10,7 @@ from numba import get_num_threads, njit, prange, uint64
 
 from engine.kernels.conv import _bias_relu_rows, _col2im_sample, _im2col_sample
 from engine.kernels.gemm import TILED, sgemm
-from engine.kernels.parallel import fetch_add, workers_for
+from engine.kernels.parallel import take_samples, workers_for
 from engine.kernels.planes import DEAD, dropped, pooled_relu
 
 
@@ -113,11 +113,9 @@ def _conv_gemm_forward_par(x, wmat, bias, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow
         cols = np.empty((bs * rows, taps), np.float32)
         zc = np.empty((bs * rows if pool else 0, f), np.float32)
         while True:
-            t = fetch_add(counter, 0)
-            if t >= nchunks:
+            t, b0, nb = take_samples(counter, nchunks, bs, n)
+            if nb == 0:
                 break
-            b0 = t * bs
-            nb = min(n, b0 + bs) - b0
             for q in range(nb):
                 _im2col_sample(x, b0 + q, q, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols)
             pz = zc.ctypes.data if pool else z.ctypes.data + 4 * b0 * rows * f
@@ -176,11 +174,9 @@ def _conv_gemm_backward_par(dz, pool, dy, code, scale, x, wmat, kh, kw, sh, sw, 
         cols = np.empty((bs * rows, taps), np.float32)
         dzc = np.empty((bs * rows if pool else 0, f), np.float32)
         while True:
-            t = fetch_add(counter, 0)
-            if t >= nchunks:
+            t, b0, nb = take_samples(counter, nchunks, bs, n)
+            if nb == 0:
                 break
-            b0 = t * bs
-            nb = min(n, b0 + bs) - b0
             if pool:
                 accb = partb[t]
                 accb[:] = 0
@@ -269,11 +265,9 @@ def _transpose_forward_par(x, kt, kh, kw, sh, sw, dh, dw, ph, pw, z, bias, finis
     for _ in prange(nworkers):
         cols = np.empty((bs * hw, kk), np.float32)
         while True:
-            t = fetch_add(counter, 0)
-            if t >= nchunks:
+            t, b0, nb = take_samples(counter, nchunks, bs, n)
+            if nb == 0:
                 break
-            b0 = t * bs
-            nb = min(n, b0 + bs) - b0
             sgemm(False, False, nb * hw, kk, c, 1.0, x.ctypes.data + 4 * b0 * hw * c, c,
                   kt.ctypes.data, kk, 0.0, cols.ctypes.data, kk)
             for q in range(nb):
@@ -321,11 +315,9 @@ def _transpose_backward_par(dy, y, relu, sums, dz, x, kmat, kh, kw, sh, sw, dh, 
     for _ in prange(nworkers):
         dcols = np.empty((bs * hw, kk), np.float32)
         while True:
-            t = fetch_add(counter, 0)
-            if t >= nchunks:
+            t, b0, nb = take_samples(counter, nchunks, bs, n)
+            if nb == 0:
                 break
-            b0 = t * bs
-            nb = min(n, b0 + bs) - b0
             accb = partb[t]
             accb[:] = 0
             for q in range(nb):

@@ -21,7 +21,7 @@ from engine.kernels.plane_passes import conv_pass, dw_pass
 from engine.kernels.planes import (OPT, ROUND, drop_rows, fill_grad_planes, fill_planes,
                                    fill_pooled_grad_planes, pool_rows, rounded,
                                    store_input_grad, store_pooled, store_rows)
-from engine.kernels.parallel import fetch_add
+from engine.kernels.parallel import take_samples
 
 
 @njit(parallel=True, **OPT)
@@ -45,11 +45,9 @@ def conv_s1_forward(x, w, bias, dh, dw, ph, pw, hp, wp, relu, pool, out, code, s
         npool = bs * (oh // 2) * (ow // 2) if pool else 0
         ot = np.empty((f, npool), x.dtype)
         while True:
-            blk = fetch_add(counter, 0)
-            if blk >= nchunks:
+            blk, b0, nb = take_samples(counter, nchunks, bs, n)
+            if nb == 0:
                 break
-            b0 = blk * bs
-            nb = min(n, b0 + bs) - b0
             P = rounded((nb - 1) * ls + oh * wp)
             fill_planes(x, b0, nb, ph, pw, wp, ls, xp)
             for k in range(0, f, 4):
@@ -94,11 +92,9 @@ def conv_s1_backward(x, w_flip, dy, y, relu, pool, code, scale, dh, dw, ph, pw, 
         g = np.empty((f + (-f) % 4, margin + bs * ls + ROUND), x.dtype)
         zdx = np.empty((4, bs * ls + ROUND), x.dtype)
         while True:
-            blk = fetch_add(counter, 0)
-            if blk >= nchunks:
+            blk, b0, nb = take_samples(counter, nchunks, bs, n)
+            if nb == 0:
                 break
-            b0 = blk * bs
-            nb = min(n, b0 + bs) - b0
             P = rounded((nb - 1) * ls + oh * wp)
             fill_planes(x, b0, nb, ph, pw, wp, ls, xp)
             if pool:    # (the bias gradient summed as the values are placed)

@@ -45,6 +45,17 @@ def fetch_add(typingctx, counter, index):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def take_samples(counter, nchunks, bs, n):
+    """The next chunk of ``bs`` of n samples from counter[0]: (chunk, first sample, count), the
+    count 0 once all ``nchunks`` are taken (the loop of the batch-chunked kernels)."""
+    blk = fetch_add(counter, 0)
+    if blk >= nchunks:
+        return blk, 0, 0
+    b0 = blk * bs
+    return blk, b0, min(n, b0 + bs) - b0
+
+
+@njit(cache=True, nogil=True, inline="always")
 def chunk_range(chunk, nchunks, n):
     """Items [lo, hi) of chunk ``chunk`` when n items are cut into nchunks near-equal chunks."""
     return chunk * n // nchunks, (chunk + 1) * n // nchunks

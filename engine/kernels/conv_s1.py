@@ -151,7 +151,8 @@ def _single_channel_backward(x, dy, code, pad, padded, dwt, db, workers: int, sc
     partb = np.empty((nchunks, f), x.dtype)
     conv_c1.pool_backward_c1(x, dy, code, pad[0], pad[1], padded[0], padded[1], bs, part,
                              partb, min(workers, nchunks))
-    sum_chunks(part, partb, dwt.reshape(9, f), db)
+    # into dwt itself (part is fresh, so its reshape is a view; one of dwt need not be)
+    sum_chunks(part.reshape((nchunks,) + dwt.shape), partb, dwt, db)
     if scale != 1:
         dwt *= scale
         db *= scale

@@ -46,8 +46,8 @@ def fetch_add(typingctx, counter, index):
 
 @njit(cache=True, nogil=True, inline="always")
 def take_samples(counter, nchunks, bs, n):
-    """The next chunk of ``bs`` of n samples from counter[0]: (chunk, first sample, count), the
-    count 0 once all ``nchunks`` are taken (the loop of the batch-chunked kernels)."""
+    """The next chunk of ``bs`` of n items (samples, or columns) from counter[0]: (chunk, first
+    item, count), the count 0 once all ``nchunks`` are taken (the loop of the chunked kernels)."""
     blk = fetch_add(counter, 0)
     if blk >= nchunks:
         return blk, 0, 0

@@ -31,7 +31,7 @@ from engine import threading_policy as policy
 from engine.kernels.gemm import product_threads, sgemm
 from engine.kernels.lanes import (compress16, row_sum16, row_sum64, row_sum128,
                                   transpose_block)
-from engine.kernels.parallel import fetch_add
+from engine.kernels.parallel import fetch_add, take_samples
 
 
 @njit(cache=True, nogil=True)
@@ -169,11 +169,9 @@ def _backward_blocks(x, w, zptr, zidx, zval, tptr, tidx, tval, dw, dx, need_dx, 
     nblocks = (k + 127) // 128
     scratch = np.empty((n, 128), np.float32)
     while True:
-        b = fetch_add(counter, 0)
-        if b >= nblocks:
+        _, j0, width = take_samples(counter, nblocks, 128, k)
+        if width == 0:
             break
-        j0 = b * 128
-        width = min(128, k - j0)
         for c in range(n):                  # dwᵀ[c, block] = Σ_i dz[i, c] · x[i, block]
             _sum_block(scratch, c, 0, x, j0, tval, tidx, tptr[c], tptr[c + 1], width)
         transpose_block(scratch, 0, 0, dw, j0, 0, n, width)

@@ -145,10 +145,13 @@ def lstm_forward_blocks(x, wu, bias, rmask, mask, hs, cs, gates, act, rec_act, r
                     if act == TANH and rec_act == SIGMOID:    # the defaults: fewer passes
                         for j in range(2 * u):
                             zr[j] = fast_sigmoid(zr[j])
-                        for j in range(2 * u, 3 * u):
-                            zr[j] = fast_tanh(zr[j])
-                        for j in range(3 * u, g):
-                            zr[j] = fast_sigmoid(zr[j])
+                        # views from 0, one loop each: these vectorize (rnn_math.activate)
+                        zc = zr[2 * u:3 * u]
+                        for j in range(u):
+                            zc[j] = fast_tanh(zc[j])
+                        zo = zr[3 * u:]
+                        for j in range(u):
+                            zo[j] = fast_sigmoid(zo[j])
                         for j in range(g):
                             gr[j] = zr[j]
                         for j in range(u):
@@ -230,9 +233,11 @@ def lstm_backward_blocks(x, hs, cs, gates, wu_t, rmask, mask, dseq, dh, dc, dx, 
                     cn = cs[n, t + 1]
                     dhn = dh[n]
                     dcn = dc[n]
-                    if act == TANH and rec_act == SIGMOID:    # the defaults: one pass
+                    if act == TANH and rec_act == SIGMOID:    # the defaults: two passes
+                        for j in range(u):     # apart: with it the loop below ran slower
+                            tc[j] = fast_tanh(cn[j])
                         for j in range(u):
-                            tcj = fast_tanh(cn[j])
+                            tcj = tc[j]
                             ig = gr[j]
                             fg = gr[u + j]
                             cg = gr[2 * u + j]

@@ -79,31 +79,35 @@ def activate(code, z, a, b):
     """z[a:b] = act(z[a:b]) in place. z: 1-D float array; code: one of CODES."""
     one = z.dtype.type(1)
     zero = z.dtype.type(0)
+    # A view, looped from 0: a loop over range(a, b) indexing z keeps numba's check for a
+    # negative index (a is not known to be >= 0) and did not vectorize (scalar divisions,
+    # several times slower: the LSTM's gates).
+    v = z[a:b]
     if code == TANH:
-        for j in range(a, b):
-            z[j] = fast_tanh(z[j])
+        for j in range(v.shape[0]):
+            v[j] = fast_tanh(v[j])
     elif code == SIGMOID:
-        for j in range(a, b):
-            z[j] = fast_sigmoid(z[j])
+        for j in range(v.shape[0]):
+            v[j] = fast_sigmoid(v[j])
     elif code == HARD_SIGMOID:   # Keras 3: relu6(x + 3) / 6
-        s = z.dtype.type(1.0 / 6.0)
-        h = z.dtype.type(0.5)
-        for j in range(a, b):
-            z[j] = min(max(z[j] * s + h, zero), one)
+        s = v.dtype.type(1.0 / 6.0)
+        h = v.dtype.type(0.5)
+        for j in range(v.shape[0]):
+            v[j] = min(max(v[j] * s + h, zero), one)
     elif code == RELU:
-        for j in range(a, b):
-            z[j] = max(z[j], zero)
+        for j in range(v.shape[0]):
+            v[j] = max(v[j], zero)
     elif code == RELU6:
-        six = z.dtype.type(6)
-        for j in range(a, b):
-            z[j] = min(max(z[j], zero), six)
+        six = v.dtype.type(6)
+        for j in range(v.shape[0]):
+            v[j] = min(max(v[j], zero), six)
     elif code == SOFTSIGN:
-        for j in range(a, b):
-            z[j] = z[j] / (one + abs(z[j]))
+        for j in range(v.shape[0]):
+            v[j] = v[j] / (one + abs(v[j]))
     elif code == ELU:
-        for j in range(a, b):
-            x = z[j]
-            z[j] = x if x > zero else math.exp(x) - one
+        for j in range(v.shape[0]):
+            x = v[j]
+            v[j] = x if x > zero else math.exp(x) - one
 
 
 @njit(**OPT)
@@ -111,30 +115,32 @@ def times_derivative(code, y, d, a, b):
     """d[a:b] *= act'(x) where y = act(x), for j in a..b. y, d: 1-D float arrays."""
     one = y.dtype.type(1)
     zero = y.dtype.type(0)
+    yv = y[a:b]         # views, as in activate
+    dv = d[a:b]
     if code == TANH:
-        for j in range(a, b):
-            d[j] *= one - y[j] * y[j]
+        for j in range(yv.shape[0]):
+            dv[j] *= one - yv[j] * yv[j]
     elif code == SIGMOID:
-        for j in range(a, b):
-            d[j] *= y[j] * (one - y[j])
+        for j in range(yv.shape[0]):
+            dv[j] *= yv[j] * (one - yv[j])
     elif code == HARD_SIGMOID:
-        s = y.dtype.type(1.0 / 6.0)
-        for j in range(a, b):
-            d[j] = d[j] * s if zero < y[j] < one else zero
+        s = yv.dtype.type(1.0 / 6.0)
+        for j in range(yv.shape[0]):
+            dv[j] = dv[j] * s if zero < yv[j] < one else zero
     elif code == RELU:
-        for j in range(a, b):
-            d[j] = d[j] if y[j] > zero else zero
+        for j in range(yv.shape[0]):
+            dv[j] = dv[j] if yv[j] > zero else zero
     elif code == RELU6:
-        six = y.dtype.type(6)
-        for j in range(a, b):
-            d[j] = d[j] if zero < y[j] < six else zero
+        six = yv.dtype.type(6)
+        for j in range(yv.shape[0]):
+            dv[j] = dv[j] if zero < yv[j] < six else zero
     elif code == SOFTSIGN:
-        for j in range(a, b):
-            t = one - abs(y[j])
-            d[j] *= t * t
+        for j in range(yv.shape[0]):
+            t = one - abs(yv[j])
+            dv[j] *= t * t
     elif code == ELU:
-        for j in range(a, b):
-            d[j] = d[j] if y[j] > zero else d[j] * (y[j] + one)
+        for j in range(yv.shape[0]):
+            dv[j] = dv[j] if yv[j] > zero else dv[j] * (yv[j] + one)
 
 
 def _is_float32(a):

@@ -1,12 +1,16 @@
 """Stride-1 3×3 Conv2D (relu) + MaxPooling2D, forward and backward: planes vs im2col + sgemm.
 
-    python -m bench.conv_modes [--batch 32] [--repeats 15]
+    python -m bench.conv_modes [--batch 32] [--repeats 15] [--no-pool]
 
 For each shape the layers run both ways, conv and pool fused as training runs them: on the
 planes kernels (engine/kernels/conv_s1.py) and as im2col + sgemm by chunks of samples
 (engine/kernels/conv_gemm.py, conv_gemm_pool_forward / backward); the script prints the median time
 of each, their ratio and the route the engine takes. engine/layers/conv.py's IM2COL_* limits,
 which pick the route, come from this table.
+
+--no-pool: the Conv2D alone (relu, no pool after it), on the planes, as im2col + sgemm and on the
+register tiles (engine/kernels/conv_tiles.py): the table behind TILES_MIN_CHANNELS and
+TILES_MIN_FILTERS.
 """
 from __future__ import annotations
 
@@ -62,7 +66,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--no-pool", action="store_true",
+                    help="the convolution alone: planes, im2col and tiles")
     args = ap.parse_args(argv)
+    if args.no_pool:
+        return _no_pool(args, conv_module, Conv2D)
     rng = np.random.default_rng(0)
     names = ("IM2COL_MIN_TAPS", "IM2COL_MAX_POSITIONS", "IM2COL_DEEP_TAPS",
              "IM2COL_MAX_POSITIONS_DEEP")
@@ -96,6 +104,59 @@ def main(argv=None) -> int:
                   f"{times['im2col'] / times['planes']:6.2f}  {chosen}", flush=True)
     finally:
         route(saved)
+    return 0
+
+
+# (height = width, input channels, filters, padding) for --no-pool
+SHAPES_NO_POOL = [(32, 8, 32, "same"), (32, 16, 16, "same"), (32, 16, 32, "same"),
+                  (28, 32, 32, "valid"), (32, 32, 32, "same"), (32, 32, 64, "same"),
+                  (16, 32, 64, "same"), (64, 32, 32, "same"), (16, 64, 64, "same"),
+                  (32, 64, 64, "same"), (8, 64, 128, "same"), (8, 128, 128, "same"),
+                  (32, 32, 24, "same"), (32, 3, 32, "same")]
+
+
+def _no_pool(args, conv_module, conv_class) -> int:
+    rng = np.random.default_rng(0)
+    names = ("TILES_MIN_CHANNELS", "TILES_MIN_FILTERS", "TILES_MIN_POSITIONS",
+             "IM2COL_MIN_TAPS", "IM2COL_MAX_POSITIONS", "IM2COL_MAX_POSITIONS_DEEP")
+    saved = [getattr(conv_module, name) for name in names]
+    big = 10 ** 9
+    routes = {"planes": (big, big, big, big, 0, 0), "im2col": (big, big, big, 0, big, big),
+              "tiles": (0, 0, 0, big, 0, 0)}
+    print(f"batch {args.batch}; median of {args.repeats}; µs per forward + backward, no pool")
+    print(f"{'input':>14s} {'filters':>7s} {'padding':>7s} {'planes':>8s} {'im2col':>8s} "
+          f"{'tiles':>8s} {'tiles/best other':>16s}  route")
+    try:
+        for size, cin, filters, padding in SHAPES_NO_POOL:
+            x = rng.standard_normal((args.batch, size, size, cin)).astype(np.float32)
+            conv = conv_class(filters, 3, activation="relu", padding=padding)
+            conv.build(x.shape)
+            conv.need_dx = True
+            out_shape = conv.compute_output_shape(x.shape)
+            dy = rng.standard_normal((args.batch,) + tuple(out_shape[1:])).astype(np.float32)
+            times = {}
+            for name, limits in routes.items():
+                if name == "tiles" and cin % 4:
+                    times[name] = float("nan")
+                    continue
+                for attr, value in zip(names, limits):
+                    setattr(conv_module, attr, value)
+                times[name] = median_us(lambda: (conv.forward(x, training=True),
+                                                 conv.backward(dy)), args.repeats)
+                if conv._cache[4] != name:    # the layer took another route (few taps)
+                    times[name] = float("nan")
+            for attr, value in zip(names, saved):
+                setattr(conv_module, attr, value)
+            oh = out_shape[1]
+            chosen = ("tiles" if conv._tiles_win(cin, oh, oh) else
+                      "im2col" if conv._im2col_wins(cin, oh, oh) else "planes")
+            best = min(times["planes"], times["im2col"])
+            print(f"{f'{size}×{size}×{cin}':>14s} {filters:7d} {padding:>7s} "
+                  f"{times['planes']:8.0f} {times['im2col']:8.0f} {times['tiles']:8.0f} "
+                  f"{times['tiles'] / best:16.2f}  {chosen}", flush=True)
+    finally:
+        for attr, value in zip(names, saved):
+            setattr(conv_module, attr, value)
     return 0
 
 

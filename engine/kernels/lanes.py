@@ -22,7 +22,11 @@ loop of a constant 16 iterations is unrolled to 16 scalars. The loops of the lis
   on one thread against 0.33 ms for a loop of single entries (median of 30, 3 runs,
   2026-12-06); the pooled gradients and window codes of conv_c1.pool_backward_c1.
 
-compress16 and the row sums are generic in the element type (float32, and float64 for the
+- :func:`tile4`: the running sums of four rows × 32 columns of a product
+  whose left operand is gathered by offsets, in vector registers over the whole sum: the
+  stride-1 convolutions of kernels/conv_tiles.py (four pixels × 32 filters over every tap).
+
+compress16, the row sums and the tiles are generic in the element type (float32, and float64 for the
 gradient checks); the callers own the bounds: every entry an intrinsic reads or writes must lie
 in its arrays.
 """
@@ -165,6 +169,73 @@ def _row_sum(width: int):
 
 
 row_sum128, row_sum64, row_sum16 = _row_sum(128), _row_sum(64), _row_sum(16)
+
+
+def _tile(pixels: int):
+    @intrinsic
+    def tile(typingctx, out, o, ostride, x, xo, xstride, offs, w, w0, wstride, count):
+        if not (_float_array(out) and _float_array(x) and _float_array(w)
+                and out.dtype == x.dtype == w.dtype and _int32_array(offs)
+                and all(isinstance(t, types.Integer)
+                        for t in (o, ostride, xo, xstride, w0, wstride, count))):
+            return None
+        sig = types.void(out, o, ostride, x, xo, xstride, offs, w, w0, wstride, count)
+
+        def codegen(context, builder, sig, args):
+            op, xp, fp, wp = (_data(context, builder, sig.args[i], args[i]) for i in (0, 3, 6, 7))
+            vt = ir.VectorType(op.type.pointee, TILE)
+            vp = ir.PointerType(vt)
+            o, ostride, xo, xstride, w0, wstride, count = _intps(
+                context, builder, sig, args, 1, 2, 4, 5, 8, 9, 10)
+            fmuladd = _declare(builder.module, "llvm.fmuladd." + _vector_name(vt),
+                               ir.FunctionType(vt, [vt, vt, vt]))
+            outs = [builder.bitcast(builder.gep(op, [builder.add(o, builder.mul(
+                ir.Constant(_I64, p), ostride))]), vp) for p in range(pixels)]
+            bases = [builder.gep(xp, [builder.add(xo, builder.mul(ir.Constant(_I64, p),
+                                                                  xstride))])
+                     for p in range(pixels)]
+            wp = builder.gep(wp, [w0])
+            before = builder.basic_block
+            head = builder.append_basic_block("tile.head")
+            body = builder.append_basic_block("tile.body")
+            done = builder.append_basic_block("tile.done")
+            first = [builder.load(ptr, align=4) for ptr in outs]
+            builder.branch(head)
+            builder.position_at_end(head)
+            t = builder.phi(_I64)
+            t.add_incoming(ir.Constant(_I64, 0), before)
+            accs = []
+            for value in first:
+                acc = builder.phi(vt)
+                acc.add_incoming(value, before)
+                accs.append(acc)
+            builder.cbranch(builder.icmp_signed("<", t, count), body, done)
+            builder.position_at_end(body)
+            off = builder.sext(builder.load(builder.gep(fp, [t]), align=4), _I64)
+            row = builder.load(builder.bitcast(builder.gep(wp, [builder.mul(t, wstride)]), vp),
+                               align=4)
+            for base, acc in zip(bases, accs):
+                v = builder.load(builder.gep(base, [off]), align=4)
+                acc.add_incoming(builder.call(fmuladd, [_splat(builder, v, vt), row, acc]),
+                                 body)
+            t.add_incoming(builder.add(t, ir.Constant(_I64, 1)), body)
+            builder.branch(head)
+            builder.position_at_end(done)
+            for ptr, acc in zip(outs, accs):
+                builder.store(acc, ptr, align=4)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    tile.__doc__ = (f"For p in 0..{pixels - 1}: out.flat[o + p·ostride + 0..{TILE - 1}] += Σ "
+                    f"x.flat[xo + p·xstride + offs[t]] · w.flat[w0 + t·wstride + 0..{TILE - 1}] "
+                    f"over t in 0..count-1, the {pixels} × {TILE} sums in vector registers "
+                    f"(kernels/conv_tiles.py).")
+    return tile
+
+
+TILE = 32
+tile4 = _tile(4)
 
 
 _TURNED = (types.float32, types.float64, types.uint8)

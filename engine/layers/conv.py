@@ -9,7 +9,7 @@ import numba
 import numpy as np
 
 from engine import activations
-from engine.kernels import conv_s1
+from engine.kernels import conv_s1, conv_tiles
 from engine.kernels.conv import (
     bias_relu_grad,
     col2im,
@@ -54,6 +54,18 @@ IM2COL_MIN_TAPS = 256
 IM2COL_MAX_POSITIONS = 600
 IM2COL_DEEP_TAPS = 512
 IM2COL_MAX_POSITIONS_DEEP = 1100
+# A stride-1 2-D convolution that is not fused with a pool runs on the register tiles
+# (kernels/conv_tiles.py) from TILES_MIN_CHANNELS input channels (a multiple of 4),
+# TILES_MIN_FILTERS filters and TILES_MIN_POSITIONS output positions (OH·OW).
+# bench/conv_modes.py --no-pool, 3×3 relu conv, forward + backward, batch 32, two threads, time
+# on the tiles / the faster of the planes and im2col (two runs, 2026-12-06 04:55 and 05:05):
+# 32 channels 0.76 - 0.94 from 28×28 to 64×64 with 24 - 64 filters, 0.87 - 0.91 at 16×16; 64
+# channels 0.85 - 0.91 at 16×16 and 32×32; 16 channels 0.99 with 32 filters but 1.14 - 1.28
+# with 16 (half of each tile's 32 filters idle); 8 channels 1.17 - 1.24; at 8×8 (64 positions)
+# 64 channels 0.92 - 1.04, 128 channels 1.05 - 1.14.
+TILES_MIN_CHANNELS = 16
+TILES_MIN_FILTERS = 24
+TILES_MIN_POSITIONS = 128
 
 
 # batch slices of the strided fused conv + pool backward, each with its own partial gradients
@@ -191,6 +203,13 @@ class _Conv(Layer):
         return ((self.strides == (1, 1) or kh * kw * cin <= DIRECT_MAX_TAPS)
                 and no_padding and pool._geometry() == ((2, 2), (2, 2)))
 
+    def _tiles_win(self, c: int, oh, ow) -> bool:
+        """Whether this stride-1 convolution (no pool fused) over ``c`` channels with an OH × OW
+        output runs on the register tiles (TILES_MIN_CHANNELS)."""
+        return (self.rank == 2 and c % conv_tiles.PIXELS == 0 and c >= TILES_MIN_CHANNELS
+                and self.filters >= TILES_MIN_FILTERS and isinstance(oh, int)
+                and isinstance(ow, int) and oh * ow >= TILES_MIN_POSITIONS)
+
     def _im2col_wins(self, c: int, oh, ow) -> bool:
         """Whether this stride-1 convolution over ``c`` channels with an OH × OW output runs
         as im2col + sgemm (IM2COL_MIN_TAPS); oh / ow None (unknown): the planes."""
@@ -294,6 +313,13 @@ class _Conv(Layer):
             mode, cols = "pointwise", x4.reshape(-1, c)   # 1×1: the pixels are the cols
             z = matmul(cols, self.kernel.value.reshape(-1, self.filters))
             y = activations.with_bias(self._act, z, self.bias)
+        elif (sh, sw) == (1, 1) and self._tiles_win(c, oh, ow):
+            # many channels, stride 1: register tiles (engine/kernels/conv_tiles.py)
+            mode, cols = "tiles", x4
+            z = conv_tiles.forward(x4, kernel4, self._bias_or_zeros(x4.dtype), (dh, dw),
+                                   (ph, pw), (oh, ow), act == "relu", numba.get_num_threads())
+            z = z.reshape(-1, self.filters)
+            y = z if act in ("relu", "linear") else self._act.forward(z)
         elif (sh, sw) == (1, 1) and not self._im2col_wins(c, oh, ow):
             # stride 1: the planes kernels (engine/kernels/conv_s1.py), relu fused
             mode, cols = "planes", x4
@@ -338,15 +364,21 @@ class _Conv(Layer):
         c = shape4[-1]
         dy2 = np.ascontiguousarray(dy).reshape(-1, f)
         relu = self._act.name == "relu" and not self.fused_output_grad
-        if mode == "planes":
+        if mode in ("planes", "tiles"):
             # relu's mask is applied in the kernel; other activations' gradients here
             dz = dy2 if relu or self.fused_output_grad or self._act.name == "linear" \
                 else np.ascontiguousarray(self._act.backward(z, y, dy2))
             y4 = y.reshape(shape4[0], oh, ow, f)
-            dx = conv_s1.backward(cols, self.kernel.value.reshape(kh, kw, c, f),
-                                  dz.reshape(y4.shape), y4, None, (dh, dw), (ph, pw), (oh, ow),
-                                  relu, self.need_dx, self.kernel.grad.reshape(kh, kw, c, f),
-                                  self._bias_grad(dy2.dtype), numba.get_num_threads())
+            kernel4, dwt = (self.kernel.value.reshape(kh, kw, c, f),
+                            self.kernel.grad.reshape(kh, kw, c, f))
+            if mode == "tiles":
+                dx = conv_tiles.backward(cols, kernel4, dz.reshape(y4.shape), y4, (dh, dw),
+                                         (ph, pw), relu, self.need_dx, dwt,
+                                         self._bias_grad(dy2.dtype), numba.get_num_threads())
+            else:
+                dx = conv_s1.backward(cols, kernel4, dz.reshape(y4.shape), y4, None, (dh, dw),
+                                      (ph, pw), (oh, ow), relu, self.need_dx, dwt,
+                                      self._bias_grad(dy2.dtype), numba.get_num_threads())
             return self._input_grad_layout(dx)
         dz = self._output_grad(z, y, dy2)
         if mode == "im2col":

@@ -8,6 +8,9 @@ planes kernels (engine/kernels/conv_s1.py) and as im2col + sgemm by chunks of sa
 of each, their ratio and the route the engine takes. engine/layers/conv.py's IM2COL_* limits,
 which pick the route, come from this table.
 
+The tiles column: the register tiles (engine/kernels/conv_tiles.py) with the pool fused, against
+the faster of the other two (TILES_MIN_POSITIONS_POOLED).
+
 --no-pool: the Conv2D alone (relu, no pool after it), on the planes, as im2col + sgemm and on the
 register tiles (engine/kernels/conv_tiles.py): the table behind TILES_MIN_CHANNELS and
 TILES_MIN_FILTERS.
@@ -73,15 +76,19 @@ def main(argv=None) -> int:
         return _no_pool(args, conv_module, Conv2D)
     rng = np.random.default_rng(0)
     names = ("IM2COL_MIN_TAPS", "IM2COL_MAX_POSITIONS", "IM2COL_DEEP_TAPS",
-             "IM2COL_MAX_POSITIONS_DEEP")
+             "IM2COL_MAX_POSITIONS_DEEP", "TILES_MIN_CHANNELS", "TILES_MIN_FILTERS",
+             "TILES_MIN_POSITIONS_POOLED")
     saved = [getattr(conv_module, name) for name in names]
+    big = 10 ** 9
+    routes = {"planes": (big, 0, big, 0, big, big, big), "im2col": (0, big, 0, big, big, big, big),
+              "tiles": (big, 0, big, 0, 0, 0, 0)}
 
     def route(limits):
         for name, value in zip(names, limits):
             setattr(conv_module, name, value)
     print(f"batch {args.batch}; median of {args.repeats}; µs per forward + backward")
     print(f"{'input':>14s} {'filters':>7s} {'padding':>7s} {'taps':>5s} {'positions':>9s} "
-          f"{'planes':>8s} {'im2col':>8s} {'ratio':>6s}  route")
+          f"{'planes':>8s} {'im2col':>8s} {'ratio':>6s} {'tiles':>8s} {'tiles/best':>10s}  route")
     try:
         for size, cin, filters, padding in SHAPES:
             x = rng.standard_normal((args.batch, size, size, cin)).astype(np.float32)
@@ -92,16 +99,20 @@ def main(argv=None) -> int:
             pool = MaxPooling2D()
             pool.build(conv.output_shape)
             times = {}
-            for name, limits in (("planes", (10 ** 9, 0, 10 ** 9, 0)),
-                                 ("im2col", (0, 10 ** 9, 0, 10 ** 9))):
+            for name, limits in routes.items():
                 route(limits)
                 times[name] = median_us(step(conv, pool, x, rng), args.repeats)
+                if conv._cache[-1] != name:       # the tiles need 4k channels
+                    times[name] = float("nan")
             route(saved)
             oh = conv.output_shape[1]
-            chosen = "im2col" if conv._im2col_wins(cin, oh, oh) else "planes"
+            chosen = ("tiles" if conv._tiles_win(cin, oh, oh, pooled=True) else
+                      "im2col" if conv._im2col_wins(cin, oh, oh) else "planes")
+            best = min(times["planes"], times["im2col"])
             print(f"{f'{size}×{size}×{cin}':>14s} {filters:7d} {padding:>7s} {9 * cin:5d} "
                   f"{oh * oh:9d} {times['planes']:8.0f} {times['im2col']:8.0f} "
-                  f"{times['im2col'] / times['planes']:6.2f}  {chosen}", flush=True)
+                  f"{times['im2col'] / times['planes']:6.2f} {times['tiles']:8.0f} "
+                  f"{times['tiles'] / best:10.2f}  {chosen}", flush=True)
     finally:
         route(saved)
     return 0

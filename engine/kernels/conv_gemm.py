@@ -79,7 +79,7 @@ def _pool_chunk(zc, bias, oh, ow, b0, nb, out, code, seed, threshold, scale):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _unpool_chunk(dy, code, oh, ow, b0, nb, scale, dz, accb):
+def unpool_chunk(dy, code, oh, ow, b0, nb, scale, dz, accb):
     """A chunk's gradient of the conv output before the relu, dz (nb·OH·OW, F): each pooled
     gradient × scale at its window's max (none where DEAD), zeros elsewhere; its column sums
     added to accb."""
@@ -163,7 +163,7 @@ def conv_gemm_pool_forward(x, wmat, bias, geo, dropout=None):
 def _conv_gemm_backward_par(dz, pool, dy, code, scale, x, wmat, kh, kw, sh, sw, dh, dw, ph, pw,
                             oh, ow, part, partb, need_dx, dx, bs, nworkers):
     """Each chunk's weight gradient (part[t]) and dx: from dz (N, OH, OW, F), or with ``pool``
-    from the pooled gradient dy put back into the worker's buffer (_unpool_chunk, which also
+    from the pooled gradient dy put back into the worker's buffer (unpool_chunk, which also
     sums the chunk's bias gradient into partb[t])."""
     n = x.shape[0]
     taps, f = wmat.shape
@@ -180,7 +180,7 @@ def _conv_gemm_backward_par(dz, pool, dy, code, scale, x, wmat, kh, kw, sh, sw, 
             if pool:
                 accb = partb[t]
                 accb[:] = 0
-                _unpool_chunk(dy, code, oh, ow, b0, nb, scale, dzc, accb)
+                unpool_chunk(dy, code, oh, ow, b0, nb, scale, dzc, accb)
             pz = dzc.ctypes.data if pool else dz.ctypes.data + 4 * b0 * rows * f
             for q in range(nb):
                 _im2col_sample(x, b0 + q, q, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols)

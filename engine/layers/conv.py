@@ -66,6 +66,12 @@ IM2COL_MAX_POSITIONS_DEEP = 1100
 TILES_MIN_CHANNELS = 16
 TILES_MIN_FILTERS = 24
 TILES_MIN_POSITIONS = 128
+# Fused with a 2×2 max pool the planes and im2col gain more than the tiles do (bench/conv_modes.py,
+# conv + pool, same runs' ratios, 2026-12-06 05:20): tiles / the faster other 0.80 – 0.88 from
+# 1,024 positions ('same' 32×32 and 48×48 with 32 – 64 channels, 64×64×32), but 1.01 on
+# 74×74×32 'valid', 0.96 – 1.07 from 400 to 576 positions, 0.97 – 1.00 at 16×16, 1.10 – 1.31
+# at 13×13 and 15×15 (valid: 13 wide rows fill 16 tile pixels).
+TILES_MIN_POSITIONS_POOLED = 1024
 
 
 # batch slices of the strided fused conv + pool backward, each with its own partial gradients
@@ -188,7 +194,8 @@ class _Conv(Layer):
     def fuse_next(self, pool) -> bool:
         """Whether training may run this layer and ``pool`` (the next layer, the only one reading
         its output) as one kernel: a relu convolution, stride 1 (any number of channels: on the
-        planes, or im2col + sgemm by chunks for the deeper layers, :meth:`_im2col_wins`) or with
+        planes, or im2col + sgemm by chunks for the deeper layers, :meth:`_im2col_wins`, or on
+        the register tiles for many channels on large images, :meth:`_tiles_win`) or with
         few taps, followed by a 2×2 max pool with stride 2, 'valid' (or 'same' on even sizes,
         where it pads nothing). Only the pooled output is stored (the seed CNN's 13×13×32, not
         the 26×26×32 conv output)."""
@@ -203,12 +210,13 @@ class _Conv(Layer):
         return ((self.strides == (1, 1) or kh * kw * cin <= DIRECT_MAX_TAPS)
                 and no_padding and pool._geometry() == ((2, 2), (2, 2)))
 
-    def _tiles_win(self, c: int, oh, ow) -> bool:
-        """Whether this stride-1 convolution (no pool fused) over ``c`` channels with an OH × OW
-        output runs on the register tiles (TILES_MIN_CHANNELS)."""
+    def _tiles_win(self, c: int, oh, ow, pooled: bool = False) -> bool:
+        """Whether this stride-1 convolution over ``c`` channels with an OH × OW output (fused
+        with a 2×2 max pool when ``pooled``) runs on the register tiles (TILES_MIN_*)."""
         return (self.rank == 2 and c % conv_tiles.PIXELS == 0 and c >= TILES_MIN_CHANNELS
                 and self.filters >= TILES_MIN_FILTERS and isinstance(oh, int)
-                and isinstance(ow, int) and oh * ow >= TILES_MIN_POSITIONS)
+                and isinstance(ow, int)
+                and oh * ow >= (TILES_MIN_POSITIONS_POOLED if pooled else TILES_MIN_POSITIONS))
 
     def _im2col_wins(self, c: int, oh, ow) -> bool:
         """Whether this stride-1 convolution over ``c`` channels with an OH × OW output runs
@@ -252,6 +260,12 @@ class _Conv(Layer):
         kernel4, bias = self._kernel4(c), self._bias_or_zeros(x4.dtype)
         drop = dropout.draw(x4.dtype) if dropout is not None else None
         scale = drop[2] if drop is not None else 1.0
+        if (sh, sw) == (1, 1) and self._tiles_win(c, oh, ow, pooled=True):
+            out, code = conv_tiles.forward(x4, kernel4, bias, (dh, dw), (ph, pw), (oh, ow), True,
+                                           numba.get_num_threads(), pool=True, dropout=drop)
+            self._cache = ("pooled", x4, out, code, (sh, sw, dh, dw, ph, pw, oh, ow), scale,
+                           "tiles")
+            return out
         if (sh, sw) == (1, 1) and self._im2col_wins(c, oh, ow) and gemm_fused(x4):
             geo = (kh, kw, sh, sw, dh, dw, ph, pw, oh, ow)
             out, code = conv_gemm_pool_forward(x4, self.kernel.value.reshape(-1, self.filters),
@@ -283,6 +297,10 @@ class _Conv(Layer):
         sh, sw, dh, dw, ph, pw, oh, ow = geo
         kernel4 = self._kernel4(x4.shape[-1])
         dwt = self.kernel.grad.reshape(kernel4.shape)
+        if route == "tiles":
+            return conv_tiles.backward(x4, kernel4, dy, out, (dh, dw), (ph, pw), True,
+                                       self.need_dx, dwt, db, numba.get_num_threads(),
+                                       code=code, out_size=(oh, ow), scale=scale)
         if (sh, sw) == (1, 1):
             return conv_s1.backward(x4, kernel4, dy, out, code, (dh, dw), (ph, pw), (oh, ow),
                                     True, self.need_dx, dwt, db, numba.get_num_threads(), scale)

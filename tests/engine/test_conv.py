@@ -195,6 +195,9 @@ def _fused_matches_the_layers(build, x, y, steps: int = 1):
     (dict(filters=30, kernel_size=1), dict(filters=6, kernel_size=3), (11, 9), "valid"),
     (dict(filters=30, kernel_size=1), dict(filters=7, kernel_size=3, padding="same",
                                            dilation_rate=2), (12, 10), "same"),
+    # 16 channels, 24 filters, 1,056 positions: the register tiles with the pool in the kernel
+    (dict(filters=16, kernel_size=1), dict(filters=24, kernel_size=3, padding="same"),
+     (32, 33), "valid"),
 ])
 def test_fused_conv_relu_pool_matches_the_layers(first, conv, size, pool):
     """Training runs Conv2D(relu) → MaxPooling2D(2) as one kernel; its loss and every weight
@@ -225,6 +228,8 @@ def test_fused_conv_relu_pool_matches_the_layers(first, conv, size, pool):
     (None, dict(filters=6, kernel_size=(2, 4), dilation_rate=(2, 1)), (13, 10), 0.75),
     (dict(filters=30, kernel_size=1), dict(filters=5, kernel_size=3, padding="same"), (12, 9),
      0.4),                                                   # im2col + sgemm by chunks
+    (dict(filters=16, kernel_size=1), dict(filters=33, kernel_size=3, padding="same"),
+     (33, 32), 0.3),                                         # the register tiles
 ])
 def test_fused_conv_pool_dropout_matches_the_layers(first, conv, size, rate):
     """Training runs Conv2D(relu) → MaxPooling2D(2) → Dropout as one kernel: the same mask for

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from engine.kernels import conv_s1, conv_tiles
-from engine.layers import Conv2D
+from engine.layers import Conv2D, MaxPooling2D
 from tests.gradcheck import check_layer
 
 r = np.random.default_rng(0)
@@ -55,6 +55,38 @@ def test_tiles_match_the_planes(geometry, dtype):
             np.testing.assert_allclose(dx, dx_ref, rtol=tol, atol=tol * np.abs(dx_ref).max())
         else:
             assert dx is None
+
+
+@pytest.mark.parametrize("dropout", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("geometry", [g for g in GEOMETRIES if g[-1]])     # relu ones
+def test_tiles_with_the_pool_fused_match_the_planes(geometry, dtype, dropout):
+    """conv + relu + 2×2 max pool (+ the Dropout after it): the planes' pooled output, window
+    codes and gradients (odd conv sizes drop their last row / column)."""
+    from engine.layers.core import Dropout
+    n, h, w, c, f, kh, kw, dh, dw, same, _ = geometry
+    pad, out_size = _geometry(h, w, kh, kw, dh, dw, same)
+    x = r.standard_normal((n, h, w, c)).astype(dtype)
+    kernel = (r.standard_normal((kh, kw, c, f)) * 0.2).astype(dtype)
+    bias = r.standard_normal(f).astype(dtype) * 0.1
+    drop = Dropout(0.25, seed=5).draw(dtype) if dropout else None
+    scale = drop[2] if dropout else 1.0
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    ref, ref_code = conv_s1.forward(x, kernel, bias, (dh, dw), pad, out_size, True, True, 2,
+                                    drop)
+    out, code = conv_tiles.forward(x, kernel, bias, (dh, dw), pad, out_size, True, 2,
+                                   pool=True, dropout=drop)
+    np.testing.assert_array_equal(code, ref_code)
+    np.testing.assert_allclose(out, ref, rtol=tol, atol=tol * np.abs(ref).max())
+    dy = r.standard_normal(ref.shape).astype(dtype)
+    dw_ref, db_ref = np.empty_like(kernel), np.empty(f, dtype)
+    dx_ref = conv_s1.backward(x, kernel, dy, ref, ref_code, (dh, dw), pad, out_size, True, True,
+                              dw_ref, db_ref, 2, scale)
+    dwt, db = np.full_like(kernel, np.nan), np.full(f, np.nan, dtype)
+    dx = conv_tiles.backward(x, kernel, dy, out, (dh, dw), pad, True, True, dwt, db, 2,
+                             code=code, out_size=out_size, scale=scale)
+    for got, want in ((dx, dx_ref), (dwt, dw_ref), (db, db_ref)):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
 
 
 def test_tiles_do_not_depend_on_the_threads():
@@ -113,3 +145,18 @@ def test_the_layer_picks_the_tiles_where_they_win():
     assert route((2, 8, 8, 64), 128, padding="same") == "im2col"              # 64 positions
     assert route((2, 32, 32, 32), 32, padding="same", strides=2) != "tiles"   # stride 2
     assert conv_module.TILES_MIN_POSITIONS > 64
+
+    def pooled_route(shape, filters):
+        layer = Conv2D(filters, 3, activation="relu", padding="same")
+        x = r.standard_normal(shape).astype(np.float32)
+        layer.build(x.shape)
+        layer.output_shape = layer.compute_output_shape(x.shape)
+        pool = MaxPooling2D()
+        pool.build(layer.output_shape)
+        assert layer.fuse_next(pool)
+        layer.forward_fused(x, pool)
+        return layer._cache[-1]
+    assert pooled_route((2, 32, 32, 32), 32) == "tiles"
+    assert pooled_route((2, 32, 32, 8), 32) != "tiles"
+    assert pooled_route((2, 16, 16, 32), 64) != "tiles"                      # 256 positions
+    assert pooled_route((2, 8, 8, 64), 64) == "im2col"

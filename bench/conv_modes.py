@@ -63,58 +63,106 @@ def step(conv, pool, x, rng):
     return run
 
 
+# engine/layers/conv.py's limits that pick a route, and their values that force each route:
+# conv + pool, and the conv alone (--no-pool)
+_BIG = 10 ** 9
+POOLED_ROUTES = (("IM2COL_MIN_TAPS", "IM2COL_MAX_POSITIONS", "IM2COL_DEEP_TAPS",
+                  "IM2COL_MAX_POSITIONS_DEEP", "TILES_MIN_CHANNELS", "TILES_MIN_FILTERS",
+                  "TILES_MIN_POSITIONS_POOLED"),
+                 {"planes": (_BIG, 0, _BIG, 0, _BIG, _BIG, _BIG),
+                  "im2col": (0, _BIG, 0, _BIG, _BIG, _BIG, _BIG),
+                  "tiles": (_BIG, 0, _BIG, 0, 0, 0, 0)})
+ALONE_ROUTES = (("TILES_MIN_CHANNELS", "TILES_MIN_FILTERS", "TILES_MIN_POSITIONS",
+                 "IM2COL_MIN_TAPS", "IM2COL_MAX_POSITIONS", "IM2COL_MAX_POSITIONS_DEEP"),
+                {"planes": (_BIG, _BIG, _BIG, _BIG, 0, 0),
+                 "im2col": (_BIG, _BIG, _BIG, 0, _BIG, _BIG),
+                 "tiles": (0, 0, 0, _BIG, 0, 0)})
+
+
+def _conv(size: int, cin: int, filters: int, padding: str, batch: int, rng):
+    """A built 3×3 relu Conv2D (input gradient wanted) and a batch of its input."""
+    from engine.layers import Conv2D
+    x = rng.standard_normal((batch, size, size, cin)).astype(np.float32)
+    conv = Conv2D(filters, 3, activation="relu", padding=padding)
+    conv.build(x.shape)
+    conv.output_shape = conv.compute_output_shape(x.shape)
+    conv.need_dx = True
+    return x, conv
+
+
+def _set_limits(conv_module, names, values):
+    for name, value in zip(names, values):
+        setattr(conv_module, name, value)
+
+
+def _timed_routes(conv_module, routes, run, route_of, repeats: int) -> dict:
+    """The median µs of ``run`` with the layer forced onto each route (nan where the layer
+    took another one), the module's limits restored afterwards."""
+    names, values = routes
+    saved = [getattr(conv_module, name) for name in names]
+    times = {}
+    try:
+        for name, limits in values.items():
+            _set_limits(conv_module, names, limits)
+            times[name] = median_us(run, repeats)
+            if route_of() != name:        # e.g. the tiles need 4k channels, few taps go direct
+                times[name] = float("nan")
+    finally:
+        _set_limits(conv_module, names, saved)
+    return times
+
+
+def _route(conv, cin: int, oh: int, pooled: bool) -> str:
+    """The route the layer takes with the module's limits."""
+    return ("tiles" if conv._tiles_win(cin, oh, oh, pooled=pooled) else
+            "im2col" if conv._im2col_wins(cin, oh, oh) else "planes")
+
+
 def main(argv=None) -> int:
     import engine.layers.conv as conv_module
-    from engine.layers import Conv2D, MaxPooling2D
+    from engine.layers import MaxPooling2D
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--no-pool", action="store_true",
                     help="the convolution alone: planes, im2col and tiles")
     args = ap.parse_args(argv)
-    if args.no_pool:
-        return _no_pool(args, conv_module, Conv2D)
     rng = np.random.default_rng(0)
-    names = ("IM2COL_MIN_TAPS", "IM2COL_MAX_POSITIONS", "IM2COL_DEEP_TAPS",
-             "IM2COL_MAX_POSITIONS_DEEP", "TILES_MIN_CHANNELS", "TILES_MIN_FILTERS",
-             "TILES_MIN_POSITIONS_POOLED")
-    saved = [getattr(conv_module, name) for name in names]
-    big = 10 ** 9
-    routes = {"planes": (big, 0, big, 0, big, big, big), "im2col": (0, big, 0, big, big, big, big),
-              "tiles": (big, 0, big, 0, 0, 0, 0)}
-
-    def route(limits):
-        for name, value in zip(names, limits):
-            setattr(conv_module, name, value)
-    print(f"batch {args.batch}; median of {args.repeats}; µs per forward + backward")
-    print(f"{'input':>14s} {'filters':>7s} {'padding':>7s} {'taps':>5s} {'positions':>9s} "
-          f"{'planes':>8s} {'im2col':>8s} {'ratio':>6s} {'tiles':>8s} {'tiles/best':>10s}  route")
-    try:
-        for size, cin, filters, padding in SHAPES:
-            x = rng.standard_normal((args.batch, size, size, cin)).astype(np.float32)
-            conv = Conv2D(filters, 3, activation="relu", padding=padding)
-            conv.build(x.shape)
-            conv.output_shape = conv.compute_output_shape(x.shape)
-            conv.need_dx = True
+    if args.no_pool:
+        print(f"batch {args.batch}; median of {args.repeats}; µs per forward + backward, "
+              f"no pool")
+        print(f"{'input':>14s} {'filters':>7s} {'padding':>7s} {'planes':>8s} {'im2col':>8s} "
+              f"{'tiles':>8s} {'tiles/best other':>16s}  route")
+    else:
+        print(f"batch {args.batch}; median of {args.repeats}; µs per forward + backward")
+        print(f"{'input':>14s} {'filters':>7s} {'padding':>7s} {'taps':>5s} {'positions':>9s} "
+              f"{'planes':>8s} {'im2col':>8s} {'ratio':>6s} {'tiles':>8s} {'tiles/best':>10s}"
+              f"  route")
+    for size, cin, filters, padding in (SHAPES_NO_POOL if args.no_pool else SHAPES):
+        x, conv = _conv(size, cin, filters, padding, args.batch, rng)
+        oh = conv.output_shape[1]
+        if args.no_pool:
+            dy = rng.standard_normal((args.batch,) + tuple(conv.output_shape[1:]))
+            dy = dy.astype(np.float32)
+            times = _timed_routes(conv_module, ALONE_ROUTES,
+                                  lambda: (conv.forward(x, training=True), conv.backward(dy)),
+                                  lambda: conv._cache[4], args.repeats)
+        else:
             pool = MaxPooling2D()
             pool.build(conv.output_shape)
-            times = {}
-            for name, limits in routes.items():
-                route(limits)
-                times[name] = median_us(step(conv, pool, x, rng), args.repeats)
-                if conv._cache[-1] != name:       # the tiles need 4k channels
-                    times[name] = float("nan")
-            route(saved)
-            oh = conv.output_shape[1]
-            chosen = ("tiles" if conv._tiles_win(cin, oh, oh, pooled=True) else
-                      "im2col" if conv._im2col_wins(cin, oh, oh) else "planes")
-            best = min(times["planes"], times["im2col"])
+            times = _timed_routes(conv_module, POOLED_ROUTES, step(conv, pool, x, rng),
+                                  lambda: conv._cache[-1], args.repeats)
+        chosen = _route(conv, cin, oh, pooled=not args.no_pool)
+        tiles = times["tiles"] / min(times["planes"], times["im2col"])
+        if args.no_pool:
+            print(f"{f'{size}×{size}×{cin}':>14s} {filters:7d} {padding:>7s} "
+                  f"{times['planes']:8.0f} {times['im2col']:8.0f} {times['tiles']:8.0f} "
+                  f"{tiles:16.2f}  {chosen}", flush=True)
+        else:
             print(f"{f'{size}×{size}×{cin}':>14s} {filters:7d} {padding:>7s} {9 * cin:5d} "
                   f"{oh * oh:9d} {times['planes']:8.0f} {times['im2col']:8.0f} "
                   f"{times['im2col'] / times['planes']:6.2f} {times['tiles']:8.0f} "
-                  f"{times['tiles'] / best:10.2f}  {chosen}", flush=True)
-    finally:
-        route(saved)
+                  f"{tiles:10.2f}  {chosen}", flush=True)
     return 0
 
 
@@ -124,51 +172,6 @@ SHAPES_NO_POOL = [(32, 8, 32, "same"), (32, 16, 16, "same"), (32, 16, 32, "same"
                   (16, 32, 64, "same"), (64, 32, 32, "same"), (16, 64, 64, "same"),
                   (32, 64, 64, "same"), (8, 64, 128, "same"), (8, 128, 128, "same"),
                   (32, 32, 24, "same"), (32, 3, 32, "same")]
-
-
-def _no_pool(args, conv_module, conv_class) -> int:
-    rng = np.random.default_rng(0)
-    names = ("TILES_MIN_CHANNELS", "TILES_MIN_FILTERS", "TILES_MIN_POSITIONS",
-             "IM2COL_MIN_TAPS", "IM2COL_MAX_POSITIONS", "IM2COL_MAX_POSITIONS_DEEP")
-    saved = [getattr(conv_module, name) for name in names]
-    big = 10 ** 9
-    routes = {"planes": (big, big, big, big, 0, 0), "im2col": (big, big, big, 0, big, big),
-              "tiles": (0, 0, 0, big, 0, 0)}
-    print(f"batch {args.batch}; median of {args.repeats}; µs per forward + backward, no pool")
-    print(f"{'input':>14s} {'filters':>7s} {'padding':>7s} {'planes':>8s} {'im2col':>8s} "
-          f"{'tiles':>8s} {'tiles/best other':>16s}  route")
-    try:
-        for size, cin, filters, padding in SHAPES_NO_POOL:
-            x = rng.standard_normal((args.batch, size, size, cin)).astype(np.float32)
-            conv = conv_class(filters, 3, activation="relu", padding=padding)
-            conv.build(x.shape)
-            conv.need_dx = True
-            out_shape = conv.compute_output_shape(x.shape)
-            dy = rng.standard_normal((args.batch,) + tuple(out_shape[1:])).astype(np.float32)
-            times = {}
-            for name, limits in routes.items():
-                if name == "tiles" and cin % 4:
-                    times[name] = float("nan")
-                    continue
-                for attr, value in zip(names, limits):
-                    setattr(conv_module, attr, value)
-                times[name] = median_us(lambda: (conv.forward(x, training=True),
-                                                 conv.backward(dy)), args.repeats)
-                if conv._cache[4] != name:    # the layer took another route (few taps)
-                    times[name] = float("nan")
-            for attr, value in zip(names, saved):
-                setattr(conv_module, attr, value)
-            oh = out_shape[1]
-            chosen = ("tiles" if conv._tiles_win(cin, oh, oh) else
-                      "im2col" if conv._im2col_wins(cin, oh, oh) else "planes")
-            best = min(times["planes"], times["im2col"])
-            print(f"{f'{size}×{size}×{cin}':>14s} {filters:7d} {padding:>7s} "
-                  f"{times['planes']:8.0f} {times['im2col']:8.0f} {times['tiles']:8.0f} "
-                  f"{times['tiles'] / best:16.2f}  {chosen}", flush=True)
-    finally:
-        for attr, value in zip(names, saved):
-            setattr(conv_module, attr, value)
-    return 0
 
 
 if __name__ == "__main__":

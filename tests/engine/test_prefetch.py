@@ -3,6 +3,7 @@ same trained weights as fetching on the training thread."""
 import threading
 import time
 
+import engine  # noqa: F401  (before numba: the threading policy sets numba's pool size)
 import numba
 import numpy as np
 import pytest

@@ -2,6 +2,7 @@
 recurrent_blocks.py for SimpleRNN and GRU) against the previous path: x·kernel by one product,
 the time loops of lstm_forward / gru_forward / simple_rnn_forward and their backward kernels,
 the weight gradients by products over all steps (tests/engine/recurrent_reference.py)."""
+import engine  # noqa: F401  (before numba: the threading policy sets numba's pool size)
 import numba
 import numpy as np
 import pytest

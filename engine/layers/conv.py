@@ -69,8 +69,9 @@ TILES_MIN_POSITIONS = 128
 # Fused with a 2×2 max pool the planes and im2col gain more than the tiles do (bench/conv_modes.py,
 # conv + pool, same runs' ratios, 2026-12-06 05:20): tiles / the faster other 0.80 - 0.88 from
 # 1,024 positions ('same' 32×32 and 48×48 with 32 - 64 channels, 64×64×32), but 1.01 on
-# 74×74×32 'valid', 0.96 - 1.07 from 400 to 576 positions, 0.97 - 1.00 at 16×16, 1.10 - 1.31
-# at 13×13 and 15×15 (valid: 13 wide rows fill 16 tile pixels).
+# 74×74×32 'valid' and 1.06 on 32×32×16 (taken all the same: one run, not yet split by
+# channels), 0.96 - 1.07 from 400 to 576 positions, 0.97 - 1.00 at 16×16, 1.10 - 1.31 at 13×13
+# and 15×15 (valid: 13 wide rows fill 16 tile pixels).
 TILES_MIN_POSITIONS_POOLED = 1024
 
 

@@ -36,6 +36,7 @@ import numpy as np
 from numba import njit, prange, uint64
 
 from engine.kernels.conv_gemm import unpool_chunk
+from engine.kernels.conv_s1 import sum_chunks
 from engine.kernels.lanes import TILE, tile4
 from engine.kernels.parallel import fetch_add, take_samples
 from engine.kernels.planes import OPT, dropped, pooled_relu
@@ -217,23 +218,6 @@ def tiles_backward(x, w2t, dy, y, relu, pool, code, scale, offs_dx, offs_dw, pos
                               dys.reshape(-1), b * TILE, fp, oh * ow)
 
 
-@njit(**OPT)
-def sum_parts(part, partb, dwt, db):
-    """dwt (KH·KW·C, F) and db (F,) = the chunks' sums added in chunk order."""
-    f = dwt.shape[1]
-    for t in range(dwt.shape[0]):
-        for k in range(f):
-            dwt[t, k] = part[0, t, k]
-    for k in range(f):
-        db[k] = partb[0, k]
-    for q in range(1, part.shape[0]):
-        for t in range(dwt.shape[0]):
-            for k in range(f):
-                dwt[t, k] += part[q, t, k]
-        for k in range(f):
-            db[k] += partb[q, k]
-
-
 def _offsets(kh, kw, dh, dw, width, channels, ld) -> np.ndarray:
     """The taps' offsets ((ki·dh)·width + kj·dw)·ld + ch in a padded channels-last buffer."""
     ki, kj, ch = np.meshgrid(np.arange(kh), np.arange(kw), np.arange(channels), indexing="ij")
@@ -303,5 +287,5 @@ def backward(x, kernel, dy, y, dil, pad, relu: bool, need_dx: bool, dwt, db, wor
                    x.dtype.type(scale), _offsets(kh, kw, dh, dw, gw, f, fp),
                    _offsets(kh, kw, dh, dw, wp, c, c), pos, ph, pw, hp, wp, oh, ow, qt, ql, gh,
                    gw, bs, part, partb, need_dx, dx, max(1, min(workers, nchunks)))
-    sum_parts(part, partb, dwt.reshape(-1, f), db)
+    sum_chunks(part[:, :, :f], partb[:, :f], dwt.reshape(-1, f), db)
     return dx if need_dx else None

@@ -11,6 +11,9 @@ which pick the route, come from this table.
 The tiles column: the register tiles (engine/kernels/conv_tiles.py) with the pool fused, against
 the faster of the other two (TILES_MIN_POSITIONS_POOLED).
 
+The winograd column: Winograd's F(2×2, 3×3) (engine/kernels/conv_winograd.py; the weight
+gradient as im2col), against the fastest of the others (WINOGRAD_*).
+
 --no-pool: the Conv2D alone (relu, no pool after it), on the planes, as im2col + sgemm and on the
 register tiles (engine/kernels/conv_tiles.py): the table behind TILES_MIN_CHANNELS and
 TILES_MIN_FILTERS.
@@ -66,17 +69,24 @@ def step(conv, pool, x, rng):
 # engine/layers/conv.py's limits that pick a route, and their values that force each route:
 # conv + pool, and the conv alone (--no-pool)
 _BIG = 10 ** 9
+_WINOGRAD_LIMITS = ("WINOGRAD_MIN_CHANNELS", "WINOGRAD_MIN_FILTERS", "WINOGRAD_MAX_POSITIONS",
+                    "WINOGRAD_MAX_POSITIONS_DEEP")
+_NO_WINOGRAD = (_BIG, _BIG, 0, 0)
+_WINOGRAD = (0, 0, _BIG, _BIG)
 POOLED_ROUTES = (("IM2COL_MIN_TAPS", "IM2COL_MAX_POSITIONS", "IM2COL_DEEP_TAPS",
                   "IM2COL_MAX_POSITIONS_DEEP", "TILES_MIN_CHANNELS", "TILES_MIN_FILTERS",
-                  "TILES_MIN_POSITIONS_POOLED"),
-                 {"planes": (_BIG, 0, _BIG, 0, _BIG, _BIG, _BIG),
-                  "im2col": (0, _BIG, 0, _BIG, _BIG, _BIG, _BIG),
-                  "tiles": (_BIG, 0, _BIG, 0, 0, 0, 0)})
+                  "TILES_MIN_POSITIONS_POOLED") + _WINOGRAD_LIMITS,
+                 {"planes": (_BIG, 0, _BIG, 0, _BIG, _BIG, _BIG) + _NO_WINOGRAD,
+                  "im2col": (0, _BIG, 0, _BIG, _BIG, _BIG, _BIG) + _NO_WINOGRAD,
+                  "tiles": (_BIG, 0, _BIG, 0, 0, 0, 0) + _NO_WINOGRAD,
+                  "winograd": (_BIG, 0, _BIG, 0, _BIG, _BIG, _BIG) + _WINOGRAD})
 ALONE_ROUTES = (("TILES_MIN_CHANNELS", "TILES_MIN_FILTERS", "TILES_MIN_POSITIONS",
-                 "IM2COL_MIN_TAPS", "IM2COL_MAX_POSITIONS", "IM2COL_MAX_POSITIONS_DEEP"),
-                {"planes": (_BIG, _BIG, _BIG, _BIG, 0, 0),
-                 "im2col": (_BIG, _BIG, _BIG, 0, _BIG, _BIG),
-                 "tiles": (0, 0, 0, _BIG, 0, 0)})
+                 "IM2COL_MIN_TAPS", "IM2COL_MAX_POSITIONS", "IM2COL_MAX_POSITIONS_DEEP")
+                + _WINOGRAD_LIMITS,
+                {"planes": (_BIG, _BIG, _BIG, _BIG, 0, 0) + _NO_WINOGRAD,
+                 "im2col": (_BIG, _BIG, _BIG, 0, _BIG, _BIG) + _NO_WINOGRAD,
+                 "tiles": (0, 0, 0, _BIG, 0, 0) + _NO_WINOGRAD,
+                 "winograd": (_BIG, _BIG, _BIG, _BIG, 0, 0) + _WINOGRAD})
 
 
 def _conv(size: int, cin: int, filters: int, padding: str, batch: int, rng):
@@ -114,7 +124,8 @@ def _timed_routes(conv_module, routes, run, route_of, repeats: int) -> dict:
 
 def _route(conv, cin: int, oh: int, pooled: bool) -> str:
     """The route the layer takes with the module's limits."""
-    return ("tiles" if conv._tiles_win(cin, oh, oh, pooled=pooled) else
+    return ("winograd" if conv._winograd_wins(cin, oh, oh) else
+            "tiles" if conv._tiles_win(cin, oh, oh, pooled=pooled) else
             "im2col" if conv._im2col_wins(cin, oh, oh) else "planes")
 
 
@@ -132,12 +143,13 @@ def main(argv=None) -> int:
         print(f"batch {args.batch}; median of {args.repeats}; µs per forward + backward, "
               f"no pool")
         print(f"{'input':>14s} {'filters':>7s} {'padding':>7s} {'planes':>8s} {'im2col':>8s} "
-              f"{'tiles':>8s} {'tiles/best other':>16s}  route")
+              f"{'tiles':>8s} {'tiles/best other':>16s} {'winograd':>8s} {'wino/best':>9s}"
+              f"  route")
     else:
         print(f"batch {args.batch}; median of {args.repeats}; µs per forward + backward")
         print(f"{'input':>14s} {'filters':>7s} {'padding':>7s} {'taps':>5s} {'positions':>9s} "
               f"{'planes':>8s} {'im2col':>8s} {'ratio':>6s} {'tiles':>8s} {'tiles/best':>10s}"
-              f"  route")
+              f" {'winograd':>8s} {'wino/best':>9s}  route")
     for size, cin, filters, padding in (SHAPES_NO_POOL if args.no_pool else SHAPES):
         x, conv = _conv(size, cin, filters, padding, args.batch, rng)
         oh = conv.output_shape[1]
@@ -154,15 +166,18 @@ def main(argv=None) -> int:
                                   lambda: conv._cache[-1], args.repeats)
         chosen = _route(conv, cin, oh, pooled=not args.no_pool)
         tiles = times["tiles"] / min(times["planes"], times["im2col"])
+        # nan-safe: a route the layer cannot take (nan) is left out of the best
+        best = min(t for k, t in times.items() if k != "winograd" and t == t)
+        wino = f"{times['winograd']:8.0f} {times['winograd'] / best:9.2f}"
         if args.no_pool:
             print(f"{f'{size}×{size}×{cin}':>14s} {filters:7d} {padding:>7s} "
                   f"{times['planes']:8.0f} {times['im2col']:8.0f} {times['tiles']:8.0f} "
-                  f"{tiles:16.2f}  {chosen}", flush=True)
+                  f"{tiles:16.2f} {wino}  {chosen}", flush=True)
         else:
             print(f"{f'{size}×{size}×{cin}':>14s} {filters:7d} {padding:>7s} {9 * cin:5d} "
                   f"{oh * oh:9d} {times['planes']:8.0f} {times['im2col']:8.0f} "
                   f"{times['im2col'] / times['planes']:6.2f} {times['tiles']:8.0f} "
-                  f"{tiles:10.2f}  {chosen}", flush=True)
+                  f"{tiles:10.2f} {wino}  {chosen}", flush=True)
     return 0
 
 

@@ -161,10 +161,11 @@ def conv_gemm_pool_forward(x, wmat, bias, geo, dropout=None):
 
 @njit(cache=True, nogil=True, parallel=True)
 def _conv_gemm_backward_par(dz, pool, dy, code, scale, x, wmat, kh, kw, sh, sw, dh, dw, ph, pw,
-                            oh, ow, part, partb, need_dx, dx, bs, nworkers):
+                            oh, ow, part, partb, need_dx, dx, keep, bs, nworkers):
     """Each chunk's weight gradient (part[t]) and dx: from dz (N, OH, OW, F), or with ``pool``
     from the pooled gradient dy put back into the worker's buffer (unpool_chunk, which also
-    sums the chunk's bias gradient into partb[t])."""
+    sums the chunk's bias gradient into partb[t]), or into ``keep`` (N·OH·OW, F) when it has
+    rows (the input gradient is then made from it elsewhere: conv_winograd.py)."""
     n = x.shape[0]
     taps, f = wmat.shape
     rows = oh * ow
@@ -177,11 +178,16 @@ def _conv_gemm_backward_par(dz, pool, dy, code, scale, x, wmat, kh, kw, sh, sw, 
             t, b0, nb = take_samples(counter, nchunks, bs, n)
             if nb == 0:
                 break
+            pz = dz.ctypes.data + 4 * b0 * rows * f
             if pool:
                 accb = partb[t]
                 accb[:] = 0
-                unpool_chunk(dy, code, oh, ow, b0, nb, scale, dzc, accb)
-            pz = dzc.ctypes.data if pool else dz.ctypes.data + 4 * b0 * rows * f
+                if keep.shape[0] > 0:
+                    unpool_chunk(dy, code, oh, ow, b0, nb, scale, keep[b0 * rows:], accb)
+                    pz = keep.ctypes.data + 4 * b0 * rows * f
+                else:
+                    unpool_chunk(dy, code, oh, ow, b0, nb, scale, dzc, accb)
+                    pz = dzc.ctypes.data
             for q in range(nb):
                 _im2col_sample(x, b0 + q, q, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols)
             # this chunk's dW = colsᵀ·dz, then (the buffer reused) dcols = dz·Wᵀ → dx
@@ -195,7 +201,7 @@ def _conv_gemm_backward_par(dz, pool, dy, code, scale, x, wmat, kh, kw, sh, sw, 
                 _col2im_sample(cols, q, b0 + q, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, dx)
 
 
-def _gemm_backward(dz, dy, code, scale, x, wmat, geo, wgrad, bias_grad, need_dx):
+def _gemm_backward(dz, dy, code, scale, x, wmat, geo, wgrad, bias_grad, need_dx, keep=None):
     pool = dy is not None
     n = x.shape[0]
     oh, ow = geo[8], geo[9]
@@ -210,7 +216,8 @@ def _gemm_backward(dz, dy, code, scale, x, wmat, geo, wgrad, bias_grad, need_dx)
                             np.ascontiguousarray(dy, np.float32) if pool else empty,
                             code if pool else np.empty((0, 0, 0, f), np.uint8),
                             np.float32(scale), np.ascontiguousarray(x),
-                            np.ascontiguousarray(wmat), *geo, part, partb, need_dx, dx, bs,
+                            np.ascontiguousarray(wmat), *geo, part, partb, need_dx, dx,
+                            np.empty((0, f), np.float32) if keep is None else keep, bs,
                             workers_for(nchunks))
     np.sum(part, axis=0, out=wgrad)
     if pool:
@@ -225,12 +232,14 @@ def conv_gemm_backward(dz, x, wmat, geo, wgrad, need_dx: bool):
     return _gemm_backward(dz, None, None, 1.0, x, wmat, geo, wgrad, None, need_dx)
 
 
-def conv_gemm_pool_backward(dy, code, scale, x, wmat, geo, wgrad, bias_grad, need_dx: bool):
+def conv_gemm_pool_backward(dy, code, scale, x, wmat, geo, wgrad, bias_grad, need_dx: bool,
+                            keep=None):
     """Gradients of :func:`conv_gemm_pool_forward` from dy (N, OH//2, OW//2, F), the gradient
     of its output (scale: the fused Dropout's, 1 without): wgrad (KH·KW·C, F) and bias_grad
     (F,) summed over the chunks in chunk order; returns dx (N, H, W, C) when need_dx (else
-    None)."""
-    return _gemm_backward(None, dy, code, scale, x, wmat, geo, wgrad, bias_grad, need_dx)
+    None). ``keep`` (N·OH·OW, F) float32, when given, receives the gradient of the conv
+    output before the bias (the pooled gradient put back at each window's max)."""
+    return _gemm_backward(None, dy, code, scale, x, wmat, geo, wgrad, bias_grad, need_dx, keep)
 
 
 # ---- Conv2DTranspose, float32: the product with the kernel and the scatter (forward) or the

@@ -4,10 +4,10 @@ Each family module declares its layers once with ``@register``; this package han
 their Keras names (and Keras's old aliases), so ``from engine.layers import Dense`` works as in
 Keras. The family modules imported below are the whole list: there is no other.
 """
-from engine.layers import (augmentation, conv, conv_transpose, core,  # noqa: F401
-                           custom_layer, embedding, lambda_layer, lookup, masking, merge,
-                           normalization, pooling, preprocessing, recurrent, separable,
-                           wrappers)  # (registers)
+from engine.layers import (augmentation, conv, image_reshaping,  # noqa: F401
+                           conv_transpose, core, custom_layer, embedding, lambda_layer, lookup,
+                           masking, merge, normalization, pooling, preprocessing, recurrent,
+                           separable, wrappers)  # (registers)
 from engine.layers.base import KerasTensor, Layer, Weight  # noqa: F401
 from engine.layers.layer_config import deserialize_layer, serialize_layer  # noqa: F401
 from engine.layers.core import Input  # noqa: F401

@@ -1,4 +1,5 @@
-"""Convolution layers (channels-last): Conv2D, Conv1D, ZeroPadding2D, UpSampling2D.
+"""Convolution layers (channels-last): Conv2D, Conv1D (the padding, cropping and upsampling of
+images: image_reshaping.py).
 
 Weights are Keras's: Conv2D kernel (kh, kw, cin, filters), Conv1D kernel (k, cin, filters),
 bias (filters,). Conv1D runs as a Conv2D of height 1.
@@ -9,7 +10,7 @@ import numba
 import numpy as np
 
 from engine import activations
-from engine.kernels import conv_s1, conv_tiles
+from engine.kernels import conv_s1, conv_tiles, conv_winograd
 from engine.kernels.conv import (
     bias_relu_grad,
     col2im,
@@ -73,6 +74,17 @@ TILES_MIN_POSITIONS = 128
 # channels), 0.96 - 1.07 from 400 to 576 positions, 0.97 - 1.00 at 16×16, 1.10 - 1.31 at 13×13
 # and 15×15 (valid: 13 wide rows fill 16 tile pixels).
 TILES_MIN_POSITIONS_POOLED = 1024
+# A 3×3 stride-1 undilated 2-D convolution in float32 runs by Winograd's F(2×2, 3×3)
+# (kernels/conv_winograd.py: the forward and the input gradient; the weight gradient as im2col +
+# sgemm) from WINOGRAD_MIN_CHANNELS input channels and WINOGRAD_MIN_FILTERS filters on outputs
+# of at most WINOGRAD_MAX_POSITIONS positions (OH·OW), and from WINOGRAD_DEEP_CHANNELS on
+# outputs of at most WINOGRAD_MAX_POSITIONS_DEEP, with or without a pool fused; before the
+# other routes. MEASURED-BELOW
+WINOGRAD_MIN_CHANNELS = 32
+WINOGRAD_MIN_FILTERS = 64
+WINOGRAD_MAX_POSITIONS = 600
+WINOGRAD_DEEP_CHANNELS = 64
+WINOGRAD_MAX_POSITIONS_DEEP = 2304
 
 
 # batch slices of the strided fused conv + pool backward, each with its own partial gradients
@@ -82,12 +94,6 @@ _NCHUNKS = 8
 CHANNELS_LAST = Param("data_format", "choice", "channels_last",
                       "Only channels_last is supported.", choices=("channels_last",),
                       optional=True, advanced=True)
-
-
-def _require_image(layer: Layer, input_shape) -> None:
-    if len(input_shape) != 4:
-        raise ValueError(f"{layer.where}: expects 4-D input (batch, height, width, channels), "
-                         f"got {tuple(input_shape)}")
 
 
 def _add_kernel_and_bias(layer: Layer, kernel_shape: tuple) -> None:
@@ -219,6 +225,16 @@ class _Conv(Layer):
                 and isinstance(ow, int)
                 and oh * ow >= (TILES_MIN_POSITIONS_POOLED if pooled else TILES_MIN_POSITIONS))
 
+    def _winograd_wins(self, c: int, oh, ow) -> bool:
+        """Whether this convolution over ``c`` channels with an OH × OW output runs by
+        Winograd's F(2×2, 3×3) (WINOGRAD_*), float32 inputs and numpy's OpenBLAS provided (the
+        caller's gemm_fused)."""
+        return (self.rank == 2 and self._geometry() == ((3, 3), (1, 1), (1, 1))
+                and c >= WINOGRAD_MIN_CHANNELS and self.filters >= WINOGRAD_MIN_FILTERS
+                and isinstance(oh, int) and isinstance(ow, int)
+                and oh * ow <= (WINOGRAD_MAX_POSITIONS_DEEP if c >= WINOGRAD_DEEP_CHANNELS
+                                else WINOGRAD_MAX_POSITIONS))
+
     def _im2col_wins(self, c: int, oh, ow) -> bool:
         """Whether this stride-1 convolution over ``c`` channels with an OH × OW output runs
         as im2col + sgemm (IM2COL_MIN_TAPS); oh / ow None (unknown): the planes."""
@@ -261,6 +277,12 @@ class _Conv(Layer):
         kernel4, bias = self._kernel4(c), self._bias_or_zeros(x4.dtype)
         drop = dropout.draw(x4.dtype) if dropout is not None else None
         scale = drop[2] if drop is not None else 1.0
+        if self._winograd_wins(c, oh, ow) and gemm_fused(x4):
+            out, code = conv_winograd.forward(x4, kernel4, bias, (ph, pw), (oh, ow), True,
+                                              numba.get_num_threads(), pool=True, dropout=drop)
+            self._cache = ("pooled", x4, out, code, (kh, kw, sh, sw, dh, dw, ph, pw, oh, ow),
+                           scale, "winograd")
+            return out
         if (sh, sw) == (1, 1) and self._tiles_win(c, oh, ow, pooled=True):
             out, code = conv_tiles.forward(x4, kernel4, bias, (dh, dw), (ph, pw), (oh, ow), True,
                                            numba.get_num_threads(), pool=True, dropout=drop)
@@ -290,11 +312,21 @@ class _Conv(Layer):
     def _backward_pooled(self, dy):
         _, x4, out, code, geo, scale, route = self._cache
         db = self._bias_grad(x4.dtype)
-        if route == "im2col":
-            return conv_gemm_pool_backward(dy, code, scale, x4,
-                                           self.kernel.value.reshape(-1, self.filters), geo,
-                                           self.kernel.grad.reshape(-1, self.filters), db,
-                                           self.need_dx)
+        if route in ("im2col", "winograd"):
+            # Winograd: dW and db as im2col, dx from the put-back gradient kept for it
+            n, h, w, c = x4.shape
+            oh, ow, ph, pw = geo[8], geo[9], geo[6], geo[7]
+            keep = (np.empty((n * oh * ow, self.filters), np.float32)
+                    if route == "winograd" and self.need_dx else None)
+            dx = conv_gemm_pool_backward(dy, code, scale, x4,
+                                         self.kernel.value.reshape(-1, self.filters), geo,
+                                         self.kernel.grad.reshape(-1, self.filters), db,
+                                         self.need_dx and keep is None, keep)
+            if keep is None:
+                return dx
+            return conv_winograd.input_grad(keep.reshape(n, oh, ow, self.filters),
+                                            self._kernel4(c), (ph, pw), (h, w),
+                                            numba.get_num_threads())
         sh, sw, dh, dw, ph, pw, oh, ow = geo
         kernel4 = self._kernel4(x4.shape[-1])
         dwt = self.kernel.grad.reshape(kernel4.shape)
@@ -332,6 +364,14 @@ class _Conv(Layer):
             mode, cols = "pointwise", x4.reshape(-1, c)   # 1×1: the pixels are the cols
             z = matmul(cols, self.kernel.value.reshape(-1, self.filters))
             y = activations.with_bias(self._act, z, self.bias)
+        elif self._winograd_wins(c, oh, ow) and gemm_fused(x4):
+            # 3×3, stride 1, many channels: Winograd's F(2×2, 3×3) (kernels/conv_winograd.py)
+            mode, cols = "winograd", x4
+            relu = act == "relu"
+            z = conv_winograd.forward(x4, kernel4, self._bias_or_zeros(x4.dtype), (ph, pw),
+                                      (oh, ow), relu, numba.get_num_threads())
+            z = z.reshape(-1, self.filters)
+            y = z if relu or act == "linear" else self._act.forward(z)
         elif (sh, sw) == (1, 1) and self._tiles_win(c, oh, ow):
             # many channels, stride 1: register tiles (engine/kernels/conv_tiles.py)
             mode, cols = "tiles", x4
@@ -400,10 +440,14 @@ class _Conv(Layer):
                                       self._bias_grad(dy2.dtype), numba.get_num_threads())
             return self._input_grad_layout(dx)
         dz = self._output_grad(z, y, dy2)
-        if mode == "im2col":
-            dx = conv_gemm_backward(dz.reshape(shape4[0], oh, ow, f), cols,
-                                    self.kernel.value.reshape(-1, f), geo,
-                                    self.kernel.grad.reshape(-1, f), self.need_dx)
+        if mode in ("im2col", "winograd"):
+            dz4 = dz.reshape(shape4[0], oh, ow, f)
+            dx = conv_gemm_backward(dz4, cols, self.kernel.value.reshape(-1, f), geo,
+                                    self.kernel.grad.reshape(-1, f),
+                                    self.need_dx and mode == "im2col")
+            if mode == "winograd" and self.need_dx:
+                dx = conv_winograd.input_grad(dz4, self.kernel.value, (ph, pw), shape4[1:3],
+                                              numba.get_num_threads())
             return self._input_grad_layout(dx)
         if mode == "direct":
             dz4 = dz.reshape(shape4[0], oh, ow, f)
@@ -500,113 +544,3 @@ class Conv1D(_Conv):
         d = rows.shape[1]
         self.kernel.grad[...] = matmul(rows.T, dq).reshape(d, k, f).transpose(1, 0, 2)
         return matmul(dq, taps.T)
-
-
-@register("Reshaping", "Pads images with zero rows and columns: (top, bottom), (left, right).",
-          [Param("padding", "pairs", 1, "Rows/columns to add: n, (rows, cols) or "
-                 "((top, bottom), (left, right)).", length=2),
-           CHANNELS_LAST],
-          key_params=("padding",))
-class ZeroPadding2D(Layer):
-    def compute_output_shape(self, input_shape):
-        _require_image(self, input_shape)
-        (t, b), (lft, r) = self.padding
-        h, w = input_shape[1], input_shape[2]
-        return (input_shape[0], None if h is None else h + t + b,
-                None if w is None else w + lft + r, input_shape[3])
-
-    def forward(self, x, training=False):
-        (t, b), (lft, r) = self.padding
-        return np.pad(x, ((0, 0), (t, b), (lft, r), (0, 0)))
-
-    def backward(self, dy):
-        (t, b), (lft, r) = self.padding
-        h, w = dy.shape[1] - t - b, dy.shape[2] - lft - r
-        return np.ascontiguousarray(dy[:, t:t + h, lft:lft + w])
-
-
-@register("Reshaping", "Cuts rows and columns off images: (top, bottom), (left, right).",
-          [Param("cropping", "pairs", 0, "Rows/columns to remove: n, (rows, cols) or "
-                 "((top, bottom), (left, right)).", length=2),
-           CHANNELS_LAST],
-          key_params=("cropping",))
-class Cropping2D(Layer):
-    def compute_output_shape(self, input_shape):
-        _require_image(self, input_shape)
-        (t, b), (lft, r) = self.cropping
-        out = []
-        for size, lo, hi, axis in ((input_shape[1], t, b, "height"),
-                                   (input_shape[2], lft, r, "width")):
-            if size is not None and lo + hi >= size:
-                raise ValueError(f"{self.where}: argument 'cropping' removes {lo + hi} of the "
-                                 f"input's {size} {axis} pixels; at least one must remain")
-            out.append(None if size is None else size - lo - hi)
-        return (input_shape[0], out[0], out[1], input_shape[3])
-
-    def forward(self, x, training=False):
-        (t, b), (lft, r) = self.cropping
-        self._in_shape = x.shape
-        return x[:, t:x.shape[1] - b, lft:x.shape[2] - r]
-
-    def backward(self, dy):
-        (t, b), (lft, r) = self.cropping
-        dx = np.zeros(self._in_shape, dtype=dy.dtype)
-        dx[:, t:self._in_shape[1] - b, lft:self._in_shape[2] - r] = dy
-        return dx
-
-
-def bilinear_matrix(n_in: int, factor: int) -> np.ndarray:
-    """(n_in·factor, n_in) weights of TensorFlow's bilinear resize with half-pixel centres:
-    output pixel i reads input position (i + 0.5) / factor − 0.5, clamped at the edges."""
-    n_out = n_in * factor
-    pos = (np.arange(n_out) + 0.5) / factor - 0.5
-    lo_f = np.floor(pos)
-    frac = pos - lo_f
-    lo = np.clip(lo_f, 0, n_in - 1).astype(np.int64)
-    hi = np.clip(lo_f + 1, 0, n_in - 1).astype(np.int64)
-    m = np.zeros((n_out, n_in), np.float64)
-    np.add.at(m, (np.arange(n_out), lo), 1 - frac)
-    np.add.at(m, (np.arange(n_out), hi), frac)
-    return m
-
-
-@register("Reshaping", "Enlarges images: (N, H, W, C) → (N, H·sh, W·sw, C), repeating pixels "
-          "(nearest) or interpolating between them (bilinear).",
-          [Param("size", "ints", 2, "Upsampling factors (rows, cols).", length=2, min=1),
-           CHANNELS_LAST,
-           Param("interpolation", "choice", "nearest", "How new pixels are filled.",
-                 choices=("nearest", "bilinear"))],
-          key_params=("size", "interpolation"))
-class UpSampling2D(Layer):
-    def compute_output_shape(self, input_shape):
-        _require_image(self, input_shape)
-        sh, sw = self.size
-        h, w = input_shape[1], input_shape[2]
-        return (input_shape[0], None if h is None else h * sh, None if w is None else w * sw,
-                input_shape[3])
-
-    def _matrices(self, h: int, w: int, dtype) -> tuple[np.ndarray, np.ndarray]:
-        key = (h, w, np.dtype(dtype).str)
-        if getattr(self, "_mats_key", None) != key:
-            sh, sw = self.size
-            self._mats = (bilinear_matrix(h, sh).astype(dtype), bilinear_matrix(w, sw).astype(dtype))
-            self._mats_key = key
-        return self._mats
-
-    def forward(self, x, training=False):
-        sh, sw = self.size
-        if self.interpolation == "bilinear":
-            ah, aw = self._matrices(x.shape[1], x.shape[2], x.dtype)
-            # rows, then columns: y[n, i, j, c] = Σ_h Σ_w ah[i, h] · aw[j, w] · x[n, h, w, c]
-            return np.einsum("jw,niwc->nijc", aw, np.einsum("ih,nhwc->niwc", ah, x),
-                             optimize=True)
-        return np.repeat(np.repeat(x, sh, axis=1), sw, axis=2)
-
-    def backward(self, dy):
-        sh, sw = self.size
-        n, h, w, c = dy.shape
-        if self.interpolation == "bilinear":
-            ah, aw = self._matrices(h // sh, w // sw, dy.dtype)
-            return np.einsum("ih,niwc->nhwc", ah, np.einsum("jw,nijc->niwc", aw, dy),
-                             optimize=True)
-        return dy.reshape(n, h // sh, sh, w // sw, sw, c).sum(axis=(2, 4))

@@ -127,8 +127,9 @@ def test_conv2d_on_the_tiles_has_finite_difference_gradients(kwargs, monkeypatch
 
 
 def test_the_layer_picks_the_tiles_where_they_win():
-    """Many channels and filters on a large enough output (TILES_MIN_*): the tiles; few
-    channels or filters, a pool fused after, or a small output: another route."""
+    """Many channels and filters on a large enough output (TILES_MIN_*) where Winograd does
+    not take it (WINOGRAD_*: 64+ filters): the tiles; few channels or filters, a pool fused
+    after, or a small output: another route."""
     import engine.layers.conv as conv_module
 
     def route(shape, filters, **kwargs):
@@ -138,11 +139,11 @@ def test_the_layer_picks_the_tiles_where_they_win():
         layer.forward(x, training=True)
         return layer._cache[4]
     assert route((2, 32, 32, 32), 32, padding="same") == "tiles"
-    assert route((2, 16, 16, 64), 64, padding="same") == "tiles"
+    assert route((2, 16, 16, 32), 48, padding="same") == "tiles"        # (64 filters: Winograd)
     assert route((2, 32, 32, 8), 32, padding="same") == "planes"              # 8 channels
     assert route((2, 32, 32, 32), 16, padding="same") == "planes"             # 16 filters
     assert route((2, 32, 32, 18), 32, padding="same") == "planes"             # not 4k channels
-    assert route((2, 8, 8, 64), 128, padding="same") == "im2col"              # 64 positions
+    assert route((2, 8, 8, 64), 40, padding="same") == "im2col"               # 64 positions
     assert route((2, 32, 32, 32), 32, padding="same", strides=2) != "tiles"   # stride 2
     assert conv_module.TILES_MIN_POSITIONS > 64
 
@@ -159,4 +160,4 @@ def test_the_layer_picks_the_tiles_where_they_win():
     assert pooled_route((2, 32, 32, 32), 32) == "tiles"
     assert pooled_route((2, 32, 32, 8), 32) != "tiles"
     assert pooled_route((2, 16, 16, 32), 64) != "tiles"                      # 256 positions
-    assert pooled_route((2, 8, 8, 64), 64) == "im2col"
+    assert pooled_route((2, 8, 8, 64), 48) == "im2col"

@@ -85,6 +85,9 @@ WINOGRAD_MIN_FILTERS = 64
 WINOGRAD_MAX_POSITIONS = 600
 WINOGRAD_DEEP_CHANNELS = 64
 WINOGRAD_MAX_POSITIONS_DEEP = 2304
+# The input gradient by Winograd too from WINOGRAD_DX_MIN_CHANNELS input channels (else im2col's
+# dz·Wᵀ and col2im). MEASURED-BELOW-DX
+WINOGRAD_DX_MIN_CHANNELS = 64
 
 
 # batch slices of the strided fused conv + pool backward, each with its own partial gradients
@@ -313,11 +316,13 @@ class _Conv(Layer):
         _, x4, out, code, geo, scale, route = self._cache
         db = self._bias_grad(x4.dtype)
         if route in ("im2col", "winograd"):
-            # Winograd: dW and db as im2col, dx from the put-back gradient kept for it
+            # Winograd: dW and db as im2col, dx from the put-back gradient kept for it (or as
+            # im2col: WINOGRAD_DX_MIN_CHANNELS)
             n, h, w, c = x4.shape
             oh, ow, ph, pw = geo[8], geo[9], geo[6], geo[7]
             keep = (np.empty((n * oh * ow, self.filters), np.float32)
-                    if route == "winograd" and self.need_dx else None)
+                    if route == "winograd" and self.need_dx and c >= WINOGRAD_DX_MIN_CHANNELS
+                    else None)
             dx = conv_gemm_pool_backward(dy, code, scale, x4,
                                          self.kernel.value.reshape(-1, self.filters), geo,
                                          self.kernel.grad.reshape(-1, self.filters), db,
@@ -442,10 +447,10 @@ class _Conv(Layer):
         dz = self._output_grad(z, y, dy2)
         if mode in ("im2col", "winograd"):
             dz4 = dz.reshape(shape4[0], oh, ow, f)
+            wino_dx = mode == "winograd" and self.need_dx and c >= WINOGRAD_DX_MIN_CHANNELS
             dx = conv_gemm_backward(dz4, cols, self.kernel.value.reshape(-1, f), geo,
-                                    self.kernel.grad.reshape(-1, f),
-                                    self.need_dx and mode == "im2col")
-            if mode == "winograd" and self.need_dx:
+                                    self.kernel.grad.reshape(-1, f), self.need_dx and not wino_dx)
+            if wino_dx:
                 dx = conv_winograd.input_grad(dz4, self.kernel.value, (ph, pw), shape4[1:3],
                                               numba.get_num_threads())
             return self._input_grad_layout(dx)

@@ -79,14 +79,25 @@ TILES_MIN_POSITIONS_POOLED = 1024
 # sgemm) from WINOGRAD_MIN_CHANNELS input channels and WINOGRAD_MIN_FILTERS filters on outputs
 # of at most WINOGRAD_MAX_POSITIONS positions (OH·OW), and from WINOGRAD_DEEP_CHANNELS on
 # outputs of at most WINOGRAD_MAX_POSITIONS_DEEP, with or without a pool fused; before the
-# other routes. MEASURED-BELOW
+# other routes. bench/conv_modes.py (2026-12-06 07:52, batch 32, two threads, forward + backward,
+# Winograd / the fastest other route), 3×3 relu conv + 2×2 max pool: 32 channels → 64 filters
+# 0.88 - 0.97 from 8×8 to 26×26 outputs; 64 - 256 channels 0.70 - 0.99 up to 48×48 (0.73 -
+# 0.77 with 128 - 256 on 8×8 and 16×16); but 32 → 32 filters 0.97 - 1.18 (half of each tile's
+# 32 filters idle), 1.03 - 1.24 for 16 and 32 channels from 32×32 (the tiles). Without the
+# pool: 0.76 - 0.94 with 64 - 128 channels, 1.02 at 16×16×32 → 64, 1.01 - 1.25 for 32 channels
+# from 28×28 (the tiles).
 WINOGRAD_MIN_CHANNELS = 32
 WINOGRAD_MIN_FILTERS = 64
 WINOGRAD_MAX_POSITIONS = 600
 WINOGRAD_DEEP_CHANNELS = 64
 WINOGRAD_MAX_POSITIONS_DEEP = 2304
-# The input gradient by Winograd too from WINOGRAD_DX_MIN_CHANNELS input channels (else im2col's
-# dz·Wᵀ and col2im). MEASURED-BELOW-DX
+# The input gradient by Winograd too from WINOGRAD_DX_MIN_CHANNELS input channels, else im2col's
+# dz·Wᵀ and col2im: in the seed CIFAR-10 CNN's training the 15×15×32 → 64 layer's dx by Winograd
+# took 2.2 ms, its whole backward as im2col 2.9 (its pooled grid computes 6×6 tiles, the input
+# gradient's 8×8, each with 64 channels in); in the VGG-style CNN's, with 64 and 128 channels,
+# Winograd's dx 1.29 - 1.60 ms against 1.4 - 1.8 for im2col's (its backward, 3.7 - 4.2 ms, less
+# the weight-gradient part, 2.0 - 2.6, in alternating runs). (A Winograd weight gradient, tried:
+# 1.5 - 1.9 ms + 0.2 for a separate unpool against 2.0 for im2col's fused one, no gain.)
 WINOGRAD_DX_MIN_CHANNELS = 64
 
 

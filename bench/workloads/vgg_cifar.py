@@ -1,7 +1,8 @@
 """A deeper CIFAR-10 CNN, VGG-style: four blocks of Conv2D 3×3 'same' relu → MaxPooling 2 with
 32, 64, 128 and 256 filters (32×32 down to 2×2), Flatten → Dense 10 softmax; adam; batch 32;
 1,600 random 32×32×3 images per epoch. Its deep layers (many channels on small images) are the
-ones engine/layers/conv.py runs as im2col + sgemm (IM2COL_MIN_TAPS)."""
+ones engine/layers/conv.py runs by Winograd's F(2×2, 3×3) (WINOGRAD_*; their weight gradients as
+im2col + sgemm)."""
 from __future__ import annotations
 
 from bench.workloads.harness import image_memory, image_results

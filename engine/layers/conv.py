@@ -216,7 +216,8 @@ class _Conv(Layer):
         """Whether training may run this layer and ``pool`` (the next layer, the only one reading
         its output) as one kernel: a relu convolution, stride 1 (any number of channels: on the
         planes, or im2col + sgemm by chunks for the deeper layers, :meth:`_im2col_wins`, or on
-        the register tiles for many channels on large images, :meth:`_tiles_win`) or with
+        the register tiles for many channels on large images, :meth:`_tiles_win`, or by
+        Winograd's F(2×2, 3×3) for 3×3 kernels, :meth:`_winograd_wins`) or with
         few taps, followed by a 2×2 max pool with stride 2, 'valid' (or 'same' on even sizes,
         where it pads nothing). Only the pooled output is stored (the seed CNN's 13×13×32, not
         the 26×26×32 conv output)."""
@@ -262,7 +263,7 @@ class _Conv(Layer):
 
     def fuse_dropout(self, dropout) -> bool:
         """Whether a Dropout right after the pool this layer is fused with (the pool's only
-        reader) may run inside the same kernel: stride 1 (the planes or the im2col kernels), a
+        reader) may run inside the same kernel: stride 1 (any of the routes above), a
         plain Dropout (no noise_shape, 0 < rate < 1). The mask is the one Dropout's own kernels
         draw for the same seed; the gradient passes where the code is not DEAD (relu cut or
         dropped), so no mask array is kept."""

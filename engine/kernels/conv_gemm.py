@@ -11,7 +11,7 @@ from numba import get_num_threads, njit, prange, uint64
 from engine.kernels.conv import _bias_relu_rows, _col2im_sample, _im2col_sample
 from engine.kernels.gemm import TILED, sgemm
 from engine.kernels.parallel import take_samples, workers_for
-from engine.kernels.planes import DEAD, dropped, pooled_relu
+from engine.kernels.planes import DEAD, pool_windows
 
 
 # ---- Convolution as im2col + sgemm by chunks of samples, float32: each worker gathers a chunk's
@@ -70,12 +70,7 @@ def _pool_chunk(zc, bias, oh, ow, b0, nb, out, code, seed, threshold, scale):
                 o = out[b0 + q, pi, pj]
                 cd = code[b0 + q, pi, pj]
                 i0 = (((b0 + q) * poh + pi) * pow_ + pj) * f
-                for k in range(f):
-                    m, w = pooled_relu(a[k], b[k], c[k], d[k], bias[k], zero)
-                    if threshold > 0:
-                        m, w = dropped(m, w, s0, i0 + k, t, scale, zero)
-                    o[k] = m
-                    cd[k] = w
+                pool_windows(a, b, c, d, bias, o, cd, i0, s0, t, threshold, scale, zero)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -34,7 +34,7 @@ from numba import njit, prange, uint64
 
 from engine.kernels.lanes import TILE, tile4
 from engine.kernels.parallel import fetch_add
-from engine.kernels.planes import OPT, dropped, pooled_relu
+from engine.kernels.planes import OPT, pool_windows
 
 CHUNK_BYTES = 1 << 19         # a chunk's transformed inputs and products: half of the 1 MB L2
 PLANE_GAP = 16                # floats between the 16 planes of a worker's buffers (see above)
@@ -209,16 +209,10 @@ def _winograd_par(x, u2, offs, bias, pt, pl, oh, ow, relu, z, pool, out, code, s
                 s, ty = g // th, g % th
                 for tx in range(tw):
                     _output_tile(m, ((g - g0) * tw + tx) * fp, mplane, f, a)
-                    a0, a1, a2, a3 = a[0], a[1], a[2], a[3]
                     if pool:
-                        o, cd = out[s, ty, tx], code[s, ty, tx]
-                        i0 = ((s * poh + ty) * pow_ + tx) * f
-                        for k in range(f):
-                            mx, wn = pooled_relu(a0[k], a1[k], a2[k], a3[k], bias[k], zero)
-                            if threshold > 0:
-                                mx, wn = dropped(mx, wn, s0, i0 + k, t, scale, zero)
-                            o[k] = mx
-                            cd[k] = wn
+                        pool_windows(a[0], a[1], a[2], a[3], bias, out[s, ty, tx], code[s, ty, tx],
+                                     ((s * poh + ty) * pow_ + tx) * f, s0, t, threshold, scale,
+                                     zero)
                         continue
                     for q in range(4):
                         i, j = 2 * ty + q // 2, 2 * tx + q % 2

@@ -50,6 +50,19 @@ def dropped(v, w, s0, i, t, scale, zero):
     return (v * scale if keep else v * zero), (w if keep else w | DEAD)
 
 
+@njit(inline="always", **OPT)
+def pool_windows(a, b, c, d, bias, o, cd, i0, s0, t, threshold, scale, zero):
+    """o[k], cd[k] = the pooled value and code of the window a[k] b[k] / c[k] d[k] (+ bias[k];
+    pooled_relu) for every k of o, then the Dropout after the pool when threshold > 0 (dropped,
+    at flat output index i0 + k): the pooled rows of conv_gemm.py and conv_winograd.py."""
+    for k in range(o.shape[0]):
+        m, w = pooled_relu(a[k], b[k], c[k], d[k], bias[k], zero)
+        if threshold > 0:
+            m, w = dropped(m, w, s0, i0 + k, t, scale, zero)
+        o[k] = m
+        cd[k] = w
+
+
 @njit(**OPT)
 def rounded(p):
     """p rounded up to a multiple of ROUND."""

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from engine.kernels import conv_s1, conv_tiles
-from engine.layers import Conv2D, MaxPooling2D
+from engine.layers import Conv2D
+from tests.engine.conv_routes import conv_route, pooled_route
 from tests.gradcheck import check_layer
 
 r = np.random.default_rng(0)
@@ -131,13 +132,7 @@ def test_the_layer_picks_the_tiles_where_they_win():
     not take it (WINOGRAD_*: 64+ filters): the tiles; few channels or filters, a pool fused
     after, or a small output: another route."""
     import engine.layers.conv as conv_module
-
-    def route(shape, filters, **kwargs):
-        layer = Conv2D(filters, 3, **kwargs)
-        x = r.standard_normal(shape).astype(np.float32)
-        layer.build(x.shape)
-        layer.forward(x, training=True)
-        return layer._cache[4]
+    route = conv_route
     assert route((2, 32, 32, 32), 32, padding="same") == "tiles"
     assert route((2, 16, 16, 32), 48, padding="same") == "tiles"        # (64 filters: Winograd)
     assert route((2, 32, 32, 8), 32, padding="same") == "planes"              # 8 channels
@@ -146,17 +141,6 @@ def test_the_layer_picks_the_tiles_where_they_win():
     assert route((2, 8, 8, 64), 40, padding="same") == "im2col"               # 64 positions
     assert route((2, 32, 32, 32), 32, padding="same", strides=2) != "tiles"   # stride 2
     assert conv_module.TILES_MIN_POSITIONS > 64
-
-    def pooled_route(shape, filters):
-        layer = Conv2D(filters, 3, activation="relu", padding="same")
-        x = r.standard_normal(shape).astype(np.float32)
-        layer.build(x.shape)
-        layer.output_shape = layer.compute_output_shape(x.shape)
-        pool = MaxPooling2D()
-        pool.build(layer.output_shape)
-        assert layer.fuse_next(pool)
-        layer.forward_fused(x, pool)
-        return layer._cache[-1]
     assert pooled_route((2, 32, 32, 32), 32) == "tiles"
     assert pooled_route((2, 32, 32, 8), 32) != "tiles"
     assert pooled_route((2, 16, 16, 32), 64) != "tiles"                      # 256 positions

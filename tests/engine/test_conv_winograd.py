@@ -7,11 +7,11 @@ import numba
 import numpy as np
 import pytest
 
-from engine import backend
 from engine.kernels import conv_winograd
 from engine.kernels.conv_gemm import (conv_gemm_backward, conv_gemm_forward,
                                       conv_gemm_pool_forward)
 from engine.layers import Conv2D, MaxPooling2D
+from tests.engine.conv_routes import conv_route, pooled_route
 
 r = np.random.default_rng(0)
 
@@ -157,14 +157,7 @@ def test_the_layer_picks_winograd_where_it_wins():
     """3×3, stride 1, no dilation, float32, 32+ channels and 64+ filters on up to 600 output
     positions, or 64+ channels on up to 2,304 (WINOGRAD_*): Winograd; else another route."""
     import engine.layers.conv as conv_module
-
-    def route(shape, filters, dtype="float32", **kwargs):
-        with backend.floatx_scope(dtype):
-            layer = Conv2D(filters, kwargs.pop("kernel_size", 3), padding="same", **kwargs)
-            x = r.standard_normal(shape).astype(dtype)
-            layer.build(x.shape)
-            layer.forward(x, training=True)
-        return layer._cache[4]
+    route = conv_route
     assert route((2, 16, 16, 32), 64) == "winograd"
     assert route((2, 48, 48, 64), 64) == "winograd"
     assert route((2, 32, 32, 32), 64) != "winograd"                   # 1,024 positions
@@ -176,13 +169,6 @@ def test_the_layer_picks_winograd_where_it_wins():
     assert route((2, 16, 16, 32), 64, dilation_rate=2) != "winograd"
     assert route((2, 16, 16, 32), 64, dtype="float64") != "winograd"
     assert conv_module.WINOGRAD_MAX_POSITIONS < 1024 <= conv_module.WINOGRAD_MAX_POSITIONS_DEEP
-
-    layer = Conv2D(128, 3, activation="relu", padding="same")
-    x = r.standard_normal((2, 8, 8, 64)).astype(np.float32)
-    layer.build(x.shape)
-    layer.output_shape = layer.compute_output_shape(x.shape)
-    pool = MaxPooling2D()
-    pool.build(layer.output_shape)
-    assert layer.fuse_next(pool)
-    layer.forward_fused(x, pool)
-    assert layer._cache[-1] == "winograd"
+    assert pooled_route((2, 8, 8, 64), 128) == "winograd"
+    assert pooled_route((2, 16, 16, 32), 64) == "winograd"
+    assert pooled_route((2, 16, 16, 32), 32) != "winograd"

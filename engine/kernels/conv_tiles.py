@@ -45,16 +45,17 @@ PIXELS = 4           # pixels (dW: taps) per tile: lanes.tile4
 
 
 @njit(**OPT)
-def _into_padded(src, s, buf, pt, pl, wp):
-    """The interior of a padded channels-last sample: buf[((pt + i)·wp + pl + j)·C + ch] =
-    src[s, i, j, ch] (buf's border stays as it was: zeros)."""
+def into_padded(src, s, buf, pt, pl, wp):
+    """The interior of sample s in a zero-bordered channels-last buffer of rows of wp pixels:
+    buf[((pt + i)·wp + pl + j)·C + ch] = src[s, i, j, ch] (the border stays as it was: zeros).
+    A row of the sample at a time, from 0 (a loop from a runtime start keeps numba's
+    negative-index check and stays scalar). Also conv_winograd.py's."""
     _, h, w, c = src.shape
     for i in range(h):
-        for j in range(w):
-            base = ((pt + i) * wp + pl + j) * c
-            row = src[s, i, j]
-            for ch in range(c):
-                buf[base + ch] = row[ch]
+        dst = buf[((pt + i) * wp + pl) * c:((pt + i) * wp + pl + w) * c]
+        row = src[s, i].reshape(-1)
+        for k in range(w * c):
+            dst[k] = row[k]
 
 
 @njit(**OPT)
@@ -111,7 +112,7 @@ def tiles_forward(x, w2, bias, offs, ph, pw, hp, wp, oh, ow, relu, pool, out, co
             s = fetch_add(counter, 0)
             if s >= n:
                 break
-            _into_padded(x, s, xs, ph, pw, wp)
+            into_padded(x, s, xs, ph, pw, wp)
             if not pool:
                 for i in range(oh):
                     for b in range(blocks):
@@ -211,7 +212,7 @@ def tiles_backward(x, w2t, dy, y, relu, pool, code, scale, offs_dx, offs_dw, pos
                                 tile4(orow, j * TILE, TILE, dyp, (i * gw + j) * fp, fp,
                                       offs_dx, w2t, b * taps_dx * TILE, TILE, taps_dx)
                             _rows_out(orow, dx, s, i, b, False)
-                _into_padded(x, s, xs, ph, pw, wp)
+                into_padded(x, s, xs, ph, pw, wp)
                 for b in range(fblocks):
                     for t in range(0, taps, PIXELS):
                         tile4(pdw.reshape(-1), t * fp + b * TILE, fp, xs, offs_dw[t], 1, pos,

@@ -18,20 +18,22 @@ codes of conv_gemm.py's pooled kernels.
 Work is shared dynamically by chunks of tile rows (a sample's row of tiles; a chunk may span
 samples) from a counter. Each worker keeps its chunk's transformed inputs and products in buffers
 of its own (CHUNK_BYTES together), the 16 planes of each spaced by PLANE_GAP floats: planes a
-power-of-two apart put all 16 streams of the transforms in the same cache sets (the input
-transform of 32 × 32 × 32 took 4.8 ms with planes 32 KB apart, 1.1 ms spaced, batch 32).
+power-of-two apart put all 16 streams of the transforms in the same cache sets (in a prototype
+of this kernel the input transform of 32 × 32 × 32, batch 32, took 4.8 ms with planes 32 KB
+apart, 1.1 ms spaced).
 
-Forward against im2col + sgemm (conv_gemm.py), batch 32, two threads, median of 15, 2026-12-06
-(each with the 2×2 pool): 16×16×32 → 64 1.38 ms against 2.13, 8×8×64 → 128 0.99 against 1.69,
-4×4×128 → 256 1.18 against 1.65; the largest difference from im2col's output ≤ 7.2 × 10⁻⁷ of
-its largest value, pool codes the same. Where the layer uses it: engine/layers/conv.py
-(_Conv._winograd_wins).
+Forward against im2col + sgemm (conv_gemm.py), batch 32, two threads, median of 25, 2026-12-06
+09:08, with the 2×2 pool: 16×16×32 → 64 1.22 ms against 1.83, 8×8×64 → 128 1.10 against 1.67,
+4×4×128 → 256 1.15 against 1.67; without: 16×16×64 → 64 3.45 against 4.27. The largest
+difference from im2col's output ≤ 7.3 × 10⁻⁷ of its largest value, pool codes the same. Where
+the layer uses it (and its input gradient): engine/layers/conv.py (WINOGRAD_*).
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange, uint64
 
+from engine.kernels.conv_tiles import into_padded
 from engine.kernels.lanes import TILE, tile4
 from engine.kernels.parallel import fetch_add
 from engine.kernels.planes import OPT, pool_windows
@@ -71,18 +73,6 @@ def filter_transform(w, u2):
                     u1[k] = half * (r0[k] + r1[k] + r2[k])
                     u2_[k] = half * (r0[k] - r1[k] + r2[k])
                     u3[k] = r2[k]
-
-
-@njit(**OPT)
-def _into_padded(src, s, buf, pt, pl, wp):
-    """The interior of sample s in a zero-bordered channels-last buffer of rows of wp pixels:
-    buf[((pt + i)·wp + pl + j)·C + ch] = src[s, i, j, ch]."""
-    _, h, w, c = src.shape
-    for i in range(h):
-        dst = buf[((pt + i) * wp + pl) * c:((pt + i) * wp + pl + w) * c]
-        row = src[s, i].reshape(-1)
-        for k in range(w * c):
-            dst[k] = row[k]
 
 
 @njit(**OPT)
@@ -195,7 +185,7 @@ def _winograd_par(x, u2, offs, bias, pt, pl, oh, ow, relu, z, pool, out, code, s
             for g in range(g0, g1):
                 s = g // th
                 if s != padded:
-                    _into_padded(x, s, xp, pt, pl, wp)
+                    into_padded(x, s, xp, pt, pl, wp)
                     padded = s
                 _input_row(xp, g % th, wp, c, tw, v, (g - g0) * tw, vplane)
             rows = -(-((g1 - g0) * tw) // 4) * 4

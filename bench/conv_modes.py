@@ -106,9 +106,9 @@ def _set_limits(conv_module, names, values):
         setattr(conv_module, name, value)
 
 
-def _timed_routes(conv_module, routes, run, route_of, repeats: int) -> dict:
+def _timed_routes(conv_module, routes, run, route_of, repeats: int) -> tuple[dict, str]:
     """The median µs of ``run`` with the layer forced onto each route (nan where the layer
-    took another one), the module's limits restored afterwards."""
+    took another one), and the route it takes with the module's own limits (restored)."""
     names, values = routes
     saved = [getattr(conv_module, name) for name in names]
     times = {}
@@ -120,14 +120,8 @@ def _timed_routes(conv_module, routes, run, route_of, repeats: int) -> dict:
                 times[name] = float("nan")
     finally:
         _set_limits(conv_module, names, saved)
-    return times
-
-
-def _route(conv, cin: int, oh: int, pooled: bool) -> str:
-    """The route the layer takes with the module's limits."""
-    return ("winograd" if conv._winograd_wins(cin, oh, oh) else
-            "tiles" if conv._tiles_win(cin, oh, oh, pooled=pooled) else
-            "im2col" if conv._im2col_wins(cin, oh, oh) else "planes")
+    run()
+    return times, route_of()
 
 
 def main(argv=None) -> int:
@@ -157,15 +151,15 @@ def main(argv=None) -> int:
         if args.no_pool:
             dy = rng.standard_normal((args.batch,) + tuple(conv.output_shape[1:]))
             dy = dy.astype(np.float32)
-            times = _timed_routes(conv_module, ALONE_ROUTES,
-                                  lambda: (conv.forward(x, training=True), conv.backward(dy)),
-                                  lambda: conv._cache[4], args.repeats)
+            times, chosen = _timed_routes(
+                conv_module, ALONE_ROUTES,
+                lambda: (conv.forward(x, training=True), conv.backward(dy)),
+                lambda: conv._cache[4], args.repeats)
         else:
             pool = MaxPooling2D()
             pool.build(conv.output_shape)
-            times = _timed_routes(conv_module, POOLED_ROUTES, step(conv, pool, x, rng),
-                                  lambda: conv._cache[-1], args.repeats)
-        chosen = _route(conv, cin, oh, pooled=not args.no_pool)
+            times, chosen = _timed_routes(conv_module, POOLED_ROUTES, step(conv, pool, x, rng),
+                                          lambda: conv._cache[-1], args.repeats)
         tiles = times["tiles"] / min(times["planes"], times["im2col"])
         # nan-safe: a route the layer cannot take (nan) is left out of the best
         best = min(t for k, t in times.items() if k != "winograd" and t == t)

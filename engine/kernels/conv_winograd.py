@@ -152,7 +152,7 @@ def _winograd_par(x, u2, offs, bias, pt, pl, oh, ow, relu, z, pool, out, code, s
     """z (N, OH, OW, F) = act(conv(x) + bias) (relu or linear), or with ``pool`` out and code
     (N, OH//2, OW//2, F) as conv_gemm.py's pooled kernels (+ a Dropout when threshold > 0).
     x is read padded by pt rows on top and pl columns on the left (zeros past its end); chunks
-    of ``per_chunk`` tile rows (_run)."""
+    of ``per_chunk`` tile rows (forward)."""
     n, h, w, c = x.shape
     f = bias.shape[0]
     blocks = u2.shape[1]
@@ -214,7 +214,13 @@ def _winograd_par(x, u2, offs, bias, pt, pl, oh, ow, relu, z, pool, out, code, s
                             zr[k] = max(val, zero) if relu else val
 
 
-def _run(x, kernel, bias, pad, out_size, relu, pool, dropout, workers):
+def forward(x, kernel, bias, pad, out_size, relu: bool, workers: int, pool: bool = False,
+            dropout=None):
+    """The convolution of x (N, H, W, C) float32 with kernel (3, 3, C, F), stride 1, no
+    dilation: z (N, OH, OW, F) = act(conv + bias), relu or linear; pad (top, left) the padding
+    before the input (zeros after it up to the output size out_size (OH, OW)). With ``pool``
+    (relu): (out, code) as conv_gemm.conv_gemm_pool_forward, the Dropout after the pool when
+    ``dropout`` = (seed, threshold, scale) is given."""
     n, _, _, c = x.shape
     f = kernel.shape[3]
     oh, ow = out_size
@@ -235,20 +241,10 @@ def _run(x, kernel, bias, pad, out_size, relu, pool, dropout, workers):
     return (out, code) if pool else z
 
 
-def forward(x, kernel, bias, pad, out_size, relu: bool, workers: int, pool: bool = False,
-            dropout=None):
-    """The convolution of x (N, H, W, C) float32 with kernel (3, 3, C, F), stride 1, no
-    dilation: z (N, OH, OW, F) = act(conv + bias), relu or linear; pad (top, left) the padding
-    before the input (zeros after it up to the output size out_size (OH, OW)). With ``pool``
-    (relu): (out, code) as conv_gemm.conv_gemm_pool_forward, the Dropout after the pool when
-    ``dropout`` = (seed, threshold, scale) is given."""
-    return _run(x, kernel, bias, pad, out_size, relu, pool, dropout, workers)
-
-
 def input_grad(dz, kernel, pad, in_size, workers: int) -> np.ndarray:
     """dx (N, H, W, C) of :func:`forward`'s convolution from dz (N, OH, OW, F), the gradient of
     its output before the bias: the forward of dz with the turned kernel, padded by 2 - pad."""
     turned = np.ascontiguousarray(kernel[::-1, ::-1].transpose(0, 1, 3, 2))
-    return _run(dz, turned, np.zeros(kernel.shape[2], np.float32), (2 - pad[0], 2 - pad[1]),
-                in_size, False, False, None, workers)
+    return forward(dz, turned, np.zeros(kernel.shape[2], np.float32), (2 - pad[0], 2 - pad[1]),
+                   in_size, False, workers)
 

@@ -250,6 +250,11 @@ class _Conv(Layer):
                 and oh * ow <= (WINOGRAD_MAX_POSITIONS_DEEP if c >= WINOGRAD_DEEP_CHANNELS
                                 else WINOGRAD_MAX_POSITIONS))
 
+    def _winograd_dx(self, c: int) -> bool:
+        """Whether this layer on the Winograd route makes its input gradient by Winograd too
+        (wanted, and WINOGRAD_DX_MIN_CHANNELS) rather than as im2col's."""
+        return self.need_dx and c >= WINOGRAD_DX_MIN_CHANNELS
+
     def _im2col_wins(self, c: int, oh, ow) -> bool:
         """Whether this stride-1 convolution over ``c`` channels with an OH × OW output runs
         as im2col + sgemm (IM2COL_MIN_TAPS); oh / ow None (unknown): the planes."""
@@ -333,8 +338,7 @@ class _Conv(Layer):
             n, h, w, c = x4.shape
             oh, ow, ph, pw = geo[8], geo[9], geo[6], geo[7]
             keep = (np.empty((n * oh * ow, self.filters), np.float32)
-                    if route == "winograd" and self.need_dx and c >= WINOGRAD_DX_MIN_CHANNELS
-                    else None)
+                    if route == "winograd" and self._winograd_dx(c) else None)
             dx = conv_gemm_pool_backward(dy, code, scale, x4,
                                          self.kernel.value.reshape(-1, self.filters), geo,
                                          self.kernel.grad.reshape(-1, self.filters), db,
@@ -459,7 +463,7 @@ class _Conv(Layer):
         dz = self._output_grad(z, y, dy2)
         if mode in ("im2col", "winograd"):
             dz4 = dz.reshape(shape4[0], oh, ow, f)
-            wino_dx = mode == "winograd" and self.need_dx and c >= WINOGRAD_DX_MIN_CHANNELS
+            wino_dx = mode == "winograd" and self._winograd_dx(c)
             dx = conv_gemm_backward(dz4, cols, self.kernel.value.reshape(-1, f), geo,
                                     self.kernel.grad.reshape(-1, f), self.need_dx and not wino_dx)
             if wino_dx:
